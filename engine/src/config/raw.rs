@@ -1,0 +1,183 @@
+//! The config file as written: plain serde structs, one per TOML table.
+//!
+//! Nothing here is trusted. [`super::Config::from_raw`] validates a [`RawConfig`] once into the
+//! checked model; unknown keys are rejected at parse time so a typo never silently does nothing.
+
+use std::time::Duration;
+
+use serde::Deserialize;
+use toml::Spanned;
+
+use super::duration;
+
+/// The whole gateway config: the same tables a scenario file carries beside its world.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawConfig {
+    /// `[[deployment]]`: one provider × model × API key.
+    #[serde(default, rename = "deployment")]
+    pub deployments: Vec<Spanned<RawDeployment>>,
+    /// `[[tier]]`: a set of interchangeable deployments and how to balance them.
+    #[serde(default, rename = "tier")]
+    pub tiers: Vec<Spanned<RawTier>>,
+    /// `[[route]]`: which tier serves a requested model name.
+    #[serde(default, rename = "route")]
+    pub routes: Vec<Spanned<RawRoute>>,
+    /// `[retry]`: attempts, backoff and what is worth retrying.
+    #[serde(default)]
+    pub retry: RawRetry,
+    /// `[health]`: cooldowns and the circuit breaker.
+    #[serde(default)]
+    pub health: RawHealth,
+    /// `[balancing]`: the time constants the strategies use.
+    #[serde(default)]
+    pub balancing: RawBalancing,
+}
+
+/// `[[deployment]]` as written.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawDeployment {
+    pub id: String,
+    pub provider: String,
+    pub model: String,
+    #[serde(default)]
+    pub key: Option<String>,
+    pub tier: String,
+    #[serde(default = "one")]
+    pub weight: f64,
+    #[serde(default)]
+    pub rpm: Option<i64>,
+    #[serde(default)]
+    pub tpm: Option<i64>,
+    #[serde(default)]
+    pub rpd: Option<i64>,
+    #[serde(default)]
+    pub input_price: f64,
+    #[serde(default)]
+    pub output_price: f64,
+    #[serde(default)]
+    pub base_url: Option<String>,
+    #[serde(default)]
+    pub api_key_env: Option<String>,
+    #[serde(default)]
+    pub upstream_model: Option<String>,
+    #[serde(default, with = "duration::option")]
+    pub connect_timeout: Option<Duration>,
+    #[serde(default, with = "duration::option")]
+    pub first_byte_timeout: Option<Duration>,
+    #[serde(default, with = "duration::option")]
+    pub total_timeout: Option<Duration>,
+}
+
+fn one() -> f64 {
+    1.0
+}
+
+/// `[[tier]]` as written.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawTier {
+    pub name: String,
+    #[serde(default = "default_strategy")]
+    pub strategy: String,
+    #[serde(default)]
+    pub fallback: Vec<String>,
+}
+
+fn default_strategy() -> String {
+    "adaptive".to_owned()
+}
+
+/// `[[route]]` as written.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawRoute {
+    pub model: String,
+    pub tier: String,
+}
+
+/// `[retry]` as written; every field has a documented default.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawRetry {
+    pub max_attempts: i64,
+    #[serde(with = "duration")]
+    pub backoff_base: Duration,
+    #[serde(with = "duration")]
+    pub backoff_max: Duration,
+    pub jitter: f64,
+    pub retry_on: Vec<String>,
+    #[serde(with = "duration")]
+    pub max_wait: Duration,
+}
+
+impl Default for RawRetry {
+    fn default() -> Self {
+        RawRetry {
+            max_attempts: 3,
+            backoff_base: Duration::from_millis(100),
+            backoff_max: Duration::from_secs(5),
+            jitter: 0.2,
+            retry_on: ["rate_limited", "server_error", "timeout", "connection"]
+                .iter()
+                .map(|s| (*s).to_owned())
+                .collect(),
+            max_wait: Duration::from_secs(10),
+        }
+    }
+}
+
+/// `[health]` as written.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawHealth {
+    #[serde(with = "duration")]
+    pub cooldown: Duration,
+    #[serde(with = "duration")]
+    pub max_cooldown: Duration,
+    pub failure_threshold: i64,
+    #[serde(with = "duration")]
+    pub open_for: Duration,
+    #[serde(with = "duration")]
+    pub max_open_for: Duration,
+    #[serde(with = "duration")]
+    pub error_window: Duration,
+}
+
+impl Default for RawHealth {
+    fn default() -> Self {
+        RawHealth {
+            cooldown: Duration::from_secs(5),
+            max_cooldown: Duration::from_secs(60),
+            failure_threshold: 5,
+            open_for: Duration::from_secs(30),
+            max_open_for: Duration::from_secs(300),
+            error_window: Duration::from_secs(60),
+        }
+    }
+}
+
+/// `[balancing]` as written.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawBalancing {
+    #[serde(with = "duration")]
+    pub latency_decay: Duration,
+    #[serde(with = "duration")]
+    pub failure_penalty: Duration,
+    #[serde(with = "duration")]
+    pub default_latency: Duration,
+    pub error_sensitivity: f64,
+}
+
+impl Default for RawBalancing {
+    fn default() -> Self {
+        RawBalancing {
+            latency_decay: Duration::from_secs(10),
+            failure_penalty: Duration::from_secs(2),
+            default_latency: Duration::from_secs(1),
+            error_sensitivity: 50.0,
+        }
+    }
+}

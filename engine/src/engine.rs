@@ -1,0 +1,586 @@
+//! The state machine: routing → balancing → fallback, one request at a time.
+//!
+//! A driver calls [`Engine::start`] for a new request and follows the returned [`Step`]:
+//! after a `Send` it reports the attempt's [`Outcome`] to [`Engine::finish`]; after a `Wait` it
+//! calls [`Engine::resume`] at the given time. Every path ends in exactly one `Done` or `Failed`
+//! (or the driver's own [`Engine::cancel`]). Time only ever comes in as `now`.
+//!
+//! Fallback order after a failed attempt: an untried deployment of the same tier, then untried
+//! deployments of the tier's fallback tiers in order, then deployments already tried (never the
+//! one that just failed while another is usable, and only after the retry backoff). If every
+//! deployment of the chain is ejected by its circuit breaker but otherwise usable, the breakers
+//! are ignored ("panic mode", as Envoy does) rather than failing everything at once.
+
+use std::time::Duration;
+
+use rand::{Rng as _, SeedableRng};
+
+use crate::config::{Config, MAX_ATTEMPTS_LIMIT};
+use crate::ids::{DeploymentId, RequestId, TierId};
+use crate::metrics::{self, Metrics, Snapshot};
+use crate::outcome::{FailureKind, Outcome};
+use crate::state::{Blocked, DeploymentState};
+use crate::step::{FailReason, Request, Step};
+use crate::strategy::{Balancer, PickContext, Rng};
+
+/// One attempt on the wire.
+#[derive(Debug, Clone, Copy)]
+struct InFlight {
+    deployment: DeploymentId,
+    sent_at: Duration,
+    tpm_window: Duration,
+    charged_tokens: u64,
+}
+
+/// Per-request bookkeeping, kept in a reusable slab.
+#[derive(Debug, Clone)]
+struct Slot {
+    generation: u32,
+    live: bool,
+    request: Request,
+    started: Duration,
+    attempts: u8,
+    tried: [DeploymentId; MAX_ATTEMPTS_LIMIT],
+    tried_len: u8,
+    last_failed: Option<DeploymentId>,
+    last_failure: Option<FailureKind>,
+    backoff_until: Duration,
+    fell_back: bool,
+    current: Option<InFlight>,
+}
+
+impl Slot {
+    fn empty() -> Slot {
+        Slot {
+            generation: 0,
+            live: false,
+            request: Request {
+                tier: TierId::from_index(0),
+                input_tokens: 0,
+                output_tokens: 0,
+            },
+            started: Duration::ZERO,
+            attempts: 0,
+            tried: [DeploymentId::from_index(0); MAX_ATTEMPTS_LIMIT],
+            tried_len: 0,
+            last_failed: None,
+            last_failure: None,
+            backoff_until: Duration::ZERO,
+            fell_back: false,
+            current: None,
+        }
+    }
+
+    fn has_tried(&self, d: DeploymentId) -> bool {
+        self.tried[..usize::from(self.tried_len)].contains(&d)
+    }
+}
+
+/// Which deployments a selection pass considers.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Pass {
+    /// Not yet tried by this request.
+    Fresh,
+    /// Tried before, backoff over, but not the one that just failed.
+    Tried,
+    /// The one that just failed, backoff over.
+    LastFailed,
+    /// Anything blocked only by its circuit breaker.
+    Panic,
+}
+
+/// The routing, load-balancing and fallback engine. Pure and deterministic: same config, seed
+/// and calls give the same steps.
+pub struct Engine {
+    config: Config,
+    states: Vec<DeploymentState>,
+    balancers: Vec<Box<dyn Balancer>>,
+    slots: Vec<Slot>,
+    free: Vec<u32>,
+    scratch: Vec<DeploymentId>,
+    rng: Rng,
+    metrics: Metrics,
+    live: usize,
+}
+
+impl Engine {
+    /// An engine for a checked config, with its random choices seeded by `seed`.
+    pub fn new(config: Config, seed: u64) -> Engine {
+        let states = config
+            .deployments
+            .iter()
+            .map(DeploymentState::new)
+            .collect();
+        let balancers = config
+            .tiers
+            .iter()
+            .map(|t| t.strategy.build(config.deployments.len()))
+            .collect();
+        let metrics = Metrics::new(&config);
+        Engine {
+            scratch: Vec::with_capacity(config.deployments.len()),
+            states,
+            balancers,
+            slots: Vec::new(),
+            free: Vec::new(),
+            rng: Rng::seed_from_u64(seed),
+            metrics,
+            live: 0,
+            config,
+        }
+    }
+
+    /// The config this engine runs.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// Routing: the tier for a requested model name (see [`Config::route`]).
+    pub fn route(&self, model: &str) -> Option<TierId> {
+        self.config.route(model)
+    }
+
+    /// Live state of every deployment, indexed by [`DeploymentId`].
+    pub fn states(&self) -> &[DeploymentState] {
+        &self.states
+    }
+
+    /// Raw counters and histograms.
+    pub fn metrics(&self) -> &Metrics {
+        &self.metrics
+    }
+
+    /// A plain picture of the metrics at `now`.
+    pub fn snapshot(&self, now: Duration) -> Snapshot {
+        Snapshot::build(&self.config, &self.metrics, &self.states, now)
+    }
+
+    /// Requests started and not yet ended.
+    pub fn live_requests(&self) -> usize {
+        self.live
+    }
+
+    /// Whether any deployment could take a small request right now (for readiness checks).
+    pub fn any_usable(&self, now: Duration) -> bool {
+        self.states.iter().any(|s| s.check(now, 1).is_ok())
+    }
+
+    /// Starts a request routed to `request.tier` and says where to send its first attempt.
+    pub fn start(&mut self, request: Request, now: Duration) -> Step {
+        let slot = self.allocate(request, now);
+        self.live += 1;
+        self.metrics.totals.started += 1;
+        self.metrics.tiers[request.tier.index()].requests += 1;
+        self.next_step(slot, now)
+    }
+
+    /// Reports how the attempt sent by the last `Send` step went; says what to do next.
+    ///
+    /// # Panics
+    /// If `id` has no attempt in flight (a driver bug: finish called twice or after the end).
+    pub fn finish(&mut self, id: RequestId, outcome: &Outcome, now: Duration) -> Step {
+        let slot = self.slot_index(id);
+        let flight = self.slots[slot]
+            .current
+            .take()
+            .expect("finish called for a request with no attempt in flight");
+        let d = flight.deployment;
+        let elapsed = now.saturating_sub(flight.sent_at);
+        self.release(d);
+        self.observe_headers(d, outcome, now);
+        match *outcome {
+            Outcome::Success {
+                ttft,
+                input_tokens,
+                output_tokens,
+                ..
+            } => {
+                self.on_success(d, &flight, elapsed, ttft, input_tokens, output_tokens, now);
+                self.end(slot, None, now);
+                Step::Done { request: id }
+            }
+            Outcome::Failure {
+                kind,
+                status,
+                retry_after,
+                ..
+            } => {
+                self.on_failure(d, kind, retry_after, elapsed, now);
+                let reason = if kind == FailureKind::Client {
+                    Some(FailReason::ClientError { status })
+                } else if !self.config.retry.retry_on[kind as usize] {
+                    Some(FailReason::NotRetried { kind })
+                } else {
+                    None
+                };
+                if let Some(reason) = reason {
+                    self.end(slot, Some(reason), now);
+                    return Step::Failed {
+                        request: id,
+                        reason,
+                    };
+                }
+                let backoff = self.backoff(self.slots[slot].attempts);
+                let s = &mut self.slots[slot];
+                if !s.has_tried(d) {
+                    s.tried[usize::from(s.tried_len)] = d;
+                    s.tried_len += 1;
+                }
+                s.last_failed = Some(d);
+                s.last_failure = Some(kind);
+                s.backoff_until = now + backoff;
+                self.next_step(slot, now)
+            }
+        }
+    }
+
+    /// Asks again after a `Wait` step.
+    ///
+    /// # Panics
+    /// If `id` is not a live request or has an attempt in flight.
+    pub fn resume(&mut self, id: RequestId, now: Duration) -> Step {
+        let slot = self.slot_index(id);
+        assert!(
+            self.slots[slot].current.is_none(),
+            "resume called while an attempt is in flight"
+        );
+        self.next_step(slot, now)
+    }
+
+    /// Ends a request the driver gave up on (client gone, client timeout), releasing its
+    /// in-flight slot. Returns false if the request had already ended.
+    pub fn cancel(&mut self, id: RequestId, _now: Duration) -> bool {
+        let Some(slot) = self.try_slot_index(id) else {
+            return false;
+        };
+        if let Some(flight) = self.slots[slot].current.take() {
+            self.release(flight.deployment);
+            self.states[flight.deployment.index()].breaker.on_neutral();
+            self.metrics.deployments[flight.deployment.index()].cancelled += 1;
+        }
+        self.metrics.totals.cancelled += 1;
+        self.free_slot(slot);
+        true
+    }
+
+    fn allocate(&mut self, request: Request, now: Duration) -> usize {
+        let index = match self.free.pop() {
+            Some(i) => i as usize,
+            None => {
+                self.slots.push(Slot::empty());
+                self.slots.len() - 1
+            }
+        };
+        let s = &mut self.slots[index];
+        let generation = s.generation;
+        *s = Slot {
+            generation,
+            live: true,
+            request,
+            started: now,
+            ..Slot::empty()
+        };
+        index
+    }
+
+    fn try_slot_index(&self, id: RequestId) -> Option<usize> {
+        let s = self.slots.get(id.slot as usize)?;
+        (s.live && s.generation == id.generation).then_some(id.slot as usize)
+    }
+
+    fn slot_index(&self, id: RequestId) -> usize {
+        self.try_slot_index(id)
+            .expect("request id does not name a live request (already ended?)")
+    }
+
+    fn id_of(&self, slot: usize) -> RequestId {
+        RequestId {
+            slot: slot as u32,
+            generation: self.slots[slot].generation,
+        }
+    }
+
+    fn free_slot(&mut self, slot: usize) {
+        let s = &mut self.slots[slot];
+        s.live = false;
+        s.generation = s.generation.wrapping_add(1);
+        self.free.push(slot as u32);
+        self.live -= 1;
+    }
+
+    /// Records a terminal step's metrics and frees the slot.
+    fn end(&mut self, slot: usize, failure: Option<FailReason>, now: Duration) {
+        let s = &self.slots[slot];
+        let tier = &mut self.metrics.tiers[s.request.tier.index()];
+        if s.fell_back {
+            tier.fell_back += 1;
+        }
+        match failure {
+            None => {
+                tier.successes += 1;
+                metrics::record(&mut tier.latency, now.saturating_sub(s.started));
+                self.metrics.totals.succeeded += 1;
+            }
+            Some(reason) => {
+                tier.failures += 1;
+                self.metrics.totals.count_failure(&reason);
+            }
+        }
+        self.free_slot(slot);
+    }
+
+    fn next_step(&mut self, slot: usize, now: Duration) -> Step {
+        let request = self.id_of(slot);
+        let s = &self.slots[slot];
+        if usize::from(s.attempts) >= self.config.retry.max_attempts {
+            let reason = FailReason::AttemptsExhausted {
+                last: s.last_failure.unwrap_or(FailureKind::Server),
+            };
+            self.end(slot, Some(reason), now);
+            return Step::Failed { request, reason };
+        }
+        if let Some((deployment, fallback)) = self.choose(slot, now) {
+            let attempt = self.send(slot, deployment, fallback, now);
+            return Step::Send {
+                request,
+                deployment,
+                attempt,
+            };
+        }
+        let earliest = self.earliest_usable(slot, now);
+        let s = &self.slots[slot];
+        match earliest {
+            Some(t) if t <= s.started + self.config.retry.max_wait => {
+                self.metrics.totals.waits += 1;
+                Step::Wait {
+                    request,
+                    until: t.max(now + Duration::from_micros(1)),
+                }
+            }
+            _ => {
+                let reason = FailReason::NoCapacity { earliest };
+                self.end(slot, Some(reason), now);
+                Step::Failed { request, reason }
+            }
+        }
+    }
+
+    /// The tier chain of a request: its own tier, then that tier's fallbacks in order.
+    fn chain(&self, tier: TierId) -> impl Iterator<Item = TierId> + '_ {
+        (0..self.chain_len(tier)).map(move |p| self.chain_at(tier, p))
+    }
+
+    fn chain_len(&self, tier: TierId) -> usize {
+        1 + self.config.tier(tier).fallback.len()
+    }
+
+    fn chain_at(&self, tier: TierId, position: usize) -> TierId {
+        match position {
+            0 => tier,
+            p => self.config.tier(tier).fallback[p - 1],
+        }
+    }
+
+    fn choose(&mut self, slot: usize, now: Duration) -> Option<(DeploymentId, bool)> {
+        let mut scratch = std::mem::take(&mut self.scratch);
+        let mut picked = None;
+        'passes: for pass in [Pass::Fresh, Pass::Tried, Pass::LastFailed, Pass::Panic] {
+            let tier = self.slots[slot].request.tier;
+            for position in 0..self.chain_len(tier) {
+                let t = self.chain_at(tier, position);
+                scratch.clear();
+                self.collect(&mut scratch, slot, t, pass, now);
+                if !scratch.is_empty() {
+                    let ctx = PickContext {
+                        now,
+                        tokens: self.slots[slot].request.estimated_tokens(),
+                        deployments: &self.config.deployments,
+                        states: &self.states,
+                        balancing: &self.config.balancing,
+                        health: &self.config.health,
+                    };
+                    let d = self.balancers[t.index()].pick(&ctx, &scratch, &mut self.rng);
+                    picked = Some((d, position > 0));
+                    break 'passes;
+                }
+            }
+        }
+        self.scratch = scratch;
+        picked
+    }
+
+    fn collect(
+        &self,
+        out: &mut Vec<DeploymentId>,
+        slot: usize,
+        tier: TierId,
+        pass: Pass,
+        now: Duration,
+    ) {
+        let s = &self.slots[slot];
+        let tokens = s.request.estimated_tokens();
+        let backoff_over = now >= s.backoff_until;
+        for &d in &self.config.tier(tier).deployments {
+            let tried = s.has_tried(d);
+            let eligible = match pass {
+                Pass::Fresh => !tried,
+                Pass::Tried => tried && backoff_over && s.last_failed != Some(d),
+                Pass::LastFailed => backoff_over && s.last_failed == Some(d),
+                Pass::Panic => !tried || backoff_over,
+            };
+            if !eligible {
+                continue;
+            }
+            let usable = match self.states[d.index()].check(now, tokens) {
+                Ok(()) => pass != Pass::Panic,
+                Err(Blocked::Breaker) => pass == Pass::Panic,
+                Err(_) => false,
+            };
+            if usable {
+                out.push(d);
+            }
+        }
+    }
+
+    /// When something in the request's chain could next be used (backoff included).
+    fn earliest_usable(&self, slot: usize, now: Duration) -> Option<Duration> {
+        let s = &self.slots[slot];
+        let tokens = s.request.estimated_tokens();
+        let mut earliest: Option<Duration> = None;
+        for t in self.chain(s.request.tier) {
+            for &d in &self.config.tier(t).deployments {
+                let Some(mut at) = self.states[d.index()].available_at(now, tokens) else {
+                    continue;
+                };
+                if s.has_tried(d) {
+                    at = at.max(s.backoff_until);
+                }
+                earliest = Some(earliest.map_or(at, |e| e.min(at)));
+            }
+        }
+        earliest
+    }
+
+    fn send(&mut self, slot: usize, d: DeploymentId, fallback: bool, now: Duration) -> u8 {
+        let tokens = self.slots[slot].request.estimated_tokens();
+        let state = &mut self.states[d.index()];
+        state.in_flight += 1;
+        state.breaker.on_send();
+        state.rpm.charge(now, 1);
+        state.rpd.charge(now, 1);
+        let tpm_window = state.tpm.charge(now, tokens);
+        let s = &mut self.slots[slot];
+        s.attempts += 1;
+        s.fell_back |= fallback;
+        s.current = Some(InFlight {
+            deployment: d,
+            sent_at: now,
+            tpm_window,
+            charged_tokens: tokens,
+        });
+        let m = &mut self.metrics.deployments[d.index()];
+        m.attempts += 1;
+        if s.attempts > 1 {
+            m.retries += 1;
+        }
+        if fallback {
+            m.fallbacks += 1;
+        }
+        s.attempts
+    }
+
+    fn release(&mut self, d: DeploymentId) {
+        let state = &mut self.states[d.index()];
+        state.in_flight = state.in_flight.saturating_sub(1);
+    }
+
+    fn observe_headers(&mut self, d: DeploymentId, outcome: &Outcome, now: Duration) {
+        let h = outcome.headers();
+        let state = &mut self.states[d.index()];
+        state
+            .rpm
+            .observe(now, h.remaining_requests, h.reset_requests);
+        state.tpm.observe(now, h.remaining_tokens, h.reset_tokens);
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn on_success(
+        &mut self,
+        d: DeploymentId,
+        flight: &InFlight,
+        elapsed: Duration,
+        ttft: Duration,
+        input_tokens: u32,
+        output_tokens: u32,
+        now: Duration,
+    ) {
+        let actual = u64::from(input_tokens) + u64::from(output_tokens);
+        let balancing = &self.config.balancing;
+        let state = &mut self.states[d.index()];
+        state
+            .tpm
+            .correct(flight.tpm_window, flight.charged_tokens, actual);
+        state.latency.record(now, elapsed, balancing.latency_decay);
+        state
+            .peak_latency
+            .record(now, elapsed, balancing.latency_decay);
+        state
+            .errors
+            .record(now, self.config.health.error_window, false);
+        state.breaker.on_success();
+        let price = self.config.deployments[d.index()].price;
+        let m = &mut self.metrics.deployments[d.index()];
+        m.successes += 1;
+        metrics::record(&mut m.latency, elapsed);
+        metrics::record(&mut m.ttft, ttft);
+        m.input_tokens += u64::from(input_tokens);
+        m.output_tokens += u64::from(output_tokens);
+        m.cost += price.cost(u64::from(input_tokens), u64::from(output_tokens));
+    }
+
+    fn on_failure(
+        &mut self,
+        d: DeploymentId,
+        kind: FailureKind,
+        retry_after: Option<Duration>,
+        elapsed: Duration,
+        now: Duration,
+    ) {
+        let health = &self.config.health;
+        let balancing = &self.config.balancing;
+        let state = &mut self.states[d.index()];
+        let m = &mut self.metrics.deployments[d.index()];
+        m.failures[kind as usize] += 1;
+        if kind.is_health_failure() {
+            state.errors.record(now, health.error_window, true);
+            let penalty = elapsed.max(balancing.failure_penalty);
+            state.latency.record(now, penalty, balancing.latency_decay);
+            state
+                .peak_latency
+                .record(now, penalty, balancing.latency_decay);
+            if state.breaker.on_failure(now, health) {
+                m.ejections += 1;
+            }
+            return;
+        }
+        state.breaker.on_neutral();
+        if kind == FailureKind::RateLimited {
+            let wait = retry_after
+                .unwrap_or(health.cooldown)
+                .min(health.max_cooldown);
+            state.cooldown_until = state.cooldown_until.max(now + wait);
+        }
+    }
+
+    /// Backoff before re-sending to a deployment already tried: base·2ⁿ⁻¹, capped, jittered.
+    fn backoff(&mut self, attempts: u8) -> Duration {
+        let r = &self.config.retry;
+        let exp = u32::from(attempts.saturating_sub(1)).min(20);
+        let raw = r.backoff_base.saturating_mul(1 << exp).min(r.backoff_max);
+        if r.jitter == 0.0 {
+            return raw;
+        }
+        let factor = 1.0 + r.jitter * (2.0 * self.rng.random::<f64>() - 1.0);
+        raw.mul_f64(factor)
+    }
+}

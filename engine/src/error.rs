@@ -1,0 +1,59 @@
+//! The engine's one error type: a config that cannot be accepted.
+
+use std::ops::Range;
+
+use thiserror::Error;
+
+/// Why a config was rejected. Both forms name the field and the offending value.
+#[derive(Debug, Clone, Error, PartialEq)]
+pub enum ConfigError {
+    /// The TOML did not parse or did not fit the schema (unknown key, wrong type).
+    #[error("{message}")]
+    Parse {
+        /// The parser's message, naming the key and what was expected.
+        message: String,
+        /// Byte span in the source, when known.
+        span: Option<Range<usize>>,
+    },
+    /// A value parsed but is not acceptable.
+    #[error("{field} = {value}: expected {expected}")]
+    Invalid {
+        /// Path of the field, e.g. `deployment[2].weight`.
+        field: String,
+        /// The value found.
+        value: String,
+        /// What would have been accepted.
+        expected: String,
+        /// Byte span of the enclosing table in the source, when known.
+        span: Option<Range<usize>>,
+    },
+}
+
+impl ConfigError {
+    /// Wraps a TOML parse error, keeping its span but not its rendered snippet.
+    pub fn from_toml(e: toml::de::Error) -> ConfigError {
+        ConfigError::Parse {
+            message: e.message().to_owned(),
+            span: e.span(),
+        }
+    }
+
+    /// Byte span in the source file the error points at, if known.
+    pub fn span(&self) -> Option<Range<usize>> {
+        match self {
+            ConfigError::Parse { span, .. } | ConfigError::Invalid { span, .. } => span.clone(),
+        }
+    }
+
+    /// 1-based line of the error in `source`, if the error has a span.
+    pub fn line_in(&self, source: &str) -> Option<usize> {
+        let start = self.span()?.start.min(source.len());
+        Some(
+            source.as_bytes()[..start]
+                .iter()
+                .filter(|&&b| b == b'\n')
+                .count()
+                + 1,
+        )
+    }
+}

@@ -1,0 +1,181 @@
+//! Health tracking per deployment: a decaying error rate and a circuit breaker.
+//!
+//! The breaker follows the classic closed → open → half-open cycle (Nygard, *Release It!*):
+//! `failure_threshold` consecutive health failures open it for `open_for`, doubling on every
+//! re-open up to `max_open_for` (as Envoy's outlier ejection does); once that time has passed a
+//! single probe request is let through, and its result closes or re-opens the breaker.
+
+use std::time::Duration;
+
+use crate::config::HealthPolicy;
+
+/// Error rate over a sliding horizon, as exponentially decayed counts (time constant τ).
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct DecayedRate {
+    good: f64,
+    bad: f64,
+    last: Duration,
+}
+
+impl DecayedRate {
+    fn decay(&mut self, now: Duration, tau: Duration) {
+        let dt = now.saturating_sub(self.last).as_secs_f64();
+        if dt > 0.0 {
+            let k = (-dt / tau.as_secs_f64()).exp();
+            self.good *= k;
+            self.bad *= k;
+            self.last = now;
+        }
+    }
+
+    /// Records one result at `now`.
+    pub fn record(&mut self, now: Duration, tau: Duration, failed: bool) {
+        self.decay(now, tau);
+        if failed {
+            self.bad += 1.0;
+        } else {
+            self.good += 1.0;
+        }
+    }
+
+    /// Failure fraction at `now`; one phantom success keeps a single early failure from reading 100 %.
+    pub fn rate(&self, now: Duration, tau: Duration) -> f64 {
+        let mut copy = *self;
+        copy.decay(now, tau);
+        copy.bad / (copy.good + copy.bad + 1.0)
+    }
+}
+
+/// Circuit breaker state.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct Breaker {
+    consecutive: u32,
+    opens: u32,
+    open_until: Option<Duration>,
+    probing: bool,
+}
+
+impl Breaker {
+    /// Whether a request may be sent at `now` (closed, or open-expired with no probe out).
+    pub fn allows(&self, now: Duration) -> bool {
+        match self.open_until {
+            None => true,
+            Some(until) => now >= until && !self.probing,
+        }
+    }
+
+    /// Whether the breaker is open (or half-open) at all.
+    pub fn is_open(&self) -> bool {
+        self.open_until.is_some()
+    }
+
+    /// When the breaker will next allow a request; `None` while a probe is out.
+    pub fn allowed_at(&self, now: Duration) -> Option<Duration> {
+        match self.open_until {
+            None => Some(now),
+            Some(_) if self.probing => None,
+            Some(until) => Some(until.max(now)),
+        }
+    }
+
+    /// A request is being sent: if the breaker was open, this is the half-open probe.
+    pub fn on_send(&mut self) {
+        if self.open_until.is_some() {
+            self.probing = true;
+        }
+    }
+
+    /// A success closes the breaker and forgets past ejections.
+    pub fn on_success(&mut self) {
+        *self = Breaker::default();
+    }
+
+    /// A health failure counts towards opening; a failed probe re-opens for longer.
+    /// Returns true when this failure opened the breaker.
+    pub fn on_failure(&mut self, now: Duration, policy: &HealthPolicy) -> bool {
+        self.consecutive = self.consecutive.saturating_add(1);
+        if self.probing
+            || (self.open_until.is_none() && self.consecutive >= policy.failure_threshold)
+        {
+            self.opens = self.opens.saturating_add(1);
+            let factor = 1u32 << (self.opens - 1).min(16);
+            let open_for = policy
+                .open_for
+                .saturating_mul(factor)
+                .min(policy.max_open_for);
+            self.open_until = Some(now + open_for);
+            self.probing = false;
+            return true;
+        }
+        false
+    }
+
+    /// A result that says nothing about health (429, client error, cancel) ends a probe.
+    pub fn on_neutral(&mut self) {
+        self.probing = false;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn policy() -> HealthPolicy {
+        HealthPolicy {
+            cooldown: Duration::from_secs(5),
+            max_cooldown: Duration::from_secs(60),
+            failure_threshold: 3,
+            open_for: Duration::from_secs(10),
+            max_open_for: Duration::from_secs(25),
+            error_window: Duration::from_secs(60),
+        }
+    }
+
+    fn s(secs: u64) -> Duration {
+        Duration::from_secs(secs)
+    }
+
+    #[test]
+    fn opens_after_threshold_and_probes_once() {
+        let p = policy();
+        let mut b = Breaker::default();
+        assert!(!b.on_failure(s(0), &p));
+        assert!(!b.on_failure(s(0), &p));
+        assert!(b.on_failure(s(1), &p));
+        assert!(!b.allows(s(10)));
+        assert!(b.allows(s(11)));
+        b.on_send();
+        assert!(!b.allows(s(12)), "only one probe at a time");
+        assert_eq!(b.allowed_at(s(12)), None);
+        assert!(b.on_failure(s(12), &p), "a failed probe re-opens");
+        assert_eq!(b.allowed_at(s(13)), Some(s(32)), "open time doubles");
+        b.on_send();
+        b.on_failure(s(32), &p);
+        assert_eq!(b.allowed_at(s(33)), Some(s(57)), "capped at max_open_for");
+        b.on_send();
+        b.on_success();
+        assert!(b.allows(s(57)));
+        assert!(!b.is_open());
+    }
+
+    #[test]
+    fn success_resets_the_consecutive_count() {
+        let p = policy();
+        let mut b = Breaker::default();
+        b.on_failure(s(0), &p);
+        b.on_failure(s(0), &p);
+        b.on_success();
+        assert!(!b.on_failure(s(0), &p));
+    }
+
+    #[test]
+    fn error_rate_decays() {
+        let tau = s(10);
+        let mut r = DecayedRate::default();
+        for _ in 0..99 {
+            r.record(s(0), tau, true);
+        }
+        assert!(r.rate(s(0), tau) > 0.98);
+        assert!(r.rate(s(100), tau) < 0.01, "{}", r.rate(s(100), tau));
+    }
+}

@@ -1,0 +1,101 @@
+//! Latency estimators: a time-weighted EWMA and its peak-sensitive variant.
+//!
+//! Both weigh a new sample by 1 − e^(−Δt/τ), so the estimate forgets at the same rate however
+//! bursty the traffic. Read at `now`, an estimate also decays towards zero while the deployment
+//! sits idle, so a deployment that once looked slow is probed again later (tower's peak-EWMA
+//! does the same; the peak variant jumps straight up to any sample above the estimate, after
+//! Finagle/Linkerd).
+
+use std::time::Duration;
+
+/// A latency estimate in seconds; `None` until the first sample.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct Ewma {
+    value: Option<f64>,
+    last: Duration,
+    peak: bool,
+}
+
+impl Ewma {
+    /// A plain EWMA.
+    pub fn plain() -> Ewma {
+        Ewma::default()
+    }
+
+    /// A peak-sensitive EWMA: samples above the estimate replace it.
+    pub fn peak() -> Ewma {
+        Ewma {
+            peak: true,
+            ..Ewma::default()
+        }
+    }
+
+    /// Records a latency sample observed at `now`.
+    pub fn record(&mut self, now: Duration, sample: Duration, tau: Duration) {
+        let sample = sample.as_secs_f64();
+        self.value = Some(match self.value {
+            None => sample,
+            Some(v) if self.peak && sample > v => sample,
+            Some(v) => {
+                let dt = now.saturating_sub(self.last).as_secs_f64();
+                let w = (-dt / tau.as_secs_f64()).exp();
+                v * w + sample * (1.0 - w)
+            }
+        });
+        self.last = now;
+    }
+
+    /// The estimate at `now` in seconds, decayed by idle time; `None` if never measured.
+    pub fn decayed(&self, now: Duration, tau: Duration) -> Option<f64> {
+        let v = self.value?;
+        let idle = now.saturating_sub(self.last).as_secs_f64();
+        Some(v * (-idle / (4.0 * tau.as_secs_f64())).exp())
+    }
+
+    /// Whether any sample was recorded.
+    pub fn is_measured(&self) -> bool {
+        self.value.is_some()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ms(v: u64) -> Duration {
+        Duration::from_millis(v)
+    }
+
+    #[test]
+    fn converges_to_a_steady_sample() {
+        let tau = Duration::from_secs(1);
+        let mut e = Ewma::plain();
+        for i in 0..100 {
+            e.record(ms(100 * i), ms(200), tau);
+        }
+        let v = e.decayed(ms(9900), tau).unwrap();
+        assert!((v - 0.2).abs() < 1e-9, "{v}");
+    }
+
+    #[test]
+    fn peak_jumps_up_and_decays_down() {
+        let tau = Duration::from_secs(1);
+        let mut e = Ewma::peak();
+        e.record(ms(0), ms(100), tau);
+        e.record(ms(10), ms(900), tau);
+        assert!((e.decayed(ms(10), tau).unwrap() - 0.9).abs() < 1e-9);
+        for i in 2..200 {
+            e.record(ms(100 * i), ms(100), tau);
+        }
+        assert!(e.decayed(ms(19900), tau).unwrap() < 0.11);
+    }
+
+    #[test]
+    fn idle_estimates_decay_so_they_get_probed() {
+        let tau = Duration::from_secs(1);
+        let mut e = Ewma::plain();
+        e.record(ms(0), ms(1000), tau);
+        assert!(e.decayed(Duration::from_secs(20), tau).unwrap() < 0.01);
+        assert!(!Ewma::plain().is_measured());
+    }
+}

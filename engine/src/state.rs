@@ -1,0 +1,114 @@
+//! Everything the engine knows about one deployment right now.
+
+use std::time::Duration;
+
+use crate::config::{BalancingParams, Deployment, HealthPolicy};
+use crate::health::{Breaker, DecayedRate};
+use crate::latency::Ewma;
+use crate::limits::Window;
+
+const MINUTE: Duration = Duration::from_secs(60);
+const DAY: Duration = Duration::from_secs(86_400);
+
+/// Live state of one deployment, read by the strategies.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DeploymentState {
+    /// Attempts sent and not yet finished.
+    pub in_flight: u32,
+    /// Requests per minute.
+    pub rpm: Window,
+    /// Tokens per minute.
+    pub tpm: Window,
+    /// Requests per day.
+    pub rpd: Window,
+    /// No attempts before this time (set by a 429).
+    pub cooldown_until: Duration,
+    /// Circuit breaker.
+    pub breaker: Breaker,
+    /// Plain latency EWMA (least-latency).
+    pub latency: Ewma,
+    /// Peak-sensitive latency EWMA (peak-ewma, adaptive).
+    pub peak_latency: Ewma,
+    /// Decaying error rate over health failures.
+    pub errors: DecayedRate,
+}
+
+/// Why a deployment cannot take a request right now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Blocked {
+    /// Cooling down after a 429.
+    Cooldown,
+    /// Circuit breaker open (or its probe is out).
+    Breaker,
+    /// A rate-limit window has no room for this request.
+    NoHeadroom,
+}
+
+impl DeploymentState {
+    /// Fresh state for a configured deployment.
+    pub fn new(d: &Deployment) -> DeploymentState {
+        DeploymentState {
+            in_flight: 0,
+            rpm: Window::new(d.limits.rpm, MINUTE),
+            tpm: Window::new(d.limits.tpm, MINUTE),
+            rpd: Window::new(d.limits.rpd, DAY),
+            cooldown_until: Duration::ZERO,
+            breaker: Breaker::default(),
+            latency: Ewma::plain(),
+            peak_latency: Ewma::peak(),
+            errors: DecayedRate::default(),
+        }
+    }
+
+    /// Whether a request of `tokens` may be sent at `now`, and if not, why.
+    pub fn check(&self, now: Duration, tokens: u64) -> Result<(), Blocked> {
+        if now < self.cooldown_until {
+            return Err(Blocked::Cooldown);
+        }
+        if !(self.rpm.fits(now, 1) && self.tpm.fits(now, tokens) && self.rpd.fits(now, 1)) {
+            return Err(Blocked::NoHeadroom);
+        }
+        if !self.breaker.allows(now) {
+            return Err(Blocked::Breaker);
+        }
+        Ok(())
+    }
+
+    /// Earliest time a request of `tokens` could be sent, or `None` if it never fits
+    /// (more tokens than the limit) or depends on a probe still out.
+    pub fn available_at(&self, now: Duration, tokens: u64) -> Option<Duration> {
+        let mut at = self.cooldown_until.max(now);
+        for t in [
+            self.rpm.available_at(now, 1)?,
+            self.tpm.available_at(now, tokens)?,
+            self.rpd.available_at(now, 1)?,
+            self.breaker.allowed_at(now)?,
+        ] {
+            at = at.max(t);
+        }
+        Some(at)
+    }
+
+    /// Smallest remaining fraction over all limits after charging this request (1 = no limits).
+    pub fn headroom_after(&self, now: Duration, tokens: u64) -> f64 {
+        self.rpm
+            .headroom_after(now, 1)
+            .min(self.tpm.headroom_after(now, tokens))
+            .min(self.rpd.headroom_after(now, 1))
+    }
+
+    /// Error rate at `now` over the configured window.
+    pub fn error_rate(&self, now: Duration, health: &HealthPolicy) -> f64 {
+        self.errors.rate(now, health.error_window)
+    }
+
+    /// Plain latency estimate in seconds, `None` if never measured.
+    pub fn latency_estimate(&self, now: Duration, params: &BalancingParams) -> Option<f64> {
+        self.latency.decayed(now, params.latency_decay)
+    }
+
+    /// Peak latency estimate in seconds, `None` if never measured.
+    pub fn peak_latency_estimate(&self, now: Duration, params: &BalancingParams) -> Option<f64> {
+        self.peak_latency.decayed(now, params.latency_decay)
+    }
+}

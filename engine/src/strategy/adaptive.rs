@@ -1,0 +1,99 @@
+//! `adaptive`: one score per candidate, highest wins.
+//!
+//! ```text
+//! score = weight × headroom × health ÷ (latency × (in_flight + 1))
+//!   headroom = fraction of the tightest rate limit left after this request (floor 0.01)
+//!   health   = e^(−k·error rate)                      (k = balancing.error_sensitivity)
+//!   latency  = peak-EWMA estimate; unmeasured ones get the mean of the measured
+//! ```
+//!
+//! Why this shape: the denominator is peak-EWMA's expected wait, so load and slowness are priced
+//! the way tower and Linkerd price them; the headroom factor drains a key smoothly as it nears
+//! its limit instead of running it into 429s and a cooldown; the health factor drains a failing
+//! deployment after a few errors instead of waiting for the breaker; and the weight keeps the
+//! operator's intent when everything is healthy and idle. It is a full scan rather than P2C: a
+//! scan is exact, and the in-flight term already breaks herds because every send raises it.
+
+use super::{Balancer, PickContext, Rng};
+use crate::ids::DeploymentId;
+
+/// Argmax of the combined score.
+pub struct Adaptive;
+
+impl Balancer for Adaptive {
+    fn pick(
+        &mut self,
+        ctx: &PickContext<'_>,
+        candidates: &[DeploymentId],
+        _rng: &mut Rng,
+    ) -> DeploymentId {
+        let (mut sum, mut measured) = (0.0, 0u32);
+        for &c in candidates {
+            if let Some(v) = ctx.state(c).peak_latency_estimate(ctx.now, ctx.balancing) {
+                sum += v;
+                measured += 1;
+            }
+        }
+        let unmeasured_latency = if measured > 0 {
+            sum / f64::from(measured)
+        } else {
+            ctx.balancing.default_latency.as_secs_f64()
+        };
+        let k = ctx.balancing.error_sensitivity;
+        let mut best = candidates[0];
+        let mut best_score = f64::NEG_INFINITY;
+        for &c in candidates {
+            let s = ctx.state(c);
+            let latency = s
+                .peak_latency_estimate(ctx.now, ctx.balancing)
+                .unwrap_or(unmeasured_latency)
+                .max(1e-6);
+            let headroom = s.headroom_after(ctx.now, ctx.tokens).max(0.01);
+            let health = (-k * s.error_rate(ctx.now, ctx.health)).exp();
+            let score = ctx.weight(c) * headroom * health / (latency * f64::from(s.in_flight + 1));
+            if score > best_score {
+                best_score = score;
+                best = c;
+            }
+        }
+        best
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::strategy::testing::Fixture;
+    use std::time::Duration;
+
+    #[test]
+    fn drains_a_nearly_full_key() {
+        let mut fx = Fixture::with_rpm(&[100, 100]);
+        fx.states[0].rpm.charge(fx.now, 95);
+        assert_eq!(fx.pick(&mut Adaptive).index(), 1);
+    }
+
+    #[test]
+    fn drains_a_failing_deployment() {
+        let mut fx = Fixture::weighted(&[1.0, 1.0]);
+        fx.record_results(0, 20, 5);
+        fx.record_results(1, 20, 0);
+        assert_eq!(fx.pick(&mut Adaptive).index(), 1);
+    }
+
+    #[test]
+    fn prefers_fast_then_spreads_by_load() {
+        let mut fx = Fixture::weighted(&[1.0, 1.0]);
+        fx.record_latency(0, Duration::from_millis(400));
+        fx.record_latency(1, Duration::from_millis(100));
+        assert_eq!(fx.pick(&mut Adaptive).index(), 1);
+        fx.states[1].in_flight = 4;
+        assert_eq!(fx.pick(&mut Adaptive).index(), 0);
+    }
+
+    #[test]
+    fn follows_weights_when_all_equal() {
+        let fx = Fixture::weighted(&[2.0, 1.0]);
+        assert_eq!(fx.pick(&mut Adaptive).index(), 0);
+    }
+}

@@ -1,0 +1,65 @@
+//! `capacity-aware`: the deployment with the most rate-limit headroom left after this request,
+//! as a fraction of its tightest limit (requests/min, tokens/min, requests/day). Deployments that
+//! cannot fit the request's estimated tokens are never candidates. Ties (e.g. no limits at all)
+//! are broken by weighted random.
+
+use rand::Rng as _;
+
+use super::{Balancer, PickContext, Rng};
+use crate::ids::DeploymentId;
+
+/// Argmax of remaining headroom fraction.
+pub struct CapacityAware;
+
+impl Balancer for CapacityAware {
+    fn pick(
+        &mut self,
+        ctx: &PickContext<'_>,
+        candidates: &[DeploymentId],
+        rng: &mut Rng,
+    ) -> DeploymentId {
+        let headroom = |c: DeploymentId| ctx.state(c).headroom_after(ctx.now, ctx.tokens);
+        let best = candidates
+            .iter()
+            .map(|&c| headroom(c))
+            .fold(f64::NEG_INFINITY, f64::max);
+        let tied_weight: f64 = candidates
+            .iter()
+            .filter(|&&c| headroom(c) == best)
+            .map(|&c| ctx.weight(c))
+            .sum();
+        let mut x = rng.random::<f64>() * tied_weight;
+        let mut last_tied = candidates[0];
+        for &c in candidates.iter().filter(|&&c| headroom(c) == best) {
+            last_tied = c;
+            x -= ctx.weight(c);
+            if x < 0.0 {
+                return c;
+            }
+        }
+        last_tied
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::strategy::testing::Fixture;
+
+    #[test]
+    fn picks_the_emptiest_window() {
+        let mut fx = Fixture::with_rpm(&[100, 100]);
+        fx.states[0].rpm.charge(fx.now, 60);
+        fx.states[1].rpm.charge(fx.now, 10);
+        assert_eq!(fx.pick(&mut CapacityAware).index(), 1);
+        fx.states[1].rpm.charge(fx.now, 60);
+        assert_eq!(fx.pick(&mut CapacityAware).index(), 0);
+    }
+
+    #[test]
+    fn ties_follow_weights() {
+        let fx = Fixture::weighted(&[3.0, 1.0]);
+        let counts = fx.count_picks(&mut CapacityAware, 8_000);
+        assert!((5_600..6_400).contains(&counts[0]), "{counts:?}");
+    }
+}
