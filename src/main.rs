@@ -1,7 +1,9 @@
 //! `switchyard`: balance LLM traffic across providers, models and keys — simulate, compare,
 //! replay and serve with one engine.
 
+mod progress;
 mod serve;
+mod simulate;
 
 use std::process::ExitCode;
 
@@ -17,6 +19,8 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Simulate one scenario and print what happened per strategy and deployment.
+    Simulate(simulate::SimulateArgs),
     /// Run the OpenAI-compatible gateway with a config file.
     Serve(serve::ServeArgs),
 }
@@ -24,6 +28,7 @@ enum Command {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
+        Command::Simulate(args) => simulate::run(args),
         Command::Serve(args) => serve::run(args),
     };
     match result {

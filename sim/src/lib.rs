@@ -1,1 +1,19 @@
+//! switchyard's simulator: modelled providers (latency, capacity, true rate limits, errors,
+//! incidents) and workloads from scenario files, driving the same engine the gateway embeds, in
+//! virtual time and deterministically from a seed.
 
+pub mod dist;
+pub mod limiter;
+pub mod output;
+pub mod run;
+pub mod scenario;
+pub mod stats;
+pub mod trace;
+pub mod workload;
+pub mod world;
+
+pub use run::{run, run_with, Arrival, ArrivalSource, RunOptions, RunResult};
+pub use scenario::{Scenario, ScenarioError};
+
+/// The simulator's random source (portable and fast).
+pub type Rng = rand_pcg::Pcg64Mcg;

@@ -231,6 +231,20 @@ impl Config {
         &self.tiers[id.index()]
     }
 
+    /// The strategies in use, for reports: one name, or `tier=strategy` pairs when tiers differ.
+    pub fn strategy_label(&self) -> String {
+        let first = self.tiers[0].strategy;
+        if self.tiers.iter().all(|t| t.strategy == first) {
+            return first.name().to_owned();
+        }
+        let pairs: Vec<String> = self
+            .tiers
+            .iter()
+            .map(|t| format!("{}={}", t.name, t.strategy))
+            .collect();
+        pairs.join(" ")
+    }
+
     /// The same config with every tier's strategy replaced, as `compare` does per run.
     pub fn with_strategy(&self, strategy: StrategyKind) -> Config {
         let mut config = self.clone();

@@ -1,0 +1,205 @@
+//! The hot path allocates nothing in steady state: `start` + `finish` round trips, for every
+//! strategy at 16 deployments, with rate-limit windows rolling, latency and error estimates
+//! updating, and the retry path (429 cooldowns, 5xx retries) exercised too.
+//!
+//! A counting global allocator counts only on the thread that switched counting on, so the test
+//! harness's other threads (and other tests running in parallel) cannot disturb the count. This
+//! file is its own test binary, so the allocator affects nothing else.
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::cell::Cell;
+use std::fmt::Write as _;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use engine::{Config, Engine, FailureKind, LimitHeaders, Outcome, Request, Step, StrategyKind};
+
+struct Counting;
+
+static ALLOCATIONS: AtomicU64 = AtomicU64::new(0);
+
+thread_local! {
+    static COUNTING: Cell<bool> = const { Cell::new(false) };
+}
+
+fn note() {
+    if COUNTING.try_with(Cell::get).unwrap_or(false) {
+        ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        note();
+        unsafe { System.alloc(layout) }
+    }
+
+    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+        note();
+        unsafe { System.alloc_zeroed(layout) }
+    }
+
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        note();
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        unsafe { System.dealloc(ptr, layout) }
+    }
+}
+
+#[global_allocator]
+static GLOBAL: Counting = Counting;
+
+/// Allocations made by `f` on this thread.
+fn count_allocations(f: impl FnOnce()) -> u64 {
+    let before = ALLOCATIONS.load(Ordering::Relaxed);
+    COUNTING.with(|c| c.set(true));
+    f();
+    COUNTING.with(|c| c.set(false));
+    ALLOCATIONS.load(Ordering::Relaxed) - before
+}
+
+/// One tier of `n` deployments with varied weights, limits and prices.
+fn config(n: usize, strategy: StrategyKind) -> Config {
+    let mut toml = format!(
+        "[[tier]]\nname = \"main\"\nstrategy = \"{strategy}\"\n\n[retry]\nmax_attempts = 4\n\n"
+    );
+    for i in 0..n {
+        writeln!(
+            toml,
+            "[[deployment]]\nid = \"d{i}\"\nprovider = \"p{}\"\nmodel = \"m\"\ntier = \"main\"\n\
+             weight = {}\nrpm = {}\ntpm = 100000000\ninput_price = 0.5\noutput_price = 1.5\n",
+            i % 4,
+            1 + i % 3,
+            100_000 + i * 1_000,
+        )
+        .unwrap();
+    }
+    Config::from_toml(&toml).expect("valid config")
+}
+
+/// A driver loop: `rounds` requests one millisecond apart; every 10th request's first attempt
+/// gets a 5xx and every 25th a 429 with a short retry-after (both retried on another
+/// deployment); every 7th success carries rate-limit headers.
+struct Loop {
+    engine: Engine,
+    now: Duration,
+    request: Request,
+    i: u64,
+}
+
+impl Loop {
+    fn new(strategy: StrategyKind) -> Loop {
+        let engine = Engine::new(config(16, strategy), 42);
+        let request = Request {
+            tier: engine.route("main").unwrap(),
+            input_tokens: 400,
+            output_tokens: 200,
+        };
+        Loop {
+            engine,
+            now: Duration::ZERO,
+            request,
+            i: 0,
+        }
+    }
+
+    fn run(&mut self, rounds: u64, with_failures: bool) -> u64 {
+        let mut done = 0;
+        for _ in 0..rounds {
+            self.i += 1;
+            self.now += Duration::from_millis(1);
+            let i = self.i;
+            let mut step = self.engine.start(self.request, self.now);
+            let mut attempt_no = 0;
+            loop {
+                match step {
+                    Step::Send { request, .. } => {
+                        attempt_no += 1;
+                        let at = self.now + Duration::from_micros(300);
+                        let outcome = if with_failures && attempt_no == 1 && i.is_multiple_of(10) {
+                            Outcome::failure(FailureKind::Server)
+                        } else if with_failures && attempt_no == 1 && i.is_multiple_of(25) {
+                            Outcome::rate_limited(Some(Duration::from_millis(20)))
+                        } else if i.is_multiple_of(7) {
+                            Outcome::Success {
+                                ttft: Duration::from_micros(100),
+                                input_tokens: 400,
+                                output_tokens: 150,
+                                headers: LimitHeaders {
+                                    remaining_requests: Some(50_000),
+                                    remaining_tokens: Some(90_000_000),
+                                    reset_requests: None,
+                                    reset_tokens: None,
+                                },
+                            }
+                        } else {
+                            Outcome::success(Duration::from_micros(100), 400, 150)
+                        };
+                        step = self.engine.finish(request, &outcome, at);
+                    }
+                    Step::Done { .. } => {
+                        done += 1;
+                        break;
+                    }
+                    other => panic!("unexpected {other:?} in round {i}"),
+                }
+            }
+        }
+        done
+    }
+}
+
+#[test]
+fn start_and_finish_allocate_nothing_in_steady_state() {
+    for strategy in StrategyKind::ALL {
+        let mut l = Loop::new(strategy);
+        assert_eq!(l.run(1_000, false), 1_000, "{strategy}: warm-up");
+        let mut done = 0;
+        let allocations = count_allocations(|| done = l.run(10_000, false));
+        assert_eq!(done, 10_000);
+        assert_eq!(
+            allocations, 0,
+            "{strategy}: {allocations} allocations in 10,000 round trips"
+        );
+        assert_eq!(l.engine.metrics().totals.succeeded, 11_000);
+    }
+}
+
+#[test]
+fn the_retry_path_allocates_nothing_in_steady_state() {
+    for strategy in StrategyKind::ALL {
+        let mut l = Loop::new(strategy);
+        assert_eq!(l.run(1_000, true), 1_000, "{strategy}: warm-up");
+        let mut done = 0;
+        let allocations = count_allocations(|| done = l.run(10_000, true));
+        assert_eq!(done, 10_000);
+        assert_eq!(
+            allocations, 0,
+            "{strategy}: {allocations} allocations in 10,000 round trips with retries"
+        );
+        let retries: u64 = l
+            .engine
+            .metrics()
+            .deployments
+            .iter()
+            .map(|d| d.retries)
+            .sum();
+        assert_eq!(
+            retries,
+            1_100 + 440 - 220,
+            "every 10th and every 25th, once each (not both)"
+        );
+    }
+}
+
+#[test]
+fn the_counter_sees_allocations() {
+    let allocations = count_allocations(|| {
+        let v: Vec<u64> = (0..100).collect();
+        std::hint::black_box(v);
+    });
+    assert_eq!(allocations, 1);
+}

@@ -1,0 +1,266 @@
+//! A provider's true rate limits for one key: what actually answers 429, as opposed to what the
+//! gateway's config believes.
+//!
+//! Two kinds of window, as providers document them: `fixed` windows reset on wall-clock
+//! boundaries (every minute on the minute); `sliding` windows replenish continuously (a token
+//! bucket holding at most the limit, refilled at limit ÷ window length), which is how OpenAI
+//! describes its limits.
+
+use std::time::Duration;
+
+use engine::LimitHeaders;
+
+const MINUTE: f64 = 60.0;
+const DAY: f64 = 86_400.0;
+
+/// How a window resets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WindowKind {
+    /// Resets to zero at each multiple of the window length.
+    Fixed,
+    /// Replenishes continuously (token bucket).
+    Sliding,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Meter {
+    limit: Option<f64>,
+    length: f64,
+    kind: WindowKind,
+    /// Fixed: units used in the current window. Sliding: units available.
+    level: f64,
+    /// Fixed: index of the current window. Sliding: time of the last refill (s).
+    mark: f64,
+}
+
+/// The meter's verdict on one request.
+struct Check {
+    fits: bool,
+    retry_after: f64,
+}
+
+impl Meter {
+    fn new(limit: Option<u64>, length: f64, kind: WindowKind) -> Meter {
+        Meter {
+            limit: limit.map(|l| l as f64),
+            length,
+            kind,
+            level: limit.map_or(0.0, |l| {
+                if kind == WindowKind::Sliding {
+                    l as f64
+                } else {
+                    0.0
+                }
+            }),
+            mark: 0.0,
+        }
+    }
+
+    fn advance(&mut self, now: f64, limit: f64) {
+        match self.kind {
+            WindowKind::Fixed => {
+                let index = (now / self.length).floor();
+                if index != self.mark {
+                    self.mark = index;
+                    self.level = 0.0;
+                }
+            }
+            WindowKind::Sliding => {
+                let refill = (now - self.mark).max(0.0) * limit / self.length;
+                self.level = (self.level + refill).min(limit);
+                self.mark = now;
+            }
+        }
+    }
+
+    fn check(&mut self, now: f64, amount: f64, factor: f64) -> Check {
+        let Some(limit) = self.limit.map(|l| (l * factor).max(1.0)) else {
+            return Check {
+                fits: true,
+                retry_after: 0.0,
+            };
+        };
+        self.advance(now, limit);
+        if amount > limit {
+            return Check {
+                fits: false,
+                retry_after: self.length,
+            };
+        }
+        match self.kind {
+            WindowKind::Fixed if self.level + amount <= limit => Check {
+                fits: true,
+                retry_after: 0.0,
+            },
+            WindowKind::Fixed => Check {
+                fits: false,
+                retry_after: (self.mark + 1.0) * self.length - now,
+            },
+            WindowKind::Sliding if self.level >= amount => Check {
+                fits: true,
+                retry_after: 0.0,
+            },
+            WindowKind::Sliding => Check {
+                fits: false,
+                retry_after: (amount - self.level) * self.length / limit,
+            },
+        }
+    }
+
+    fn charge(&mut self, amount: f64) {
+        if self.limit.is_some() {
+            match self.kind {
+                WindowKind::Fixed => self.level += amount,
+                WindowKind::Sliding => self.level -= amount,
+            }
+        }
+    }
+
+    /// (remaining, reset) as the provider would report them.
+    fn report(&self, now: f64, factor: f64) -> (Option<u64>, Option<Duration>) {
+        let Some(limit) = self.limit.map(|l| (l * factor).max(1.0)) else {
+            return (None, None);
+        };
+        let (remaining, reset) = match self.kind {
+            WindowKind::Fixed => (
+                (limit - self.level).max(0.0),
+                (self.mark + 1.0) * self.length - now,
+            ),
+            WindowKind::Sliding => (
+                self.level.max(0.0),
+                (limit - self.level).max(0.0) * self.length / limit,
+            ),
+        };
+        (
+            Some(remaining.floor() as u64),
+            Some(Duration::from_secs_f64(reset.max(0.0))),
+        )
+    }
+}
+
+/// True limits of one key: requests/min, tokens/min, requests/day.
+#[derive(Debug, Clone)]
+pub struct Limiter {
+    rpm: Meter,
+    tpm: Meter,
+    rpd: Meter,
+}
+
+/// A 429: when to retry, and the headers that came with it.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Rejection {
+    /// Seconds until the request would fit.
+    pub retry_after: Duration,
+    /// Rate-limit headers.
+    pub headers: LimitHeaders,
+}
+
+impl Limiter {
+    /// A limiter with these limits (`None` = unlimited).
+    pub fn new(rpm: Option<u64>, tpm: Option<u64>, rpd: Option<u64>, kind: WindowKind) -> Limiter {
+        Limiter {
+            rpm: Meter::new(rpm, MINUTE, kind),
+            tpm: Meter::new(tpm, MINUTE, kind),
+            rpd: Meter::new(rpd, DAY, kind),
+        }
+    }
+
+    /// Admits a request of `tokens` at `now` (limits scaled by `factor`, e.g. 0.5 in a limit cut),
+    /// charging every window, or rejects it charging nothing.
+    pub fn admit(
+        &mut self,
+        now: Duration,
+        tokens: u64,
+        factor: f64,
+    ) -> Result<LimitHeaders, Rejection> {
+        let t = now.as_secs_f64();
+        let checks = [
+            self.rpm.check(t, 1.0, factor),
+            self.tpm.check(t, tokens as f64, factor),
+            self.rpd.check(t, 1.0, factor),
+        ];
+        if checks.iter().all(|c| c.fits) {
+            self.rpm.charge(1.0);
+            self.tpm.charge(tokens as f64);
+            self.rpd.charge(1.0);
+            return Ok(self.headers(t, factor));
+        }
+        let wait = checks
+            .iter()
+            .filter(|c| !c.fits)
+            .map(|c| c.retry_after)
+            .fold(0.0, f64::max);
+        Err(Rejection {
+            retry_after: Duration::from_secs_f64(wait.max(0.001)),
+            headers: self.headers(t, factor),
+        })
+    }
+
+    fn headers(&self, now: f64, factor: f64) -> LimitHeaders {
+        let (remaining_requests, reset_requests) = self.rpm.report(now, factor);
+        let (remaining_tokens, reset_tokens) = self.tpm.report(now, factor);
+        LimitHeaders {
+            remaining_requests,
+            remaining_tokens,
+            reset_requests,
+            reset_tokens,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn s(v: f64) -> Duration {
+        Duration::from_secs_f64(v)
+    }
+
+    #[test]
+    fn fixed_window_resets_on_the_minute() {
+        let mut l = Limiter::new(Some(2), None, None, WindowKind::Fixed);
+        assert!(l.admit(s(10.0), 1, 1.0).is_ok());
+        let h = l.admit(s(20.0), 1, 1.0).unwrap();
+        assert_eq!(h.remaining_requests, Some(0));
+        let r = l.admit(s(30.0), 1, 1.0).unwrap_err();
+        assert!((r.retry_after.as_secs_f64() - 30.0).abs() < 1e-6);
+        assert!(l.admit(s(60.0), 1, 1.0).is_ok());
+    }
+
+    #[test]
+    fn sliding_window_replenishes_continuously() {
+        let mut l = Limiter::new(Some(60), None, None, WindowKind::Sliding);
+        for _ in 0..60 {
+            assert!(l.admit(s(0.0), 1, 1.0).is_ok());
+        }
+        let r = l.admit(s(0.0), 1, 1.0).unwrap_err();
+        assert!(
+            (r.retry_after.as_secs_f64() - 1.0).abs() < 1e-6,
+            "{:?}",
+            r.retry_after
+        );
+        assert!(l.admit(s(1.0), 1, 1.0).is_ok());
+        assert!(l.admit(s(1.0), 1, 1.0).is_err());
+    }
+
+    #[test]
+    fn tokens_and_limit_cuts() {
+        let mut l = Limiter::new(None, Some(1000), None, WindowKind::Fixed);
+        assert!(l.admit(s(0.0), 400, 0.5).is_ok());
+        assert!(l.admit(s(0.0), 200, 0.5).is_err(), "cut to 500 tokens");
+        assert!(l.admit(s(0.0), 200, 1.0).is_ok());
+        assert!(
+            l.admit(s(0.0), 2000, 1.0).is_err(),
+            "more than the limit never fits"
+        );
+    }
+
+    #[test]
+    fn a_rejection_charges_nothing() {
+        let mut l = Limiter::new(Some(10), Some(100), None, WindowKind::Fixed);
+        assert!(l.admit(s(0.0), 150, 1.0).is_err());
+        let h = l.admit(s(0.0), 50, 1.0).unwrap();
+        assert_eq!(h.remaining_requests, Some(9));
+        assert_eq!(h.remaining_tokens, Some(50));
+    }
+}

@@ -1,0 +1,183 @@
+//! The project's own trace format: one CSV row per attempt, as the gateway records it and as
+//! `replay` and `fit` read it.
+//!
+//! ```text
+//! timestamp_ms,request_id,attempt,model,tier,deployment,outcome,status,input_tokens,output_tokens,latency_ms,ttft_ms
+//! 1520.250,17,1,gpt-4o,frontier,openai-key1,ok,200,812,164,2210.400,402.125
+//! ```
+//! `timestamp_ms` is when the attempt was sent, from the start of the recording; `outcome` is
+//! `ok` or a failure kind (`rate_limited`, `server_error`, `timeout`, `connection`,
+//! `client_error`); `status` is the HTTP status or 0 when there was none.
+
+use std::io::Write;
+use std::time::Duration;
+
+use engine::Outcome;
+use serde::{Deserialize, Serialize};
+
+/// The header row of the trace format.
+pub const HEADER: &str =
+    "timestamp_ms,request_id,attempt,model,tier,deployment,outcome,status,input_tokens,output_tokens,latency_ms,ttft_ms";
+
+/// One attempt.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TraceRow {
+    /// When the attempt was sent, ms from the start.
+    pub timestamp_ms: f64,
+    /// Request number (attempts of one request share it).
+    pub request_id: u64,
+    /// 1-based attempt number.
+    pub attempt: u8,
+    /// Requested model name.
+    pub model: String,
+    /// Tier it was routed to.
+    pub tier: String,
+    /// Deployment the attempt went to.
+    pub deployment: String,
+    /// `ok` or the failure kind.
+    pub outcome: String,
+    /// HTTP status, 0 if none.
+    pub status: u16,
+    /// Input tokens.
+    pub input_tokens: u32,
+    /// Output tokens.
+    pub output_tokens: u32,
+    /// Attempt latency, ms.
+    pub latency_ms: f64,
+    /// Time to first token, ms (0 for failures).
+    pub ttft_ms: f64,
+}
+
+impl TraceRow {
+    /// The row for an attempt sent at `sent` and answered at `now` with `outcome`.
+    #[allow(clippy::too_many_arguments)]
+    pub fn from_attempt(
+        request_id: u64,
+        attempt: u8,
+        sent: Duration,
+        now: Duration,
+        model: &str,
+        tier: &str,
+        deployment: &str,
+        input_tokens: u32,
+        output_tokens: u32,
+        outcome: &Outcome,
+    ) -> TraceRow {
+        let ms = |d: Duration| (d.as_secs_f64() * 1e6).round() / 1e3;
+        let (name, status, ttft, output) = match outcome {
+            Outcome::Success {
+                ttft,
+                output_tokens,
+                ..
+            } => ("ok", 200, ms(*ttft), *output_tokens),
+            Outcome::Failure { kind, status, .. } => (kind.name(), status.unwrap_or(0), 0.0, 0),
+        };
+        let _ = output_tokens;
+        TraceRow {
+            timestamp_ms: ms(sent),
+            request_id,
+            attempt,
+            model: model.to_owned(),
+            tier: tier.to_owned(),
+            deployment: deployment.to_owned(),
+            outcome: name.to_owned(),
+            status,
+            input_tokens,
+            output_tokens: output,
+            latency_ms: ms(now.saturating_sub(sent)),
+            ttft_ms: ttft,
+        }
+    }
+}
+
+/// Receives trace rows as attempts finish.
+pub trait TraceSink {
+    /// One finished attempt.
+    fn attempt(&mut self, row: &TraceRow);
+}
+
+/// Writes trace rows as CSV; the first I/O error is kept and reported by [`CsvTrace::finish`].
+pub struct CsvTrace<W: Write> {
+    writer: csv::Writer<W>,
+    error: Option<csv::Error>,
+}
+
+impl<W: Write> CsvTrace<W> {
+    /// A trace writer (the header is written with the first row).
+    pub fn new(out: W) -> CsvTrace<W> {
+        CsvTrace {
+            writer: csv::Writer::from_writer(out),
+            error: None,
+        }
+    }
+
+    /// Flushes and returns the first error met, if any.
+    pub fn finish(mut self) -> Result<(), csv::Error> {
+        if let Some(e) = self.error.take() {
+            return Err(e);
+        }
+        self.writer.flush().map_err(csv::Error::from)
+    }
+}
+
+impl<W: Write> TraceSink for CsvTrace<W> {
+    fn attempt(&mut self, row: &TraceRow) {
+        if self.error.is_none() {
+            if let Err(e) = self.writer.serialize(row) {
+                self.error = Some(e);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use engine::FailureKind;
+
+    #[test]
+    fn writes_the_documented_header_and_rows() {
+        let mut buf = Vec::new();
+        {
+            let mut t = CsvTrace::new(&mut buf);
+            let ok = Outcome::success(Duration::from_millis(400), 10, 20);
+            t.attempt(&TraceRow::from_attempt(
+                1,
+                1,
+                Duration::from_millis(1500),
+                Duration::from_millis(2500),
+                "m",
+                "t",
+                "d",
+                10,
+                20,
+                &ok,
+            ));
+            let f = Outcome::rate_limited(None);
+            t.attempt(&TraceRow::from_attempt(
+                2,
+                1,
+                Duration::ZERO,
+                Duration::from_millis(30),
+                "m",
+                "t",
+                "d",
+                10,
+                20,
+                &f,
+            ));
+            t.finish().unwrap();
+        }
+        let text = String::from_utf8(buf).unwrap();
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines[0], HEADER);
+        assert_eq!(lines[1], "1500.0,1,1,m,t,d,ok,200,10,20,1000.0,400.0");
+        assert_eq!(
+            lines[2],
+            format!(
+                "0.0,2,1,m,t,d,{},429,10,0,30.0,0.0",
+                FailureKind::RateLimited.name()
+            )
+        );
+    }
+}

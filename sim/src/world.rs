@@ -1,0 +1,132 @@
+//! The world: how providers truly behave, independent of what the gateway config believes.
+
+use std::time::Duration;
+
+use crate::dist::Dist;
+use crate::limiter::{Limiter, WindowKind};
+
+/// A provider: deployments share its capacity.
+#[derive(Debug, Clone)]
+pub struct Provider {
+    /// Provider name.
+    pub name: String,
+    /// Requests it serves at once; more wait in a FIFO queue (`None` = unbounded).
+    pub concurrency: Option<u32>,
+}
+
+/// True behaviour of one deployment (indexed like the gateway config's deployments).
+#[derive(Debug, Clone)]
+pub struct WorldDeployment {
+    /// Deployment id (same as the gateway config's).
+    pub id: String,
+    /// Index into [`World::providers`].
+    pub provider: usize,
+    /// Time to first token, seconds.
+    pub ttft: Dist,
+    /// Time per output token, seconds.
+    pub per_token: Dist,
+    /// Probability an attempt fails with a 5xx.
+    pub error_rate: f64,
+    /// Probability an attempt hangs without answering.
+    pub timeout_rate: f64,
+    /// Time to answer a 429 or 503.
+    pub rejection_latency: Duration,
+    /// True limits: requests/min, tokens/min, requests/day.
+    pub limits: [Option<u64>; 3],
+    /// How the limits reset.
+    pub window: WindowKind,
+}
+
+impl WorldDeployment {
+    /// A fresh limiter with this deployment's true limits.
+    pub fn limiter(&self) -> Limiter {
+        Limiter::new(self.limits[0], self.limits[1], self.limits[2], self.window)
+    }
+}
+
+/// How a provider misbehaves during an outage.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OutageMode {
+    /// Connections are refused.
+    Connection,
+    /// Every request gets a 503.
+    Unavailable,
+    /// Connections are accepted and never answered.
+    Hang,
+}
+
+/// What an incident does while it lasts.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum IncidentKind {
+    /// Down.
+    Outage(OutageMode),
+    /// Latency × factor.
+    Degradation(f64),
+    /// Extra 5xx probability.
+    ErrorSpike(f64),
+    /// Rate limits × factor.
+    LimitCut(f64),
+}
+
+/// A timed incident on a provider or one deployment.
+#[derive(Debug, Clone)]
+pub struct Incident {
+    /// What happens.
+    pub kind: IncidentKind,
+    /// Affected deployments (indices).
+    pub deployments: Vec<usize>,
+    /// The target as written (provider name or deployment id), for reports.
+    pub target: String,
+    /// Start, from the beginning of the run.
+    pub start: Duration,
+    /// End.
+    pub end: Duration,
+}
+
+/// Conditions of one deployment at one instant, all incidents applied.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Conditions {
+    /// Down, and how.
+    pub outage: Option<OutageMode>,
+    /// Latency multiplier.
+    pub latency_factor: f64,
+    /// Extra 5xx probability.
+    pub extra_error_rate: f64,
+    /// Rate-limit multiplier.
+    pub limit_factor: f64,
+}
+
+/// Providers, their deployments and the incidents of a scenario.
+#[derive(Debug, Clone)]
+pub struct World {
+    /// Providers.
+    pub providers: Vec<Provider>,
+    /// Deployments, in the gateway config's order.
+    pub deployments: Vec<WorldDeployment>,
+    /// Incidents.
+    pub incidents: Vec<Incident>,
+}
+
+impl World {
+    /// The conditions of deployment `d` at `now`.
+    pub fn conditions(&self, d: usize, now: Duration) -> Conditions {
+        let mut c = Conditions {
+            outage: None,
+            latency_factor: 1.0,
+            extra_error_rate: 0.0,
+            limit_factor: 1.0,
+        };
+        for i in &self.incidents {
+            if now < i.start || now >= i.end || !i.deployments.contains(&d) {
+                continue;
+            }
+            match i.kind {
+                IncidentKind::Outage(mode) => c.outage = Some(mode),
+                IncidentKind::Degradation(k) => c.latency_factor *= k,
+                IncidentKind::ErrorSpike(p) => c.extra_error_rate += p,
+                IncidentKind::LimitCut(k) => c.limit_factor *= k,
+            }
+        }
+        c
+    }
+}
