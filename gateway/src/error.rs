@@ -1,0 +1,157 @@
+//! Errors: [`GatewayError`] for starting the gateway, [`ApiError`] for answering a client in
+//! OpenAI's error shape `{"error":{"message":…,"type":…,"code":…}}`.
+
+use std::path::PathBuf;
+
+use bytes::Bytes;
+use http::{HeaderValue, Response, StatusCode};
+use thiserror::Error;
+
+use crate::body::Body;
+
+/// Why the gateway could not start or stopped abnormally.
+#[derive(Debug, Error)]
+pub enum GatewayError {
+    /// The config file could not be read.
+    #[error("cannot read config file {path}: {source}")]
+    ReadConfig {
+        /// The file.
+        path: PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// The config file was read but rejected.
+    #[error("{path}{}: {source}", line.map(|l| format!(":{l}")).unwrap_or_default())]
+    Config {
+        /// The file.
+        path: PathBuf,
+        /// 1-based line of the offending table, when known.
+        line: Option<usize>,
+        /// What is wrong.
+        source: engine::ConfigError,
+    },
+    /// A deployment's `base_url` is missing or not a usable http(s) URL.
+    #[error("deployment {deployment:?}: base_url {url:?} is not usable: {reason}")]
+    BaseUrl {
+        /// Deployment id.
+        deployment: String,
+        /// The URL as configured (no secret lives here).
+        url: String,
+        /// Why.
+        reason: String,
+    },
+    /// A deployment's `api_key_env` names an environment variable that is not set.
+    #[error(
+        "deployment {deployment:?}: environment variable {variable} (its api_key_env) is not set"
+    )]
+    MissingKey {
+        /// Deployment id.
+        deployment: String,
+        /// Name of the variable.
+        variable: String,
+    },
+    /// A key's value cannot be sent in an HTTP header (e.g. contains a newline).
+    #[error("deployment {deployment:?}: the value of {variable} is not a valid header value")]
+    InvalidKey {
+        /// Deployment id.
+        deployment: String,
+        /// Name of the variable.
+        variable: String,
+    },
+    /// The gateway-keys variable is named but not set or empty.
+    #[error("environment variable {0} (--gateway-keys-env) is not set or holds no key")]
+    MissingGatewayKeys(String),
+    /// The trace file could not be created.
+    #[error("cannot create trace file {path}: {source}")]
+    Trace {
+        /// The file.
+        path: PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// Binding the listen address failed.
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        /// The address.
+        addr: String,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// Any other I/O failure (runtime start, accept loop).
+    #[error("i/o error: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// An error answered to a client in OpenAI's shape.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiError {
+    /// HTTP status.
+    pub status: StatusCode,
+    /// Human-readable message (never contains a secret).
+    pub message: String,
+    /// OpenAI `type`, e.g. `invalid_request_error`.
+    pub kind: &'static str,
+    /// Machine-readable `code`, e.g. `model_not_found`.
+    pub code: &'static str,
+    /// Seconds for a `retry-after` header, if any.
+    pub retry_after: Option<u64>,
+}
+
+impl ApiError {
+    /// An error with this status, type, code and message.
+    pub fn new(
+        status: StatusCode,
+        kind: &'static str,
+        code: &'static str,
+        message: impl Into<String>,
+    ) -> ApiError {
+        ApiError {
+            status,
+            message: message.into(),
+            kind,
+            code,
+            retry_after: None,
+        }
+    }
+
+    /// 400 `invalid_request_error`.
+    pub fn bad_request(code: &'static str, message: impl Into<String>) -> ApiError {
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_request_error",
+            code,
+            message,
+        )
+    }
+
+    /// The `{"error":{...}}` JSON document.
+    pub fn json(&self) -> String {
+        error_json(&self.message, self.kind, self.code)
+    }
+
+    /// The HTTP response.
+    pub fn response(&self) -> Response<Body> {
+        let mut res = Response::new(Body::full(Bytes::from(self.json())));
+        *res.status_mut() = self.status;
+        let h = res.headers_mut();
+        h.insert(
+            http::header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        );
+        if let Some(s) = self.retry_after {
+            h.insert(http::header::RETRY_AFTER, HeaderValue::from(s));
+        }
+        if self.status == StatusCode::UNAUTHORIZED {
+            h.insert(
+                http::header::WWW_AUTHENTICATE,
+                HeaderValue::from_static("Bearer"),
+            );
+        }
+        res
+    }
+}
+
+/// `{"error":{"message":…,"type":…,"code":…}}` with proper JSON escaping.
+pub fn error_json(message: &str, kind: &str, code: &str) -> String {
+    serde_json::json!({"error": {"message": message, "type": kind, "code": code}}).to_string()
+}

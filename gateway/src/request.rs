@@ -1,0 +1,292 @@
+//! What the gateway reads from a client's JSON body, in one borrowed pass, without re-serializing.
+//!
+//! Token estimate (documented in `docs/gateway.md`):
+//! - input ≈ characters of every string value in `messages` (chat), `prompt` (completions) or
+//!   `input` (embeddings), keys `role`, `type` and `name` excluded, divided by 4, rounded up;
+//! - output = `max_completion_tokens`, else `max_tokens`, else [`DEFAULT_OUTPUT_TOKENS`]
+//!   (0 for embeddings).
+//!
+//! The upstream body is the client's body with the `model` value replaced in place (a byte
+//! splice): every other byte, including key order and whitespace, reaches the provider unchanged.
+
+use std::borrow::Cow;
+use std::fmt;
+
+use bytes::Bytes;
+use serde::de::{self, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use serde::Deserialize;
+use serde_json::value::RawValue;
+
+/// Output tokens assumed when the request names no `max_tokens`.
+pub const DEFAULT_OUTPUT_TOKENS: u32 = 256;
+
+/// The OpenAI-compatible endpoints the gateway proxies.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Endpoint {
+    /// `POST /v1/chat/completions`.
+    Chat,
+    /// `POST /v1/completions`.
+    Completions,
+    /// `POST /v1/embeddings`.
+    Embeddings,
+}
+
+impl Endpoint {
+    /// Every endpoint, in index order.
+    pub const ALL: [Endpoint; 3] = [Endpoint::Chat, Endpoint::Completions, Endpoint::Embeddings];
+
+    /// The path below the API base (`/v1`), e.g. `/chat/completions`.
+    pub fn suffix(self) -> &'static str {
+        match self {
+            Endpoint::Chat => "/chat/completions",
+            Endpoint::Completions => "/completions",
+            Endpoint::Embeddings => "/embeddings",
+        }
+    }
+
+    /// Index into per-endpoint tables.
+    pub fn index(self) -> usize {
+        self as usize
+    }
+
+    /// The endpoint serving a gateway path, if any.
+    pub fn from_path(path: &str) -> Option<Endpoint> {
+        match path {
+            "/v1/chat/completions" => Some(Endpoint::Chat),
+            "/v1/completions" => Some(Endpoint::Completions),
+            "/v1/embeddings" => Some(Endpoint::Embeddings),
+            _ => None,
+        }
+    }
+}
+
+/// Why a body was rejected (answered with 400).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BadRequest(pub String);
+
+impl fmt::Display for BadRequest {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// The fields of a client request that matter to the gateway.
+#[derive(Debug, Clone)]
+pub struct ParsedRequest {
+    /// The requested model name.
+    pub model: String,
+    /// Byte range of the JSON `model` value (quotes included) in the body.
+    pub model_span: (usize, usize),
+    /// `"stream": true`.
+    pub stream: bool,
+    /// Estimated input tokens.
+    pub input_tokens: u32,
+    /// Estimated output tokens.
+    pub output_tokens: u32,
+}
+
+#[derive(Deserialize)]
+struct Fields<'a> {
+    #[serde(borrow)]
+    model: Option<&'a RawValue>,
+    #[serde(default)]
+    stream: Option<bool>,
+    #[serde(default)]
+    max_tokens: Option<u64>,
+    #[serde(default)]
+    max_completion_tokens: Option<u64>,
+    #[serde(default)]
+    messages: Option<CharCount>,
+    #[serde(default)]
+    prompt: Option<CharCount>,
+    #[serde(default)]
+    input: Option<CharCount>,
+}
+
+/// Parses a client body. The whole document is validated as JSON.
+pub fn parse(body: &[u8], endpoint: Endpoint) -> Result<ParsedRequest, BadRequest> {
+    let fields: Fields<'_> = serde_json::from_slice(body).map_err(|e| {
+        BadRequest(if e.is_data() {
+            format!("request body does not match the expected schema: {e}")
+        } else {
+            format!("request body is not valid JSON: {e}")
+        })
+    })?;
+    let raw = fields
+        .model
+        .ok_or_else(|| BadRequest("request body has no \"model\" field".into()))?;
+    let model: Cow<'_, str> = serde_json::from_str(raw.get())
+        .map_err(|_| BadRequest("\"model\" must be a string".into()))?;
+    let start = (raw.get().as_ptr() as usize).wrapping_sub(body.as_ptr() as usize);
+    let end = start.wrapping_add(raw.get().len());
+    if start > body.len() || end > body.len() || body.get(start..end) != Some(raw.get().as_bytes())
+    {
+        return Err(BadRequest("could not locate \"model\" in the body".into()));
+    }
+    let chars = [fields.messages, fields.prompt, fields.input]
+        .iter()
+        .flatten()
+        .map(|c| c.0)
+        .sum::<u64>();
+    let output = match endpoint {
+        Endpoint::Embeddings => 0,
+        _ => fields
+            .max_completion_tokens
+            .or(fields.max_tokens)
+            .map_or(DEFAULT_OUTPUT_TOKENS, clamp_u32),
+    };
+    Ok(ParsedRequest {
+        model: model.into_owned(),
+        model_span: (start, end),
+        stream: fields.stream.unwrap_or(false),
+        input_tokens: clamp_u32(chars.div_ceil(4)),
+        output_tokens: output,
+    })
+}
+
+fn clamp_u32(v: u64) -> u32 {
+    u32::try_from(v).unwrap_or(u32::MAX)
+}
+
+/// The body with the model value at `span` replaced by `model_json` (an encoded JSON string).
+/// Returns the original bytes (no copy) when they already say that.
+pub fn rewrite_model(body: &Bytes, span: (usize, usize), model_json: &str) -> Bytes {
+    let (start, end) = span;
+    if body.get(start..end) == Some(model_json.as_bytes()) {
+        return body.clone();
+    }
+    let mut out = Vec::with_capacity(body.len() - (end - start) + model_json.len());
+    out.extend_from_slice(&body[..start]);
+    out.extend_from_slice(model_json.as_bytes());
+    out.extend_from_slice(&body[end..]);
+    Bytes::from(out)
+}
+
+/// Counts the characters of every string value in a JSON value, skipping the values of the keys
+/// `role`, `type` and `name` (labels, not content). Allocates nothing for unescaped strings.
+#[derive(Debug, Clone, Copy, Default)]
+struct CharCount(u64);
+
+impl<'de> Deserialize<'de> for CharCount {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_any(CountVisitor).map(CharCount)
+    }
+}
+
+struct CountVisitor;
+
+impl<'de> Visitor<'de> for CountVisitor {
+    type Value = u64;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("any JSON value")
+    }
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<u64, E> {
+        Ok(v.chars().count() as u64)
+    }
+    fn visit_bool<E: de::Error>(self, _: bool) -> Result<u64, E> {
+        Ok(0)
+    }
+    fn visit_i64<E: de::Error>(self, _: i64) -> Result<u64, E> {
+        Ok(0)
+    }
+    fn visit_u64<E: de::Error>(self, _: u64) -> Result<u64, E> {
+        Ok(0)
+    }
+    fn visit_f64<E: de::Error>(self, _: f64) -> Result<u64, E> {
+        Ok(0)
+    }
+    fn visit_unit<E: de::Error>(self) -> Result<u64, E> {
+        Ok(0)
+    }
+    fn visit_none<E: de::Error>(self) -> Result<u64, E> {
+        Ok(0)
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<u64, A::Error> {
+        let mut n = 0u64;
+        while let Some(CharCount(c)) = seq.next_element()? {
+            n = n.saturating_add(c);
+        }
+        Ok(n)
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<u64, A::Error> {
+        let mut n = 0u64;
+        while let Some(key) = map.next_key::<Cow<'de, str>>()? {
+            if matches!(&*key, "role" | "type" | "name") {
+                map.next_value::<IgnoredAny>()?;
+            } else {
+                n = n.saturating_add(map.next_value::<CharCount>()?.0);
+            }
+        }
+        Ok(n)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn chat_fields_and_estimate() {
+        let body = br#"{"model":"gpt-4o-mini","messages":[{"role":"user","content":"hello world!"},{"role":"system","content":[{"type":"text","text":"abcd"}]}],"max_tokens":16,"stream":true}"#;
+        let p = parse(body, Endpoint::Chat).unwrap();
+        assert_eq!(p.model, "gpt-4o-mini");
+        assert!(p.stream);
+        assert_eq!(p.input_tokens, 4); // 16 chars / 4
+        assert_eq!(p.output_tokens, 16);
+        assert_eq!(&body[p.model_span.0..p.model_span.1], br#""gpt-4o-mini""#);
+    }
+
+    #[test]
+    fn defaults_and_other_endpoints() {
+        let p = parse(br#"{"model":"m","prompt":"abcde"}"#, Endpoint::Completions).unwrap();
+        assert_eq!(
+            (p.input_tokens, p.output_tokens, p.stream),
+            (2, DEFAULT_OUTPUT_TOKENS, false)
+        );
+        let p = parse(
+            br#"{"model":"m","input":["ab","cd"]}"#,
+            Endpoint::Embeddings,
+        )
+        .unwrap();
+        assert_eq!((p.input_tokens, p.output_tokens), (1, 0));
+        let p = parse(
+            br#"{"model":"m","max_tokens":null,"max_completion_tokens":9}"#,
+            Endpoint::Chat,
+        )
+        .unwrap();
+        assert_eq!(p.output_tokens, 9);
+    }
+
+    #[test]
+    fn escaped_model_names() {
+        let body = br#"{ "model" : "a\u0062c", "messages": [] }"#;
+        let p = parse(body, Endpoint::Chat).unwrap();
+        assert_eq!(p.model, "abc");
+        let out = rewrite_model(&Bytes::from_static(body), p.model_span, "\"up\"");
+        assert_eq!(&out[..], br#"{ "model" : "up", "messages": [] }"#);
+    }
+
+    #[test]
+    fn rejects_bad_bodies() {
+        for (body, want) in [
+            (&b"{not json"[..], "not valid JSON"),
+            (br#"{"messages":[]}"#, "no \"model\""),
+            (br#"{"model":3}"#, "must be a string"),
+            (br#"{"model":"m","stream":"yes"}"#, "schema"),
+            (br#"[1,2]"#, "schema"),
+            (br#"{"model":"m"} trailing"#, "not valid JSON"),
+        ] {
+            let err = parse(body, Endpoint::Chat).unwrap_err();
+            assert!(err.0.contains(want), "{err} should contain {want}");
+        }
+    }
+
+    #[test]
+    fn rewrite_keeps_identical_bodies_uncopied() {
+        let body = Bytes::from_static(br#"{"model":"m"}"#);
+        let p = parse(&body, Endpoint::Chat).unwrap();
+        let same = rewrite_model(&body, p.model_span, "\"m\"");
+        assert_eq!(same.as_ptr(), body.as_ptr());
+    }
+}

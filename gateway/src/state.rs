@@ -1,0 +1,260 @@
+//! The gateway's shared state: the engine behind one mutex (held only for the microseconds of a
+//! call, never across an await), the upstreams, the settings and a few counters.
+
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use engine::{Config, Engine, TierId};
+use subtle::ConstantTimeEq;
+
+use crate::error::GatewayError;
+use crate::trace::TraceSink;
+use crate::upstream::Upstream;
+
+/// Default request body limit: 4 MiB.
+pub const DEFAULT_MAX_BODY_BYTES: usize = 4 * 1024 * 1024;
+/// Default time in-flight requests get to finish after a shutdown signal.
+pub const DEFAULT_SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Gateway settings that are not in the config file (they come from command-line flags).
+#[derive(Clone)]
+pub struct Settings {
+    /// Client keys accepted as `Authorization: Bearer …`; empty = no authentication.
+    pub gateway_keys: Vec<String>,
+    /// Largest accepted request body (413 above).
+    pub max_body_bytes: usize,
+    /// Seed of the engine's random choices.
+    pub seed: u64,
+    /// Where to write the per-attempt trace CSV, if anywhere.
+    pub trace_out: Option<PathBuf>,
+    /// How long in-flight requests may run on after a shutdown signal.
+    pub shutdown_timeout: Duration,
+}
+
+impl std::fmt::Debug for Settings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Settings")
+            .field(
+                "gateway_keys",
+                &format_args!("<{} redacted>", self.gateway_keys.len()),
+            )
+            .field("max_body_bytes", &self.max_body_bytes)
+            .field("seed", &self.seed)
+            .field("trace_out", &self.trace_out)
+            .field("shutdown_timeout", &self.shutdown_timeout)
+            .finish()
+    }
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            gateway_keys: Vec::new(),
+            max_body_bytes: DEFAULT_MAX_BODY_BYTES,
+            seed: 0,
+            trace_out: None,
+            shutdown_timeout: DEFAULT_SHUTDOWN_TIMEOUT,
+        }
+    }
+}
+
+/// Counters of the gateway's own HTTP answers, by status class (index = status / 100).
+#[derive(Debug, Default)]
+pub struct HttpCounters {
+    /// Responses by status class 1xx..5xx (index 1..=5).
+    pub by_class: [AtomicU64; 6],
+    /// Client requests being handled now.
+    pub in_flight: AtomicU64,
+}
+
+/// A running gateway's state; cheap to clone (an `Arc`).
+#[derive(Clone)]
+pub struct Gateway {
+    pub(crate) inner: Arc<Shared>,
+}
+
+pub(crate) struct Shared {
+    pub engine: Mutex<Engine>,
+    pub config: Config,
+    pub epoch: Instant,
+    pub upstreams: Vec<Upstream>,
+    pub keys: Vec<Vec<u8>>,
+    pub settings: Settings,
+    pub trace: Option<TraceSink>,
+    pub next_request: AtomicU64,
+    pub http: HttpCounters,
+    pub models_json: Bytes,
+}
+
+impl Gateway {
+    /// Builds the gateway for a checked config. `env` looks up environment variables (the
+    /// deployments' API keys); a deployment whose `api_key_env` is unset is an error naming both.
+    pub fn new(
+        config: Config,
+        settings: Settings,
+        env: impl Fn(&str) -> Option<String>,
+    ) -> Result<Gateway, GatewayError> {
+        let upstreams = config
+            .deployments
+            .iter()
+            .map(|d| Upstream::new(d, &env))
+            .collect::<Result<Vec<_>, _>>()?;
+        let trace = match &settings.trace_out {
+            None => None,
+            Some(path) => Some(
+                TraceSink::create(
+                    path,
+                    config.tiers.iter().map(|t| t.name.clone()).collect(),
+                    config.deployments.iter().map(|d| d.id.clone()).collect(),
+                )
+                .map_err(|source| GatewayError::Trace {
+                    path: path.clone(),
+                    source,
+                })?,
+            ),
+        };
+        let keys = settings
+            .gateway_keys
+            .iter()
+            .map(|k| k.trim().as_bytes().to_vec())
+            .filter(|k| !k.is_empty())
+            .collect();
+        let models_json = Bytes::from(models_json(&config));
+        let engine = Engine::new(config.clone(), settings.seed);
+        Ok(Gateway {
+            inner: Arc::new(Shared {
+                engine: Mutex::new(engine),
+                config,
+                epoch: Instant::now(),
+                upstreams,
+                keys,
+                settings,
+                trace,
+                next_request: AtomicU64::new(1),
+                http: HttpCounters::default(),
+                models_json,
+            }),
+        })
+    }
+
+    /// Builds the gateway reading API keys from the process environment.
+    pub fn from_env(config: Config, settings: Settings) -> Result<Gateway, GatewayError> {
+        Gateway::new(config, settings, |name| std::env::var(name).ok())
+    }
+
+    /// The config being served.
+    pub fn config(&self) -> &Config {
+        &self.inner.config
+    }
+
+    /// The settings.
+    pub fn settings(&self) -> &Settings {
+        &self.inner.settings
+    }
+
+    /// Time since the gateway started (the engine's clock).
+    pub fn now(&self) -> Duration {
+        self.inner.now()
+    }
+
+    /// Runs `f` with the engine locked (for inspection; keep it short).
+    pub fn with_engine<R>(&self, f: impl FnOnce(&mut Engine) -> R) -> R {
+        f(&mut self.inner.lock())
+    }
+
+    /// The Prometheus text of `/metrics`.
+    pub fn metrics_text(&self) -> String {
+        crate::metrics::render(&self.inner)
+    }
+
+    /// Writes buffered trace rows to the file (called on shutdown; also happens every second).
+    pub fn flush_trace(&self) {
+        if let Some(t) = &self.inner.trace {
+            t.flush(Duration::from_secs(5));
+        }
+    }
+}
+
+impl Shared {
+    pub fn now(&self) -> Duration {
+        self.epoch.elapsed()
+    }
+
+    pub fn lock(&self) -> MutexGuard<'_, Engine> {
+        // A panic while the engine was locked leaves it poisoned; its state is still the best
+        // information there is, so keep serving rather than failing every request.
+        self.engine.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The tier for a request: the `x-switchyard-tier` header if given, else routing.
+    pub fn tier_by_name(&self, name: &str) -> Option<TierId> {
+        self.config.tier_by_name(name)
+    }
+
+    /// Whether `Authorization` carries an accepted key (constant-time per key).
+    pub fn authorized(&self, header: Option<&[u8]>) -> bool {
+        if self.keys.is_empty() {
+            return true;
+        }
+        let Some(token) = header.and_then(bearer_token) else {
+            return false;
+        };
+        let mut ok = subtle::Choice::from(0);
+        for k in &self.keys {
+            ok |= k.as_slice().ct_eq(token);
+        }
+        ok.into()
+    }
+
+    pub fn count_status(&self, status: u16) {
+        let class = usize::from(status / 100).min(5);
+        self.http.by_class[class].fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+fn bearer_token(header: &[u8]) -> Option<&[u8]> {
+    let header = header.trim_ascii();
+    let (scheme, rest) = header.split_at_checked(7)?;
+    scheme
+        .eq_ignore_ascii_case(b"bearer ")
+        .then(|| rest.trim_ascii())
+}
+
+/// `GET /v1/models`: every route pattern and every tier name, each with the tier serving it.
+fn models_json(config: &Config) -> String {
+    let mut data: Vec<serde_json::Value> = Vec::new();
+    for r in &config.routes {
+        data.push(serde_json::json!({
+            "id": r.pattern,
+            "object": "model",
+            "owned_by": "switchyard",
+            "tier": config.tier(r.tier).name,
+        }));
+    }
+    for t in &config.tiers {
+        data.push(serde_json::json!({
+            "id": t.name,
+            "object": "model",
+            "owned_by": "switchyard",
+            "tier": t.name,
+            "strategy": t.strategy.name(),
+        }));
+    }
+    serde_json::json!({"object": "list", "data": data}).to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::bearer_token;
+
+    #[test]
+    fn bearer_tokens() {
+        assert_eq!(bearer_token(b"Bearer abc"), Some(&b"abc"[..]));
+        assert_eq!(bearer_token(b"bearer  abc "), Some(&b"abc"[..]));
+        assert_eq!(bearer_token(b"Basic abc"), None);
+        assert_eq!(bearer_token(b"Bear"), None);
+    }
+}

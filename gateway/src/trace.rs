@@ -1,0 +1,215 @@
+//! The trace CSV (`--trace-out`): one row per attempt, written by a dedicated thread fed through a
+//! channel, so request handling never waits on the disk.
+//!
+//! Header: `timestamp_ms,request_id,attempt,model,tier,deployment,outcome,status,input_tokens,`
+//! `output_tokens,latency_ms,ttft_ms`. `timestamp_ms` is when the attempt was sent, in ms since
+//! the gateway started; `outcome` is `ok` or a failure kind (`rate_limited`, `server_error`,
+//! `timeout`, `connection`, `client_error`); `status` is the HTTP status or 0; tokens are the
+//! provider's usage on success and the gateway's estimate otherwise; `ttft_ms` is empty when no
+//! first byte arrived.
+
+use std::fs::File;
+use std::io::{self, BufWriter, Write};
+use std::path::Path;
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender, SyncSender};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use engine::FailureKind;
+
+/// The CSV header, exactly.
+pub const HEADER: &str = "timestamp_ms,request_id,attempt,model,tier,deployment,outcome,status,input_tokens,output_tokens,latency_ms,ttft_ms";
+
+/// How often buffered rows reach the file at the latest.
+pub const FLUSH_EVERY: Duration = Duration::from_secs(1);
+
+/// One attempt.
+#[derive(Debug, Clone)]
+pub struct Row {
+    /// When the attempt was sent, since gateway start.
+    pub sent: Duration,
+    /// The gateway's request number.
+    pub request_id: u64,
+    /// 1-based attempt number.
+    pub attempt: u8,
+    /// Model name the client asked for.
+    pub model: Arc<str>,
+    /// Tier index.
+    pub tier: usize,
+    /// Deployment index.
+    pub deployment: usize,
+    /// `None` for success.
+    pub failure: Option<FailureKind>,
+    /// HTTP status, 0 when none.
+    pub status: u16,
+    /// Input tokens.
+    pub input_tokens: u32,
+    /// Output tokens.
+    pub output_tokens: u32,
+    /// Attempt latency.
+    pub latency: Duration,
+    /// Time to first byte, if one arrived.
+    pub ttft: Option<Duration>,
+}
+
+enum Msg {
+    Row(Box<Row>),
+    Flush(SyncSender<()>),
+}
+
+/// The sending side; cheap to share.
+pub struct TraceSink {
+    tx: Sender<Msg>,
+    thread: std::sync::Mutex<Option<JoinHandle<()>>>,
+}
+
+impl TraceSink {
+    /// Creates the file, writes the header and starts the writer thread. `tiers` and
+    /// `deployments` name the indices in rows.
+    pub fn create(
+        path: &Path,
+        tiers: Vec<String>,
+        deployments: Vec<String>,
+    ) -> io::Result<TraceSink> {
+        let mut out = BufWriter::with_capacity(64 * 1024, File::create(path)?);
+        writeln!(out, "{HEADER}")?;
+        out.flush()?;
+        let (tx, rx) = mpsc::channel();
+        let thread = std::thread::Builder::new()
+            .name("switchyard-trace".into())
+            .spawn(move || writer(rx, out, &tiers, &deployments))?;
+        Ok(TraceSink {
+            tx,
+            thread: std::sync::Mutex::new(Some(thread)),
+        })
+    }
+
+    /// Queues a row (never blocks).
+    pub fn record(&self, row: Row) {
+        let _ = self.tx.send(Msg::Row(Box::new(row)));
+    }
+
+    /// Writes everything queued so far to the file, waiting at most `timeout`.
+    pub fn flush(&self, timeout: Duration) {
+        let (ack, done) = mpsc::sync_channel(1);
+        if self.tx.send(Msg::Flush(ack)).is_ok() {
+            let _ = done.recv_timeout(timeout);
+        }
+    }
+}
+
+impl Drop for TraceSink {
+    fn drop(&mut self) {
+        self.flush(Duration::from_secs(5));
+        let (tx, _) = mpsc::channel();
+        drop(std::mem::replace(&mut self.tx, tx));
+        let thread = self.thread.lock().ok().and_then(|mut t| t.take());
+        if let Some(t) = thread {
+            let _ = t.join();
+        }
+    }
+}
+
+fn writer(rx: Receiver<Msg>, mut out: BufWriter<File>, tiers: &[String], deployments: &[String]) {
+    let mut dirty = false;
+    loop {
+        match rx.recv_timeout(FLUSH_EVERY) {
+            Ok(Msg::Row(row)) => {
+                if let Err(e) = write_row(&mut out, &row, tiers, deployments) {
+                    tracing::warn!(error = %e, "trace: cannot write row");
+                }
+                dirty = true;
+            }
+            Ok(Msg::Flush(ack)) => {
+                flush(&mut out, &mut dirty);
+                let _ = ack.send(());
+            }
+            Err(RecvTimeoutError::Timeout) => flush(&mut out, &mut dirty),
+            Err(RecvTimeoutError::Disconnected) => {
+                flush(&mut out, &mut dirty);
+                return;
+            }
+        }
+    }
+}
+
+fn flush(out: &mut BufWriter<File>, dirty: &mut bool) {
+    if *dirty {
+        if let Err(e) = out.flush() {
+            tracing::warn!(error = %e, "trace: cannot flush");
+        }
+        *dirty = false;
+    }
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
+}
+
+/// Writes one CSV row.
+pub fn write_row(
+    out: &mut impl Write,
+    r: &Row,
+    tiers: &[String],
+    deployments: &[String],
+) -> io::Result<()> {
+    let name = |names: &[String], i: usize| names.get(i).cloned().unwrap_or_default();
+    write!(
+        out,
+        "{:.3},{},{},{},{},{},{},{},{},{},{:.3},",
+        ms(r.sent),
+        r.request_id,
+        r.attempt,
+        csv_field(&r.model),
+        csv_field(&name(tiers, r.tier)),
+        csv_field(&name(deployments, r.deployment)),
+        r.failure.map_or("ok", FailureKind::name),
+        r.status,
+        r.input_tokens,
+        r.output_tokens,
+        ms(r.latency),
+    )?;
+    if let Some(t) = r.ttft {
+        write!(out, "{:.3}", ms(t))?;
+    }
+    out.write_all(b"\n")
+}
+
+/// Quotes a field when it holds a comma, quote or line break (RFC 4180).
+pub fn csv_field(s: &str) -> std::borrow::Cow<'_, str> {
+    if s.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", s.replace('"', "\"\"")).into()
+    } else {
+        s.into()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rows_are_formatted() {
+        let row = Row {
+            sent: Duration::from_micros(12_345),
+            request_id: 7,
+            attempt: 2,
+            model: "gpt,4".into(),
+            tier: 0,
+            deployment: 1,
+            failure: Some(FailureKind::RateLimited),
+            status: 429,
+            input_tokens: 10,
+            output_tokens: 256,
+            latency: Duration::from_micros(1500),
+            ttft: None,
+        };
+        let mut out = Vec::new();
+        write_row(&mut out, &row, &["std".into()], &["a".into(), "b".into()]).unwrap();
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            "12.345,7,2,\"gpt,4\",std,b,rate_limited,429,10,256,1.500,\n"
+        );
+    }
+}

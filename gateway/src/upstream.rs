@@ -1,0 +1,176 @@
+//! One configured deployment as the gateway reaches it: a pooled HTTP client, the endpoint URIs,
+//! the API key (as a sensitive header value, never printed) and the timeouts.
+
+use std::fmt;
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE};
+use http::{HeaderValue, Method, Request, Uri};
+use http_body_util::Full;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::client::legacy::Client;
+use hyper_util::rt::TokioExecutor;
+
+use crate::error::GatewayError;
+use crate::request::Endpoint;
+
+/// Connect timeout when a deployment sets none.
+pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+/// Whole-attempt timeout when a deployment sets none.
+pub const DEFAULT_TOTAL_TIMEOUT: Duration = Duration::from_secs(600);
+/// How long an idle pooled upstream connection is kept.
+pub const POOL_IDLE_TIMEOUT: Duration = Duration::from_secs(90);
+
+#[cfg(feature = "tls")]
+type Connector = hyper_rustls::HttpsConnector<HttpConnector>;
+#[cfg(not(feature = "tls"))]
+type Connector = HttpConnector;
+
+/// The HTTP client used for upstream requests (pooled, keep-alive).
+pub type UpstreamClient = Client<Connector, Full<Bytes>>;
+
+/// How the gateway reaches one deployment.
+pub struct Upstream {
+    /// Deployment id (for logs, metrics, traces).
+    pub id: String,
+    /// The deployment id as a response header value.
+    pub id_header: HeaderValue,
+    client: UpstreamClient,
+    uris: [Uri; 3],
+    auth: Option<HeaderValue>,
+    /// The upstream model name as an encoded JSON string, spliced into request bodies.
+    pub model_json: String,
+    /// Time allowed until the response head (and, for streams, between two chunks).
+    pub first_byte_timeout: Option<Duration>,
+    /// Time allowed for the whole attempt.
+    pub total_timeout: Duration,
+}
+
+impl fmt::Debug for Upstream {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Upstream")
+            .field("id", &self.id)
+            .field("auth", &self.auth.as_ref().map(|_| "<redacted>"))
+            .field("model_json", &self.model_json)
+            .field("first_byte_timeout", &self.first_byte_timeout)
+            .field("total_timeout", &self.total_timeout)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Upstream {
+    /// Sets up a deployment; `env` looks up environment variables (the API key).
+    pub fn new(
+        d: &engine::config::Deployment,
+        env: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<Upstream, GatewayError> {
+        let e = &d.endpoint;
+        let bad = |url: &str, reason: &str| GatewayError::BaseUrl {
+            deployment: d.id.clone(),
+            url: url.to_owned(),
+            reason: reason.to_owned(),
+        };
+        let base = e.base_url.as_deref().ok_or_else(|| {
+            bad(
+                "",
+                "every deployment served by the gateway needs a base_url",
+            )
+        })?;
+        let trimmed = base.trim_end_matches('/');
+        let mut uris = Vec::with_capacity(3);
+        for endpoint in Endpoint::ALL {
+            let uri: Uri = format!("{trimmed}{}", endpoint.suffix())
+                .parse()
+                .map_err(|err: http::uri::InvalidUri| bad(base, &err.to_string()))?;
+            match uri.scheme_str() {
+                Some("http") => {}
+                Some("https") if cfg!(feature = "tls") => {}
+                Some("https") => return Err(bad(base, "built without the `tls` feature")),
+                _ => return Err(bad(base, "expected an http:// or https:// URL")),
+            }
+            if uri.authority().is_none_or(|a| a.as_str().contains('@')) {
+                return Err(bad(base, "expected a host and no user:password@ part"));
+            }
+            uris.push(uri);
+        }
+        let uris: [Uri; 3] = uris
+            .try_into()
+            .map_err(|_| bad(base, "internal: wrong number of endpoints"))?;
+        let auth =
+            match &e.api_key_env {
+                None => None,
+                Some(var) => {
+                    let key = env(var).ok_or_else(|| GatewayError::MissingKey {
+                        deployment: d.id.clone(),
+                        variable: var.clone(),
+                    })?;
+                    let mut value = HeaderValue::try_from(format!("Bearer {}", key.trim()))
+                        .map_err(|_| GatewayError::InvalidKey {
+                            deployment: d.id.clone(),
+                            variable: var.clone(),
+                        })?;
+                    value.set_sensitive(true);
+                    Some(value)
+                }
+            };
+        let model = e.upstream_model.as_deref().unwrap_or(&d.model);
+        let id_header = HeaderValue::try_from(d.id.as_str()).map_err(|_| {
+            bad(
+                base,
+                "deployment id must be printable ASCII to appear in headers",
+            )
+        })?;
+        Ok(Upstream {
+            id: d.id.clone(),
+            id_header,
+            client: client(e.connect_timeout.unwrap_or(DEFAULT_CONNECT_TIMEOUT)),
+            uris,
+            auth,
+            model_json: serde_json::Value::from(model).to_string(),
+            first_byte_timeout: e.first_byte_timeout,
+            total_timeout: e.total_timeout.unwrap_or(DEFAULT_TOTAL_TIMEOUT),
+        })
+    }
+
+    /// The upstream request for an endpoint with an already rewritten body.
+    pub fn request(&self, endpoint: Endpoint, body: Bytes, stream: bool) -> Request<Full<Bytes>> {
+        let mut req = Request::new(Full::new(body));
+        *req.method_mut() = Method::POST;
+        *req.uri_mut() = self.uris[endpoint.index()].clone();
+        let h = req.headers_mut();
+        h.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        if stream {
+            h.insert(ACCEPT, HeaderValue::from_static("text/event-stream"));
+        }
+        if let Some(auth) = &self.auth {
+            h.insert(AUTHORIZATION, auth.clone());
+        }
+        req
+    }
+
+    /// The pooled client.
+    pub fn client(&self) -> &UpstreamClient {
+        &self.client
+    }
+}
+
+fn client(connect_timeout: Duration) -> UpstreamClient {
+    let mut http = HttpConnector::new();
+    http.set_connect_timeout(Some(connect_timeout));
+    http.set_nodelay(true);
+    http.set_keepalive(Some(Duration::from_secs(60)));
+    http.enforce_http(false);
+    #[cfg(feature = "tls")]
+    let connector = hyper_rustls::HttpsConnectorBuilder::new()
+        .with_webpki_roots()
+        .https_or_http()
+        .enable_http1()
+        .wrap_connector(http);
+    #[cfg(not(feature = "tls"))]
+    let connector = http;
+    Client::builder(TokioExecutor::new())
+        .pool_idle_timeout(POOL_IDLE_TIMEOUT)
+        .pool_max_idle_per_host(1024)
+        .build(connector)
+}
