@@ -1,6 +1,7 @@
 //! `switchyard`: balance LLM traffic across providers, models and keys — simulate, compare,
 //! replay and serve with one engine.
 
+mod compare;
 mod progress;
 mod serve;
 mod simulate;
@@ -19,6 +20,8 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Compare strategies on a scenario and write a report (tables, CSV, plots, HTML).
+    Compare(compare::CompareArgs),
     /// Simulate one scenario and print what happened per strategy and deployment.
     Simulate(simulate::SimulateArgs),
     /// Run the OpenAI-compatible gateway with a config file.
@@ -28,6 +31,7 @@ enum Command {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
+        Command::Compare(args) => compare::run(args),
         Command::Simulate(args) => simulate::run(args),
         Command::Serve(args) => serve::run(args),
     };

@@ -2,9 +2,11 @@
 //! incidents) and workloads from scenario files, driving the same engine the gateway embeds, in
 //! virtual time and deterministically from a seed.
 
+pub mod compare;
 pub mod dist;
 pub mod limiter;
 pub mod output;
+pub mod report;
 pub mod run;
 pub mod scenario;
 pub mod stats;

@@ -755,6 +755,7 @@ impl Simulation<'_> {
             .map(|(d, c)| DeploymentRow {
                 scenario: name.clone(),
                 strategy: strategy.clone(),
+                seed,
                 deployment: d.id.clone(),
                 provider: c.provider.clone(),
                 tier: d.tier.clone(),

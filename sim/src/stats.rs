@@ -165,6 +165,8 @@ pub struct DeploymentRow {
     pub scenario: String,
     /// Strategy.
     pub strategy: String,
+    /// Seed.
+    pub seed: u64,
     /// Deployment id.
     pub deployment: String,
     /// Provider.
