@@ -2,7 +2,9 @@
 //! replay and serve with one engine.
 
 mod compare;
+mod fit;
 mod progress;
+mod replay;
 mod serve;
 mod simulate;
 
@@ -24,6 +26,10 @@ enum Command {
     Compare(compare::CompareArgs),
     /// Simulate one scenario and print what happened per strategy and deployment.
     Simulate(simulate::SimulateArgs),
+    /// Replay a recorded trace's arrivals against a scenario's world and gateway config.
+    Replay(replay::ReplayArgs),
+    /// Fit provider models (a scenario's world) from a recorded trace.
+    Fit(fit::FitArgs),
     /// Run the OpenAI-compatible gateway with a config file.
     Serve(serve::ServeArgs),
 }
@@ -33,6 +39,8 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Compare(args) => compare::run(args),
         Command::Simulate(args) => simulate::run(args),
+        Command::Replay(args) => replay::run(args),
+        Command::Fit(args) => fit::run(args),
         Command::Serve(args) => serve::run(args),
     };
     match result {

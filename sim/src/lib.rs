@@ -5,7 +5,9 @@
 pub mod compare;
 pub mod dist;
 pub mod limiter;
+pub mod fit;
 pub mod output;
+pub mod replay;
 pub mod report;
 pub mod run;
 pub mod scenario;

@@ -1,0 +1,1 @@
+//! Fitting provider models from recorded traces (placeholder).

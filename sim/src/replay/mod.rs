@@ -1,0 +1,1 @@
+//! Replaying recorded traces as arrivals (placeholder).
