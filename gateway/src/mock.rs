@@ -44,7 +44,7 @@ pub struct Behaviour {
     pub chunks: usize,
     /// Wait between two stream chunks.
     pub chunk_gap: Duration,
-    /// Break the connection after this many stream chunks.
+    /// Break the connection after this many stream chunks (and one more `chunk_gap`).
     pub cut_after: Option<usize>,
 }
 
@@ -332,9 +332,6 @@ impl http_body::Body for MockBody {
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, std::io::Error>>> {
         let this = self.get_mut();
-        if this.cut_after.is_some_and(|n| this.sent >= n) {
-            return Poll::Ready(Some(Err(std::io::Error::other("mock: stream cut"))));
-        }
         if this.sent > 0 && !this.gap.is_zero() && !this.events.is_empty() {
             let gap = this.gap;
             let sleep = this
@@ -344,6 +341,9 @@ impl http_body::Body for MockBody {
                 return Poll::Pending;
             }
             this.sleep = None;
+        }
+        if this.cut_after.is_some_and(|n| this.sent >= n) {
+            return Poll::Ready(Some(Err(std::io::Error::other("mock: stream cut"))));
         }
         match this.events.pop_front() {
             Some(e) => {
