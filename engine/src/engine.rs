@@ -28,7 +28,6 @@ use crate::strategy::{Balancer, PickContext, Rng};
 struct InFlight {
     deployment: DeploymentId,
     sent_at: Duration,
-    tpm_window: Duration,
     charged_tokens: u64,
 }
 
@@ -187,7 +186,22 @@ impl Engine {
         let d = flight.deployment;
         let elapsed = now.saturating_sub(flight.sent_at);
         self.release(d);
+        let step = self.settle(slot, id, &flight, outcome, elapsed, now);
+        // The provider's word on remaining quota comes last: it overrides local estimates.
         self.observe_headers(d, outcome, now);
+        step
+    }
+
+    fn settle(
+        &mut self,
+        slot: usize,
+        id: RequestId,
+        flight: &InFlight,
+        outcome: &Outcome,
+        elapsed: Duration,
+        now: Duration,
+    ) -> Step {
+        let d = flight.deployment;
         match *outcome {
             Outcome::Success {
                 ttft,
@@ -195,7 +209,7 @@ impl Engine {
                 output_tokens,
                 ..
             } => {
-                self.on_success(d, &flight, elapsed, ttft, input_tokens, output_tokens, now);
+                self.on_success(d, flight, elapsed, ttft, input_tokens, output_tokens, now);
                 self.end(slot, None, now);
                 Step::Done { request: id }
             }
@@ -468,14 +482,13 @@ impl Engine {
         state.breaker.on_send();
         state.rpm.charge(now, 1);
         state.rpd.charge(now, 1);
-        let tpm_window = state.tpm.charge(now, tokens);
+        state.tpm.charge(now, tokens);
         let s = &mut self.slots[slot];
         s.attempts += 1;
         s.fell_back |= fallback;
         s.current = Some(InFlight {
             deployment: d,
             sent_at: now,
-            tpm_window,
             charged_tokens: tokens,
         });
         let m = &mut self.metrics.deployments[d.index()];
@@ -519,7 +532,7 @@ impl Engine {
         let state = &mut self.states[d.index()];
         state
             .tpm
-            .correct(flight.tpm_window, flight.charged_tokens, actual);
+            .correct(now, flight.charged_tokens, actual);
         state.latency.record(now, elapsed, balancing.latency_decay);
         state
             .peak_latency

@@ -1,28 +1,40 @@
-//! Local rate-limit accounting: one fixed window per limit, charged at start with an estimate,
-//! corrected at finish with real usage and whenever the provider's headers say otherwise.
+//! Local rate-limit accounting, one continuously refilled budget per limit (requests/min,
+//! tokens/min, requests/day): charged at start with an estimate, refunded at finish with the
+//! real usage, and overwritten by whatever the provider's headers report.
 //!
-//! Counting an estimate at start is what keeps concurrent requests from overshooting a
-//! tokens-per-minute limit (counting only at the end lets every in-flight request through).
+//! A budget holds at most the limit and refills at limit ÷ window (a token bucket), which is how
+//! providers describe their own enforcement; a per-minute counter that resets on the minute
+//! would believe a fresh minute brings a fresh budget and burst into 429s. Counting an estimate
+//! at start is what keeps concurrent requests from overshooting a tokens-per-minute limit
+//! (counting only at the end lets every in-flight request through).
+//!
+//! Provider headers say "`remaining` left, full again in `reset`": the budget adopts `remaining`
+//! and refills at whichever is faster, its own rate or (limit − remaining) ÷ reset, so a
+//! provider with a fixed window (everything back at once at reset) is followed too.
 
 use std::time::Duration;
 
-/// A fixed-length window counting units (requests or tokens) against an optional limit.
+/// A refilling budget of units (requests or tokens) against an optional limit.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Window {
     limit: Option<u64>,
-    length: Duration,
-    end: Duration,
-    used: u64,
+    base_rate: f64,
+    rate: f64,
+    level: f64,
+    updated: Duration,
 }
 
 impl Window {
-    /// An empty window of `length` for `limit` (`None` = unlimited).
+    /// A full budget of `limit` per `length` (`None` = unlimited).
     pub fn new(limit: Option<u64>, length: Duration) -> Window {
+        let l = limit.unwrap_or(0) as f64;
+        let rate = l / length.as_secs_f64().max(1e-9);
         Window {
             limit,
-            length,
-            end: Duration::ZERO,
-            used: 0,
+            base_rate: rate,
+            rate,
+            level: l,
+            updated: Duration::ZERO,
         }
     }
 
@@ -31,96 +43,88 @@ impl Window {
         self.limit
     }
 
-    /// Units used in the window that is current at `now`.
-    pub fn used_at(&self, now: Duration) -> u64 {
-        if now >= self.end {
-            0
-        } else {
-            self.used
+    /// Units available at `now`.
+    pub fn available(&self, now: Duration) -> f64 {
+        match self.limit {
+            None => f64::INFINITY,
+            Some(l) => {
+                let dt = now.saturating_sub(self.updated).as_secs_f64();
+                (self.level + dt * self.rate).min(l as f64)
+            }
+        }
+    }
+
+    fn settle(&mut self, now: Duration) {
+        if self.limit.is_some() && now > self.updated {
+            self.level = self.available(now);
+            self.updated = now;
+            if self.level >= self.limit.unwrap_or(0) as f64 {
+                self.rate = self.base_rate;
+            }
         }
     }
 
     /// Whether `amount` more units fit at `now`.
     pub fn fits(&self, now: Duration, amount: u64) -> bool {
-        match self.limit {
-            None => true,
-            Some(limit) => self.used_at(now) + amount <= limit,
-        }
+        self.limit.is_none() || self.available(now) >= amount as f64
     }
 
-    /// Earliest time `amount` units fit: `now`, the window's end, or never (more than the limit).
+    /// Earliest time `amount` units fit, or `None` if never (more than the limit).
     pub fn available_at(&self, now: Duration, amount: u64) -> Option<Duration> {
-        match self.limit {
-            None => Some(now),
-            Some(limit) if amount > limit => None,
-            Some(_) if self.fits(now, amount) => Some(now),
-            Some(_) => Some(self.end),
+        let Some(limit) = self.limit else { return Some(now) };
+        if amount > limit {
+            return None;
         }
+        let missing = amount as f64 - self.available(now);
+        if missing <= 0.0 {
+            return Some(now);
+        }
+        Some(now + Duration::from_secs_f64(missing / self.rate.max(1e-12)))
     }
 
     /// Fraction of the limit left after charging `amount` at `now` (1 when unlimited).
     pub fn headroom_after(&self, now: Duration, amount: u64) -> f64 {
         match self.limit {
             None => 1.0,
-            Some(limit) => {
-                let left = limit.saturating_sub(self.used_at(now) + amount);
-                left as f64 / limit as f64
-            }
+            Some(l) => ((self.available(now) - amount as f64) / l as f64).max(0.0),
         }
     }
 
-    /// Fraction of the limit used at `now` (0 when unlimited).
+    /// Fraction of the limit in use at `now` (0 when unlimited).
     pub fn utilisation(&self, now: Duration) -> f64 {
         match self.limit {
             None => 0.0,
-            Some(limit) => self.used_at(now) as f64 / limit as f64,
+            Some(l) => (1.0 - self.available(now) / l as f64).clamp(0.0, 1.0),
         }
     }
 
-    fn roll(&mut self, now: Duration) {
-        if now >= self.end {
-            self.used = 0;
-            self.end = now + self.length;
+    /// Charges `amount` at `now`.
+    pub fn charge(&mut self, now: Duration, amount: u64) {
+        if self.limit.is_some() {
+            self.settle(now);
+            self.level -= amount as f64;
         }
     }
 
-    /// Charges `amount` at `now`; returns the window's end, which identifies it for [`Self::correct`].
-    pub fn charge(&mut self, now: Duration, amount: u64) -> Duration {
-        self.roll(now);
-        self.used += amount;
-        self.end
-    }
-
-    /// Replaces an estimate charged in the window ending at `window_end` by the real amount.
-    /// A window that has rolled over since is left alone: the estimate died with it.
-    pub fn correct(&mut self, window_end: Duration, estimated: u64, actual: u64) {
-        if self.end == window_end {
-            self.used = (self.used + actual).saturating_sub(estimated);
+    /// Replaces an estimate charged earlier by the real amount (refunds or charges the difference).
+    pub fn correct(&mut self, now: Duration, estimated: u64, actual: u64) {
+        if let Some(l) = self.limit {
+            self.settle(now);
+            self.level = (self.level + estimated as f64 - actual as f64).min(l as f64);
         }
     }
 
-    /// Adopts what the provider reported: `remaining` units left, the window resetting in `reset`.
+    /// Adopts what the provider reported: `remaining` units left, full again in `reset`.
     pub fn observe(&mut self, now: Duration, remaining: Option<u64>, reset: Option<Duration>) {
         let Some(limit) = self.limit else { return };
-        if remaining.is_none() && reset.is_none() {
-            return;
-        }
-        self.roll(now);
-        if let Some(remaining) = remaining {
-            self.used = limit.saturating_sub(remaining.min(limit));
-        }
-        if let Some(reset) = reset {
-            self.end = now + reset.min(self.length);
-        }
-    }
-
-    /// Marks the window exhausted until `until` (a 429 proved there is nothing left).
-    pub fn exhaust_until(&mut self, now: Duration, until: Duration) {
-        if let Some(limit) = self.limit {
-            self.roll(now);
-            self.used = self.used.max(limit);
-            self.end = self.end.max(until);
-        }
+        let Some(remaining) = remaining else { return };
+        self.settle(now);
+        let l = limit as f64;
+        self.level = (remaining as f64).min(l);
+        self.rate = match reset {
+            Some(r) if !r.is_zero() => ((l - self.level) / r.as_secs_f64()).max(self.base_rate),
+            _ => self.base_rate,
+        };
     }
 }
 
@@ -130,58 +134,52 @@ mod tests {
 
     const MIN: Duration = Duration::from_secs(60);
 
-    fn s(secs: u64) -> Duration {
-        Duration::from_secs(secs)
+    fn s(secs: f64) -> Duration {
+        Duration::from_secs_f64(secs)
     }
 
     #[test]
     fn unlimited_always_fits() {
         let w = Window::new(None, MIN);
-        assert!(w.fits(s(0), u64::MAX / 2));
-        assert_eq!(w.headroom_after(s(0), 10), 1.0);
+        assert!(w.fits(s(0.0), u64::MAX / 2));
+        assert_eq!(w.headroom_after(s(0.0), 10), 1.0);
+        assert_eq!(w.available_at(s(3.0), 1 << 40), Some(s(3.0)));
     }
 
     #[test]
-    fn fills_then_resets_at_window_end() {
-        let mut w = Window::new(Some(2), MIN);
-        w.charge(s(1), 1);
-        w.charge(s(2), 1);
-        assert!(!w.fits(s(3), 1));
-        assert_eq!(w.available_at(s(3), 1), Some(s(61)));
-        assert!(w.fits(s(61), 1));
-        assert_eq!(
-            w.available_at(s(3), 3),
-            None,
-            "more than the limit never fits"
-        );
+    fn drains_then_refills_continuously() {
+        let mut w = Window::new(Some(60), MIN);
+        for _ in 0..60 {
+            assert!(w.fits(s(0.0), 1));
+            w.charge(s(0.0), 1);
+        }
+        assert!(!w.fits(s(0.5), 1));
+        assert_eq!(w.available_at(s(0.5), 1), Some(s(1.0)));
+        assert!(w.fits(s(1.0), 1));
+        assert!(!w.fits(s(1.0), 2));
+        assert_eq!(w.available_at(s(0.0), 61), None, "more than the limit never fits");
+        assert!((w.utilisation(s(30.0)) - 0.5).abs() < 1e-9);
     }
 
     #[test]
-    fn correction_applies_only_to_the_same_window() {
+    fn correction_refunds_an_over_estimate() {
         let mut w = Window::new(Some(1000), MIN);
-        let end = w.charge(s(0), 500);
-        w.correct(end, 500, 120);
-        assert_eq!(w.used_at(s(1)), 120);
-        let old = w.charge(s(10), 100);
-        w.charge(s(70), 50);
-        w.correct(old, 100, 900);
-        assert_eq!(w.used_at(s(71)), 50);
+        w.charge(s(0.0), 500);
+        w.correct(s(0.0), 500, 120);
+        assert!((w.available(s(0.0)) - 880.0).abs() < 1e-9);
+        w.correct(s(0.0), 0, 10_000);
+        assert!(w.available(s(0.0)) < 0.0, "an under-estimate can overdraw");
+        assert!(!w.fits(s(1.0), 1));
     }
 
     #[test]
-    fn headers_override_local_count() {
+    fn headers_override_the_local_count_and_reset_time() {
         let mut w = Window::new(Some(100), MIN);
-        w.charge(s(0), 10);
-        w.observe(s(1), Some(5), Some(s(20)));
-        assert_eq!(w.used_at(s(2)), 95);
-        assert!(w.fits(s(21), 100));
-    }
-
-    #[test]
-    fn exhausted_until_retry_after() {
-        let mut w = Window::new(Some(100), MIN);
-        w.exhaust_until(s(0), s(90));
-        assert!(!w.fits(s(60), 1));
-        assert!(w.fits(s(90), 1));
+        w.observe(s(0.0), Some(5), Some(s(10.0)));
+        assert!((w.available(s(0.0)) - 5.0).abs() < 1e-9);
+        assert!((w.available(s(10.0)) - 100.0).abs() < 1e-9, "full again at the reported reset");
+        // Back at full, the budget returns to its own refill rate.
+        w.charge(s(20.0), 100);
+        assert!((w.available(s(50.0)) - 50.0).abs() < 1e-9);
     }
 }

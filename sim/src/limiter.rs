@@ -172,7 +172,7 @@ impl Limiter {
         now: Duration,
         tokens: u64,
         factor: f64,
-    ) -> Result<LimitHeaders, Rejection> {
+    ) -> Result<(), Rejection> {
         let t = now.as_secs_f64();
         let checks = [
             self.rpm.check(t, 1.0, factor),
@@ -183,7 +183,7 @@ impl Limiter {
             self.rpm.charge(1.0);
             self.tpm.charge(tokens as f64);
             self.rpd.charge(1.0);
-            return Ok(self.headers(t, factor));
+            return Ok(());
         }
         let wait = checks
             .iter()
@@ -192,11 +192,18 @@ impl Limiter {
             .fold(0.0, f64::max);
         Err(Rejection {
             retry_after: Duration::from_secs_f64(wait.max(0.001)),
-            headers: self.headers(t, factor),
+            headers: self.headers(now, factor),
         })
     }
 
-    fn headers(&self, now: f64, factor: f64) -> LimitHeaders {
+    /// The `x-ratelimit-*` headers the provider would send at `now`.
+    pub fn headers(&mut self, now: Duration, factor: f64) -> LimitHeaders {
+        let now = now.as_secs_f64();
+        for meter in [&mut self.rpm, &mut self.tpm] {
+            if let Some(limit) = meter.limit.map(|l| (l * factor).max(1.0)) {
+                meter.advance(now, limit);
+            }
+        }
         let (remaining_requests, reset_requests) = self.rpm.report(now, factor);
         let (remaining_tokens, reset_tokens) = self.tpm.report(now, factor);
         LimitHeaders {
@@ -220,8 +227,8 @@ mod tests {
     fn fixed_window_resets_on_the_minute() {
         let mut l = Limiter::new(Some(2), None, None, WindowKind::Fixed);
         assert!(l.admit(s(10.0), 1, 1.0).is_ok());
-        let h = l.admit(s(20.0), 1, 1.0).unwrap();
-        assert_eq!(h.remaining_requests, Some(0));
+        assert!(l.admit(s(20.0), 1, 1.0).is_ok());
+        assert_eq!(l.headers(s(20.0), 1.0).remaining_requests, Some(0));
         let r = l.admit(s(30.0), 1, 1.0).unwrap_err();
         assert!((r.retry_after.as_secs_f64() - 30.0).abs() < 1e-6);
         assert!(l.admit(s(60.0), 1, 1.0).is_ok());
@@ -259,7 +266,8 @@ mod tests {
     fn a_rejection_charges_nothing() {
         let mut l = Limiter::new(Some(10), Some(100), None, WindowKind::Fixed);
         assert!(l.admit(s(0.0), 150, 1.0).is_err());
-        let h = l.admit(s(0.0), 50, 1.0).unwrap();
+        assert!(l.admit(s(0.0), 50, 1.0).is_ok());
+        let h = l.headers(s(0.0), 1.0);
         assert_eq!(h.remaining_requests, Some(9));
         assert_eq!(h.remaining_tokens, Some(50));
     }

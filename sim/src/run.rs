@@ -193,6 +193,7 @@ struct SimRequest {
     tier: TierId,
     input_tokens: u32,
     output_tokens: u32,
+    estimated_output: u32,
     token: u64,
     phase: Phase,
     deployment: u32,
@@ -373,6 +374,7 @@ impl Simulation<'_> {
                     tier: a.tier,
                     input_tokens: 0,
                     output_tokens: 0,
+                    estimated_output: 0,
                     token: 0,
                     phase: Phase::Idle,
                     deployment: 0,
@@ -391,6 +393,7 @@ impl Simulation<'_> {
             tier: a.tier,
             input_tokens: a.input_tokens,
             output_tokens: a.output_tokens,
+            estimated_output: a.estimated_output,
             token: 0,
             phase: Phase::Idle,
             deployment: 0,
@@ -494,9 +497,11 @@ impl Simulation<'_> {
             Some(OutageMode::Hang) => return timeout(self),
             None => {}
         }
-        let tokens = u64::from(r.input_tokens) + u64::from(r.output_tokens);
-        let headers = match self.limiters[d].admit(now, tokens, cond.limit_factor) {
-            Ok(h) => h,
+        // Like OpenAI, the provider charges input + max_tokens up front and refunds nothing.
+        let tokens = u64::from(r.input_tokens) + u64::from(r.estimated_output.max(r.output_tokens));
+        let headers = LimitHeaders::default();
+        match self.limiters[d].admit(now, tokens, cond.limit_factor) {
+            Ok(()) => {}
             Err(rejection) => {
                 let outcome = failure(
                     FailureKind::RateLimited,
@@ -506,7 +511,7 @@ impl Simulation<'_> {
                 );
                 return self.answer(slot, token, wd.rejection_latency, outcome);
             }
-        };
+        }
         let rng = &mut self.rngs[d];
         let u: f64 = rng.random();
         if u < wd.error_rate + cond.extra_error_rate {
@@ -653,12 +658,23 @@ impl Simulation<'_> {
 
     fn deliver(&mut self, slot: usize) {
         let r = &mut self.requests[slot];
-        let Some(outcome) = r.pending.take() else {
+        let Some(mut outcome) = r.pending.take() else {
             return;
         };
         r.phase = Phase::Idle;
         let r = *r;
         let d = r.deployment as usize;
+        // Rate-limit headers describe the provider's budget when the answer leaves it.
+        if let Outcome::Success { headers, .. }
+        | Outcome::Failure {
+            kind: FailureKind::RateLimited | FailureKind::Server,
+            headers,
+            ..
+        } = &mut outcome
+        {
+            let factor = self.scenario.world.conditions(d, self.now).limit_factor;
+            *headers = self.limiters[d].headers(self.now, factor);
+        }
         let column = match outcome.failure_kind() {
             None => Column::Ok,
             Some(FailureKind::RateLimited) => Column::RateLimited,
