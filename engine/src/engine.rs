@@ -29,6 +29,7 @@ struct InFlight {
     deployment: DeploymentId,
     sent_at: Duration,
     charged_tokens: u64,
+    probe: bool,
 }
 
 /// Per-request bookkeeping, kept in a reusable slab.
@@ -219,7 +220,7 @@ impl Engine {
                 retry_after,
                 ..
             } => {
-                self.on_failure(d, kind, retry_after, elapsed, now);
+                self.on_failure(d, flight.probe, kind, retry_after, elapsed, now);
                 let reason = if kind == FailureKind::Client {
                     Some(FailReason::ClientError { status })
                 } else if !self.config.retry.retry_on[kind as usize] {
@@ -269,7 +270,7 @@ impl Engine {
         };
         if let Some(flight) = self.slots[slot].current.take() {
             self.release(flight.deployment);
-            self.states[flight.deployment.index()].breaker.on_neutral();
+            self.states[flight.deployment.index()].breaker.on_neutral(flight.probe);
             self.metrics.deployments[flight.deployment.index()].cancelled += 1;
         }
         self.metrics.totals.cancelled += 1;
@@ -479,7 +480,7 @@ impl Engine {
         let tokens = self.slots[slot].request.estimated_tokens();
         let state = &mut self.states[d.index()];
         state.in_flight += 1;
-        state.breaker.on_send();
+        let probe = state.breaker.on_send();
         state.rpm.charge(now, 1);
         state.rpd.charge(now, 1);
         state.tpm.charge(now, tokens);
@@ -490,6 +491,7 @@ impl Engine {
             deployment: d,
             sent_at: now,
             charged_tokens: tokens,
+            probe,
         });
         let m = &mut self.metrics.deployments[d.index()];
         m.attempts += 1;
@@ -551,9 +553,13 @@ impl Engine {
         m.cost += price.cost(u64::from(input_tokens), u64::from(output_tokens));
     }
 
+    /// Health bookkeeping of a failed attempt. Any failure that carries a retry-after (a 429, or
+    /// a 503 saying when to come back) cools the deployment down until then; a 429 without one
+    /// uses the configured cooldown.
     fn on_failure(
         &mut self,
         d: DeploymentId,
+        was_probe: bool,
         kind: FailureKind,
         retry_after: Option<Duration>,
         elapsed: Duration,
@@ -564,24 +570,23 @@ impl Engine {
         let state = &mut self.states[d.index()];
         let m = &mut self.metrics.deployments[d.index()];
         m.failures[kind as usize] += 1;
+        let cooldown = match kind {
+            FailureKind::RateLimited => Some(retry_after.unwrap_or(health.cooldown)),
+            _ => retry_after,
+        };
+        if let Some(wait) = cooldown {
+            state.cooldown_until = state.cooldown_until.max(now + wait.min(health.max_cooldown));
+        }
         if kind.is_health_failure() {
             state.errors.record(now, health.error_window, true);
             let penalty = elapsed.max(balancing.failure_penalty);
             state.latency.record(now, penalty, balancing.latency_decay);
-            state
-                .peak_latency
-                .record(now, penalty, balancing.latency_decay);
+            state.peak_latency.record(now, penalty, balancing.latency_decay);
             if state.breaker.on_failure(now, health) {
                 m.ejections += 1;
             }
-            return;
-        }
-        state.breaker.on_neutral();
-        if kind == FailureKind::RateLimited {
-            let wait = retry_after
-                .unwrap_or(health.cooldown)
-                .min(health.max_cooldown);
-            state.cooldown_until = state.cooldown_until.max(now + wait);
+        } else {
+            state.breaker.on_neutral(was_probe);
         }
     }
 

@@ -78,11 +78,13 @@ impl Breaker {
         }
     }
 
-    /// A request is being sent: if the breaker was open, this is the half-open probe.
-    pub fn on_send(&mut self) {
+    /// A request is being sent; returns true when it is the half-open probe (the breaker was open).
+    pub fn on_send(&mut self) -> bool {
         if self.open_until.is_some() {
             self.probing = true;
+            return true;
         }
+        false
     }
 
     /// A success closes the breaker and forgets past ejections.
@@ -110,9 +112,12 @@ impl Breaker {
         false
     }
 
-    /// A result that says nothing about health (429, client error, cancel) ends a probe.
-    pub fn on_neutral(&mut self) {
-        self.probing = false;
+    /// A result that says nothing about health (429, client error, cancel) of the probe ends it,
+    /// so another probe may go; the same result of an older attempt changes nothing.
+    pub fn on_neutral(&mut self, was_probe: bool) {
+        if was_probe {
+            self.probing = false;
+        }
     }
 }
 
@@ -144,8 +149,10 @@ mod tests {
         assert!(b.on_failure(s(1), &p));
         assert!(!b.allows(s(10)));
         assert!(b.allows(s(11)));
-        b.on_send();
+        assert!(b.on_send(), "the first send after open_for is the probe");
         assert!(!b.allows(s(12)), "only one probe at a time");
+        b.on_neutral(false);
+        assert!(!b.allows(s(12)), "an older attempt's 429 does not end the probe");
         assert_eq!(b.allowed_at(s(12)), None);
         assert!(b.on_failure(s(12), &p), "a failed probe re-opens");
         assert_eq!(b.allowed_at(s(13)), Some(s(32)), "open time doubles");
