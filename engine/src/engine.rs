@@ -187,6 +187,7 @@ impl Engine {
         let d = flight.deployment;
         let elapsed = now.saturating_sub(flight.sent_at);
         self.release(d);
+        self.states[d.index()].last_answer = now;
         let step = self.settle(slot, id, &flight, outcome, elapsed, now);
         // The provider's word on remaining quota comes last: it overrides local estimates.
         self.observe_headers(d, outcome, now);
@@ -479,6 +480,9 @@ impl Engine {
     fn send(&mut self, slot: usize, d: DeploymentId, fallback: bool, now: Duration) -> u8 {
         let tokens = self.slots[slot].request.estimated_tokens();
         let state = &mut self.states[d.index()];
+        if state.in_flight == 0 {
+            state.busy_since = now;
+        }
         state.in_flight += 1;
         let probe = state.breaker.on_send();
         state.rpm.charge(now, 1);

@@ -31,6 +31,10 @@ pub struct DeploymentState {
     pub peak_latency: Ewma,
     /// Decaying error rate over health failures.
     pub errors: DecayedRate,
+    /// When the deployment last answered anything (success or failure).
+    pub last_answer: Duration,
+    /// When the in-flight count last rose from zero.
+    pub busy_since: Duration,
 }
 
 /// Why a deployment cannot take a request right now.
@@ -57,7 +61,18 @@ impl DeploymentState {
             latency: Ewma::plain(),
             peak_latency: Ewma::peak(),
             errors: DecayedRate::default(),
+            last_answer: Duration::ZERO,
+            busy_since: Duration::ZERO,
         }
+    }
+
+    /// How long the deployment has had work in flight without answering anything: zero when
+    /// idle or answering; grows without bound when it accepts requests and never answers.
+    pub fn silence(&self, now: Duration) -> Duration {
+        if self.in_flight == 0 {
+            return Duration::ZERO;
+        }
+        now.saturating_sub(self.last_answer.max(self.busy_since))
     }
 
     /// Whether a request of `tokens` may be sent at `now`, and if not, why.

@@ -4,14 +4,17 @@
 //! score = weight × headroom × health ÷ (latency × (in_flight + 1))
 //!   headroom = fraction of the tightest rate limit left after this request (floor 0.01)
 //!   health   = e^(−k·error rate)                      (k = balancing.error_sensitivity)
-//!   latency  = peak-EWMA estimate; unmeasured ones get the mean of the measured
+//!   latency  = max(peak-EWMA estimate, silence); unmeasured ones get the mean of the measured
+//!   silence  = how long the deployment has had requests in flight without answering anything
 //! ```
 //!
 //! Why this shape: the denominator is peak-EWMA's expected wait, so load and slowness are priced
 //! the way tower and Linkerd price them; the headroom factor drains a key smoothly as it nears
 //! its limit instead of running it into 429s and a cooldown; the health factor drains a failing
 //! deployment after a few errors instead of waiting for the breaker; and the weight keeps the
-//! operator's intent when everything is healthy and idle. It is a full scan rather than P2C: a
+//! operator's intent when everything is healthy and idle. The silence term catches the outage
+//! that hurts most — a provider that accepts connections and never answers — seconds after it
+//! starts, instead of when the first attempt times out and the error rate finally moves. It is a full scan rather than P2C: a
 //! scan is exact, and the in-flight term already breaks herds because every send raises it.
 
 use super::{Balancer, PickContext, Rng};
@@ -47,6 +50,7 @@ impl Balancer for Adaptive {
             let latency = s
                 .peak_latency_estimate(ctx.now, ctx.balancing)
                 .unwrap_or(unmeasured_latency)
+                .max(s.silence(ctx.now).as_secs_f64())
                 .max(1e-6);
             let headroom = s.headroom_after(ctx.now, ctx.tokens).max(0.01);
             let health = (-k * s.error_rate(ctx.now, ctx.health)).exp();
@@ -89,6 +93,18 @@ mod tests {
         assert_eq!(fx.pick(&mut Adaptive).index(), 1);
         fx.states[1].in_flight = 4;
         assert_eq!(fx.pick(&mut Adaptive).index(), 0);
+    }
+
+    #[test]
+    fn avoids_a_deployment_that_stopped_answering() {
+        let mut fx = Fixture::weighted(&[1.0, 1.0]);
+        fx.record_latency(0, Duration::from_millis(100));
+        fx.record_latency(1, Duration::from_millis(300));
+        assert_eq!(fx.pick(&mut Adaptive).index(), 0);
+        fx.states[0].in_flight = 1;
+        fx.states[0].busy_since = fx.now;
+        fx.now += Duration::from_secs(2);
+        assert_eq!(fx.pick(&mut Adaptive).index(), 1, "2 s of silence outweighs its fast history");
     }
 
     #[test]
