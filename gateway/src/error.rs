@@ -13,22 +13,22 @@ use crate::body::Body;
 #[derive(Debug, Error)]
 pub enum GatewayError {
     /// The config file could not be read.
-    #[error("cannot read config file {path}: {source}")]
+    #[error("cannot read config file {path}: {cause}")]
     ReadConfig {
         /// The file.
         path: PathBuf,
         /// The I/O error.
-        source: std::io::Error,
+        cause: std::io::Error,
     },
     /// The config file was read but rejected.
-    #[error("{path}{}: {source}", line.map(|l| format!(":{l}")).unwrap_or_default())]
+    #[error("{path}{}: {cause}", line.map(|l| format!(":{l}")).unwrap_or_default())]
     Config {
         /// The file.
         path: PathBuf,
         /// 1-based line of the offending table, when known.
         line: Option<usize>,
         /// What is wrong.
-        source: engine::ConfigError,
+        cause: Box<engine::ConfigError>,
     },
     /// A deployment's `base_url` is missing or not a usable http(s) URL.
     #[error("deployment {deployment:?}: base_url {url:?} is not usable: {reason}")]
@@ -62,23 +62,23 @@ pub enum GatewayError {
     #[error("environment variable {0} (--gateway-keys-env) is not set or holds no key")]
     MissingGatewayKeys(String),
     /// The trace file could not be created.
-    #[error("cannot create trace file {path}: {source}")]
+    #[error("cannot create trace file {path}: {cause}")]
     Trace {
         /// The file.
         path: PathBuf,
         /// The I/O error.
-        source: std::io::Error,
+        cause: std::io::Error,
     },
     /// Binding the listen address failed.
-    #[error("cannot listen on {addr}: {source}")]
+    #[error("cannot listen on {addr}: {cause}")]
     Bind {
         /// The address.
         addr: String,
         /// The I/O error.
-        source: std::io::Error,
+        cause: std::io::Error,
     },
     /// Any other I/O failure (runtime start, accept loop).
-    #[error("i/o error: {0}")]
+    #[error(transparent)]
     Io(#[from] std::io::Error),
 }
 

@@ -78,14 +78,14 @@ impl ServeOptions {
 
 /// Reads and checks a gateway config file; errors name the file and line.
 pub fn load_config(path: &std::path::Path) -> Result<engine::Config, GatewayError> {
-    let text = std::fs::read_to_string(path).map_err(|source| GatewayError::ReadConfig {
+    let text = std::fs::read_to_string(path).map_err(|cause| GatewayError::ReadConfig {
         path: path.to_owned(),
-        source,
+        cause,
     })?;
-    engine::Config::from_toml(&text).map_err(|source| GatewayError::Config {
+    engine::Config::from_toml(&text).map_err(|cause| GatewayError::Config {
         path: path.to_owned(),
-        line: source.line_in(&text),
-        source,
+        line: cause.line_in(&text),
+        cause: Box::new(cause),
     })
 }
 
@@ -146,9 +146,9 @@ pub fn run(opts: ServeOptions) -> Result<(), GatewayError> {
         let listener =
             TcpListener::bind(&opts.listen)
                 .await
-                .map_err(|source| GatewayError::Bind {
+                .map_err(|cause| GatewayError::Bind {
                     addr: opts.listen.clone(),
-                    source,
+                    cause,
                 })?;
         let addr = listener.local_addr()?;
         info!(

@@ -110,9 +110,9 @@ impl Gateway {
                     config.tiers.iter().map(|t| t.name.clone()).collect(),
                     config.deployments.iter().map(|d| d.id.clone()).collect(),
                 )
-                .map_err(|source| GatewayError::Trace {
+                .map_err(|cause| GatewayError::Trace {
                     path: path.clone(),
-                    source,
+                    cause,
                 })?,
             ),
         };
