@@ -30,6 +30,7 @@ struct InFlight {
     sent_at: Duration,
     charged_tokens: u64,
     probe: bool,
+    first_byte: bool,
 }
 
 /// Per-request bookkeeping, kept in a reusable slab.
@@ -187,7 +188,14 @@ impl Engine {
         let d = flight.deployment;
         let elapsed = now.saturating_sub(flight.sent_at);
         self.release(d);
-        self.states[d.index()].last_answer = now;
+        if !flight.first_byte {
+            // A timeout or a dropped connection is no sign of life; anything else is.
+            let answered = !matches!(
+                outcome.failure_kind(),
+                Some(FailureKind::Timeout | FailureKind::Connection)
+            );
+            self.states[d.index()].on_first_byte(now, answered);
+        }
         let step = self.settle(slot, id, &flight, outcome, elapsed, now);
         // The provider's word on remaining quota comes last: it overrides local estimates.
         self.observe_headers(d, outcome, now);
@@ -263,14 +271,34 @@ impl Engine {
         self.next_step(slot, now)
     }
 
+    /// Reports that the attempt in flight has shown its first byte (a streaming answer began).
+    /// Optional: drivers that cannot tell may skip it, and `finish` then counts as the first
+    /// byte. It lets the engine tell a deployment that stopped answering from one that is
+    /// merely generating long answers. Ignored for a request with no attempt in flight.
+    pub fn first_byte(&mut self, id: RequestId, now: Duration) {
+        let Some(slot) = self.try_slot_index(id) else {
+            return;
+        };
+        let Some(flight) = self.slots[slot].current.as_mut() else {
+            return;
+        };
+        if !flight.first_byte {
+            flight.first_byte = true;
+            self.states[flight.deployment.index()].on_first_byte(now, true);
+        }
+    }
+
     /// Ends a request the driver gave up on (client gone, client timeout), releasing its
     /// in-flight slot. Returns false if the request had already ended.
-    pub fn cancel(&mut self, id: RequestId, _now: Duration) -> bool {
+    pub fn cancel(&mut self, id: RequestId, now: Duration) -> bool {
         let Some(slot) = self.try_slot_index(id) else {
             return false;
         };
         if let Some(flight) = self.slots[slot].current.take() {
             self.release(flight.deployment);
+            if !flight.first_byte {
+                self.states[flight.deployment.index()].on_first_byte(now, false);
+            }
             self.states[flight.deployment.index()].breaker.on_neutral(flight.probe);
             self.metrics.deployments[flight.deployment.index()].cancelled += 1;
         }
@@ -480,10 +508,7 @@ impl Engine {
     fn send(&mut self, slot: usize, d: DeploymentId, fallback: bool, now: Duration) -> u8 {
         let tokens = self.slots[slot].request.estimated_tokens();
         let state = &mut self.states[d.index()];
-        if state.in_flight == 0 {
-            state.busy_since = now;
-        }
-        state.in_flight += 1;
+        state.on_send(now);
         let probe = state.breaker.on_send();
         state.rpm.charge(now, 1);
         state.rpd.charge(now, 1);
@@ -496,6 +521,7 @@ impl Engine {
             sent_at: now,
             charged_tokens: tokens,
             probe,
+            first_byte: false,
         });
         let m = &mut self.metrics.deployments[d.index()];
         m.attempts += 1;
@@ -546,6 +572,7 @@ impl Engine {
         state
             .errors
             .record(now, self.config.health.error_window, false);
+        state.ttft.record(now, ttft, balancing.latency_decay);
         state.breaker.on_success();
         let price = self.config.deployments[d.index()].price;
         let m = &mut self.metrics.deployments[d.index()];

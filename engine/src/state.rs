@@ -31,10 +31,14 @@ pub struct DeploymentState {
     pub peak_latency: Ewma,
     /// Decaying error rate over health failures.
     pub errors: DecayedRate,
-    /// When the deployment last answered anything (success or failure).
-    pub last_answer: Duration,
-    /// When the in-flight count last rose from zero.
-    pub busy_since: Duration,
+    /// Plain EWMA of time to first token (adaptive's yardstick for silence).
+    pub ttft: Ewma,
+    /// Attempts sent that have not yet shown a first byte (or any answer).
+    pub awaiting_first_byte: u32,
+    /// When the deployment last showed a first byte or answered anything.
+    pub last_first_byte: Duration,
+    /// When the awaiting count last rose from zero.
+    pub awaiting_since: Duration,
 }
 
 /// Why a deployment cannot take a request right now.
@@ -61,18 +65,38 @@ impl DeploymentState {
             latency: Ewma::plain(),
             peak_latency: Ewma::peak(),
             errors: DecayedRate::default(),
-            last_answer: Duration::ZERO,
-            busy_since: Duration::ZERO,
+            ttft: Ewma::plain(),
+            awaiting_first_byte: 0,
+            last_first_byte: Duration::ZERO,
+            awaiting_since: Duration::ZERO,
         }
     }
 
-    /// How long the deployment has had work in flight without answering anything: zero when
-    /// idle or answering; grows without bound when it accepts requests and never answers.
+    /// How long the deployment has had attempts waiting for a first byte without showing one
+    /// (or any answer): zero when nothing waits or bytes keep coming; grows without bound when
+    /// it accepts requests and never answers.
     pub fn silence(&self, now: Duration) -> Duration {
-        if self.in_flight == 0 {
+        if self.awaiting_first_byte == 0 {
             return Duration::ZERO;
         }
-        now.saturating_sub(self.last_answer.max(self.busy_since))
+        now.saturating_sub(self.last_first_byte.max(self.awaiting_since))
+    }
+
+    /// An attempt was sent.
+    pub(crate) fn on_send(&mut self, now: Duration) {
+        if self.awaiting_first_byte == 0 {
+            self.awaiting_since = now;
+        }
+        self.awaiting_first_byte += 1;
+        self.in_flight += 1;
+    }
+
+    /// An attempt showed its first byte, or ended (`answered`: the deployment said something).
+    pub(crate) fn on_first_byte(&mut self, now: Duration, answered: bool) {
+        self.awaiting_first_byte = self.awaiting_first_byte.saturating_sub(1);
+        if answered {
+            self.last_first_byte = now;
+        }
     }
 
     /// Whether a request of `tokens` may be sent at `now`, and if not, why.

@@ -4,8 +4,9 @@
 //! score = weight × headroom × health ÷ (latency × (in_flight + 1))
 //!   headroom = fraction of the tightest rate limit left after this request (floor 0.01)
 //!   health   = e^(−k·error rate)                      (k = balancing.error_sensitivity)
-//!   latency  = max(peak-EWMA estimate, silence); unmeasured ones get the mean of the measured
-//!   silence  = how long the deployment has had requests in flight without answering anything
+//!   latency  = peak-EWMA estimate (unmeasured ones get the mean of the measured)
+//!              × max(1, (silence ÷ (4 × TTFT estimate))²)
+//!   silence  = how long attempts have waited for a first byte without any arriving
 //! ```
 //!
 //! Why this shape: the denominator is peak-EWMA's expected wait, so load and slowness are priced
@@ -50,8 +51,8 @@ impl Balancer for Adaptive {
             let latency = s
                 .peak_latency_estimate(ctx.now, ctx.balancing)
                 .unwrap_or(unmeasured_latency)
-                .max(s.silence(ctx.now).as_secs_f64())
-                .max(1e-6);
+                .max(1e-6)
+                * stall_factor(s, ctx);
             let headroom = s.headroom_after(ctx.now, ctx.tokens).max(0.01);
             let health = (-k * s.error_rate(ctx.now, ctx.health)).exp();
             let score = ctx.weight(c) * headroom * health / (latency * f64::from(s.in_flight + 1));
@@ -62,6 +63,21 @@ impl Balancer for Adaptive {
         }
         best
     }
+}
+
+/// How much longer than usual the deployment has gone without a first byte, squared so that a
+/// stall is decisive: 1 while silence stays within 4× the usual time to first token.
+fn stall_factor(s: &crate::state::DeploymentState, ctx: &PickContext<'_>) -> f64 {
+    let silence = s.silence(ctx.now).as_secs_f64();
+    if silence == 0.0 {
+        return 1.0;
+    }
+    let usual = s
+        .ttft
+        .decayed(ctx.now, ctx.balancing.latency_decay)
+        .unwrap_or(ctx.balancing.default_latency.as_secs_f64())
+        .max(0.05);
+    (silence / (4.0 * usual)).powi(2).max(1.0)
 }
 
 #[cfg(test)]
@@ -101,8 +117,7 @@ mod tests {
         fx.record_latency(0, Duration::from_millis(100));
         fx.record_latency(1, Duration::from_millis(300));
         assert_eq!(fx.pick(&mut Adaptive).index(), 0);
-        fx.states[0].in_flight = 1;
-        fx.states[0].busy_since = fx.now;
+        fx.states[0].on_send(fx.now);
         fx.now += Duration::from_secs(2);
         assert_eq!(fx.pick(&mut Adaptive).index(), 1, "2 s of silence outweighs its fast history");
     }

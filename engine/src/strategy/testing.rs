@@ -70,6 +70,7 @@ impl Fixture {
         let tau = self.balancing.latency_decay;
         self.states[i].latency.record(self.now, latency, tau);
         self.states[i].peak_latency.record(self.now, latency, tau);
+        self.states[i].ttft.record(self.now, latency, tau);
     }
 
     pub fn record_results(&mut self, i: usize, total: u32, failed: u32) {
