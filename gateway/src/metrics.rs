@@ -25,31 +25,39 @@ struct Buckets {
 }
 
 impl Buckets {
+    /// One pass over the recorded values (microseconds).
     fn of(h: &Histogram<u64>) -> Buckets {
-        let mut cumulative = [0u64; BUCKETS.len()];
-        if !h.is_empty() {
-            for (c, le) in cumulative.iter_mut().zip(BUCKETS) {
-                *c = h.count_between(0, (le * 1e6) as u64);
+        let mut per_bucket = [0u64; BUCKETS.len()];
+        let mut sum_micros = 0f64;
+        for v in h.iter_recorded() {
+            let value = h.lowest_equivalent(v.value_iterated_to());
+            let n = v.count_at_value();
+            sum_micros += h.median_equivalent(v.value_iterated_to()) as f64 * n as f64;
+            let seconds = value as f64 / 1e6;
+            if let Some(i) = BUCKETS.iter().position(|&le| seconds <= le) {
+                per_bucket[i] += n;
             }
+        }
+        let mut cumulative = [0u64; BUCKETS.len()];
+        let mut running = 0;
+        for (c, n) in cumulative.iter_mut().zip(per_bucket) {
+            running += n;
+            *c = running;
         }
         Buckets {
             cumulative,
             count: h.len(),
-            sum_seconds: if h.is_empty() {
-                0.0
-            } else {
-                h.mean() * h.len() as f64 / 1e6
-            },
+            sum_seconds: sum_micros / 1e6,
         }
     }
 }
 
 struct Copied {
     snapshot: Snapshot,
-    latency: Vec<Buckets>,
-    ttft: Vec<Buckets>,
+    latency: Vec<Histogram<u64>>,
+    ttft: Vec<Histogram<u64>>,
     cancelled: Vec<u64>,
-    tier_latency: Vec<Buckets>,
+    tier_latency: Vec<Histogram<u64>>,
     ready: bool,
     live: usize,
 }
@@ -62,18 +70,21 @@ pub(crate) fn render(gw: &Shared) -> String {
         let m = engine.metrics();
         Copied {
             snapshot: engine.snapshot(now),
-            latency: m
-                .deployments
-                .iter()
-                .map(|d| Buckets::of(&d.latency))
-                .collect(),
-            ttft: m.deployments.iter().map(|d| Buckets::of(&d.ttft)).collect(),
+            latency: m.deployments.iter().map(|d| d.latency.clone()).collect(),
+            ttft: m.deployments.iter().map(|d| d.ttft.clone()).collect(),
             cancelled: m.deployments.iter().map(|d| d.cancelled).collect(),
-            tier_latency: m.tiers.iter().map(|t| Buckets::of(&t.latency)).collect(),
+            tier_latency: m.tiers.iter().map(|t| t.latency.clone()).collect(),
             ready: engine.any_usable(now),
             live: engine.live_requests(),
         }
     };
+    // Copied under the lock, reduced to buckets after it.
+    let bucketed = |hs: &[Histogram<u64>]| hs.iter().map(Buckets::of).collect::<Vec<_>>();
+    let (latency, ttft, tier_latency) = (
+        bucketed(&c.latency),
+        bucketed(&c.ttft),
+        bucketed(&c.tier_latency),
+    );
     let mut out = String::with_capacity(8192 + 4096 * c.snapshot.deployments.len());
     let s = &c.snapshot;
     let labels: Vec<String> = s
@@ -233,14 +244,14 @@ pub(crate) fn render(gw: &Shared) -> String {
         "switchyard_deployment_latency_seconds",
         "Attempt latency of successful attempts.",
         &labels,
-        &c.latency,
+        &latency,
     );
     histogram(
         &mut out,
         "switchyard_deployment_ttft_seconds",
         "Time to first byte of successful attempts.",
         &labels,
-        &c.ttft,
+        &ttft,
     );
 
     let tier_labels: Vec<String> = s
@@ -286,7 +297,7 @@ pub(crate) fn render(gw: &Shared) -> String {
         "switchyard_tier_latency_seconds",
         "End-to-end latency of successful requests (all attempts and waits).",
         &tier_labels,
-        &c.tier_latency,
+        &tier_latency,
     );
 
     let t = &s.totals;
@@ -393,5 +404,32 @@ pub fn escape(s: &str) -> std::borrow::Cow<'_, str> {
             .into()
     } else {
         s.into()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn buckets_are_cumulative() {
+        let mut h = engine::metrics::new_histogram();
+        for micros in [1000, 1000, 1000, 20_000, 2_000_000] {
+            h.record(micros).unwrap();
+        }
+        let b = Buckets::of(&h);
+        assert_eq!(b.count, 5);
+        let at = |le: f64| b.cumulative[BUCKETS.iter().position(|&x| x == le).unwrap()];
+        assert_eq!(
+            (at(0.005), at(0.01), at(0.025), at(1.0), at(2.5), at(300.0)),
+            (3, 3, 4, 4, 5, 5)
+        );
+        assert!((b.sum_seconds - 2.023).abs() < 0.03, "{}", b.sum_seconds);
+    }
+
+    #[test]
+    fn label_values_are_escaped() {
+        assert_eq!(escape("a\"b\\c\n"), "a\\\"b\\\\c\\n");
+        assert_eq!(escape("plain"), "plain");
     }
 }
