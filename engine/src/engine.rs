@@ -299,7 +299,9 @@ impl Engine {
             if !flight.first_byte {
                 self.states[flight.deployment.index()].on_first_byte(now, false);
             }
-            self.states[flight.deployment.index()].breaker.on_neutral(flight.probe);
+            self.states[flight.deployment.index()]
+                .breaker
+                .on_neutral(flight.probe);
             self.metrics.deployments[flight.deployment.index()].cancelled += 1;
         }
         self.metrics.totals.cancelled += 1;
@@ -425,29 +427,41 @@ impl Engine {
         }
     }
 
+    /// Picks a deployment pass by pass, tier by tier. A strategy may decline a tier whose every
+    /// candidate looks broken, so the request spills to the next tier instead; if nothing else
+    /// is usable either, the first declined tier is asked again and must pick.
     fn choose(&mut self, slot: usize, now: Duration) -> Option<(DeploymentId, bool)> {
         let mut scratch = std::mem::take(&mut self.scratch);
+        let tier = self.slots[slot].request.tier;
+        let mut declined: Option<(Pass, usize)> = None;
         let mut picked = None;
         'passes: for pass in [Pass::Fresh, Pass::Tried, Pass::LastFailed, Pass::Panic] {
-            let tier = self.slots[slot].request.tier;
             for position in 0..self.chain_len(tier) {
                 let t = self.chain_at(tier, position);
                 scratch.clear();
                 self.collect(&mut scratch, slot, t, pass, now);
-                if !scratch.is_empty() {
-                    let ctx = PickContext {
-                        now,
-                        tokens: self.slots[slot].request.estimated_tokens(),
-                        deployments: &self.config.deployments,
-                        states: &self.states,
-                        balancing: &self.config.balancing,
-                        health: &self.config.health,
-                    };
-                    let d = self.balancers[t.index()].pick(&ctx, &scratch, &mut self.rng);
-                    picked = Some((d, position > 0));
-                    break 'passes;
+                if scratch.is_empty() {
+                    continue;
                 }
+                let tokens = self.slots[slot].request.estimated_tokens();
+                let ctx = pick_context(&self.config, &self.states, tokens, now);
+                if self.balancers[t.index()].declines(&ctx, &scratch) {
+                    declined = declined.or(Some((pass, position)));
+                    continue;
+                }
+                let d = self.balancers[t.index()].pick(&ctx, &scratch, &mut self.rng);
+                picked = Some((d, position > 0));
+                break 'passes;
             }
+        }
+        if let (None, Some((pass, position))) = (picked, declined) {
+            let t = self.chain_at(tier, position);
+            scratch.clear();
+            self.collect(&mut scratch, slot, t, pass, now);
+            let tokens = self.slots[slot].request.estimated_tokens();
+            let ctx = pick_context(&self.config, &self.states, tokens, now);
+            let d = self.balancers[t.index()].pick(&ctx, &scratch, &mut self.rng);
+            picked = Some((d, position > 0));
         }
         self.scratch = scratch;
         picked
@@ -562,9 +576,7 @@ impl Engine {
         let actual = u64::from(input_tokens) + u64::from(output_tokens);
         let balancing = &self.config.balancing;
         let state = &mut self.states[d.index()];
-        state
-            .tpm
-            .correct(now, flight.charged_tokens, actual);
+        state.tpm.correct(now, flight.charged_tokens, actual);
         state.latency.record(now, elapsed, balancing.latency_decay);
         state
             .peak_latency
@@ -606,13 +618,17 @@ impl Engine {
             _ => retry_after,
         };
         if let Some(wait) = cooldown {
-            state.cooldown_until = state.cooldown_until.max(now + wait.min(health.max_cooldown));
+            state.cooldown_until = state
+                .cooldown_until
+                .max(now + wait.min(health.max_cooldown));
         }
         if kind.is_health_failure() {
             state.errors.record(now, health.error_window, true);
             let penalty = elapsed.max(balancing.failure_penalty);
             state.latency.record(now, penalty, balancing.latency_decay);
-            state.peak_latency.record(now, penalty, balancing.latency_decay);
+            state
+                .peak_latency
+                .record(now, penalty, balancing.latency_decay);
             if state.breaker.on_failure(now, health) {
                 m.ejections += 1;
             }
@@ -631,5 +647,21 @@ impl Engine {
         }
         let factor = 1.0 + r.jitter * (2.0 * self.rng.random::<f64>() - 1.0);
         raw.mul_f64(factor)
+    }
+}
+
+fn pick_context<'a>(
+    config: &'a Config,
+    states: &'a [DeploymentState],
+    tokens: u64,
+    now: Duration,
+) -> PickContext<'a> {
+    PickContext {
+        now,
+        tokens,
+        deployments: &config.deployments,
+        states,
+        balancing: &config.balancing,
+        health: &config.health,
     }
 }

@@ -152,7 +152,10 @@ mod tests {
         assert!(b.on_send(), "the first send after open_for is the probe");
         assert!(!b.allows(s(12)), "only one probe at a time");
         b.on_neutral(false);
-        assert!(!b.allows(s(12)), "an older attempt's 429 does not end the probe");
+        assert!(
+            !b.allows(s(12)),
+            "an older attempt's 429 does not end the probe"
+        );
         assert_eq!(b.allowed_at(s(12)), None);
         assert!(b.on_failure(s(12), &p), "a failed probe re-opens");
         assert_eq!(b.allowed_at(s(13)), Some(s(32)), "open time doubles");

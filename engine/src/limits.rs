@@ -71,7 +71,9 @@ impl Window {
 
     /// Earliest time `amount` units fit, or `None` if never (more than the limit).
     pub fn available_at(&self, now: Duration, amount: u64) -> Option<Duration> {
-        let Some(limit) = self.limit else { return Some(now) };
+        let Some(limit) = self.limit else {
+            return Some(now);
+        };
         if amount > limit {
             return None;
         }
@@ -157,7 +159,11 @@ mod tests {
         assert_eq!(w.available_at(s(0.5), 1), Some(s(1.0)));
         assert!(w.fits(s(1.0), 1));
         assert!(!w.fits(s(1.0), 2));
-        assert_eq!(w.available_at(s(0.0), 61), None, "more than the limit never fits");
+        assert_eq!(
+            w.available_at(s(0.0), 61),
+            None,
+            "more than the limit never fits"
+        );
         assert!((w.utilisation(s(30.0)) - 0.5).abs() < 1e-9);
     }
 
@@ -177,7 +183,10 @@ mod tests {
         let mut w = Window::new(Some(100), MIN);
         w.observe(s(0.0), Some(5), Some(s(10.0)));
         assert!((w.available(s(0.0)) - 5.0).abs() < 1e-9);
-        assert!((w.available(s(10.0)) - 100.0).abs() < 1e-9, "full again at the reported reset");
+        assert!(
+            (w.available(s(10.0)) - 100.0).abs() < 1e-9,
+            "full again at the reported reset"
+        );
         // Back at full, the budget returns to its own refill rate.
         w.charge(s(20.0), 100);
         assert!((w.available(s(50.0)) - 50.0).abs() < 1e-9);

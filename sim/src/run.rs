@@ -148,6 +148,7 @@ enum Kind {
     Resume,
     ServiceEnd,
     FirstByteDeadline,
+    FirstByte,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -603,6 +604,9 @@ impl Simulation<'_> {
         r.pending = Some(outcome);
         let token = r.token;
         self.schedule(at, Kind::Deliver, slot as u32, token);
+        if timeout_at.is_none() {
+            self.schedule(now + ttft, Kind::FirstByte, slot as u32, token);
+        }
     }
 
     fn is_current(&self, slot: usize, token: u64) -> bool {
@@ -637,6 +641,11 @@ impl Simulation<'_> {
                     LimitHeaders::default(),
                 ));
                 self.deliver(slot);
+            }
+            Kind::FirstByte if self.is_current(slot, e.token) => {
+                if let Some(id) = self.requests[slot].id {
+                    self.engine.first_byte(id, self.now);
+                }
             }
             Kind::ServiceEnd => self.service_end(slot),
             _ => {}

@@ -17,6 +17,11 @@
 //! that hurts most — a provider that accepts connections and never answers — seconds after it
 //! starts, instead of when the first attempt times out and the error rate finally moves. It is a full scan rather than P2C: a
 //! scan is exact, and the in-flight term already breaks herds because every send raises it.
+//!
+//! Adaptive also knows when to leave a tier: if every candidate is suspect (silent for more
+//! than 8× its usual time to first token, or failing more than 6 % of attempts) it declines,
+//! and the request spills to the tier's fallback instead of joining the pile on a broken
+//! provider. With no fallback left it still picks the best of them.
 
 use super::{Balancer, PickContext, Rng};
 use crate::ids::DeploymentId;
@@ -25,6 +30,12 @@ use crate::ids::DeploymentId;
 pub struct Adaptive;
 
 impl Balancer for Adaptive {
+    fn declines(&self, ctx: &PickContext<'_>, candidates: &[DeploymentId]) -> bool {
+        candidates
+            .iter()
+            .all(|&c| Adaptive::suspect(ctx.state(c), ctx))
+    }
+
     fn pick(
         &mut self,
         ctx: &PickContext<'_>,
@@ -62,6 +73,12 @@ impl Balancer for Adaptive {
             }
         }
         best
+    }
+}
+
+impl Adaptive {
+    fn suspect(s: &crate::state::DeploymentState, ctx: &PickContext<'_>) -> bool {
+        stall_factor(s, ctx) >= 4.0 || s.error_rate(ctx.now, ctx.health) > 0.06
     }
 }
 
@@ -119,7 +136,11 @@ mod tests {
         assert_eq!(fx.pick(&mut Adaptive).index(), 0);
         fx.states[0].on_send(fx.now);
         fx.now += Duration::from_secs(2);
-        assert_eq!(fx.pick(&mut Adaptive).index(), 1, "2 s of silence outweighs its fast history");
+        assert_eq!(
+            fx.pick(&mut Adaptive).index(),
+            1,
+            "2 s of silence outweighs its fast history"
+        );
     }
 
     #[test]

@@ -53,6 +53,13 @@ impl PickContext<'_> {
 
 /// A load-balancing algorithm.
 pub trait Balancer: Send {
+    /// Whether to pass on this tier because every candidate looks broken, letting the request
+    /// spill to the next tier first. The engine asks again, and must be answered with a pick,
+    /// when no other tier has anything usable. Most strategies never decline.
+    fn declines(&self, _ctx: &PickContext<'_>, _candidates: &[DeploymentId]) -> bool {
+        false
+    }
+
     /// Picks one of `candidates` (never empty, all usable now).
     fn pick(
         &mut self,
