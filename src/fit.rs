@@ -1,15 +1,80 @@
-//! `switchyard fit TRACE --out scenario.toml` (placeholder).
+//! `switchyard fit TRACE --out scenario.toml`: fit provider models (latency, errors, timeouts,
+//! observed 429s) and the workload from a recorded per-attempt trace, write a scenario that
+//! `simulate` runs directly, and print how well the fit matches what was observed.
 
 use std::path::PathBuf;
+
+use anyhow::Context;
+use sim::fit::{fit_trace, goodness_table, rates_table, FitOptions};
+
+/// `println!` that ignores a closed stdout (e.g. piped into `head`) instead of panicking.
+macro_rules! say {
+    ($($t:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout().lock(), $($t)*);
+    }};
+}
+
+/// `print!` that ignores a closed stdout.
+macro_rules! say_raw {
+    ($($t:tt)*) => {{
+        use std::io::Write as _;
+        let _ = write!(std::io::stdout().lock(), $($t)*);
+    }};
+}
 
 /// Arguments of `switchyard fit`.
 #[derive(clap::Args)]
 pub struct FitArgs {
-    /// Trace file recorded by the gateway or `simulate --trace-out`.
+    /// Per-attempt trace recorded by the gateway (`serve --trace-out`) or by
+    /// `simulate --trace-out` (CSV, optionally gzip-compressed).
     pub trace: PathBuf,
+    /// Scenario file to write (TOML); replaced atomically.
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Scenario name (default: fitted-<trace name>).
+    #[arg(long)]
+    pub name: Option<String>,
+    /// Skip malformed rows (reporting how many and where) instead of stopping at the first.
+    #[arg(long)]
+    pub skip_bad_rows: bool,
 }
 
 /// Runs the command.
-pub fn run(_args: FitArgs) -> anyhow::Result<()> {
-    anyhow::bail!("fit is not built yet")
+pub fn run(args: FitArgs) -> anyhow::Result<()> {
+    let options = FitOptions {
+        skip_bad_rows: args.skip_bad_rows,
+        name: args.name.clone(),
+    };
+    let fit = fit_trace(&args.trace, &options).context("cannot fit the trace")?;
+    let text = fit.to_toml();
+    // Check the file we are about to write is a scenario `simulate` accepts.
+    sim::Scenario::parse(&text, &args.out.display().to_string(), &fit.name)
+        .context("the fitted scenario does not validate (a bug in fit)")?;
+    sim::output::write_atomically(&args.out, |w| w.write_all(text.as_bytes()))
+        .with_context(|| format!("cannot write {}", args.out.display()))?;
+    say!(
+        "{}: {} rows, {} requests, {} attempts over {:.1} s ({:.2} requests/s), {} deployment(s)",
+        fit.file,
+        fit.rows,
+        fit.requests,
+        fit.attempts,
+        fit.span_seconds,
+        fit.arrival_rate,
+        fit.deployments.len()
+    );
+    if fit.skipped > 0 {
+        let lines: Vec<String> = fit.first_skipped.iter().map(|e| e.line.to_string()).collect();
+        let more = if fit.skipped > fit.first_skipped.len() as u64 { ", …" } else { "" };
+        say!("skipped {} bad row(s) (lines {}{more})", fit.skipped, lines.join(", "));
+        for e in &fit.first_skipped {
+            say!("  {e}");
+        }
+    }
+    say!();
+    say_raw!("{}", rates_table(&fit));
+    say!("\ngoodness of fit (ms; latency of successful attempts):");
+    say_raw!("{}", goodness_table(&fit.goodness(1)));
+    say!("\nwrote {}", args.out.display());
+    Ok(())
 }

@@ -1,0 +1,314 @@
+//! Reads per-attempt rows of a recorded trace (the gateway's or `simulate --trace-out`'s),
+//! streaming, with columns found by name in the header.
+
+use std::path::Path;
+
+use crate::replay::error::shown;
+use crate::replay::{open_input, parse_count, parse_millis, RowError, LOGGED_BAD_ROWS};
+
+use super::FitError;
+
+/// What an attempt came to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Class {
+    /// Success.
+    Ok,
+    /// 429.
+    RateLimited,
+    /// 5xx.
+    Server,
+    /// No answer in time.
+    Timeout,
+    /// Connection failed (or no status and no outcome column).
+    Connection,
+    /// Other 4xx.
+    Client,
+}
+
+/// One parsed attempt row; strings borrow the reader's buffer.
+#[derive(Debug, Clone, Copy)]
+pub struct Attempt<'r> {
+    /// 1-based line.
+    pub line: u64,
+    /// When it was sent, ns from the recording's start.
+    pub at: i64,
+    /// Attempt number (1 without an attempt column).
+    pub attempt: u32,
+    /// Requested model, if the trace has the column.
+    pub model: Option<&'r str>,
+    /// Tier, if the trace has the column.
+    pub tier: Option<&'r str>,
+    /// Deployment id.
+    pub deployment: &'r str,
+    /// Outcome.
+    pub class: Class,
+    /// Input tokens.
+    pub input: u32,
+    /// Output tokens.
+    pub output: u32,
+    /// Attempt latency, ms.
+    pub latency_ms: f64,
+    /// Time to first token, ms (absent when no first byte arrived).
+    pub ttft_ms: Option<f64>,
+}
+
+struct Cols {
+    timestamp: usize,
+    attempt: Option<usize>,
+    model: Option<usize>,
+    tier: Option<usize>,
+    deployment: usize,
+    outcome: Option<usize>,
+    status: Option<usize>,
+    input: usize,
+    output: usize,
+    latency: usize,
+    ttft: usize,
+    names: Vec<String>,
+}
+
+/// Streams attempt rows.
+pub struct AttemptReader {
+    file: String,
+    csv: csv::Reader<Box<dyn std::io::Read>>,
+    record: csv::ByteRecord,
+    cols: Cols,
+    skip_bad: bool,
+    /// Data rows read.
+    pub rows: u64,
+    /// Bad rows skipped.
+    pub skipped: u64,
+    /// The first few skipped rows.
+    pub first_skipped: Vec<RowError>,
+}
+
+const REQUIRED: [&str; 6] = [
+    "timestamp_ms",
+    "deployment",
+    "latency_ms",
+    "ttft_ms",
+    "input_tokens",
+    "output_tokens",
+];
+
+impl AttemptReader {
+    /// Opens `path` and finds the columns.
+    pub fn open(path: &Path, skip_bad: bool) -> Result<AttemptReader, FitError> {
+        let file = path.display().to_string();
+        let (input, _) = open_input(path)?;
+        let mut csv = csv::ReaderBuilder::new()
+            .has_headers(false)
+            .flexible(true)
+            .trim(csv::Trim::All)
+            .buffer_capacity(1 << 16)
+            .from_reader(input);
+        let mut header = csv::ByteRecord::new();
+        let header_err = |message: String| FitError::Header {
+            file: file.clone(),
+            message,
+        };
+        match csv.read_byte_record(&mut header) {
+            Ok(true) => {}
+            Ok(false) => return Err(header_err("the file is empty; expected a header row".into())),
+            Err(e) => return Err(FitError::Io { file, cause: e.into() }),
+        }
+        let names: Vec<String> = header
+            .iter()
+            .enumerate()
+            .map(|(i, f)| {
+                let s = String::from_utf8_lossy(f);
+                let s = if i == 0 { s.trim_start_matches('\u{feff}') } else { &s };
+                s.trim().to_owned()
+            })
+            .collect();
+        let find = |n: &str| names.iter().position(|c| c.eq_ignore_ascii_case(n));
+        let missing: Vec<&str> = REQUIRED.into_iter().filter(|c| find(c).is_none()).collect();
+        let (outcome, status) = (find("outcome"), find("status"));
+        if !missing.is_empty() || (outcome.is_none() && status.is_none()) {
+            let mut missing = missing.join(",");
+            if outcome.is_none() && status.is_none() {
+                if !missing.is_empty() {
+                    missing.push(',');
+                }
+                missing.push_str("outcome or status");
+            }
+            return Err(header_err(format!(
+                "fitting needs a per-attempt trace with the columns {} and outcome or status \
+                 (as the gateway's --trace-out and `simulate --trace-out` write); missing {missing} in {:?}",
+                REQUIRED.join(","),
+                names.join(",")
+            )));
+        }
+        let col = |n: &str| find(n).unwrap_or(0);
+        let cols = Cols {
+            timestamp: col("timestamp_ms"),
+            attempt: find("attempt"),
+            model: find("model"),
+            tier: find("tier"),
+            deployment: col("deployment"),
+            outcome,
+            status,
+            input: col("input_tokens"),
+            output: col("output_tokens"),
+            latency: col("latency_ms"),
+            ttft: col("ttft_ms"),
+            names,
+        };
+        Ok(AttemptReader {
+            file,
+            csv,
+            record: csv::ByteRecord::new(),
+            cols,
+            skip_bad,
+            rows: 0,
+            skipped: 0,
+            first_skipped: Vec::new(),
+        })
+    }
+
+    /// Whether the trace says which model each request asked for.
+    pub fn has_model(&self) -> bool {
+        self.cols.model.is_some()
+    }
+
+    /// Whether the trace numbers attempts.
+    pub fn has_attempt(&self) -> bool {
+        self.cols.attempt.is_some()
+    }
+
+    /// The next attempt row; bad rows are skipped (if asked) or returned as errors.
+    pub fn next_attempt(&mut self) -> Result<Option<Attempt<'_>>, FitError> {
+        loop {
+            match self.csv.read_byte_record(&mut self.record) {
+                Ok(true) => {}
+                Ok(false) => return Ok(None),
+                Err(e) => {
+                    return Err(FitError::Io {
+                        file: self.file.clone(),
+                        cause: e.into(),
+                    })
+                }
+            }
+            self.rows += 1;
+            match parse(&self.record, &self.cols, &self.file) {
+                Ok(_) => break,
+                Err(e) if self.skip_bad => {
+                    self.skipped += 1;
+                    if self.first_skipped.len() < LOGGED_BAD_ROWS {
+                        self.first_skipped.push(e);
+                    }
+                }
+                Err(e) => return Err(FitError::Row(e)),
+            }
+        }
+        // Parse again to hand out borrows of the buffer (the loop above cannot return them).
+        parse(&self.record, &self.cols, &self.file)
+            .map(Some)
+            .map_err(FitError::Row)
+    }
+}
+
+fn parse<'r>(rec: &'r csv::ByteRecord, c: &Cols, file: &str) -> Result<Attempt<'r>, RowError> {
+    let line = rec.position().map_or(0, |p| p.line());
+    let bad = |col: usize, v: &[u8], expected: &str| RowError {
+        file: file.to_owned(),
+        line,
+        field: c.names.get(col).cloned().unwrap_or_default(),
+        value: shown(v),
+        expected: expected.to_owned(),
+    };
+    let get = |col: usize| -> Result<&'r [u8], RowError> {
+        rec.get(col).ok_or_else(|| {
+            bad(
+                col,
+                b"",
+                &format!("a value (the row has {} fields, the header {})", rec.len(), c.names.len()),
+            )
+        })
+    };
+    let text = |col: usize| -> Result<&'r str, RowError> {
+        let v = get(col)?;
+        std::str::from_utf8(v).map_err(|_| bad(col, v, "UTF-8 text"))
+    };
+    let millis = |col: usize| -> Result<f64, RowError> {
+        let v = get(col)?;
+        std::str::from_utf8(v)
+            .ok()
+            .and_then(|t| t.parse::<f64>().ok())
+            .filter(|x| x.is_finite() && *x >= 0.0)
+            .ok_or_else(|| bad(col, v, "a duration in milliseconds ≥ 0"))
+    };
+    let count = |col: usize, expected: &str| -> Result<u32, RowError> {
+        let v = get(col)?;
+        parse_count(v).ok_or_else(|| bad(col, v, expected))
+    };
+    let v = get(c.timestamp)?;
+    let at = parse_millis(v).ok_or_else(|| bad(c.timestamp, v, "a time in milliseconds"))?;
+    let attempt = match c.attempt {
+        Some(col) => match count(col, "an attempt number ≥ 1")? {
+            0 => return Err(bad(col, b"0", "an attempt number ≥ 1")),
+            n => n,
+        },
+        None => 1,
+    };
+    let deployment = text(c.deployment)?;
+    if deployment.is_empty() {
+        return Err(bad(c.deployment, b"", "a deployment id"));
+    }
+    let class = classify(rec, c, &bad)?;
+    let ttft_ms = match get(c.ttft)? {
+        b"" => None,
+        _ => Some(millis(c.ttft)?),
+    };
+    Ok(Attempt {
+        line,
+        at,
+        attempt,
+        model: c.model.map(text).transpose()?,
+        tier: c.tier.map(text).transpose()?,
+        deployment,
+        class,
+        input: count(c.input, "a whole number of tokens")?,
+        output: count(c.output, "a whole number of tokens")?,
+        latency_ms: millis(c.latency)?,
+        ttft_ms,
+    })
+}
+
+fn classify(
+    rec: &csv::ByteRecord,
+    c: &Cols,
+    bad: &dyn Fn(usize, &[u8], &str) -> RowError,
+) -> Result<Class, RowError> {
+    if let Some(col) = c.outcome {
+        let v = rec.get(col).unwrap_or_default();
+        return Ok(match v {
+            b"ok" | b"success" => Class::Ok,
+            b"rate_limited" => Class::RateLimited,
+            b"server_error" => Class::Server,
+            b"timeout" => Class::Timeout,
+            b"connection" => Class::Connection,
+            b"client_error" => Class::Client,
+            _ => {
+                return Err(bad(
+                    col,
+                    v,
+                    "ok, rate_limited, server_error, timeout, connection or client_error",
+                ))
+            }
+        });
+    }
+    let col = c.status.unwrap_or(0);
+    let v = rec.get(col).unwrap_or_default();
+    let status = parse_count(v)
+        .filter(|s| *s < 1000)
+        .ok_or_else(|| bad(col, v, "an HTTP status (0 when none)"))?;
+    Ok(match status {
+        200..=299 => Class::Ok,
+        429 => Class::RateLimited,
+        408 => Class::Timeout,
+        400..=499 => Class::Client,
+        500..=599 => Class::Server,
+        _ => Class::Connection,
+    })
+}

@@ -1,0 +1,403 @@
+//! Streaming row reader: opens a trace (plain or gzip, detected from its first bytes), reads the
+//! header, and parses one row at a time into a [`Record`], reusing one buffer, so memory stays
+//! flat however long the file.
+
+use std::collections::HashMap;
+use std::fs::File;
+use std::io::{BufRead, BufReader, Read};
+use std::path::Path;
+
+use engine::{Config, TierId};
+
+use super::azure;
+use super::error::{shown, RowError, TraceError};
+use super::format::{detect, Columns, Format};
+
+/// `Record::model` of a row without a model or tier column: drawn from the scenario's mix.
+pub(crate) const FROM_MIX: u32 = u32::MAX;
+
+/// How many skipped rows are kept for the report.
+pub const LOGGED_BAD_ROWS: usize = 5;
+
+/// One arrival as read from the trace.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Record {
+    /// Timestamp, ns (epoch for Azure, from the recording's start for the own format).
+    pub at: i64,
+    /// 1-based line.
+    pub line: u64,
+    /// Index into the model table, or [`FROM_MIX`].
+    pub model: u32,
+    /// Input tokens.
+    pub input: u32,
+    /// Output tokens.
+    pub output: u32,
+}
+
+/// Opens a file for reading, decompressing gzip (recognised by its magic bytes).
+pub(crate) fn open_input(path: &Path) -> Result<(Box<dyn Read>, bool), TraceError> {
+    let file_name = path.display().to_string();
+    let io = |cause| TraceError::Io {
+        file: file_name.clone(),
+        line: None,
+        cause,
+    };
+    let mut reader = BufReader::with_capacity(1 << 16, File::open(path).map_err(io)?);
+    let gzip = reader.fill_buf().map_err(io)?.starts_with(&[0x1f, 0x8b]);
+    Ok(if gzip {
+        (Box::new(flate2::read::MultiGzDecoder::new(reader)), true)
+    } else {
+        (Box::new(reader), false)
+    })
+}
+
+/// Counts of what a reader saw.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ReadStats {
+    /// Data rows read (every row after the header).
+    pub rows: u64,
+    /// Rows with attempt > 1: retries, not arrivals.
+    pub retries: u64,
+    /// Bad rows skipped (`--skip-bad-rows`).
+    pub skipped: u64,
+    /// The first few skipped rows and why.
+    pub first_skipped: Vec<RowError>,
+}
+
+/// Requested model names seen in a trace and the tiers they route to.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct ModelTable {
+    pub names: Vec<String>,
+    pub tiers: Vec<TierId>,
+    pub counts: Vec<u64>,
+    index: HashMap<String, u32>,
+    /// No new names may appear (a run after the scan).
+    pub frozen: bool,
+}
+
+enum Unresolved {
+    Unknown(String),
+    Unseen(String),
+}
+
+impl ModelTable {
+    fn resolve(
+        &mut self,
+        model: Option<&str>,
+        tier: Option<&str>,
+        config: &Config,
+    ) -> Result<u32, Unresolved> {
+        let model = model.filter(|m| !m.is_empty());
+        let tier = tier.filter(|t| !t.is_empty());
+        let Some(key) = model.or(tier) else {
+            return Err(Unresolved::Unknown("a model or tier name".into()));
+        };
+        if let Some(&i) = self.index.get(key) {
+            self.counts[i as usize] += 1;
+            return Ok(i);
+        }
+        let routed = model
+            .and_then(|m| config.route(m))
+            .or_else(|| tier.and_then(|t| config.tier_by_name(t)));
+        let Some(tier_id) = routed else {
+            let tiers: Vec<&str> = config.tiers.iter().map(|t| t.name.as_str()).collect();
+            return Err(Unresolved::Unknown(format!(
+                "a model that matches a [[route]] of the scenario or one of its tier names ({})",
+                tiers.join(", ")
+            )));
+        };
+        if self.frozen {
+            return Err(Unresolved::Unseen(key.to_owned()));
+        }
+        let i = self.names.len() as u32;
+        self.names.push(key.to_owned());
+        self.tiers.push(tier_id);
+        self.counts.push(1);
+        self.index.insert(key.to_owned(), i);
+        Ok(i)
+    }
+
+    /// Resolves a name given on the command line.
+    pub fn resolve_name(&mut self, name: &str, config: &Config) -> Option<u32> {
+        self.resolve(Some(name), None, config).ok()
+    }
+}
+
+/// Reads rows of a trace one at a time.
+pub(crate) struct RowReader<'a> {
+    file: String,
+    csv: csv::Reader<Box<dyn Read>>,
+    record: csv::ByteRecord,
+    columns: Columns,
+    config: &'a Config,
+    pub models: ModelTable,
+    forced_model: Option<u32>,
+    skip_bad: bool,
+    pub stats: ReadStats,
+    pub gzip: bool,
+}
+
+/// What to read and how strictly.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct ReadSettings {
+    pub format: Option<Format>,
+    pub skip_bad_rows: bool,
+    pub model: Option<String>,
+}
+
+impl<'a> RowReader<'a> {
+    /// Opens `path` and reads its header. `models` carries the table of an earlier scan (frozen).
+    pub fn open(
+        path: &Path,
+        settings: &ReadSettings,
+        config: &'a Config,
+        models: Option<ModelTable>,
+    ) -> Result<RowReader<'a>, TraceError> {
+        let file = path.display().to_string();
+        let (input, gzip) = open_input(path)?;
+        let mut csv = csv::ReaderBuilder::new()
+            .has_headers(false)
+            .flexible(true)
+            .trim(csv::Trim::All)
+            .buffer_capacity(1 << 16)
+            .from_reader(input);
+        let mut header = csv::ByteRecord::new();
+        let header_err = |message: String| TraceError::Header {
+            file: file.clone(),
+            message,
+        };
+        match csv.read_byte_record(&mut header) {
+            Ok(true) => {}
+            Ok(false) => return Err(header_err("the file is empty; expected a header row".into())),
+            Err(e) => {
+                return Err(TraceError::Io {
+                    file: file.clone(),
+                    line: None,
+                    cause: e.into(),
+                })
+            }
+        }
+        let columns = detect(header.iter(), settings.format).map_err(header_err)?;
+        let mut models = models.unwrap_or_default();
+        let forced_model = match &settings.model {
+            Some(name) => {
+                let i = models.resolve_name(name, config).ok_or_else(|| {
+                    TraceError::Option(format!(
+                        "--model {name:?} matches no [[route]] and no tier name of the scenario"
+                    ))
+                })?;
+                if let Some(count) = models.counts.get_mut(i as usize) {
+                    *count = 0;
+                }
+                Some(i)
+            }
+            None => None,
+        };
+        Ok(RowReader {
+            file,
+            csv,
+            record: csv::ByteRecord::new(),
+            columns,
+            config,
+            models,
+            forced_model,
+            skip_bad: settings.skip_bad_rows,
+            stats: ReadStats::default(),
+            gzip,
+        })
+    }
+
+    /// The columns found in the header.
+    pub fn columns(&self) -> &Columns {
+        &self.columns
+    }
+
+    /// The file name used in messages.
+    pub fn file(&self) -> &str {
+        &self.file
+    }
+
+    /// The next arrival row (bad rows are skipped or returned as errors; retries are skipped).
+    pub fn next_record(&mut self) -> Result<Option<Record>, TraceError> {
+        loop {
+            match self.csv.read_byte_record(&mut self.record) {
+                Ok(true) => {}
+                Ok(false) => return Ok(None),
+                Err(e) => {
+                    return Err(TraceError::Io {
+                        file: self.file.clone(),
+                        line: self.record.position().map(|p| p.line()),
+                        cause: e.into(),
+                    })
+                }
+            }
+            self.stats.rows += 1;
+            match self.parse() {
+                Ok(Some(r)) => return Ok(Some(r)),
+                Ok(None) => self.stats.retries += 1,
+                Err(Bad::Row(e)) if self.skip_bad => {
+                    self.stats.skipped += 1;
+                    if self.stats.first_skipped.len() < LOGGED_BAD_ROWS {
+                        self.stats.first_skipped.push(e);
+                    }
+                }
+                Err(Bad::Row(e)) => return Err(TraceError::Row(e)),
+                Err(Bad::Fatal(e)) => return Err(e),
+            }
+        }
+    }
+
+    fn line(&self) -> u64 {
+        self.record.position().map_or(0, |p| p.line())
+    }
+
+    fn bad(&self, column: usize, value: &[u8], expected: impl Into<String>) -> Bad {
+        Bad::Row(RowError {
+            file: self.file.clone(),
+            line: self.line(),
+            field: self.columns.name(column).to_owned(),
+            value: shown(value),
+            expected: expected.into(),
+        })
+    }
+
+    fn missing(&self, column: usize) -> Bad {
+        self.bad(
+            column,
+            b"",
+            format!(
+                "a value (the row has {} fields, the header {})",
+                self.record.len(),
+                self.columns.names.len()
+            ),
+        )
+    }
+
+    fn field(&self, column: usize) -> Result<&[u8], Bad> {
+        self.record.get(column).ok_or_else(|| self.missing(column))
+    }
+
+    /// Parses the current row: `None` for a retry.
+    fn parse(&mut self) -> Result<Option<Record>, Bad> {
+        let c = &self.columns;
+        let (ts_col, in_col, out_col) = (c.timestamp, c.input, c.output);
+        let (attempt_col, model_col, tier_col) = (c.attempt, c.model, c.tier);
+        if let Some(col) = attempt_col {
+            let v = self.field(col)?;
+            match parse_count(v) {
+                Some(1) => {}
+                Some(n) if n > 1 => return Ok(None),
+                _ => return Err(self.bad(col, v, "an attempt number ≥ 1")),
+            }
+        }
+        let v = self.field(ts_col)?;
+        let at = match self.columns.format {
+            Format::Own => parse_millis(v).ok_or_else(|| {
+                self.bad(ts_col, v, "a time in milliseconds (a finite number)")
+            })?,
+            Format::Azure => std::str::from_utf8(v)
+                .ok()
+                .and_then(|t| azure::parse_timestamp(t).ok())
+                .ok_or_else(|| self.bad(ts_col, v, azure::EXPECTED))?,
+        };
+        let v = self.field(in_col)?;
+        let input = parse_count(v).ok_or_else(|| self.bad(in_col, v, TOKENS))?;
+        let v = self.field(out_col)?;
+        let output = parse_count(v).ok_or_else(|| self.bad(out_col, v, TOKENS))?;
+        let model = match (self.forced_model, model_col, tier_col) {
+            (Some(m), _, _) => {
+                if let Some(count) = self.models.counts.get_mut(m as usize) {
+                    *count += 1;
+                }
+                m
+            }
+            (None, None, None) => FROM_MIX,
+            (None, _, _) => self.model(model_col, tier_col)?,
+        };
+        Ok(Some(Record {
+            at,
+            line: self.line(),
+            model,
+            input,
+            output,
+        }))
+    }
+
+    fn model(&mut self, model_col: Option<usize>, tier_col: Option<usize>) -> Result<u32, Bad> {
+        let mut texts: [Option<&str>; 2] = [None, None];
+        for (slot, col) in [model_col, tier_col].into_iter().enumerate() {
+            if let Some(c) = col {
+                let Some(v) = self.record.get(c) else {
+                    return Err(self.missing(c));
+                };
+                texts[slot] =
+                    Some(std::str::from_utf8(v).map_err(|_| self.bad(c, v, "UTF-8 text"))?);
+            }
+        }
+        let [model, tier] = texts;
+        match self.models.resolve(model, tier, self.config) {
+            Ok(i) => Ok(i),
+            Err(Unresolved::Unknown(expected)) => {
+                let col = if model.is_some_and(|m| !m.is_empty()) {
+                    model_col
+                } else {
+                    tier_col
+                };
+                let value = model.filter(|m| !m.is_empty()).or(tier).unwrap_or_default();
+                Err(self.bad(col.unwrap_or(0), value.as_bytes(), expected))
+            }
+            Err(Unresolved::Unseen(name)) => Err(Bad::Fatal(TraceError::Changed {
+                file: self.file.clone(),
+                message: format!(
+                    "line {}: model {name:?} was not in the file when it was scanned",
+                    self.line()
+                ),
+            })),
+        }
+    }
+}
+
+const TOKENS: &str = "a whole number of tokens from 0 to 4294967295";
+
+enum Bad {
+    Row(RowError),
+    Fatal(TraceError),
+}
+
+/// A non-negative whole number (plain digits, or a number with a zero fraction such as `12.0`).
+pub fn parse_count(v: &[u8]) -> Option<u32> {
+    if !v.is_empty() && v.len() <= 10 && v.iter().all(u8::is_ascii_digit) {
+        let n = v
+            .iter()
+            .fold(0u64, |n, &c| n * 10 + u64::from(c - b'0'));
+        return u32::try_from(n).ok();
+    }
+    let f: f64 = std::str::from_utf8(v).ok()?.parse().ok()?;
+    (f.is_finite() && f >= 0.0 && f.fract() == 0.0 && f <= f64::from(u32::MAX)).then_some(f as u32)
+}
+
+/// Milliseconds as a finite number into nanoseconds.
+pub fn parse_millis(v: &[u8]) -> Option<i64> {
+    let ms: f64 = std::str::from_utf8(v).ok()?.parse().ok()?;
+    (ms.is_finite() && ms.abs() <= 9.0e12).then(|| (ms * 1e6).round() as i64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counts_and_millis() {
+        assert_eq!(parse_count(b"0"), Some(0));
+        assert_eq!(parse_count(b"4294967295"), Some(u32::MAX));
+        assert_eq!(parse_count(b"4294967296"), None);
+        assert_eq!(parse_count(b"12.0"), Some(12));
+        assert_eq!(parse_count(b"12.5"), None);
+        assert_eq!(parse_count(b"-1"), None);
+        assert_eq!(parse_count(b""), None);
+        assert_eq!(parse_count(b"NaN"), None);
+        assert_eq!(parse_millis(b"1520.25"), Some(1_520_250_000));
+        assert_eq!(parse_millis(b"inf"), None);
+        assert_eq!(parse_millis(b"1e300"), None);
+    }
+}
