@@ -19,6 +19,8 @@ pub const MAX_HEADER_DURATION: Duration = Duration::from_secs(86_400);
 pub fn limit_headers(headers: &HeaderMap) -> LimitHeaders {
     let text = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
     LimitHeaders {
+        limit_requests: text("x-ratelimit-limit-requests").and_then(parse_count),
+        limit_tokens: text("x-ratelimit-limit-tokens").and_then(parse_count),
         remaining_requests: text("x-ratelimit-remaining-requests").and_then(parse_count),
         remaining_tokens: text("x-ratelimit-remaining-tokens").and_then(parse_count),
         reset_requests: text("x-ratelimit-reset-requests").and_then(parse_reset),

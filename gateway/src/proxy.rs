@@ -19,7 +19,7 @@ use bytes::Bytes;
 use engine::{
     DeploymentId, FailReason, FailureKind, LimitHeaders, Outcome, Request, RequestId, Step, TierId,
 };
-use http::header::{self, HeaderMap, HeaderName, HeaderValue};
+use http::header::{self, HeaderName, HeaderValue};
 use http::{Response, StatusCode};
 use http_body::{Body as _, Frame};
 use http_body_util::{BodyExt, Limited};
@@ -37,6 +37,8 @@ use crate::trace::Row;
 
 /// Header naming the deployment that answered.
 pub const DEPLOYMENT_HEADER: &str = "x-switchyard-deployment";
+const DEPLOYMENT: HeaderName = HeaderName::from_static(DEPLOYMENT_HEADER);
+
 /// Header naming a tier directly, bypassing model routing.
 pub const TIER_HEADER: &str = "x-switchyard-tier";
 
@@ -403,6 +405,29 @@ async fn run(
     }
 }
 
+fn attempt_failed(kind: FailureKind, status: u16, ttft: Option<Duration>) -> AttemptResult {
+    AttemptResult::Failed {
+        outcome: Outcome::Failure {
+            kind,
+            status: (status != 0).then_some(status),
+            retry_after: None,
+            headers: LimitHeaders::default(),
+        },
+        status,
+        ttft,
+    }
+}
+
+/// Runs `fut` until `deadline`, or without a timer of its own when there is none.
+async fn until<F: Future>(deadline: Option<Instant>, fut: F) -> Result<F::Output, ()> {
+    match deadline {
+        Some(d) => timeout_at(d.into(), fut).await.map_err(|_| ()),
+        None => Ok(fut.await),
+    }
+}
+
+/// One attempt, bounded by the deployment's `total_timeout` (one timer for the whole attempt;
+/// a second one only when `first_byte_timeout` is set).
 async fn attempt_once(
     up: &crate::upstream::Upstream,
     req: http::Request<http_body_util::Full<Bytes>>,
@@ -412,28 +437,40 @@ async fn attempt_once(
     let total = sent + up.total_timeout;
     let first_byte = up
         .first_byte_timeout
-        .map_or(total, |t| (sent + t).min(total));
-    let failed = |kind, status: u16, ttft| AttemptResult::Failed {
-        outcome: Outcome::Failure {
-            kind,
-            status: (status != 0).then_some(status),
-            retry_after: None,
-            headers: LimitHeaders::default(),
-        },
-        status,
-        ttft,
-    };
-    let response = match timeout_at(first_byte.into(), up.client().request(req)).await {
-        Err(_) => return failed(FailureKind::Timeout, 0, None),
+        .map(|t| (sent + t).min(total))
+        .filter(|&t| t < total);
+    let mut head: Option<(u16, Duration)> = None;
+    let attempt = attempt_inner(up, req, stream, sent, first_byte, &mut head);
+    match timeout_at(total.into(), attempt).await {
+        Ok(result) => result,
+        Err(_) => attempt_failed(
+            FailureKind::Timeout,
+            head.map_or(0, |h| h.0),
+            head.map(|h| h.1),
+        ),
+    }
+}
+
+async fn attempt_inner(
+    up: &crate::upstream::Upstream,
+    req: http::Request<http_body_util::Full<Bytes>>,
+    stream: bool,
+    sent: Instant,
+    first_byte: Option<Instant>,
+    head: &mut Option<(u16, Duration)>,
+) -> AttemptResult {
+    let response = match until(first_byte, up.client().request(req)).await {
+        Err(()) => return attempt_failed(FailureKind::Timeout, 0, None),
         Ok(Err(e)) => {
             debug!(deployment = %up.id, error = %e, connect = e.is_connect(), "upstream request error");
-            return failed(FailureKind::Connection, 0, None);
+            return attempt_failed(FailureKind::Connection, 0, None);
         }
         Ok(Ok(r)) => r,
     };
     let ttft = sent.elapsed();
     let status = response.status();
     let code = status.as_u16();
+    *head = Some((code, ttft));
     if status.is_client_error() && status != StatusCode::TOO_MANY_REQUESTS {
         return AttemptResult::ClientError { response, ttft };
     }
@@ -464,9 +501,11 @@ async fn attempt_once(
     let (parts, mut incoming) = response.into_parts();
     if stream {
         loop {
-            match timeout_at(first_byte.into(), incoming.frame()).await {
-                Err(_) => return failed(FailureKind::Timeout, code, Some(ttft)),
-                Ok(Some(Err(_))) => return failed(FailureKind::Connection, code, Some(ttft)),
+            match until(first_byte, incoming.frame()).await {
+                Err(()) => return attempt_failed(FailureKind::Timeout, code, Some(ttft)),
+                Ok(Some(Err(_))) => {
+                    return attempt_failed(FailureKind::Connection, code, Some(ttft))
+                }
                 Ok(None) => {
                     return AttemptResult::Complete {
                         parts,
@@ -489,10 +528,9 @@ async fn attempt_once(
             }
         }
     }
-    match timeout_at(total.into(), incoming.collect()).await {
-        Err(_) => failed(FailureKind::Timeout, code, Some(ttft)),
-        Ok(Err(_)) => failed(FailureKind::Connection, code, Some(ttft)),
-        Ok(Ok(body)) => AttemptResult::Complete {
+    match incoming.collect().await {
+        Err(_) => attempt_failed(FailureKind::Connection, code, Some(ttft)),
+        Ok(body) => AttemptResult::Complete {
             parts,
             body: body.to_bytes(),
             ttft,
@@ -501,43 +539,34 @@ async fn attempt_once(
 }
 
 /// Hop-by-hop and framing headers not copied from the upstream answer.
+const HOP_BY_HOP: [&str; 8] = [
+    "connection",
+    "keep-alive",
+    "proxy-connection",
+    "transfer-encoding",
+    "upgrade",
+    "te",
+    "trailer",
+    "content-length",
+];
+
 fn skip_header(name: &HeaderName) -> bool {
-    matches!(
-        name.as_str(),
-        "connection"
-            | "keep-alive"
-            | "proxy-connection"
-            | "transfer-encoding"
-            | "upgrade"
-            | "te"
-            | "trailer"
-            | "content-length"
-    )
+    HOP_BY_HOP.contains(&name.as_str())
 }
 
-fn respond(parts: http::response::Parts, body: Body, deployment: &HeaderValue) -> Response<Body> {
-    let mut res = Response::new(body);
-    *res.status_mut() = parts.status;
-    let h = res.headers_mut();
-    h.reserve(parts.headers.len() + 1);
-    copy_headers(&parts.headers, h);
-    h.insert(DEPLOYMENT_HEADER, deployment.clone());
-    res
-}
-
-fn copy_headers(from: &HeaderMap, to: &mut HeaderMap) {
-    let mut last: Option<HeaderName> = None;
-    for (name, value) in from {
-        if skip_header(name) {
-            continue;
-        }
-        if last.as_ref() == Some(name) {
-            to.append(name.clone(), value.clone());
-        } else {
-            to.insert(name.clone(), value.clone());
-            last = Some(name.clone());
+fn respond(
+    mut parts: http::response::Parts,
+    body: Body,
+    deployment: &HeaderValue,
+) -> Response<Body> {
+    if parts.headers.keys().any(skip_header) {
+        for name in HOP_BY_HOP {
+            parts.headers.remove(name);
         }
     }
+    parts.headers.insert(DEPLOYMENT, deployment.clone());
+    parts.extensions.clear();
+    Response::from_parts(parts, body)
 }
 
 /// The client's answer when the engine gives up.
@@ -611,14 +640,30 @@ struct Usage {
 }
 
 /// `(input, output)` tokens from a JSON answer's `usage`, if it has one.
+///
+/// Fast path: read the value after the last `"usage":` key (a raw `"usage"` can only be a key or
+/// a plain string value, since quotes inside strings are escaped); otherwise parse the document.
 pub fn usage_of(body: &[u8]) -> Option<(u32, u32)> {
+    let clamp = |u: Usage| {
+        let c = |v: Option<u64>| u32::try_from(v.unwrap_or(0)).unwrap_or(u32::MAX);
+        (c(u.prompt_tokens), c(u.completion_tokens))
+    };
+    const KEY: &[u8] = b"\"usage\"";
+    if let Some(pos) = body.windows(KEY.len()).rposition(|w| w == KEY) {
+        if pos == 0 || body[pos - 1] != b'\\' {
+            if let Some(value) = body[pos + KEY.len()..]
+                .trim_ascii_start()
+                .strip_prefix(b":")
+            {
+                let mut de = serde_json::Deserializer::from_slice(value);
+                if let Ok(u) = Option::<Usage>::deserialize(&mut de) {
+                    return u.map(clamp);
+                }
+            }
+        }
+    }
     let doc: UsageDoc = serde_json::from_slice(body).ok()?;
-    let u = doc.usage?;
-    let clamp = |v: u64| u32::try_from(v).unwrap_or(u32::MAX);
-    Some((
-        clamp(u.prompt_tokens.unwrap_or(0)),
-        clamp(u.completion_tokens.unwrap_or(0)),
-    ))
+    doc.usage.map(clamp)
 }
 
 /// Longest SSE line the usage scanner looks into; longer lines are passed on unread.
@@ -866,6 +911,21 @@ mod tests {
         );
         assert_eq!(usage_of(br#"{"usage":null}"#), None);
         assert_eq!(usage_of(b"not json"), None);
+        // Usage first, a quoted "usage" inside content, whitespace around the colon.
+        assert_eq!(
+            usage_of(br#"{"usage" : {"prompt_tokens":1,"completion_tokens":2},"choices":[{"message":{"content":"say \"usage\": {}"}}]}"#),
+            Some((1, 2))
+        );
+        assert_eq!(
+            usage_of(br#"{"choices":[{"message":{"content":"\"usage\":{\"prompt_tokens\":5}"}}]}"#),
+            None
+        );
+        assert_eq!(
+            usage_of(
+                br#"{"input_tokens_details":{},"usage":{"input_tokens":3,"output_tokens":4}}"#
+            ),
+            Some((3, 4))
+        );
     }
 
     #[test]
