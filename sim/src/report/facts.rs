@@ -206,7 +206,12 @@ impl<'a> Facts<'a> {
 
     /// Seconds covered by the longest time series.
     pub fn span_s(&self) -> f64 {
-        let buckets = self.strategies.iter().map(|s| s.buckets()).max().unwrap_or(0);
+        let buckets = self
+            .strategies
+            .iter()
+            .map(|s| s.buckets())
+            .max()
+            .unwrap_or(0);
         (buckets as f64 * self.bucket_s).max(self.bucket_s)
     }
 

@@ -300,7 +300,9 @@ mod tests {
     #[test]
     fn rich_text_escapes_for_each_target() {
         let mut r = Rich::default();
-        r.strong("a<b").text(" sent 5% to ").code_list(&["x|y", "z"]);
+        r.strong("a<b")
+            .text(" sent 5% to ")
+            .code_list(&["x|y", "z"]);
         assert_eq!(r.markdown(), "**a\\<b** sent 5% to `x|y` and `z`");
         assert_eq!(
             r.html(),

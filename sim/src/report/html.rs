@@ -30,7 +30,7 @@ td.best{font-weight:700;background:#eef6ea}
 .dot{display:inline-block;width:11px;height:11px;border-radius:50%;margin-right:6px;vertical-align:baseline}
 .sw{display:inline-block;width:14px;height:11px;margin-right:6px;border:1px solid #888}
 ul.story li{margin:6px 0}
-code{font:14px/1.4 'DejaVu Sans Mono',ui-monospace,monospace;background:#f2f2f0;padding:0 3px;border-radius:3px}
+code{white-space:nowrap;font:14px/1.4 'DejaVu Sans Mono',ui-monospace,monospace;background:#f2f2f0;padding:0 3px;border-radius:3px}
 figure{margin:8px 0 24px}
 figure img{display:block;max-width:100%;height:auto;border:1px solid #e4e4e4}
 figcaption{font-size:14px;color:#444;margin-top:6px;max-width:1100px}
@@ -55,7 +55,10 @@ fn strategy_cell(doc: &Document<'_>, name: &str) -> String {
         .find(|s| s.name() == name)
         .map(|s| hex(strategy_color(s.kind)));
     match color {
-        Some(c) => format!("<span class=\"dot\" style=\"background:{c}\"></span>{}", esc(name)),
+        Some(c) => format!(
+            "<span class=\"dot\" style=\"background:{c}\"></span>{}",
+            esc(name)
+        ),
         None => esc(name),
     }
 }
@@ -107,7 +110,10 @@ pub(crate) fn render(doc: &Document<'_>) -> String {
     }
     let _ = writeln!(s, "</table>");
 
-    let _ = writeln!(s, "<h2 id=\"story\">What happened</h2>\n<ul class=\"story\">");
+    let _ = writeln!(
+        s,
+        "<h2 id=\"story\">What happened</h2>\n<ul class=\"story\">"
+    );
     for (sentence, st) in doc.sentences.iter().zip(&f.strategies) {
         let _ = writeln!(
             s,
@@ -142,7 +148,11 @@ pub(crate) fn render(doc: &Document<'_>) -> String {
             } else {
                 "num"
             };
-            let _ = write!(s, "<td class=\"{class}\">{}</td>", esc(&metric(m, e, seeds)));
+            let _ = write!(
+                s,
+                "<td class=\"{class}\">{}</td>",
+                esc(&metric(m, e, seeds))
+            );
         }
         let _ = writeln!(s, "</tr>");
     }
@@ -188,9 +198,17 @@ pub(crate) fn render(doc: &Document<'_>) -> String {
 
     let _ = writeln!(s, "<h2 id=\"data\">Data</h2>\n<ul>");
     for (name, what) in &doc.data {
-        let _ = writeln!(s, "<li><a href=\"{0}\">{0}</a>: {1}</li>", esc(name), esc(what));
+        let _ = writeln!(
+            s,
+            "<li><a href=\"{0}\">{0}</a>: {1}</li>",
+            esc(name),
+            esc(what)
+        );
     }
-    let _ = writeln!(s, "<li><a href=\"report.md\">report.md</a>: this report as Markdown</li>");
+    let _ = writeln!(
+        s,
+        "<li><a href=\"report.md\">report.md</a>: this report as Markdown</li>"
+    );
     let _ = writeln!(s, "</ul>\n</main>\n</body>\n</html>");
     s
 }

@@ -105,7 +105,10 @@ pub(crate) fn render(doc: &Document<'_>) -> String {
     }
 
     let _ = writeln!(s, "\n## Deployments\n");
-    let _ = writeln!(s, "| deployment | provider | model | tier | configured weight share |");
+    let _ = writeln!(
+        s,
+        "| deployment | provider | model | tier | configured weight share |"
+    );
     let _ = writeln!(s, "|---|---|---|---|---:|");
     for d in &f.deployments {
         let _ = writeln!(

@@ -61,7 +61,11 @@ const DATA_FILES: [(&str, &str); 5] = [
 
 /// Writes `report.md`, `index.html` and the plots into `dir` (created if missing) and returns
 /// the paths written, report files first.
-pub fn write_report(dir: &Path, scenario: &Scenario, c: &Comparison) -> Result<Vec<PathBuf>, ReportError> {
+pub fn write_report(
+    dir: &Path,
+    scenario: &Scenario,
+    c: &Comparison,
+) -> Result<Vec<PathBuf>, ReportError> {
     std::fs::create_dir_all(dir).map_err(|source| OutputError::Io {
         path: dir.to_owned(),
         source,

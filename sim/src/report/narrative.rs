@@ -70,8 +70,7 @@ pub(crate) fn winners(f: &Facts<'_>) -> Vec<Winner> {
                     best.strategy.name(),
                     super::format::metric(metric, eb, seeds),
                 ),
-                runner_up: second
-                    .map(|(n, e)| (n, super::format::metric(metric, e, seeds))),
+                runner_up: second.map(|(n, e)| (n, super::format::metric(metric, e, seeds))),
                 note,
             })
         })
@@ -148,7 +147,11 @@ fn incident_clause(f: &Facts<'_>, s: &StrategyView<'_>, inc: &IncidentInfo, r: &
             continue;
         }
         let share_in = s.sum(&inside, &hit, &attempts) as f64 / tier_in as f64;
-        r.text(if tier_clauses == 0 { " it sent " } else { " and " });
+        r.text(if tier_clauses == 0 {
+            " it sent "
+        } else {
+            " and "
+        });
         tier_clauses += 1;
         r.text(format!("{} of ", pct(share_in, 0)))
             .code(f.tiers[tier].as_str())
@@ -210,7 +213,11 @@ fn incident_clause(f: &Facts<'_>, s: &StrategyView<'_>, inc: &IncidentInfo, r: &
 }
 
 /// Mean latency of successful requests ending inside and outside an incident's window.
-fn mean_latency(f: &Facts<'_>, s: &StrategyView<'_>, inc: &IncidentInfo) -> (Option<f64>, Option<f64>) {
+fn mean_latency(
+    f: &Facts<'_>,
+    s: &StrategyView<'_>,
+    inc: &IncidentInfo,
+) -> (Option<f64>, Option<f64>) {
     let mut sums = [(0.0f64, 0u64); 2];
     for b in 0..s.buckets() {
         let (ok, _, mean) = s.run.timeseries.requests(b);
@@ -240,7 +247,12 @@ fn weights_clause(s: &StrategyView<'_>, r: &mut Rich) {
         }
         let gap = (row.actual_share - row.configured_share).abs();
         if largest.is_none_or(|(_, _, a, c)| gap > (a - c).abs()) {
-            largest = Some((&row.deployment, &row.tier, row.actual_share, row.configured_share));
+            largest = Some((
+                &row.deployment,
+                &row.tier,
+                row.actual_share,
+                row.configured_share,
+            ));
         }
     }
     match largest {
@@ -250,12 +262,12 @@ fn weights_clause(s: &StrategyView<'_>, r: &mut Rich) {
         Some((d, tier, actual, configured)) if (actual - configured).abs() < FOLLOWS_WEIGHTS => {
             r.text(" followed the configured weights (largest gap: ")
                 .code(d)
-                .text(format!(
-                    " got {} of ",
-                    pct(actual, 0)
-                ))
+                .text(format!(" got {} of ", pct(actual, 0)))
                 .code(tier)
-                .text(format!(" attempts against a configured {})", pct(configured, 0)));
+                .text(format!(
+                    " attempts against a configured {})",
+                    pct(configured, 0)
+                ));
         }
         Some((d, tier, actual, configured)) => {
             r.text(format!(" sent {} of ", pct(actual, 0)))

@@ -111,7 +111,10 @@ fn writes_every_file_and_the_same_bytes_twice() {
     let files_b = write_report(&b, &scenario, &c).expect("report b");
     assert_eq!(files_a.len(), 2 + 2 * 5);
     for (fa, fb) in files_a.iter().zip(&files_b) {
-        let (ba, bb) = (std::fs::read(fa).expect("read a"), std::fs::read(fb).expect("read b"));
+        let (ba, bb) = (
+            std::fs::read(fa).expect("read a"),
+            std::fs::read(fb).expect("read b"),
+        );
         assert!(!ba.is_empty(), "{} is empty", fa.display());
         assert!(ba == bb, "{} differs between two writes", fa.display());
     }
@@ -139,7 +142,10 @@ fn sentences_describe_the_outage_from_the_data() {
     let failed = wrr.sum(
         &window,
         &[0],
-        &[crate::stats::Column::RateLimited, crate::stats::Column::Errors],
+        &[
+            crate::stats::Column::RateLimited,
+            crate::stats::Column::Errors,
+        ],
     );
     assert!(failed > 0, "{}", sentences[0]);
     assert!(sentences[0].contains(&format!("{} failed attempt", format::thousands(failed))));
@@ -159,10 +165,22 @@ fn render_default() {
         Err(e) => panic!("{e}"),
     };
     let seeds = [scenario.settings.seed];
-    let c = crate::compare::compare(&scenario, &scenario.settings.strategies, &seeds, 2, &|_, _| {});
-    let dir = std::env::var_os("SWITCHYARD_REPORT_DIR").map_or_else(|| temp_dir("default"), PathBuf::from);
+    let c = crate::compare::compare(
+        &scenario,
+        &scenario.settings.strategies,
+        &seeds,
+        2,
+        &|_, _| {},
+    );
+    let dir = std::env::var_os("SWITCHYARD_REPORT_DIR")
+        .map_or_else(|| temp_dir("default"), PathBuf::from);
     crate::output::write_comparison_files(&dir, &c).expect("data files");
     let started = std::time::Instant::now();
     let files = write_report(&dir, &scenario, &c).expect("report");
-    eprintln!("report of {} files in {:?} at {}", files.len(), started.elapsed(), dir.display());
+    eprintln!(
+        "report of {} files in {:?} at {}",
+        files.len(),
+        started.elapsed(),
+        dir.display()
+    );
 }

@@ -7,7 +7,7 @@ use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
 use super::legend::{self, Entry, Swatch};
-use super::{strategy_color, text, DrawError, Figure, Plot, FAINT, GRID, INK};
+use super::{size, strategy_color, text, DrawError, Figure, Plot, FAINT, GRID, INK};
 use crate::report::facts::Facts;
 use crate::report::format::axis_number;
 
@@ -138,11 +138,11 @@ impl LatencyCdf {
             (1.0, 1000.0)
         };
         let mut chart = ChartBuilder::on(area)
-            .caption(caption, text(16.0, INK))
+            .caption(caption, text(size::CAPTION, INK))
             .margin(12)
             .margin_right(24)
-            .x_label_area_size(52)
-            .y_label_area_size(64)
+            .x_label_area_size(60)
+            .y_label_area_size(74)
             .build_cartesian_2d((lo..hi).log_scale(), y.clone())?;
         chart
             .configure_mesh()
@@ -155,13 +155,13 @@ impl LatencyCdf {
             .light_line_style(WHITE)
             .bold_line_style(GRID)
             .axis_style(INK)
-            .label_style(text(13.0, INK))
-            .axis_desc_style(text(14.0, INK))
+            .label_style(text(size::LABEL, INK))
+            .axis_desc_style(text(size::DESC, INK))
             .disable_x_mesh()
             .draw()?;
         // Log grid and tick labels, drawn by hand: 1, 2 and 5 × 10ᵏ labelled.
         let base = area.get_base_pixel();
-        let label_style = text(13.0, INK).pos(Pos::new(HPos::Center, VPos::Top));
+        let label_style = text(size::LABEL, INK).pos(Pos::new(HPos::Center, VPos::Top));
         for (v, labelled) in log_grid(lo, hi) {
             let line = if labelled { GRID } else { FAINT };
             chart.draw_series(std::iter::once(PathElement::new(
@@ -171,7 +171,10 @@ impl LatencyCdf {
             if labelled {
                 let (px, py) = chart.backend_coord(&(v, y.start));
                 let (px, py) = (px - base.0, py - base.1);
-                area.draw(&PathElement::new(vec![(px, py), (px, py + 5)], INK.stroke_width(1)))?;
+                area.draw(&PathElement::new(
+                    vec![(px, py), (px, py + 5)],
+                    INK.stroke_width(1),
+                ))?;
                 area.draw_text(&axis_number(v), &label_style, (px, py + 8))?;
             }
         }
@@ -186,7 +189,7 @@ impl LatencyCdf {
         chart.draw_series(std::iter::once(Text::new(
             mark_label.to_owned(),
             (lo * 1.04, my),
-            text(13.0, INK).pos(Pos::new(HPos::Left, VPos::Bottom)),
+            text(size::LABEL, INK).pos(Pos::new(HPos::Left, VPos::Bottom)),
         )))?;
         for c in &self.curves {
             let color = strategy_color(c.kind);
@@ -208,14 +211,14 @@ impl Figure for LatencyCdf {
     }
 
     fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> Result<(), DrawError> {
-        let root = root.titled("Latency CDF of successful requests", text(20.0, INK))?;
+        let root = root.titled("Latency CDF of successful requests", text(size::TITLE, INK))?;
         let (content, legend_area) = legend::split_bottom(&root, &self.legend)?;
         legend::draw(&legend_area, &self.legend)?;
         let panels = content.split_evenly((1, 2));
         if self.curves.is_empty() {
             content.draw_text(
                 "no successful requests",
-                &text(16.0, INK).pos(Pos::new(HPos::Center, VPos::Center)),
+                &text(size::CAPTION, INK).pos(Pos::new(HPos::Center, VPos::Center)),
                 (WIDTH as i32 / 2, 200),
             )?;
             return Ok(());

@@ -6,14 +6,14 @@ use plotters::coord::Shift;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
-use super::{strategy_color, text, DrawError, Figure, Plot, GRID, INK};
+use super::{size, strategy_color, text, DrawError, Figure, Plot, GRID, INK};
 use crate::compare::Estimate;
 use crate::report::facts::Facts;
 use crate::report::format::{fixed, tick_decimals};
 
 const WIDTH: u32 = 1200;
 const HEIGHT: u32 = 600;
-const LABEL_SIZE: f64 = 15.0;
+const LABEL_SIZE: f64 = super::size::LEGEND;
 
 struct Point {
     kind: StrategyKind,
@@ -59,8 +59,8 @@ pub(crate) fn place_label(at: (i32, i32), w: i32, h: i32, bounds: Box2, taken: &
     for (x0, y0) in candidates {
         let b = (x0, y0, x0 + w, y0 + h);
         let outside = b.0 < bounds.0 || b.1 < bounds.1 || b.2 > bounds.2 || b.3 > bounds.3;
-        let cost: i64 = taken.iter().map(|&t| overlap(b, t)).sum::<i64>()
-            + if outside { 1_000_000 } else { 0 };
+        let cost: i64 =
+            taken.iter().map(|&t| overlap(b, t)).sum::<i64>() + if outside { 1_000_000 } else { 0 };
         if cost == 0 {
             return b;
         }
@@ -125,12 +125,37 @@ impl Figure for CostLatency {
     }
 
     fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> Result<(), DrawError> {
-        let titled = root.titled("Cost against p99 latency (lower left is better)", text(20.0, INK))?;
-        let bar = |e: &Estimate| if self.seeds > 1 && e.ci95.is_finite() { e.ci95 } else { 0.0 };
-        let lo_x = self.points.iter().map(|p| p.cost.mean - bar(&p.cost)).fold(f64::INFINITY, f64::min);
-        let hi_x = self.points.iter().map(|p| p.cost.mean + bar(&p.cost)).fold(0.0, f64::max);
-        let lo_y = self.points.iter().map(|p| p.p99.mean - bar(&p.p99)).fold(f64::INFINITY, f64::min);
-        let hi_y = self.points.iter().map(|p| p.p99.mean + bar(&p.p99)).fold(0.0, f64::max);
+        let titled = root.titled(
+            "Cost against p99 latency (lower left is better)",
+            text(size::TITLE, INK),
+        )?;
+        let bar = |e: &Estimate| {
+            if self.seeds > 1 && e.ci95.is_finite() {
+                e.ci95
+            } else {
+                0.0
+            }
+        };
+        let lo_x = self
+            .points
+            .iter()
+            .map(|p| p.cost.mean - bar(&p.cost))
+            .fold(f64::INFINITY, f64::min);
+        let hi_x = self
+            .points
+            .iter()
+            .map(|p| p.cost.mean + bar(&p.cost))
+            .fold(0.0, f64::max);
+        let lo_y = self
+            .points
+            .iter()
+            .map(|p| p.p99.mean - bar(&p.p99))
+            .fold(f64::INFINITY, f64::min);
+        let hi_y = self
+            .points
+            .iter()
+            .map(|p| p.p99.mean + bar(&p.p99))
+            .fold(0.0, f64::max);
         let (xr, yr) = if self.points.is_empty() {
             (0.0..1.0, 0.0..1.0)
         } else {
@@ -145,8 +170,8 @@ impl Figure for CostLatency {
         let mut chart = ChartBuilder::on(&titled)
             .margin(16)
             .margin_right(30)
-            .x_label_area_size(52)
-            .y_label_area_size(78)
+            .x_label_area_size(60)
+            .y_label_area_size(92)
             .build_cartesian_2d(xr, yr)?;
         chart
             .configure_mesh()
@@ -159,8 +184,8 @@ impl Figure for CostLatency {
             .light_line_style(WHITE)
             .bold_line_style(GRID)
             .axis_style(INK)
-            .label_style(text(13.0, INK))
-            .axis_desc_style(text(14.0, INK))
+            .label_style(text(size::LABEL, INK))
+            .axis_desc_style(text(size::DESC, INK))
             .draw()?;
         for p in &self.points {
             let c = strategy_color(p.kind);
@@ -193,7 +218,11 @@ impl Figure for CostLatency {
             .collect();
         for p in &self.points {
             let at = (p.cost.mean, p.p99.mean);
-            chart.draw_series(std::iter::once(Circle::new(at, 8, strategy_color(p.kind).filled())))?;
+            chart.draw_series(std::iter::once(Circle::new(
+                at,
+                8,
+                strategy_color(p.kind).filled(),
+            )))?;
             chart.draw_series(std::iter::once(Circle::new(at, 8, WHITE.stroke_width(1))))?;
         }
         let style = text(LABEL_SIZE, INK);

@@ -7,15 +7,15 @@ use plotters::prelude::*;
 
 use super::legend::{self, Entry, Swatch};
 use super::{
-    minute_label, minutes, over_white, shade_incidents, strategy_color, text, DrawError, Figure, Plot, GRID,
-    INK,
+    minute_label, minutes, over_white, shade_incidents, size, strategy_color, text, DrawError,
+    Figure, Plot, GRID, INK,
 };
 use crate::report::facts::Facts;
 use crate::report::format::{axis_number, clock};
 use crate::stats::Column;
 
 const WIDTH: u32 = 1200;
-const PANEL_H: u32 = 230;
+const PANEL_H: u32 = 250;
 const TITLE_H: u32 = 40;
 
 const RATE_LIMITED: RGBColor = RGBColor(230, 159, 0);
@@ -89,8 +89,14 @@ impl<'a> Failures<'a> {
             .fold(0.0, f64::max);
         let y_max = if y_max > 0.0 { y_max * 1.12 } else { 1.0 };
         let mut legend = vec![
-            Entry::new("429 responses", Swatch::Fill(over_white(RATE_LIMITED, 0.55))),
-            Entry::new("provider errors (5xx, timeouts, connection)", Swatch::Line(ERRORS)),
+            Entry::new(
+                "429 responses",
+                Swatch::Fill(over_white(RATE_LIMITED, 0.55)),
+            ),
+            Entry::new(
+                "provider errors (5xx, timeouts, connection)",
+                Swatch::Line(ERRORS),
+            ),
             Entry::new("failed requests", Swatch::Dashed(FAILED)),
         ];
         if !f.incidents.is_empty() {
@@ -143,18 +149,24 @@ impl Figure for Failures<'_> {
     }
 
     fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> Result<(), DrawError> {
-        let root = root.titled("429s, errors and failed requests over time", text(20.0, INK))?;
+        let root = root.titled(
+            "429s, errors and failed requests over time",
+            text(size::TITLE, INK),
+        )?;
         let (content, legend_area) = legend::split_bottom(&root, &self.legend)?;
         legend::draw(&legend_area, &self.legend)?;
         let areas = content.split_evenly((self.rows, self.columns));
         let x = minutes(self.f);
         for (panel, area) in self.panels.iter().zip(areas.iter()) {
             let mut chart = ChartBuilder::on(area)
-                .caption(panel.kind.name(), text(16.0, strategy_color(panel.kind)))
+                .caption(
+                    panel.kind.name(),
+                    text(size::CAPTION, strategy_color(panel.kind)),
+                )
                 .margin(8)
                 .margin_right(20)
-                .x_label_area_size(40)
-                .y_label_area_size(58)
+                .x_label_area_size(48)
+                .y_label_area_size(68)
                 .build_cartesian_2d(x.clone(), 0.0..self.y_max)?;
             chart
                 .configure_mesh()
@@ -167,8 +179,8 @@ impl Figure for Failures<'_> {
                 .light_line_style(WHITE)
                 .bold_line_style(GRID)
                 .axis_style(INK)
-                .label_style(text(12.0, INK))
-                .axis_desc_style(text(13.0, INK))
+                .label_style(text(size::LABEL, INK))
+                .axis_desc_style(text(size::LABEL, INK))
                 .draw()?;
             shade_incidents(&mut chart, self.f)?;
             let area_pts = line(&panel.rate_limited);

@@ -43,11 +43,11 @@ impl Entry {
     }
 }
 
-const FONT_SIZE: f64 = 15.0;
+const FONT_SIZE: f64 = super::size::LEGEND;
 const SWATCH_W: i32 = 24;
 const SWATCH_GAP: i32 = 6;
 const SPACING: i32 = 26;
-const ROW_H: i32 = 24;
+const ROW_H: i32 = 28;
 const PAD: i32 = 8;
 
 /// Entries of each row with their widths, for an area `width` px wide.
@@ -124,7 +124,10 @@ fn swatch<DB: DrawingBackend>(
         Swatch::Dashed(c) => {
             for k in 0..3 {
                 let a = x0 + k * 9;
-                area.draw(&PathElement::new(vec![(a, y), (a + 6, y)], c.stroke_width(2)))?;
+                area.draw(&PathElement::new(
+                    vec![(a, y), (a + 6, y)],
+                    c.stroke_width(2),
+                ))?;
             }
         }
         Swatch::Fill(c) => {
@@ -132,12 +135,19 @@ fn swatch<DB: DrawingBackend>(
         }
         Swatch::Outlined(c) => {
             area.draw(&Rectangle::new([(x0, y - 7), (x1, y + 7)], c.filled()))?;
-            area.draw(&Rectangle::new([(x0, y - 7), (x1, y + 7)], INK.stroke_width(1)))?;
+            area.draw(&Rectangle::new(
+                [(x0, y - 7), (x1, y + 7)],
+                INK.stroke_width(1),
+            ))?;
         }
         Swatch::Marker(c) => {
             area.draw(&PathElement::new(vec![(x0, y), (x1, y)], c.stroke_width(2)))?;
             area.draw(&Circle::new((x0 + SWATCH_W / 2, y), 5, c.filled()))?;
-            area.draw(&Circle::new((x0 + SWATCH_W / 2, y), 5, WHITE.stroke_width(1)))?;
+            area.draw(&Circle::new(
+                (x0 + SWATCH_W / 2, y),
+                5,
+                WHITE.stroke_width(1),
+            ))?;
         }
         Swatch::Shade => {
             area.draw(&Rectangle::new(

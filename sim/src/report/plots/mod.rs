@@ -82,12 +82,17 @@ fn register_font() -> Result<(), DrawError> {
     if ok {
         Ok(())
     } else {
-        Err(DrawError("the bundled font DejaVuSans.ttf does not load".into()))
+        Err(DrawError(
+            "the bundled font DejaVuSans.ttf does not load".into(),
+        ))
     }
 }
 
 /// Draws every plot into `dir` as SVG and PNG, two at a time, and says what was drawn.
-pub(crate) fn render_all(dir: &Path, f: &Facts<'_>) -> Result<(Vec<Plot>, Vec<PathBuf>), ReportError> {
+pub(crate) fn render_all(
+    dir: &Path,
+    f: &Facts<'_>,
+) -> Result<(Vec<Plot>, Vec<PathBuf>), ReportError> {
     register_font().map_err(|e| ReportError::Plot {
         path: dir.to_owned(),
         message: e.0,
@@ -142,10 +147,7 @@ fn render<F: Figure>(dir: &Path, stem: &str, fig: &F) -> Result<Vec<PathBuf>, Re
     let png_path = dir.join(format!("{stem}.png"));
     let plot_err = |path: &Path| {
         let path = path.to_owned();
-        move |e: DrawError| ReportError::Plot {
-            path,
-            message: e.0,
-        }
+        move |e: DrawError| ReportError::Plot { path, message: e.0 }
     };
     let mut svg = String::new();
     {
@@ -164,7 +166,9 @@ fn render<F: Figure>(dir: &Path, stem: &str, fig: &F) -> Result<Vec<PathBuf>, Re
         encoder.set_depth(png::BitDepth::Eight);
         encoder.set_compression(png::Compression::Fast);
         let mut writer = encoder.write_header().map_err(std::io::Error::other)?;
-        writer.write_image_data(&rgb).map_err(std::io::Error::other)?;
+        writer
+            .write_image_data(&rgb)
+            .map_err(std::io::Error::other)?;
         writer.finish().map_err(std::io::Error::other)
     })?;
     Ok(vec![svg_path, png_path])
@@ -187,6 +191,20 @@ pub(crate) fn text(size: f64, color: RGBColor) -> TextStyle<'static> {
     let mut style = TextStyle::from((FONT, size).into_font());
     style.color = color.to_backend_color();
     style
+}
+
+/// Text sizes in pixels (the PNG's; SVGs ask the browser for size ÷ 1.24, as plotters does).
+pub(crate) mod size {
+    /// Figure titles.
+    pub const TITLE: f64 = 22.0;
+    /// Panel captions.
+    pub const CAPTION: f64 = 18.0;
+    /// Axis descriptions.
+    pub const DESC: f64 = 16.0;
+    /// Tick labels.
+    pub const LABEL: f64 = 15.0;
+    /// Legend entries and point labels.
+    pub const LEGEND: f64 = 17.0;
 }
 
 /// Dark grey for text and axes.
@@ -237,7 +255,11 @@ pub(crate) fn strategy_color(kind: StrategyKind) -> RGBColor {
 /// Shades each incident window `[start, end)` (x in minutes) across the chart's y range, with
 /// dashed edges, behind or over what is drawn.
 pub(crate) fn shade_incidents<DB: DrawingBackend>(
-    chart: &mut ChartContext<'_, DB, Cartesian2d<plotters::coord::types::RangedCoordf64, plotters::coord::types::RangedCoordf64>>,
+    chart: &mut ChartContext<
+        '_,
+        DB,
+        Cartesian2d<plotters::coord::types::RangedCoordf64, plotters::coord::types::RangedCoordf64>,
+    >,
     f: &Facts<'_>,
 ) -> Result<(), DrawError> {
     let y = chart.y_range();

@@ -7,15 +7,15 @@ use plotters::prelude::*;
 
 use super::legend::{self, Entry, Swatch};
 use super::{
-    deployment_color, minute_label, minutes, shade_incidents, strategy_color, text, DrawError,
-    Figure, Plot, GRID, INK,
+    deployment_color, minute_label, minutes, shade_incidents, size, strategy_color, text,
+    DrawError, Figure, Plot, GRID, INK,
 };
 use crate::report::facts::Facts;
 use crate::report::format::{axis_number, window};
 use crate::stats::Column;
 
 const WIDTH: u32 = 1200;
-const PANEL_H: u32 = 250;
+const PANEL_H: u32 = 270;
 const TITLE_H: u32 = 40;
 /// Shares are computed over a centred moving window about this long, to show the trend rather
 /// than each bucket's noise.
@@ -57,7 +57,12 @@ impl<'a> TrafficShare<'a> {
                 let n = s.buckets();
                 // attempts[b][i]: attempts to order[i] in bucket b.
                 let attempts: Vec<Vec<u64>> = (0..n)
-                    .map(|b| order.iter().map(|&d| s.count(b, d, Column::Attempts)).collect())
+                    .map(|b| {
+                        order
+                            .iter()
+                            .map(|&d| s.count(b, d, Column::Attempts))
+                            .collect()
+                    })
                     .collect();
                 let mut bands: Vec<Band> = order.iter().map(|&d| (d, Vec::new())).collect();
                 for b in 0..n {
@@ -66,7 +71,10 @@ impl<'a> TrafficShare<'a> {
                         .map(|i| attempts[window.clone()].iter().map(|row| row[i]).sum())
                         .collect();
                     let total: u64 = sums.iter().sum();
-                    let (x0, x1) = (b as f64 * minutes_per_bucket, (b + 1) as f64 * minutes_per_bucket);
+                    let (x0, x1) = (
+                        b as f64 * minutes_per_bucket,
+                        (b + 1) as f64 * minutes_per_bucket,
+                    );
                     let mut cum = 0.0;
                     for (i, band) in bands.iter_mut().enumerate() {
                         let share = if total > 0 {
@@ -90,7 +98,11 @@ impl<'a> TrafficShare<'a> {
             .map(|&d| {
                 let info = &f.deployments[d];
                 Entry::new(
-                    format!("{} ({})", info.id, f.tiers.get(info.tier).map_or("", String::as_str)),
+                    format!(
+                        "{} ({})",
+                        info.id,
+                        f.tiers.get(info.tier).map_or("", String::as_str)
+                    ),
                     Swatch::Fill(deployment_color(d)),
                 )
             })
@@ -144,18 +156,24 @@ impl Figure for TrafficShare<'_> {
     }
 
     fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> Result<(), DrawError> {
-        let root = root.titled("Share of attempts per deployment over time", text(20.0, INK))?;
+        let root = root.titled(
+            "Share of attempts per deployment over time",
+            text(size::TITLE, INK),
+        )?;
         let (content, legend_area) = legend::split_bottom(&root, &self.legend)?;
         legend::draw(&legend_area, &self.legend)?;
         let areas = content.split_evenly((self.rows, self.columns));
         let x = minutes(self.f);
         for (panel, area) in self.panels.iter().zip(areas.iter()) {
             let mut chart = ChartBuilder::on(area)
-                .caption(panel.kind.name(), text(16.0, strategy_color(panel.kind)))
+                .caption(
+                    panel.kind.name(),
+                    text(size::CAPTION, strategy_color(panel.kind)),
+                )
                 .margin(8)
                 .margin_right(20)
-                .x_label_area_size(40)
-                .y_label_area_size(58)
+                .x_label_area_size(48)
+                .y_label_area_size(68)
                 .build_cartesian_2d(x.clone(), 0.0..100.0)?;
             chart
                 .configure_mesh()
@@ -168,8 +186,8 @@ impl Figure for TrafficShare<'_> {
                 .light_line_style(WHITE)
                 .bold_line_style(GRID)
                 .axis_style(INK)
-                .label_style(text(12.0, INK))
-                .axis_desc_style(text(13.0, INK))
+                .label_style(text(size::LABEL, INK))
+                .axis_desc_style(text(size::LABEL, INK))
                 .draw()?;
             for (d, pts) in &panel.bands {
                 let mut poly: Vec<(f64, f64)> = Vec::with_capacity(pts.len() * 4);

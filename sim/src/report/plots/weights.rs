@@ -7,7 +7,7 @@ use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
 use super::legend::{self, Entry, Swatch};
-use super::{deployment_color, strategy_color, text, DrawError, Figure, Plot, GRID, INK};
+use super::{deployment_color, size, strategy_color, text, DrawError, Figure, Plot, GRID, INK};
 use crate::report::facts::Facts;
 use crate::report::format::axis_number;
 
@@ -53,7 +53,10 @@ impl Weights {
                 }
             })
             .collect();
-        let mut legend = vec![Entry::new("configured weight share", Swatch::Outlined(CONFIGURED))];
+        let mut legend = vec![Entry::new(
+            "configured weight share",
+            Swatch::Outlined(CONFIGURED),
+        )];
         legend.extend(
             f.strategies
                 .iter()
@@ -93,7 +96,7 @@ impl Figure for Weights {
     fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> Result<(), DrawError> {
         let titled = root.titled(
             "Configured weight share against actual share of tier attempts",
-            text(20.0, INK),
+            text(size::TITLE, INK),
         )?;
         let (content, legend_area) = legend::split_bottom(&titled, &self.legend)?;
         legend::draw(&legend_area, &self.legend)?;
@@ -107,8 +110,8 @@ impl Figure for Weights {
         let mut chart = ChartBuilder::on(&content)
             .margin(16)
             .margin_right(24)
-            .x_label_area_size(78)
-            .y_label_area_size(70)
+            .x_label_area_size(92)
+            .y_label_area_size(80)
             .build_cartesian_2d(0.0..n, 0.0..y_max)?;
         chart
             .configure_mesh()
@@ -122,8 +125,8 @@ impl Figure for Weights {
             .light_line_style(WHITE)
             .bold_line_style(GRID)
             .axis_style(INK)
-            .label_style(text(13.0, INK))
-            .axis_desc_style(text(14.0, INK))
+            .label_style(text(size::LABEL, INK))
+            .axis_desc_style(text(size::DESC, INK))
             .draw()?;
         for (i, g) in self.groups.iter().enumerate() {
             let bars = 1 + g.actual.len();
@@ -161,10 +164,10 @@ impl Figure for Weights {
             }
         }
         // Group labels under the axis: a swatch of the deployment's colour, its id, its tier.
-        let id_style = text(14.0, INK).pos(Pos::new(HPos::Center, VPos::Top));
+        let id_style = text(size::DESC, INK).pos(Pos::new(HPos::Center, VPos::Top));
         for (i, g) in self.groups.iter().enumerate() {
             let (cx, cy) = chart.backend_coord(&(i as f64 + 0.5, 0.0));
-            let (tw, _) = root.estimate_text_size(&g.label, &text(14.0, INK))?;
+            let (tw, _) = root.estimate_text_size(&g.label, &text(size::DESC, INK))?;
             let half = tw as i32 / 2;
             root.draw(&Rectangle::new(
                 [(cx - half - 16, cy + 9), (cx - half - 4, cy + 21)],
@@ -173,8 +176,8 @@ impl Figure for Weights {
             root.draw_text(&g.label, &id_style, (cx, cy + 8))?;
             root.draw_text(
                 &format!("({})", g.tier),
-                &text(13.0, RGBColor(100, 100, 100)).pos(Pos::new(HPos::Center, VPos::Top)),
-                (cx, cy + 27),
+                &text(size::LABEL, RGBColor(100, 100, 100)).pos(Pos::new(HPos::Center, VPos::Top)),
+                (cx, cy + 32),
             )?;
         }
         Ok(())
