@@ -556,10 +556,15 @@ impl Engine {
     fn observe_headers(&mut self, d: DeploymentId, outcome: &Outcome, now: Duration) {
         let h = outcome.headers();
         let state = &mut self.states[d.index()];
+        state.rpm.observe(
+            now,
+            h.limit_requests,
+            h.remaining_requests,
+            h.reset_requests,
+        );
         state
-            .rpm
-            .observe(now, h.remaining_requests, h.reset_requests);
-        state.tpm.observe(now, h.remaining_tokens, h.reset_tokens);
+            .tpm
+            .observe(now, h.limit_tokens, h.remaining_tokens, h.reset_tokens);
     }
 
     #[allow(clippy::too_many_arguments)]

@@ -18,6 +18,7 @@ use std::time::Duration;
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Window {
     limit: Option<u64>,
+    length: f64,
     base_rate: f64,
     rate: f64,
     level: f64,
@@ -31,6 +32,7 @@ impl Window {
         let rate = l / length.as_secs_f64().max(1e-9);
         Window {
             limit,
+            length: length.as_secs_f64().max(1e-9),
             base_rate: rate,
             rate,
             level: l,
@@ -116,8 +118,26 @@ impl Window {
         }
     }
 
-    /// Adopts what the provider reported: `remaining` units left, full again in `reset`.
-    pub fn observe(&mut self, now: Duration, remaining: Option<u64>, reset: Option<Duration>) {
+    /// Adopts what the provider reported: its own `limit` (which replaces a wrong or missing
+    /// configured one), `remaining` units left, full again in `reset`.
+    pub fn observe(
+        &mut self,
+        now: Duration,
+        limit: Option<u64>,
+        remaining: Option<u64>,
+        reset: Option<Duration>,
+    ) {
+        if let Some(reported) = limit.filter(|&l| l > 0 && Some(l) != self.limit) {
+            self.settle(now);
+            if self.limit.is_none() {
+                self.level = reported as f64;
+                self.updated = now;
+            }
+            self.limit = Some(reported);
+            self.base_rate = reported as f64 / self.length;
+            self.rate = self.base_rate;
+            self.level = self.level.min(reported as f64);
+        }
         let Some(limit) = self.limit else { return };
         let Some(remaining) = remaining else { return };
         self.settle(now);
@@ -181,7 +201,7 @@ mod tests {
     #[test]
     fn headers_override_the_local_count_and_reset_time() {
         let mut w = Window::new(Some(100), MIN);
-        w.observe(s(0.0), Some(5), Some(s(10.0)));
+        w.observe(s(0.0), None, Some(5), Some(s(10.0)));
         assert!((w.available(s(0.0)) - 5.0).abs() < 1e-9);
         assert!(
             (w.available(s(10.0)) - 100.0).abs() < 1e-9,
@@ -190,5 +210,20 @@ mod tests {
         // Back at full, the budget returns to its own refill rate.
         w.charge(s(20.0), 100);
         assert!((w.available(s(50.0)) - 50.0).abs() < 1e-9);
+    }
+
+    #[test]
+    fn a_reported_limit_replaces_a_wrong_or_missing_one() {
+        let mut w = Window::new(Some(300), MIN);
+        w.observe(s(0.0), Some(120), Some(60), Some(s(30.0)));
+        assert_eq!(w.limit(), Some(120));
+        assert!((w.headroom_after(s(0.0), 0) - 0.5).abs() < 1e-9);
+        let mut unknown = Window::new(None, MIN);
+        unknown.observe(s(0.0), Some(60), Some(0), Some(s(60.0)));
+        assert!(
+            !unknown.fits(s(0.5), 1),
+            "learned from headers that nothing is left"
+        );
+        assert!(unknown.fits(s(1.0), 1));
     }
 }

@@ -66,6 +66,10 @@ impl FromStr for FailureKind {
 /// What the provider's `x-ratelimit-*` headers said, if anything.
 #[derive(Debug, Clone, Copy, PartialEq, Default)]
 pub struct LimitHeaders {
+    /// `x-ratelimit-limit-requests`: the provider's own requests-per-minute limit.
+    pub limit_requests: Option<u64>,
+    /// `x-ratelimit-limit-tokens`: the provider's own tokens-per-minute limit.
+    pub limit_tokens: Option<u64>,
     /// `x-ratelimit-remaining-requests`.
     pub remaining_requests: Option<u64>,
     /// `x-ratelimit-remaining-tokens`.

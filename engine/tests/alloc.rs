@@ -2,29 +2,30 @@
 //! strategy at 16 deployments, with rate-limit windows rolling, latency and error estimates
 //! updating, and the retry path (429 cooldowns, 5xx retries) exercised too.
 //!
-//! A counting global allocator counts only on the thread that switched counting on, so the test
-//! harness's other threads (and other tests running in parallel) cannot disturb the count. This
+//! A counting global allocator counts per thread, and only on a thread that switched counting
+//! on, so the test harness's other threads (and other tests running in parallel) cannot disturb
+//! the count. This
 //! file is its own test binary, so the allocator affects nothing else.
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
 use std::fmt::Write as _;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use engine::{Config, Engine, FailureKind, LimitHeaders, Outcome, Request, Step, StrategyKind};
 
 struct Counting;
 
-static ALLOCATIONS: AtomicU64 = AtomicU64::new(0);
-
 thread_local! {
+    /// Whether this thread is counting.
     static COUNTING: Cell<bool> = const { Cell::new(false) };
+    /// This thread's count: per thread, so tests running in parallel cannot add to it.
+    static ALLOCATIONS: Cell<u64> = const { Cell::new(0) };
 }
 
 fn note() {
     if COUNTING.try_with(Cell::get).unwrap_or(false) {
-        ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
+        let _ = ALLOCATIONS.try_with(|n| n.set(n.get() + 1));
     }
 }
 
@@ -54,11 +55,11 @@ static GLOBAL: Counting = Counting;
 
 /// Allocations made by `f` on this thread.
 fn count_allocations(f: impl FnOnce()) -> u64 {
-    let before = ALLOCATIONS.load(Ordering::Relaxed);
+    let before = ALLOCATIONS.with(Cell::get);
     COUNTING.with(|c| c.set(true));
     f();
     COUNTING.with(|c| c.set(false));
-    ALLOCATIONS.load(Ordering::Relaxed) - before
+    ALLOCATIONS.with(Cell::get) - before
 }
 
 /// One tier of `n` deployments with varied weights, limits and prices.
@@ -129,6 +130,8 @@ impl Loop {
                                 input_tokens: 400,
                                 output_tokens: 150,
                                 headers: LimitHeaders {
+                                    limit_requests: None,
+                                    limit_tokens: None,
                                     remaining_requests: Some(50_000),
                                     remaining_tokens: Some(90_000_000),
                                     reset_requests: None,

@@ -300,6 +300,8 @@ fn outcome_of(spec: &OutcomeSpec, request: &Request) -> Outcome {
     let headers = spec
         .headers
         .map(|(rr, rsr, rt, rst)| LimitHeaders {
+            limit_requests: None,
+            limit_tokens: None,
             remaining_requests: rr,
             reset_requests: rsr.map(Duration::from_millis),
             remaining_tokens: rt,
@@ -683,8 +685,8 @@ impl Driver {
     /// exactly what the engine saw. `d` itself was charged by the send: unless it is the one
     /// whose attempt this very call finished, its state before the call is what the engine saw.
     /// If it is (`d == finished`), `finish` changed it before choosing, so its cooldown and
-    /// windows are re-derived from the state after the call (a charge of `n` fits iff the window
-    /// holds at most its limit afterwards).
+    /// windows are re-derived from the state after the call (a charge fitted iff the window is
+    /// not overdrawn afterwards).
     fn check_placement(
         &mut self,
         r: &LiveRequest,
@@ -711,7 +713,8 @@ impl Driver {
         // Was d usable, or only blocked by its breaker (panic mode)?
         let panic = if finished == Some(d) {
             let s = &post[d.index()];
-            let fits = |w: &engine::limits::Window| w.limit().is_none_or(|l| w.used_at(now) <= l);
+            // A charge of n fitted before iff nothing is overdrawn after it.
+            let fits = |w: &engine::limits::Window| w.fits(now, 0);
             if now < s.cooldown_until {
                 v.push(format!(
                     "sent {d:?} while cooling down until {:?}",

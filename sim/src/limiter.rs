@@ -167,12 +167,7 @@ impl Limiter {
 
     /// Admits a request of `tokens` at `now` (limits scaled by `factor`, e.g. 0.5 in a limit cut),
     /// charging every window, or rejects it charging nothing.
-    pub fn admit(
-        &mut self,
-        now: Duration,
-        tokens: u64,
-        factor: f64,
-    ) -> Result<(), Rejection> {
+    pub fn admit(&mut self, now: Duration, tokens: u64, factor: f64) -> Result<(), Rejection> {
         let t = now.as_secs_f64();
         let checks = [
             self.rpm.check(t, 1.0, factor),
@@ -207,6 +202,8 @@ impl Limiter {
         let (remaining_requests, reset_requests) = self.rpm.report(now, factor);
         let (remaining_tokens, reset_tokens) = self.tpm.report(now, factor);
         LimitHeaders {
+            limit_requests: self.rpm.limit.map(|l| (l * factor).max(1.0) as u64),
+            limit_tokens: self.tpm.limit.map(|l| (l * factor).max(1.0) as u64),
             remaining_requests,
             remaining_tokens,
             reset_requests,

@@ -682,7 +682,9 @@ impl Simulation<'_> {
         } = &mut outcome
         {
             let factor = self.scenario.world.conditions(d, self.now).limit_factor;
-            *headers = self.limiters[d].headers(self.now, factor);
+            let fidelity =
+                self.scenario.world.providers[self.scenario.world.deployments[d].provider].headers;
+            *headers = fidelity.filter(self.limiters[d].headers(self.now, factor));
         }
         let column = match outcome.failure_kind() {
             None => Column::Ok,

@@ -5,11 +5,39 @@ use std::time::Duration;
 use crate::dist::Dist;
 use crate::limiter::{Limiter, WindowKind};
 
+/// Which `x-ratelimit-*` headers a provider sends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HeaderFidelity {
+    /// Limit, remaining and reset (OpenAI).
+    Full,
+    /// Remaining and reset only (Azure OpenAI).
+    Remaining,
+    /// None at all.
+    None,
+}
+
+impl HeaderFidelity {
+    /// Keeps only the headers this provider would send.
+    pub fn filter(self, mut h: engine::LimitHeaders) -> engine::LimitHeaders {
+        match self {
+            HeaderFidelity::Full => h,
+            HeaderFidelity::Remaining => {
+                h.limit_requests = None;
+                h.limit_tokens = None;
+                h
+            }
+            HeaderFidelity::None => engine::LimitHeaders::default(),
+        }
+    }
+}
+
 /// A provider: deployments share its capacity.
 #[derive(Debug, Clone)]
 pub struct Provider {
     /// Provider name.
     pub name: String,
+    /// Which rate-limit headers it sends.
+    pub headers: HeaderFidelity,
     /// Requests it serves at once; more wait in a FIFO queue (`None` = unbounded).
     pub concurrency: Option<u32>,
 }

@@ -19,7 +19,8 @@
 //! scan is exact, and the in-flight term already breaks herds because every send raises it.
 //!
 //! Adaptive also knows when to leave a tier: if every candidate is suspect (silent for more
-//! than 8× its usual time to first token, or failing more than 6 % of attempts) it declines,
+//! than 8× its usual time to first token, failing more than 6 % of attempts, or down to its
+//! last 5 % of rate-limit headroom, where a 429 is one estimate away) it declines,
 //! and the request spills to the tier's fallback instead of joining the pile on a broken
 //! provider. With no fallback left it still picks the best of them.
 
@@ -78,7 +79,9 @@ impl Balancer for Adaptive {
 
 impl Adaptive {
     fn suspect(s: &crate::state::DeploymentState, ctx: &PickContext<'_>) -> bool {
-        stall_factor(s, ctx) >= 4.0 || s.error_rate(ctx.now, ctx.health) > 0.06
+        stall_factor(s, ctx) >= 4.0
+            || s.error_rate(ctx.now, ctx.health) > 0.06
+            || s.headroom_after(ctx.now, ctx.tokens) < 0.05
     }
 }
 

@@ -15,7 +15,9 @@ use toml::Spanned;
 use crate::dist::{Dist, DistSpec, Unit};
 use crate::limiter::WindowKind;
 use crate::workload::{MixEntry, Workload};
-use crate::world::{Incident, IncidentKind, OutageMode, Provider, World, WorldDeployment};
+use crate::world::{
+    HeaderFidelity, Incident, IncidentKind, OutageMode, Provider, World, WorldDeployment,
+};
 use raw::{ArrivalSpec, RawScenario};
 
 /// A scenario that cannot be used, located as precisely as the file allows.
@@ -423,8 +425,21 @@ fn world(ctx: &Ctx<'_>, raw: &RawScenario, config: &Config) -> Result<World, Sce
                 window,
             });
         }
+        let headers = match p.rate_limit_headers.as_str() {
+            "full" => HeaderFidelity::Full,
+            "remaining" => HeaderFidelity::Remaining,
+            "none" => HeaderFidelity::None,
+            other => {
+                return Err(ctx.err(
+                    Some(&span),
+                    field("rate_limit_headers"),
+                    format!("{other:?}; expected \"full\", \"remaining\" or \"none\""),
+                ))
+            }
+        };
         providers.push(Provider {
             name: p.name.clone(),
+            headers,
             concurrency,
         });
     }

@@ -175,8 +175,14 @@ pub struct RawProvider {
     pub timeout_rate: f64,
     #[serde(default = "default_rejection_latency", with = "duration")]
     pub rejection_latency: Duration,
+    #[serde(default = "default_rate_limit_headers")]
+    pub rate_limit_headers: String,
     #[serde(rename = "deployment")]
     pub deployments: Vec<RawWorldDeployment>,
+}
+
+fn default_rate_limit_headers() -> String {
+    "full".to_owned()
 }
 
 fn default_rejection_latency() -> Duration {
