@@ -12,7 +12,10 @@ use sim::replay::{parse_count, parse_millis, Format, Replay, ReplayOptions, Trac
 use sim::trace::CsvTrace;
 use sim::{Arrival, ArrivalSource, RunOptions, Scenario};
 
-const AZURE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/traces/azure-2023-code.csv");
+const AZURE: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../../shared/traces/azure-2023-code.csv"
+);
 const DEFAULT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../scenarios/default.toml");
 
 fn scenario() -> Scenario {
@@ -48,7 +51,10 @@ fn arrivals(replay: &Replay, s: &Scenario) -> Vec<Arrival> {
 /// Data rows of a CSV file (non-empty lines after the header).
 fn data_rows(path: &str) -> u64 {
     let text = std::fs::read_to_string(path).unwrap();
-    text.lines().skip(1).filter(|l| !l.trim().is_empty()).count() as u64
+    text.lines()
+        .skip(1)
+        .filter(|l| !l.trim().is_empty())
+        .count() as u64
 }
 
 const MINIMAL: &str = "timestamp_ms,input_tokens,output_tokens,model\n\
@@ -69,7 +75,10 @@ fn azure_trace_replays_every_request_through_every_strategy() {
     assert_eq!(info.arrivals, rows);
     assert!(info.models_from_mix);
     // About an hour (2023-11-16 18:17 to 19:14).
-    assert!((3000.0..3700.0).contains(&info.last_arrival.as_secs_f64()), "{info:?}");
+    assert!(
+        (3000.0..3700.0).contains(&info.last_arrival.as_secs_f64()),
+        "{info:?}"
+    );
     replay.prepare(&mut s);
     for strategy in StrategyKind::ALL {
         let mut source = replay.source(&s, 7);
@@ -86,7 +95,10 @@ fn azure_trace_replays_every_request_through_every_strategy() {
         assert!(replay.take_error().is_none());
         assert_eq!(r.summary.requests, rows, "{strategy}");
         let sm = &r.summary;
-        assert_eq!(sm.requests, sm.successes + sm.failures + sm.in_flight_at_end);
+        assert_eq!(
+            sm.requests,
+            sm.successes + sm.failures + sm.in_flight_at_end
+        );
     }
 }
 
@@ -98,13 +110,22 @@ fn arrivals_keep_the_trace_order_times_and_tokens() {
     let a = arrivals(&replay, &s);
     let ms: Vec<f64> = a.iter().map(|a| a.at.as_secs_f64() * 1000.0).collect();
     assert_eq!(ms, vec![0.0, 250.5, 1000.0, 1000.0, 4000.0]);
-    let tokens: Vec<(u32, u32)> = a.iter().map(|a| (a.input_tokens, a.output_tokens)).collect();
-    assert_eq!(tokens, vec![(100, 10), (200, 20), (300, 30), (400, 40), (500, 50)]);
+    let tokens: Vec<(u32, u32)> = a
+        .iter()
+        .map(|a| (a.input_tokens, a.output_tokens))
+        .collect();
+    assert_eq!(
+        tokens,
+        vec![(100, 10), (200, 20), (300, 30), (400, 40), (500, 50)]
+    );
     let tiers: Vec<&str> = a
         .iter()
         .map(|a| s.config.tiers[a.tier.index()].name.as_str())
         .collect();
-    assert_eq!(tiers, vec!["frontier", "fast", "frontier", "frontier", "fast"]);
+    assert_eq!(
+        tiers,
+        vec!["frontier", "fast", "frontier", "frontier", "fast"]
+    );
     let names = replay.source(&s, 1).models();
     assert_eq!(names[a[1].model as usize], "gpt-4o-mini");
     // max_tokens = 2048 in the scenario: the gateway's estimate.
@@ -118,7 +139,12 @@ fn crlf_line_ends_and_a_missing_final_newline() {
     let crlf = crlf.trim_end();
     let path = file("crlf.csv", crlf.as_bytes());
     let replay = open(&path, &s, ReplayOptions::default()).unwrap();
-    let plain = open(&file("plain.csv", MINIMAL.as_bytes()), &s, ReplayOptions::default()).unwrap();
+    let plain = open(
+        &file("plain.csv", MINIMAL.as_bytes()),
+        &s,
+        ReplayOptions::default(),
+    )
+    .unwrap();
     assert_eq!(arrivals(&replay, &s), arrivals(&plain, &s));
     assert_eq!(replay.info().arrivals, 5);
 }
@@ -134,11 +160,20 @@ fn gzip_files_replay_like_plain_ones() {
     assert_eq!(arrivals(&replay, &s), arrivals(&plain, &s));
     // Detected from the bytes, not the name.
     let named = file("azure-gzip-without-suffix.csv", &gzip(MINIMAL.as_bytes()));
-    assert_eq!(open(&named, &s, ReplayOptions::default()).unwrap().info().arrivals, 5);
+    assert_eq!(
+        open(&named, &s, ReplayOptions::default())
+            .unwrap()
+            .info()
+            .arrivals,
+        5
+    );
     // Truncated gzip: an I/O error naming the file, no panic.
     let cut = gzip(&text);
     let cut = file("cut.csv.gz", &cut[..cut.len() / 2]);
-    let e = open(&cut, &s, ReplayOptions::default()).err().unwrap().to_string();
+    let e = open(&cut, &s, ReplayOptions::default())
+        .err()
+        .unwrap()
+        .to_string();
     assert!(e.contains("cut.csv.gz"), "{e}");
 }
 
@@ -157,9 +192,15 @@ fn a_bad_row_stops_the_replay_naming_file_line_field_and_value() {
     let TraceError::Row(row) = &e else {
         panic!("{e}")
     };
-    assert_eq!((row.line, row.field.as_str(), row.value.as_str()), (3, "input_tokens", "lots"));
+    assert_eq!(
+        (row.line, row.field.as_str(), row.value.as_str()),
+        (3, "input_tokens", "lots")
+    );
     let text = e.to_string();
-    assert!(text.starts_with(&format!("{}:3: input_tokens", path.display())), "{text}");
+    assert!(
+        text.starts_with(&format!("{}:3: input_tokens", path.display())),
+        "{text}"
+    );
     assert!(text.contains("expected a whole number of tokens"), "{text}");
 }
 
@@ -167,11 +208,18 @@ fn a_bad_row_stops_the_replay_naming_file_line_field_and_value() {
 fn an_unknown_model_names_the_line_and_value() {
     let s = scenario();
     let text = "timestamp_ms,input_tokens,output_tokens,model\n0,1,1,gpt-4o\n5,1,1,gpt-5-turbo\n";
-    let e = open(&file("model.csv", text.as_bytes()), &s, ReplayOptions::default())
-        .err()
-        .unwrap()
-        .to_string();
-    assert!(e.contains("model.csv:3: model: found \"gpt-5-turbo\""), "{e}");
+    let e = open(
+        &file("model.csv", text.as_bytes()),
+        &s,
+        ReplayOptions::default(),
+    )
+    .err()
+    .unwrap()
+    .to_string();
+    assert!(
+        e.contains("model.csv:3: model: found \"gpt-5-turbo\""),
+        "{e}"
+    );
     assert!(e.contains("frontier, fast"), "{e}");
 }
 
@@ -192,7 +240,8 @@ fn skip_bad_rows_counts_them_and_keeps_their_lines() {
     assert_eq!(arrivals(&replay, &s).len(), 2);
 }
 
-const UNSORTED: &str = "timestamp_ms,input_tokens,output_tokens\n0,1,1\n500,1,1\n300,1,1\n900,1,1\n";
+const UNSORTED: &str =
+    "timestamp_ms,input_tokens,output_tokens\n0,1,1\n500,1,1\n300,1,1\n900,1,1\n";
 
 #[test]
 fn unsorted_timestamps_are_an_error_unless_sorted() {
@@ -200,7 +249,14 @@ fn unsorted_timestamps_are_an_error_unless_sorted() {
     let path = file("unsorted.csv", UNSORTED.as_bytes());
     let e = open(&path, &s, ReplayOptions::default()).err().unwrap();
     assert!(
-        matches!(e, TraceError::Unsorted { line: 4, previous_line: 3, .. }),
+        matches!(
+            e,
+            TraceError::Unsorted {
+                line: 4,
+                previous_line: 3,
+                ..
+            }
+        ),
         "{e}"
     );
     assert!(e.to_string().contains("--sort"), "{e}");
@@ -214,7 +270,10 @@ fn unsorted_timestamps_are_an_error_unless_sorted() {
     )
     .unwrap();
     assert!(sorted.info().sorted_in_memory);
-    let ms: Vec<u128> = arrivals(&sorted, &s).iter().map(|a| a.at.as_millis()).collect();
+    let ms: Vec<u128> = arrivals(&sorted, &s)
+        .iter()
+        .map(|a| a.at.as_millis())
+        .collect();
     assert_eq!(ms, vec![0, 300, 500, 900]);
     // A bounded reorder buffer streams it too.
     let buffered = open(
@@ -227,13 +286,26 @@ fn unsorted_timestamps_are_an_error_unless_sorted() {
     )
     .unwrap();
     assert!(!buffered.info().sorted_in_memory);
-    let ms2: Vec<u128> = arrivals(&buffered, &s).iter().map(|a| a.at.as_millis()).collect();
+    let ms2: Vec<u128> = arrivals(&buffered, &s)
+        .iter()
+        .map(|a| a.at.as_millis())
+        .collect();
     assert_eq!(ms2, ms);
-    let too_tight = ReplayOptions {
-        max_disorder: Some(Duration::from_millis(100)),
+    // A row further back than the tolerance behind a later row is still an error.
+    let far = file(
+        "far.csv",
+        b"timestamp_ms,input_tokens,output_tokens\n0,1,1\n500,1,1\n700,1,1\n300,1,1\n",
+    );
+    let tight = ReplayOptions {
+        max_disorder: Some(Duration::from_millis(150)),
         ..ReplayOptions::default()
     };
-    assert!(open(&path, &s, too_tight).is_err());
+    let e = open(&far, &s, tight).err().unwrap();
+    assert!(
+        matches!(e, TraceError::Unsorted { line: 5, previous_line: 3, .. }),
+        "{e}"
+    );
+    assert!(e.to_string().contains("--max-disorder (now 150ms)"), "{e}");
 }
 
 #[test]
@@ -314,7 +386,11 @@ fn per_attempt_traces_from_the_simulator_replay_their_first_attempts() {
         sink.finish().unwrap();
     }
     let text = String::from_utf8(buf).unwrap();
-    let first_attempts = text.lines().skip(1).filter(|l| l.split(',').nth(2) == Some("1")).count();
+    let first_attempts = text
+        .lines()
+        .skip(1)
+        .filter(|l| l.split(',').nth(2) == Some("1"))
+        .count();
     let retries = text.lines().count() - 1 - first_attempts;
     assert!(retries > 0);
     // Rows are written as attempts finish, so send times are out of order: streamed through
@@ -325,14 +401,25 @@ fn per_attempt_traces_from_the_simulator_replay_their_first_attempts() {
     assert_eq!(replay.info().read.retries, retries as u64);
     let a = arrivals(&replay, &s);
     assert!(a.windows(2).all(|w| w[0].at <= w[1].at));
-    let models: Vec<&str> = replay.info().models.iter().map(|m| m.name.as_str()).collect();
-    assert!(models.contains(&"gpt-4o") && models.contains(&"gpt-4o-mini"), "{models:?}");
+    let models: Vec<&str> = replay
+        .info()
+        .models
+        .iter()
+        .map(|m| m.name.as_str())
+        .collect();
+    assert!(
+        models.contains(&"gpt-4o") && models.contains(&"gpt-4o-mini"),
+        "{models:?}"
+    );
     // Without the buffer the same file is an error naming a line.
     let strict = ReplayOptions {
         max_disorder: Some(Duration::ZERO),
         ..ReplayOptions::default()
     };
-    assert!(matches!(open(&path, &s, strict), Err(TraceError::Unsorted { .. })));
+    assert!(matches!(
+        open(&path, &s, strict),
+        Err(TraceError::Unsorted { .. })
+    ));
 }
 
 #[test]
@@ -346,7 +433,10 @@ fn an_error_met_mid_run_is_recorded_and_the_run_can_be_discarded() {
     let n = std::iter::from_fn(|| source.next_arrival()).count();
     assert_eq!(n, 5);
     let e = replay.take_error().expect("the bad row is reported");
-    assert!(e.to_string().contains("changing.csv:7: input_tokens"), "{e}");
+    assert!(
+        e.to_string().contains("changing.csv:7: input_tokens"),
+        "{e}"
+    );
     // A vanished file is reported too, not a panic.
     std::fs::remove_file(&path).unwrap();
     let mut source = replay.source(&s, 1);
@@ -359,8 +449,16 @@ fn headers_name_what_is_missing() {
     let s = scenario();
     for (name, text, needle) in [
         ("empty.csv", "", "empty"),
-        ("noheader.csv", "1,2,3\n", "TIMESTAMP,ContextTokens,GeneratedTokens"),
-        ("headeronly.csv", "timestamp_ms,input_tokens,output_tokens\n", "no rows"),
+        (
+            "noheader.csv",
+            "1,2,3\n",
+            "TIMESTAMP,ContextTokens,GeneratedTokens",
+        ),
+        (
+            "headeronly.csv",
+            "timestamp_ms,input_tokens,output_tokens\n",
+            "no rows",
+        ),
     ] {
         let e = open(&file(name, text.as_bytes()), &s, ReplayOptions::default())
             .err()
@@ -372,8 +470,14 @@ fn headers_name_what_is_missing() {
         format: Some(Format::Azure),
         ..ReplayOptions::default()
     };
-    let e = open(&file("forced.csv", MINIMAL.as_bytes()), &s, forced).err().unwrap().to_string();
-    assert!(e.contains("missing TIMESTAMP,ContextTokens,GeneratedTokens"), "{e}");
+    let e = open(&file("forced.csv", MINIMAL.as_bytes()), &s, forced)
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(
+        e.contains("missing TIMESTAMP,ContextTokens,GeneratedTokens"),
+        "{e}"
+    );
 }
 
 #[test]
@@ -387,7 +491,9 @@ fn a_model_option_sends_everything_to_one_route() {
     assert!(!replay.info().models_from_mix);
     assert_eq!(replay.info().models[0].rows, replay.info().arrivals);
     let a = arrivals(&replay, &s);
-    assert!(a.iter().all(|a| s.config.tiers[a.tier.index()].name == "fast"));
+    assert!(a
+        .iter()
+        .all(|a| s.config.tiers[a.tier.index()].name == "fast"));
     let bad = ReplayOptions {
         model: Some("nope".into()),
         ..ReplayOptions::default()

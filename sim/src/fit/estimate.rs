@@ -8,6 +8,9 @@ use hdrhistogram::Histogram;
 use super::reader::{Attempt, Class};
 use super::stats::{histogram, record, LogAcc};
 
+/// Distinct timed-out latencies remembered per deployment.
+const MAX_TIMEOUT_VALUES: usize = 10_000;
+
 /// Counts and samples of one deployment.
 #[derive(Debug, Clone)]
 pub struct DeploymentAcc {
@@ -37,6 +40,8 @@ pub struct DeploymentAcc {
     pub latency_hist: Histogram<u64>,
     /// Latency of timed-out attempts, µs.
     pub timeout_hist: Histogram<u64>,
+    /// Latencies of timed-out attempts rounded to ms, and how often each occurred (bounded).
+    pub timeout_values: HashMap<u64, u64>,
     /// Requested models, for the deployment's `model`.
     pub models: HashMap<String, u64>,
     /// Per minute since the start: admitted (not 429) attempts and their tokens.
@@ -59,6 +64,7 @@ impl DeploymentAcc {
             ttft_hist: histogram(),
             latency_hist: histogram(),
             timeout_hist: histogram(),
+            timeout_values: HashMap::new(),
             models: HashMap::new(),
             minutes: HashMap::new(),
         }
@@ -85,6 +91,12 @@ impl DeploymentAcc {
             Class::Timeout => {
                 self.timeout += 1;
                 record(&mut self.timeout_hist, us(a.latency_ms));
+                let ms = a.latency_ms.round() as u64;
+                if self.timeout_values.len() < MAX_TIMEOUT_VALUES
+                    || self.timeout_values.contains_key(&ms)
+                {
+                    *self.timeout_values.entry(ms).or_default() += 1;
+                }
             }
             Class::Connection => self.connection += 1,
             Class::Client => self.client += 1,
@@ -116,6 +128,20 @@ impl DeploymentAcc {
             .iter()
             .max_by(|a, b| a.1.cmp(b.1).then_with(|| b.0.cmp(a.0)))
             .map(|(m, _)| m.as_str())
+    }
+
+    /// When attempts time out: the most frequent timed-out latency (a configured timeout is one
+    /// value), else the median.
+    pub fn timeout_after(&self) -> Option<std::time::Duration> {
+        let (ms, n) = self
+            .timeout_values
+            .iter()
+            .max_by(|a, b| a.1.cmp(b.1).then_with(|| b.0.cmp(a.0)))?;
+        Some(if *n > 1 || self.timeout == 1 {
+            std::time::Duration::from_millis(*ms)
+        } else {
+            std::time::Duration::from_micros(self.timeout_hist.value_at_quantile(0.5))
+        })
     }
 
     /// The busiest minute's admitted requests and tokens.

@@ -138,7 +138,11 @@ pub fn rates_table(fit: &Fit) -> String {
             format!("{:.2}%", d.error_rate * 100.0),
             format!("{:.2}%", d.timeout_rate * 100.0),
             format!("{:.2}%", d.rate_limited_share * 100.0),
-            format!("{:.1} ms{}", d.ttft.median() * 1000.0, pooled(d.ttft_pooled)),
+            format!(
+                "{:.1} ms{}",
+                d.ttft.median() * 1000.0,
+                pooled(d.ttft_pooled)
+            ),
             format!("{:.3}", d.ttft.sigma),
             format!(
                 "{:.3} ms{}",

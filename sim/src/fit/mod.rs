@@ -117,7 +117,8 @@ pub struct DeploymentFit {
     pub timeout_rate: f64,
     /// 429s per attempt.
     pub rate_limited_share: f64,
-    /// Median latency of timed-out attempts (the gateway's first-byte timeout).
+    /// When its attempts time out (the gateway's first-byte timeout): the most frequent
+    /// timed-out latency, else their median.
     pub timeout_after: Option<Duration>,
     /// Busiest minute: admitted attempts and their tokens.
     pub peak_minute: (u64, u64),
@@ -162,13 +163,15 @@ pub struct Fit {
     pub mix: Vec<(String, f64)>,
     /// Per deployment, in order of first appearance.
     pub deployments: Vec<DeploymentFit>,
-    /// Median latency of all timed-out attempts.
+    /// When attempts time out, from the deployment with the most timeouts.
     pub timeout_after: Option<Duration>,
 }
 
 /// Percentiles written for token distributions.
-const TOKEN_PERCENTILES: [f64; 17] = [
-    0.0, 1.0, 5.0, 10.0, 20.0, 30.0, 40.0, 50.0, 60.0, 70.0, 80.0, 90.0, 95.0, 99.0, 99.5, 99.9, 100.0,
+const TOKEN_PERCENTILES: [f64; 34] = [
+    0.0, 1.0, 2.0, 5.0, 10.0, 15.0, 20.0, 25.0, 30.0, 35.0, 40.0, 45.0, 50.0, 55.0, 60.0, 65.0,
+    70.0, 75.0, 80.0, 85.0, 90.0, 95.0, 96.0, 97.0, 98.0, 99.0, 99.5, 99.8, 99.9, 99.95, 99.99,
+    99.995, 99.999, 100.0,
 ];
 
 /// Most models listed in the fitted mix.
@@ -199,13 +202,13 @@ pub fn fit_trace(path: &Path, options: &FitOptions) -> Result<Fit, FitError> {
             "no successful attempt with a time to first token and output tokens: nothing to fit latency on",
         ));
     };
-    let mut all_timeouts = stats::histogram();
-    for d in &tally.deployments {
-        all_timeouts.add(&d.timeout_hist).ok();
-    }
-    let median = |h: &hdrhistogram::Histogram<u64>| {
-        (!h.is_empty()).then(|| Duration::from_micros(h.value_at_quantile(0.5)))
-    };
+    // The timeout of the deployment with the most timeouts, for those without any.
+    let timeout_after = tally
+        .deployments
+        .iter()
+        .filter(|d| d.timeout > 0)
+        .max_by_key(|d| d.timeout)
+        .and_then(|d| d.timeout_after());
     let deployments = tally
         .deployments
         .iter()
@@ -255,7 +258,7 @@ pub fn fit_trace(path: &Path, options: &FitOptions) -> Result<Fit, FitError> {
         tier,
         mix,
         deployments,
-        timeout_after: median(&all_timeouts),
+        timeout_after,
     })
 }
 
@@ -290,8 +293,7 @@ fn deployment_fit(
         error_rate: rate(d.server, served),
         timeout_rate: rate(d.timeout, served),
         rate_limited_share: rate(d.rate_limited, d.attempts),
-        timeout_after: (!d.timeout_hist.is_empty())
-            .then(|| Duration::from_micros(d.timeout_hist.value_at_quantile(0.5))),
+        timeout_after: d.timeout_after(),
         peak_minute: d.peak_minute(),
         observed_ttft_ms: quantiles(&d.ttft_hist).map(|q| q.map(|us| us / 1000.0)),
         observed_latency_ms: quantiles(&d.latency_hist).map(|q| q.map(|us| us / 1000.0)),

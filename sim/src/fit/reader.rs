@@ -109,15 +109,28 @@ impl AttemptReader {
         };
         match csv.read_byte_record(&mut header) {
             Ok(true) => {}
-            Ok(false) => return Err(header_err("the file is empty; expected a header row".into())),
-            Err(e) => return Err(FitError::Io { file, cause: e.into() }),
+            Ok(false) => {
+                return Err(header_err(
+                    "the file is empty; expected a header row".into(),
+                ))
+            }
+            Err(e) => {
+                return Err(FitError::Io {
+                    file,
+                    cause: e.into(),
+                })
+            }
         }
         let names: Vec<String> = header
             .iter()
             .enumerate()
             .map(|(i, f)| {
                 let s = String::from_utf8_lossy(f);
-                let s = if i == 0 { s.trim_start_matches('\u{feff}') } else { &s };
+                let s = if i == 0 {
+                    s.trim_start_matches('\u{feff}')
+                } else {
+                    &s
+                };
                 s.trim().to_owned()
             })
             .collect();
@@ -222,7 +235,11 @@ fn parse<'r>(rec: &'r csv::ByteRecord, c: &Cols, file: &str) -> Result<Attempt<'
             bad(
                 col,
                 b"",
-                &format!("a value (the row has {} fields, the header {})", rec.len(), c.names.len()),
+                &format!(
+                    "a value (the row has {} fields, the header {})",
+                    rec.len(),
+                    c.names.len()
+                ),
             )
         })
     };

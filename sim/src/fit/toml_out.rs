@@ -73,7 +73,11 @@ impl Fit {
         let _ = writeln!(w, "\n[simulation]");
         let _ = writeln!(w, "name = {}", quote(&self.name));
         let _ = writeln!(w, "seed = 1");
-        let _ = writeln!(w, "duration = {}", duration(self.span_seconds.ceil().max(1.0)));
+        let _ = writeln!(
+            w,
+            "duration = {}",
+            duration(self.span_seconds.ceil().max(1.0))
+        );
         let _ = writeln!(w, "\n[workload]");
         let _ = writeln!(
             w,
@@ -84,13 +88,21 @@ impl Fit {
         let _ = writeln!(w, "output_tokens = {}", percentiles(&self.output_tokens));
         let _ = writeln!(w, "client_timeout = \"120s\"");
         for (model, share) in &self.mix {
-            let _ = writeln!(w, "\n[[workload.mix]]\nmodel = {}\nshare = {share:.6}", quote(model));
+            let _ = writeln!(
+                w,
+                "\n[[workload.mix]]\nmodel = {}\nshare = {share:.6}",
+                quote(model)
+            );
         }
         let _ = writeln!(
             w,
             "\n# ---- gateway config: the same tables `switchyard serve --config` reads ----"
         );
-        let _ = writeln!(w, "\n[[tier]]\nname = {}\nstrategy = \"adaptive\"", quote(&self.tier));
+        let _ = writeln!(
+            w,
+            "\n[[tier]]\nname = {}\nstrategy = \"adaptive\"",
+            quote(&self.tier)
+        );
         for (model, _) in self.mix.iter().filter(|(m, _)| *m != self.tier) {
             let _ = writeln!(
                 w,
@@ -113,13 +125,20 @@ impl Fit {
         let _ = writeln!(
             w,
             "\n[retry]\nmax_attempts = {}",
-            self.max_attempt.clamp(1, engine::config::MAX_ATTEMPTS_LIMIT as u32)
+            self.max_attempt
+                .clamp(1, engine::config::MAX_ATTEMPTS_LIMIT as u32)
         );
         let _ = writeln!(w, "\n# ---- the world: fitted provider behaviour ----");
         for d in &self.deployments {
             let _ = writeln!(w, "\n[[world.provider]]");
             let _ = writeln!(w, "name = {}", quote(&d.id));
-            let pooled = |p: bool| if p { " (pooled over all deployments: none of its own)" } else { "" };
+            let pooled = |p: bool| {
+                if p {
+                    " (pooled over all deployments: none of its own)"
+                } else {
+                    ""
+                }
+            };
             let _ = writeln!(
                 w,
                 "# ttft p50 {:.1} ms, p99 {:.1} ms from {} successes{}",
@@ -161,7 +180,11 @@ impl Fit {
             );
             let _ = writeln!(w, "error_rate = {:.6}", d.error_rate.min(1.0));
             let _ = writeln!(w, "timeout_rate = {:.6}", d.timeout_rate.min(1.0));
-            let _ = writeln!(w, "\n  [[world.provider.deployment]]\n  id = {}", quote(&d.id));
+            let _ = writeln!(
+                w,
+                "\n  [[world.provider.deployment]]\n  id = {}",
+                quote(&d.id)
+            );
             let (rpm, tpm) = d.peak_minute;
             let _ = writeln!(
                 w,

@@ -60,7 +60,10 @@ pub fn format_timestamp(nanos: i64) -> String {
     let (y, m, d) = civil_from_days(days);
     let (hh, mm, ss) = (of_day / 3600, of_day / 60 % 60, of_day % 60);
     if fraction % 100 == 0 {
-        format!("{y:04}-{m:02}-{d:02} {hh:02}:{mm:02}:{ss:02}.{:07}", fraction / 100)
+        format!(
+            "{y:04}-{m:02}-{d:02} {hh:02}:{mm:02}:{ss:02}.{:07}",
+            fraction / 100
+        )
     } else {
         format!("{y:04}-{m:02}-{d:02} {hh:02}:{mm:02}:{ss:02}.{fraction:09}")
     }
@@ -125,7 +128,10 @@ mod tests {
         let expected = (19_677 * 86_400 + 18 * 3600 + 17 * 60 + 3) * NANOS_PER_SECOND + 979_960_000;
         assert_eq!(t, expected);
         assert_eq!(format_timestamp(t), "2023-11-16 18:17:03.9799600");
-        assert_eq!(parse_timestamp("2023-11-16T18:17:03Z").unwrap(), expected - 979_960_000);
+        assert_eq!(
+            parse_timestamp("2023-11-16T18:17:03Z").unwrap(),
+            expected - 979_960_000
+        );
     }
 
     #[test]

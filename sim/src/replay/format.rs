@@ -54,7 +54,9 @@ impl FromStr for Format {
         match s.to_ascii_lowercase().as_str() {
             "own" | "switchyard" => Ok(Format::Own),
             "azure" => Ok(Format::Azure),
-            _ => Err(format!("unknown trace format {s:?}; expected \"own\" or \"azure\"")),
+            _ => Err(format!(
+                "unknown trace format {s:?}; expected \"own\" or \"azure\""
+            )),
         }
     }
 }
@@ -100,7 +102,11 @@ pub fn detect<'h>(
         .enumerate()
         .map(|(i, f)| {
             let s = String::from_utf8_lossy(f);
-            let s = if i == 0 { s.trim_start_matches('\u{feff}') } else { &s };
+            let s = if i == 0 {
+                s.trim_start_matches('\u{feff}')
+            } else {
+                &s
+            };
             s.trim().to_owned()
         })
         .collect();
@@ -110,12 +116,7 @@ pub fn detect<'h>(
         Some(f) => f,
         None if find("timestamp_ms").is_some() => Format::Own,
         None if find("timestamp").is_some() && find("contexttokens").is_some() => Format::Azure,
-        None => {
-            return Err(format!(
-                "expected {EXPECTED}; found {:?}",
-                names.join(",")
-            ))
-        }
+        None => return Err(format!("expected {EXPECTED}; found {:?}", names.join(","))),
     };
     let [ts, input, output] = format.required();
     let missing: Vec<&str> = [ts, input, output]
@@ -158,7 +159,10 @@ mod tests {
     fn detects_both_formats() {
         let own = cols(crate::trace::HEADER, None).unwrap();
         assert_eq!(own.format, Format::Own);
-        assert_eq!((own.timestamp, own.attempt, own.model), (0, Some(2), Some(3)));
+        assert_eq!(
+            (own.timestamp, own.attempt, own.model),
+            (0, Some(2), Some(3))
+        );
         let azure = cols("\u{feff}TIMESTAMP,ContextTokens,GeneratedTokens", None).unwrap();
         assert_eq!(azure.format, Format::Azure);
         assert_eq!((azure.input, azure.output, azure.model), (1, 2, None));
@@ -171,6 +175,9 @@ mod tests {
         let e = cols("a,b,c", None).unwrap_err();
         assert!(e.contains("TIMESTAMP,ContextTokens"), "{e}");
         let e = cols("TIMESTAMP,ContextTokens,GeneratedTokens", Some(Format::Own)).unwrap_err();
-        assert!(e.contains("missing timestamp_ms,input_tokens,output_tokens"), "{e}");
+        assert!(
+            e.contains("missing timestamp_ms,input_tokens,output_tokens"),
+            "{e}"
+        );
     }
 }

@@ -69,7 +69,9 @@ impl FromStr for Window {
         };
         if let (Some(f), Some(t)) = (window.from, window.to) {
             if t <= f {
-                return Err(format!("invalid window {s:?}: the end must be after the start"));
+                return Err(format!(
+                    "invalid window {s:?}: the end must be after the start"
+                ));
             }
         }
         Ok(window)
@@ -96,8 +98,10 @@ pub struct ReplayOptions {
     pub skip_bad_rows: bool,
     /// Sort rows by time in memory (the whole trace is loaded).
     pub sort: bool,
-    /// How far rows may be out of time order and still be streamed (`None`: 0 for arrival
-    /// traces, [`ATTEMPT_TRACE_DISORDER`] for per-attempt traces).
+    /// How far rows may be out of time order and still be streamed: each row is held back
+    /// until a row this much later has been read, and a row earlier than one already released
+    /// is an error (`None`: 0 for arrival traces, [`ATTEMPT_TRACE_DISORDER`] for per-attempt
+    /// traces). Memory grows with the rows inside this span, not with the trace.
     pub max_disorder: Option<Duration>,
     /// Send every request as this model (overrides the trace's model column and the mix).
     pub model: Option<String>,
@@ -191,11 +195,13 @@ impl Replay {
         let config = &scenario.config;
         let mut reader = RowReader::open(path, &settings, config, None)?;
         let columns = reader.columns().clone();
-        let tolerance = options.max_disorder.unwrap_or(if columns.attempt.is_some() {
-            ATTEMPT_TRACE_DISORDER
-        } else {
-            Duration::ZERO
-        });
+        let tolerance = options
+            .max_disorder
+            .unwrap_or(if columns.attempt.is_some() {
+                ATTEMPT_TRACE_DISORDER
+            } else {
+                Duration::ZERO
+            });
         let (from, to) = window_nanos(options.window);
         let (reader, sorted, scan) = if options.sort {
             let rows = read_sorted(&mut reader)?;
@@ -244,7 +250,10 @@ impl Replay {
                 detail.push("the file has a header and no rows".to_owned());
             }
             if info.read.retries > 0 {
-                detail.push(format!("{} retry rows (attempt > 1) are not arrivals", info.read.retries));
+                detail.push(format!(
+                    "{} retry rows (attempt > 1) are not arrivals",
+                    info.read.retries
+                ));
             }
             if info.read.skipped > 0 {
                 detail.push(format!("{} bad rows skipped", info.read.skipped));

@@ -168,7 +168,11 @@ impl<'a> RowReader<'a> {
         };
         match csv.read_byte_record(&mut header) {
             Ok(true) => {}
-            Ok(false) => return Err(header_err("the file is empty; expected a header row".into())),
+            Ok(false) => {
+                return Err(header_err(
+                    "the file is empty; expected a header row".into(),
+                ))
+            }
             Err(e) => {
                 return Err(TraceError::Io {
                     file: file.clone(),
@@ -292,9 +296,8 @@ impl<'a> RowReader<'a> {
         }
         let v = self.field(ts_col)?;
         let at = match self.columns.format {
-            Format::Own => parse_millis(v).ok_or_else(|| {
-                self.bad(ts_col, v, "a time in milliseconds (a finite number)")
-            })?,
+            Format::Own => parse_millis(v)
+                .ok_or_else(|| self.bad(ts_col, v, "a time in milliseconds (a finite number)"))?,
             Format::Azure => std::str::from_utf8(v)
                 .ok()
                 .and_then(|t| azure::parse_timestamp(t).ok())
@@ -367,9 +370,7 @@ enum Bad {
 /// A non-negative whole number (plain digits, or a number with a zero fraction such as `12.0`).
 pub fn parse_count(v: &[u8]) -> Option<u32> {
     if !v.is_empty() && v.len() <= 10 && v.iter().all(u8::is_ascii_digit) {
-        let n = v
-            .iter()
-            .fold(0u64, |n, &c| n * 10 + u64::from(c - b'0'));
+        let n = v.iter().fold(0u64, |n, &c| n * 10 + u64::from(c - b'0'));
         return u32::try_from(n).ok();
     }
     let f: f64 = std::str::from_utf8(v).ok()?.parse().ok()?;
