@@ -383,7 +383,7 @@ fn compare_writes_a_complete_deterministic_report() {
     for f in DATA.iter().map(|s| s.to_string()).chain(report_files()) {
         let path = a.join(&f);
         assert!(path.is_file(), "{} is missing", path.display());
-        assert!(read(&path).len() > 0, "{} is empty", path.display());
+        assert!(!read(&path).is_empty(), "{} is empty", path.display());
     }
 
     // The CSVs parse, with the rows expected of four strategies and one seed.

@@ -6,12 +6,16 @@ use crate::compare::Estimate;
 /// An integer with thousands separators: `1,204`.
 pub(crate) fn thousands(n: u64) -> String {
     let digits = n.to_string();
-    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
-            out.push(',');
-        }
-        out.push(c);
+    let len = digits.len();
+    let first = match len % 3 {
+        0 => 3.min(len),
+        r => r,
+    };
+    let mut out = String::with_capacity(len + len / 3);
+    out.push_str(&digits[..first]);
+    for k in (first..len).step_by(3) {
+        out.push(',');
+        out.push_str(&digits[k..k + 3]);
     }
     out
 }

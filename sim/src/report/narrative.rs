@@ -82,8 +82,13 @@ pub(crate) fn sentences(f: &Facts<'_>) -> Vec<Rich> {
     f.strategies.iter().map(|s| sentence(f, s)).collect()
 }
 
+/// `1 error`, `12 errors`, `no errors`.
 fn plural(n: u64, one: &str, many: &str) -> String {
-    format!("{} {}", thousands(n), if n == 1 { one } else { many })
+    match n {
+        0 => format!("no {many}"),
+        1 => format!("1 {one}"),
+        n => format!("{} {many}", thousands(n)),
+    }
 }
 
 fn sentence(f: &Facts<'_>, s: &StrategyView<'_>) -> Rich {
@@ -286,9 +291,14 @@ fn weights_clause(s: &StrategyView<'_>, r: &mut Rich) {
 fn totals_clause(s: &StrategyView<'_>, r: &mut Rich) {
     let sum = &s.run.summary;
     let errors = sum.server_errors + sum.timeouts + sum.connection_errors;
+    // Never round a run with failures up to 100 %.
+    let rate = match pct(sum.success_rate, 2) {
+        p if p == "100.00%" && sum.successes < sum.requests => ">99.99%".to_owned(),
+        p => p,
+    };
     r.text(format!(
-        "; in all {} of {} succeeded (p99 {}), with {}",
-        pct(sum.success_rate, 2),
+        "; in all {} of {} succeeded ({rate}, p99 {}), with {}",
+        thousands(sum.successes),
         plural(sum.requests, "request", "requests"),
         ms(sum.latency_p99_ms),
         plural(sum.rate_limit_hits, "429", "429s"),

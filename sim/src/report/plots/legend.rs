@@ -165,11 +165,14 @@ fn swatch<DB: DrawingBackend>(
     Ok(())
 }
 
+/// Two areas: what is drawn, and the legend strip under it.
+pub(crate) type Split<DB> = (DrawingArea<DB, Shift>, DrawingArea<DB, Shift>);
+
 /// Splits `area` into (content, legend strip at the bottom) for `entries`.
 pub(crate) fn split_bottom<DB: DrawingBackend>(
     area: &DrawingArea<DB, Shift>,
     entries: &[Entry],
-) -> Result<(DrawingArea<DB, Shift>, DrawingArea<DB, Shift>), DrawError> {
+) -> Result<Split<DB>, DrawError> {
     let h = height(area, entries)? as i32;
     let total = area.dim_in_pixel().1 as i32;
     Ok(area.split_vertically(total - h))
