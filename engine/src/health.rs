@@ -21,7 +21,7 @@ impl DecayedRate {
     fn decay(&mut self, now: Duration, tau: Duration) {
         let dt = now.saturating_sub(self.last).as_secs_f64();
         if dt > 0.0 {
-            let k = (-dt / tau.as_secs_f64()).exp();
+            let k = crate::latency::decay(dt / tau.as_secs_f64());
             self.good *= k;
             self.bad *= k;
             self.last = now;

@@ -564,12 +564,9 @@ impl Simulation<'_> {
         let generation =
             Duration::from_secs_f64(f64::from(r.output_tokens) * wd.per_token.sample(rng) * factor);
         let waited = now.saturating_sub(r.sent_at);
-        self.schedule(
-            now + ttft + generation,
-            Kind::ServiceEnd,
-            wd.provider as u32,
-            0,
-        );
+        if self.providers[wd.provider].capacity != u32::MAX {
+            self.schedule(now + ttft + generation, Kind::ServiceEnd, wd.provider as u32, 0);
+        }
         let timeout_at = match (endpoint.first_byte_timeout, endpoint.total_timeout) {
             (Some(fb), _) if waited + ttft > fb => Some(r.sent_at + fb),
             (_, Some(total)) if waited + ttft + generation > total => Some(r.sent_at + total),

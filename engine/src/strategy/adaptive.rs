@@ -66,7 +66,7 @@ impl Balancer for Adaptive {
                 .max(1e-6)
                 * stall_factor(s, ctx);
             let headroom = s.headroom_after(ctx.now, ctx.tokens).max(0.01);
-            let health = (-k * s.error_rate(ctx.now, ctx.health)).exp();
+            let health = crate::latency::decay(k * s.error_rate(ctx.now, ctx.health));
             let score = ctx.weight(c) * headroom * health / (latency * f64::from(s.in_flight + 1));
             if score > best_score {
                 best_score = score;
