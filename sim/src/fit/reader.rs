@@ -4,7 +4,7 @@
 use std::path::Path;
 
 use crate::replay::error::shown;
-use crate::replay::{open_input, parse_count, parse_millis, RowError, LOGGED_BAD_ROWS};
+use crate::replay::{is_blank, open_input, parse_count, parse_millis, RowError, LOGGED_BAD_ROWS};
 
 use super::FitError;
 
@@ -100,6 +100,9 @@ impl AttemptReader {
             .has_headers(false)
             .flexible(true)
             .trim(csv::Trim::All)
+            // Records end at LF only: a CR before it is trimmed with the last field, and line
+            // numbers stay right for CRLF files (csv's CRLF handling numbers them one short).
+            .terminator(csv::Terminator::Any(b'\n'))
             .buffer_capacity(1 << 16)
             .from_reader(input);
         let mut header = csv::ByteRecord::new();
@@ -201,6 +204,9 @@ impl AttemptReader {
                         cause: e.into(),
                     })
                 }
+            }
+            if is_blank(&self.record) {
+                continue;
             }
             self.rows += 1;
             match parse(&self.record, &self.cols, &self.file) {

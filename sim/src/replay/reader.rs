@@ -159,6 +159,9 @@ impl<'a> RowReader<'a> {
             .has_headers(false)
             .flexible(true)
             .trim(csv::Trim::All)
+            // Records end at LF only: a CR before it is trimmed with the last field, and line
+            // numbers stay right for CRLF files (csv's CRLF handling numbers them one short).
+            .terminator(csv::Terminator::Any(b'\n'))
             .buffer_capacity(1 << 16)
             .from_reader(input);
         let mut header = csv::ByteRecord::new();
@@ -234,6 +237,9 @@ impl<'a> RowReader<'a> {
                         cause: e.into(),
                     })
                 }
+            }
+            if is_blank(&self.record) {
+                continue;
             }
             self.stats.rows += 1;
             match self.parse() {
@@ -365,6 +371,11 @@ const TOKENS: &str = "a whole number of tokens from 0 to 4294967295";
 enum Bad {
     Row(RowError),
     Fatal(TraceError),
+}
+
+/// A line holding nothing but whitespace (e.g. a lone CR).
+pub(crate) fn is_blank(record: &csv::ByteRecord) -> bool {
+    record.len() == 1 && record[0].is_empty()
 }
 
 /// A non-negative whole number (plain digits, or a number with a zero fraction such as `12.0`).
