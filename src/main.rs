@@ -1,6 +1,7 @@
 //! `switchyard`: balance LLM traffic across providers, models and keys — simulate, compare,
 //! replay and serve with one engine.
 
+mod check;
 mod compare;
 mod fit;
 mod progress;
@@ -30,6 +31,8 @@ enum Command {
     Replay(replay::ReplayArgs),
     /// Fit provider models (a scenario's world) from a recorded trace.
     Fit(fit::FitArgs),
+    /// Validate gateway configs and scenario files without running them.
+    Check(check::CheckArgs),
     /// Run the OpenAI-compatible gateway with a config file.
     Serve(serve::ServeArgs),
 }
@@ -41,6 +44,7 @@ fn main() -> ExitCode {
         Command::Simulate(args) => simulate::run(args),
         Command::Replay(args) => replay::run(args),
         Command::Fit(args) => fit::run(args),
+        Command::Check(args) => check::run(args),
         Command::Serve(args) => serve::run(args),
     };
     match result {
