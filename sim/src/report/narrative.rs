@@ -296,10 +296,17 @@ fn totals_clause(s: &StrategyView<'_>, r: &mut Rich) {
         p if p == "100.00%" && sum.successes < sum.requests => ">99.99%".to_owned(),
         p => p,
     };
+    let answered = if sum.successes == sum.requests && sum.requests > 1 {
+        format!("all {} requests succeeded", thousands(sum.requests))
+    } else {
+        format!(
+            "{} of {} succeeded",
+            thousands(sum.successes),
+            plural(sum.requests, "request", "requests")
+        )
+    };
     r.text(format!(
-        "; in all {} of {} succeeded ({rate}, p99 {}), with {}",
-        thousands(sum.successes),
-        plural(sum.requests, "request", "requests"),
+        "; in all {answered} ({rate}, p99 {}), with {}",
         ms(sum.latency_p99_ms),
         plural(sum.rate_limit_hits, "429", "429s"),
     ));
