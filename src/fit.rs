@@ -64,9 +64,21 @@ pub fn run(args: FitArgs) -> anyhow::Result<()> {
         fit.deployments.len()
     );
     if fit.skipped > 0 {
-        let lines: Vec<String> = fit.first_skipped.iter().map(|e| e.line.to_string()).collect();
-        let more = if fit.skipped > fit.first_skipped.len() as u64 { ", …" } else { "" };
-        say!("skipped {} bad row(s) (lines {}{more})", fit.skipped, lines.join(", "));
+        let lines: Vec<String> = fit
+            .first_skipped
+            .iter()
+            .map(|e| e.line.to_string())
+            .collect();
+        let more = if fit.skipped > fit.first_skipped.len() as u64 {
+            ", …"
+        } else {
+            ""
+        };
+        say!(
+            "skipped {} bad row(s) (lines {}{more})",
+            fit.skipped,
+            lines.join(", ")
+        );
         for e in &fit.first_skipped {
             say!("  {e}");
         }

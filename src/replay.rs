@@ -8,7 +8,9 @@ use std::time::{Duration, Instant};
 use anyhow::{anyhow, Context};
 use engine::StrategyKind;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-use sim::output::{comparison_table, deployment_table, summary_table, write_comparison_files, write_run_files};
+use sim::output::{
+    comparison_table, deployment_table, summary_table, write_comparison_files, write_run_files,
+};
 use sim::replay::{Format, Replay, ReplayOptions, TraceInfo, Window};
 use sim::{ArrivalSource, RunOptions, RunResult, Scenario};
 
@@ -94,7 +96,8 @@ pub fn run(args: ReplayArgs) -> anyhow::Result<()> {
         model: args.model.clone(),
     };
     let started = Instant::now();
-    let replay = Replay::open(&args.trace, &scenario, options).context("cannot replay the trace")?;
+    let replay =
+        Replay::open(&args.trace, &scenario, options).context("cannot replay the trace")?;
     let scanned = started.elapsed();
     print_info(replay.info(), &args, &scenario, scanned);
     if let Some(note) = replay.prepare(&mut scenario) {
@@ -145,7 +148,8 @@ fn single(args: &ReplayArgs, scenario: &Scenario, replay: &Replay) -> anyhow::Re
         .clone()
         .unwrap_or_else(|| PathBuf::from("runs").join(&scenario.name));
     let refs: Vec<&RunResult> = results.iter().collect();
-    write_run_files(&out, &refs).with_context(|| format!("cannot write results into {}", out.display()))?;
+    write_run_files(&out, &refs)
+        .with_context(|| format!("cannot write results into {}", out.display()))?;
     let requests: u64 = results.iter().map(|r| r.summary.requests).sum();
     say!(
         "{}: {} run(s), {} requests simulated in {:.2} s wall, {:.0} requests/s",
@@ -159,7 +163,11 @@ fn single(args: &ReplayArgs, scenario: &Scenario, replay: &Replay) -> anyhow::Re
         let s = &r.summary;
         say!(
             "{}: {} arrived = {} succeeded + {} failed + {} in flight at end",
-            s.strategy, s.requests, s.successes, s.failures, s.in_flight_at_end
+            s.strategy,
+            s.requests,
+            s.successes,
+            s.failures,
+            s.in_flight_at_end
         );
     }
     say!();
@@ -199,14 +207,21 @@ fn compare(args: &ReplayArgs, scenario: &Scenario, replay: &Replay) -> anyhow::R
         Some((strategies.len() * seeds.len()) as u64),
         ProgressDrawTarget::stderr(),
     );
-    if let Ok(style) = ProgressStyle::with_template("{prefix} [{bar:30}] {pos}/{len} runs, {elapsed}") {
+    if let Ok(style) =
+        ProgressStyle::with_template("{prefix} [{bar:30}] {pos}/{len} runs, {elapsed}")
+    {
         bar.set_style(style.progress_chars("=> "));
     }
     bar.set_prefix(scenario.name.clone());
     let factory = |seed| Box::new(replay.source(scenario, seed)) as Box<dyn ArrivalSource + '_>;
-    let comparison = sim::compare::compare_with(scenario, &strategies, &seeds, threads, &factory, &|done, _| {
-        bar.set_position(done as u64)
-    });
+    let comparison = sim::compare::compare_with(
+        scenario,
+        &strategies,
+        &seeds,
+        threads,
+        &factory,
+        &|done, _| bar.set_position(done as u64),
+    );
     bar.finish_and_clear();
     if let Some(e) = replay.take_error() {
         return Err(anyhow!(e).context("the replay stopped part-way; no report was written"));
@@ -264,14 +279,28 @@ fn print_info(info: &TraceInfo, args: &ReplayArgs, scenario: &Scenario, scanned:
         scanned.as_secs_f64()
     );
     if read.retries > 0 {
-        say!("  {} retry rows (attempt > 1) are not arrivals and were left out", read.retries);
+        say!(
+            "  {} retry rows (attempt > 1) are not arrivals and were left out",
+            read.retries
+        );
     }
     if info.before_window > 0 {
-        say!("  {} rows before the window were left out", info.before_window);
+        say!(
+            "  {} rows before the window were left out",
+            info.before_window
+        );
     }
     if read.skipped > 0 {
-        let lines: Vec<String> = read.first_skipped.iter().map(|e| e.line.to_string()).collect();
-        let more = if read.skipped > read.first_skipped.len() as u64 { ", …" } else { "" };
+        let lines: Vec<String> = read
+            .first_skipped
+            .iter()
+            .map(|e| e.line.to_string())
+            .collect();
+        let more = if read.skipped > read.first_skipped.len() as u64 {
+            ", …"
+        } else {
+            ""
+        };
         say!(
             "  skipped {} bad row(s) (lines {}{more})",
             read.skipped,
@@ -296,7 +325,10 @@ fn print_info(info: &TraceInfo, args: &ReplayArgs, scenario: &Scenario, scanned:
                 format!("{} {:.0}%", m.model, share * 100.0)
             })
             .collect();
-        say!("  no model column: models drawn from the scenario's mix ({})", mix.join(", "));
+        say!(
+            "  no model column: models drawn from the scenario's mix ({})",
+            mix.join(", ")
+        );
     } else {
         let models: Vec<String> = info
             .models

@@ -5,7 +5,10 @@ use std::process::Command;
 
 const BIN: &str = env!("CARGO_BIN_EXE_switchyard");
 /// A real public trace (CRLF line ends, no final newline), kept beside the repository.
-const AZURE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/traces/azure-2023-code.csv");
+const AZURE: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../shared/traces/azure-2023-code.csv"
+);
 const DEFAULT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/scenarios/default.toml");
 
 struct Output {
@@ -15,7 +18,10 @@ struct Output {
 }
 
 fn switchyard(args: &[&str]) -> Output {
-    let out = Command::new(BIN).args(args).output().expect("the binary runs");
+    let out = Command::new(BIN)
+        .args(args)
+        .output()
+        .expect("the binary runs");
     Output {
         ok: out.status.success(),
         stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
@@ -25,7 +31,9 @@ fn switchyard(args: &[&str]) -> Output {
 
 /// A fresh, empty folder for one test.
 fn dir(name: &str) -> PathBuf {
-    let d = Path::new(env!("CARGO_TARGET_TMPDIR")).join("replay-cli").join(name);
+    let d = Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .join("replay-cli")
+        .join(name);
     let _ = std::fs::remove_dir_all(&d);
     std::fs::create_dir_all(&d).unwrap();
     d
@@ -40,7 +48,10 @@ fn write(dir: &Path, name: &str, text: &str) -> String {
 /// Data rows of a CSV file, counted here rather than trusted from its README.
 fn data_rows(path: &str) -> usize {
     let text = std::fs::read_to_string(path).unwrap();
-    text.lines().skip(1).filter(|l| !l.trim().is_empty()).count()
+    text.lines()
+        .skip(1)
+        .filter(|l| !l.trim().is_empty())
+        .count()
 }
 
 /// `column` of every row of a CSV file, keyed by the `strategy` column.
@@ -75,20 +86,24 @@ fn azure_trace_through_every_strategy_counts_every_request() {
         out.to_str().unwrap(),
     ]);
     assert!(o.ok, "{}\n{}", o.stdout, o.stderr);
-    assert!(o.stdout.contains(&format!("{rows} requests to replay")), "{}", o.stdout);
+    assert!(
+        o.stdout.contains(&format!("{rows} requests to replay")),
+        "{}",
+        o.stdout
+    );
     let runs = column_by_strategy(&out.join("runs.csv"), "requests");
     let mut strategies: Vec<&str> = runs.iter().map(|(s, _)| s.as_str()).collect();
     strategies.sort_unstable();
     let mut all = [
-            "weighted-round-robin",
-            "least-latency",
-            "capacity-aware",
-            "error-weighted",
-            "least-outstanding",
-            "peak-ewma",
-            "random",
-            "adaptive",
-        ];
+        "weighted-round-robin",
+        "least-latency",
+        "capacity-aware",
+        "error-weighted",
+        "least-outstanding",
+        "peak-ewma",
+        "random",
+        "adaptive",
+    ];
     all.sort_unstable();
     assert_eq!(strategies, all);
     for (strategy, requests) in &runs {
@@ -136,14 +151,30 @@ fn speed_halves_the_span_and_window_takes_a_slice() {
     let o = out.to_str().unwrap();
     let base = switchyard(&["replay", AZURE, "--scenario", DEFAULT, "--out", o]);
     assert!(base.ok, "{}", base.stderr);
-    let fast = switchyard(&["replay", AZURE, "--scenario", DEFAULT, "--speed", "2", "--out", o]);
+    let fast = switchyard(&[
+        "replay",
+        AZURE,
+        "--scenario",
+        DEFAULT,
+        "--speed",
+        "2",
+        "--out",
+        o,
+    ]);
     assert!(fast.ok, "{}", fast.stderr);
     let (n1, s1) = span(&base.stdout);
     let (n2, s2) = span(&fast.stdout);
     assert_eq!(n1, n2);
     assert!((s2 - s1 / 2.0).abs() <= 0.1, "{s1} {s2}");
     let slice = switchyard(&[
-        "replay", AZURE, "--scenario", DEFAULT, "--window", "10m..20m", "--out", o,
+        "replay",
+        AZURE,
+        "--scenario",
+        DEFAULT,
+        "--window",
+        "10m..20m",
+        "--out",
+        o,
     ]);
     assert!(slice.ok, "{}", slice.stderr);
     let (n3, s3) = span(&slice.stdout);
@@ -162,9 +193,20 @@ fn a_bad_row_fails_naming_the_line_and_writes_nothing() {
     let d = dir("bad");
     let trace = write(&d, "bad.csv", BAD);
     let out = d.join("out");
-    let o = switchyard(&["replay", &trace, "--scenario", DEFAULT, "--out", out.to_str().unwrap()]);
+    let o = switchyard(&[
+        "replay",
+        &trace,
+        "--scenario",
+        DEFAULT,
+        "--out",
+        out.to_str().unwrap(),
+    ]);
     assert!(!o.ok);
-    assert!(o.stderr.contains("bad.csv:3: input_tokens: found \"lots\""), "{}", o.stderr);
+    assert!(
+        o.stderr.contains("bad.csv:3: input_tokens: found \"lots\""),
+        "{}",
+        o.stderr
+    );
     assert!(!out.exists());
     assert!(!o.stderr.contains("panicked"), "{}", o.stderr);
 }
@@ -183,7 +225,11 @@ fn skip_bad_rows_reports_how_many_and_where() {
         d.join("out").to_str().unwrap(),
     ]);
     assert!(o.ok, "{}", o.stderr);
-    assert!(o.stdout.contains("skipped 2 bad row(s) (lines 3, 4)"), "{}", o.stdout);
+    assert!(
+        o.stdout.contains("skipped 2 bad row(s) (lines 3, 4)"),
+        "{}",
+        o.stdout
+    );
     assert!(o.stdout.contains("gpt-5-turbo"), "{}", o.stdout);
     assert_eq!(span(&o.stdout).0, 2);
 }
@@ -197,8 +243,20 @@ fn unsorted_is_an_error_unless_sorted_and_crlf_without_final_newline_works() {
     let out = out.to_str().unwrap();
     let o = switchyard(&["replay", &trace, "--scenario", DEFAULT, "--out", out]);
     assert!(!o.ok);
-    assert!(o.stderr.contains("unsorted.csv:4") && o.stderr.contains("--sort"), "{}", o.stderr);
-    let o = switchyard(&["replay", &trace, "--scenario", DEFAULT, "--sort", "--out", out]);
+    assert!(
+        o.stderr.contains("unsorted.csv:4") && o.stderr.contains("--sort"),
+        "{}",
+        o.stderr
+    );
+    let o = switchyard(&[
+        "replay",
+        &trace,
+        "--scenario",
+        DEFAULT,
+        "--sort",
+        "--out",
+        out,
+    ]);
     assert!(o.ok, "{}", o.stderr);
     assert_eq!(span(&o.stdout), (4, 0.9));
 }
@@ -208,7 +266,14 @@ fn bad_options_and_missing_files_fail_cleanly() {
     for args in [
         vec!["replay", AZURE, "--scenario", DEFAULT, "--speed", "0"],
         vec!["replay", AZURE, "--scenario", DEFAULT, "--window", "5m..1m"],
-        vec!["replay", AZURE, "--scenario", DEFAULT, "--format", "parquet"],
+        vec![
+            "replay",
+            AZURE,
+            "--scenario",
+            DEFAULT,
+            "--format",
+            "parquet",
+        ],
         vec!["replay", "/nonexistent/trace.csv", "--scenario", DEFAULT],
         vec!["replay", AZURE, "--scenario", DEFAULT, "--format", "own"],
         vec!["fit", AZURE, "--out", "/nonexistent/dir/fitted.toml"],
@@ -236,10 +301,21 @@ fn fit_a_simulated_trace_and_simulate_the_result() {
         d.join("sim").to_str().unwrap(),
     ]);
     assert!(o.ok, "{}", o.stderr);
-    let o = switchyard(&["fit", trace.to_str().unwrap(), "--out", fitted.to_str().unwrap()]);
+    let o = switchyard(&[
+        "fit",
+        trace.to_str().unwrap(),
+        "--out",
+        fitted.to_str().unwrap(),
+    ]);
     assert!(o.ok, "{}", o.stderr);
     assert!(o.stdout.contains("goodness of fit"), "{}", o.stdout);
-    for id in ["openai-key1", "openai-key2", "azure-eastus", "openai-mini", "anthropic-haiku"] {
+    for id in [
+        "openai-key1",
+        "openai-key2",
+        "azure-eastus",
+        "openai-mini",
+        "anthropic-haiku",
+    ] {
         assert!(o.stdout.contains(id), "{id}: {}", o.stdout);
     }
     let o = switchyard(&[
@@ -259,12 +335,20 @@ fn fit_a_simulated_trace_and_simulate_the_result() {
         d.join("replayed").to_str().unwrap(),
     ]);
     assert!(o.ok, "{}", o.stderr);
-    assert!(o.stdout.contains("retry rows") || o.stdout.contains("3000 requests"), "{}", o.stdout);
+    assert!(
+        o.stdout.contains("retry rows") || o.stdout.contains("3000 requests"),
+        "{}",
+        o.stdout
+    );
 
     // A failed fit leaves an existing file alone.
     std::fs::write(&fitted, "keep me").unwrap();
     let o = switchyard(&["fit", AZURE, "--out", fitted.to_str().unwrap()]);
     assert!(!o.ok);
-    assert!(o.stderr.contains("deployment,latency_ms,ttft_ms"), "{}", o.stderr);
+    assert!(
+        o.stderr.contains("deployment,latency_ms,ttft_ms"),
+        "{}",
+        o.stderr
+    );
     assert_eq!(std::fs::read_to_string(&fitted).unwrap(), "keep me");
 }

@@ -149,12 +149,21 @@ fn crlf_line_ends_and_a_missing_final_newline() {
     assert_eq!(replay.info().arrivals, 5);
     // Line numbers count CRLF lines, blank lines included.
     let bad = "timestamp_ms,input_tokens,output_tokens\r\n0,1,1\r\n\r\n5,x,1\r\n6,1,1";
-    let e = open(&file("crlf-bad.csv", bad.as_bytes()), &s, ReplayOptions::default())
-        .err()
-        .unwrap();
+    let e = open(
+        &file("crlf-bad.csv", bad.as_bytes()),
+        &s,
+        ReplayOptions::default(),
+    )
+    .err()
+    .unwrap();
     assert!(matches!(&e, TraceError::Row(r) if r.line == 4), "{e}");
     let blank = "timestamp_ms,input_tokens,output_tokens\r\n0,1,1\r\n\r\n \r\n6,1,1\r\n";
-    let r = open(&file("crlf-blank.csv", blank.as_bytes()), &s, ReplayOptions::default()).unwrap();
+    let r = open(
+        &file("crlf-blank.csv", blank.as_bytes()),
+        &s,
+        ReplayOptions::default(),
+    )
+    .unwrap();
     assert_eq!((r.info().arrivals, r.info().read.rows), (2, 2));
 }
 
@@ -311,7 +320,14 @@ fn unsorted_timestamps_are_an_error_unless_sorted() {
     };
     let e = open(&far, &s, tight).err().unwrap();
     assert!(
-        matches!(e, TraceError::Unsorted { line: 5, previous_line: 3, .. }),
+        matches!(
+            e,
+            TraceError::Unsorted {
+                line: 5,
+                previous_line: 3,
+                ..
+            }
+        ),
         "{e}"
     );
     assert!(e.to_string().contains("--max-disorder (now 150ms)"), "{e}");
