@@ -128,8 +128,11 @@ fn arrivals_keep_the_trace_order_times_and_tokens() {
     );
     let names = replay.source(&s, 1).models();
     assert_eq!(names[a[1].model as usize], "gpt-4o-mini");
-    // max_tokens = 2048 in the scenario: the gateway's estimate.
-    assert!(a.iter().all(|a| a.estimated_output == 2048));
+    // The scenario's max_tokens is the gateway's estimate (at least the true output).
+    let max = s.workload.max_tokens.expect("default.toml sets max_tokens");
+    assert!(a
+        .iter()
+        .all(|a| a.estimated_output == max.max(a.output_tokens)));
 }
 
 #[test]
