@@ -44,17 +44,23 @@ pub fn run(args: CompareArgs) -> anyhow::Result<()> {
     } else {
         args.strategies.clone()
     };
-    let seeds: Vec<u64> = (0..args.seeds).map(|i| scenario.settings.seed.wrapping_add(i)).collect();
+    let seeds: Vec<u64> = (0..args.seeds)
+        .map(|i| scenario.settings.seed.wrapping_add(i))
+        .collect();
     let threads = args
         .threads
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
-    let out = args.out.unwrap_or_else(|| PathBuf::from("reports").join(&scenario.name));
+    let out = args
+        .out
+        .unwrap_or_else(|| PathBuf::from("reports").join(&scenario.name));
     let started = Instant::now();
     let bar = ProgressBar::with_draw_target(
         Some((strategies.len() * seeds.len()) as u64),
         ProgressDrawTarget::stderr(),
     );
-    if let Ok(style) = ProgressStyle::with_template("{prefix} [{bar:30}] {pos}/{len} runs, {elapsed}") {
+    if let Ok(style) =
+        ProgressStyle::with_template("{prefix} [{bar:30}] {pos}/{len} runs, {elapsed}")
+    {
         bar.set_style(style.progress_chars("=> "));
     }
     bar.set_prefix(scenario.name.clone());
@@ -88,11 +94,19 @@ pub fn run(args: CompareArgs) -> anyhow::Result<()> {
     print!("{}", comparison_table(&comparison));
     println!();
     for (metric, label) in sim::compare::METRICS {
-        if let Some(w) = comparison.winner(metric) {
-            println!("best {label}: {}", w.strategy);
+        let best = comparison.best(metric);
+        let names: Vec<&str> = best.iter().map(|s| s.strategy.name()).collect();
+        match names.len() {
+            0 => {}
+            1 => println!("best {label}: {}", names[0]),
+            n if n == comparison.strategies.len() => println!("best {label}: all tie"),
+            _ => println!("best {label}: {} (tie)", names.join(", ")),
         }
     }
-    println!("\nwrote {}/ (summary.csv, runs.csv, deployments.csv, timeseries.csv, summary.json)", out.display());
+    println!(
+        "\nwrote {}/ (summary.csv, runs.csv, deployments.csv, timeseries.csv, summary.json)",
+        out.display()
+    );
     for f in files {
         println!("wrote {}", f.display());
     }

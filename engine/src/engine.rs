@@ -436,6 +436,11 @@ impl Engine {
         let mut declined: Option<(Pass, usize)> = None;
         let mut picked = None;
         'passes: for pass in [Pass::Fresh, Pass::Tried, Pass::LastFailed, Pass::Panic] {
+            if pass == Pass::Panic && declined.is_some() {
+                // A declined tier still has usable deployments: ask it again before
+                // overriding any circuit breaker.
+                break;
+            }
             for position in 0..self.chain_len(tier) {
                 let t = self.chain_at(tier, position);
                 scratch.clear();

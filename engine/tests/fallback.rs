@@ -1119,7 +1119,6 @@ fn a_stale_attempt_does_not_let_a_second_probe_through() {
 }
 
 #[test]
-#[ignore = "engine bug: Engine::choose runs the Panic pass before asking a declining (adaptive) tier again, so a breaker-ejected deployment is used while a usable one exists"]
 fn panic_mode_is_not_used_while_a_declined_tier_is_usable() {
     let toml = format!(
         "[[tier]]\nname = \"main\"\nstrategy = \"random\"\nfallback = [\"backup\"]\n\n\

@@ -851,7 +851,6 @@ proptest! {
     /// (b) Panic mode (ignoring circuit breakers) is the last resort: never taken while a
     /// deployment that is not ejected is usable, even one whose tier's strategy declined it.
     #[test]
-    #[ignore = "engine bug: Engine::choose runs the Panic pass before asking a declining (adaptive) tier again, so a breaker-ejected deployment is used while a usable one exists; see fallback.rs panic_mode_is_not_used_while_a_declined_tier_is_usable"]
     fn panic_mode_never_preempts_a_usable_deployment(
         spec in config_spec(),
         seed in any::<u64>(),

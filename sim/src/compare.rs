@@ -58,7 +58,10 @@ impl Estimate {
     pub fn of(values: &[f64]) -> Estimate {
         let n = values.len();
         if n == 0 {
-            return Estimate { mean: f64::NAN, ci95: f64::NAN };
+            return Estimate {
+                mean: f64::NAN,
+                ci95: f64::NAN,
+            };
         }
         let mean = values.iter().sum::<f64>() / n as f64;
         if n == 1 {
@@ -75,8 +78,9 @@ impl Estimate {
 /// Two-sided 95 % quantile of Student's t with `df` degrees of freedom.
 fn t95(df: usize) -> f64 {
     const TABLE: [f64; 30] = [
-        12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179, 2.160, 2.145, 2.131, 2.120,
-        2.110, 2.101, 2.093, 2.086, 2.080, 2.074, 2.069, 2.064, 2.060, 2.056, 2.052, 2.048, 2.045, 2.042,
+        12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179, 2.160,
+        2.145, 2.131, 2.120, 2.110, 2.101, 2.093, 2.086, 2.080, 2.074, 2.069, 2.064, 2.060, 2.056,
+        2.052, 2.048, 2.045, 2.042,
     ];
     match df {
         0 => f64::NAN,
@@ -121,9 +125,26 @@ pub struct Comparison {
 }
 
 impl Comparison {
+    /// Every strategy whose mean equals the best mean for a metric (more than one on a tie).
+    pub fn best(&self, metric: &str) -> Vec<&StrategyResult> {
+        let Some(top) = self.winner(metric).map(|w| w.estimate(metric).mean) else {
+            return Vec::new();
+        };
+        self.strategies
+            .iter()
+            .filter(|s| s.estimate(metric).mean == top)
+            .collect()
+    }
+
     /// The best strategy for a metric by its mean (ties go to the first listed).
     pub fn winner(&self, metric: &str) -> Option<&StrategyResult> {
-        let better = |a: f64, b: f64| if higher_is_better(metric) { a > b } else { a < b };
+        let better = |a: f64, b: f64| {
+            if higher_is_better(metric) {
+                a > b
+            } else {
+                a < b
+            }
+        };
         let mut best: Option<(&StrategyResult, f64)> = None;
         for s in &self.strategies {
             let v = s.estimate(metric).mean;
@@ -171,7 +192,9 @@ pub fn compare_with<'a>(
         for _ in 0..threads.clamp(1, jobs.len().max(1)) {
             scope.spawn(|| loop {
                 let i = next.fetch_add(1, Ordering::Relaxed);
-                let Some(&(strategy, seed)) = jobs.get(i) else { break };
+                let Some(&(strategy, seed)) = jobs.get(i) else {
+                    break;
+                };
                 let mut arrivals = source(seed);
                 let r = run_with(
                     scenario,
@@ -188,12 +211,18 @@ pub fn compare_with<'a>(
             });
         }
     });
-    let mut results = results.into_inner().unwrap_or_else(|e| e.into_inner()).into_iter();
+    let mut results = results
+        .into_inner()
+        .unwrap_or_else(|e| e.into_inner())
+        .into_iter();
     let strategies = strategies
         .iter()
         .map(|&strategy| StrategyResult {
             strategy,
-            runs: seeds.iter().filter_map(|_| results.next().flatten()).collect(),
+            runs: seeds
+                .iter()
+                .filter_map(|_| results.next().flatten())
+                .collect(),
         })
         .collect();
     Comparison {
@@ -212,7 +241,11 @@ mod tests {
         let e = Estimate::of(&[1.0, 2.0, 3.0, 4.0]);
         assert_eq!(e.mean, 2.5);
         // s = 1.29099, t(3) = 3.182, half-width = 3.182 · s / 2.
-        assert!((e.ci95 - 3.182 * 1.290_994_448_7 / 2.0).abs() < 1e-9, "{}", e.ci95);
+        assert!(
+            (e.ci95 - 3.182 * 1.290_994_448_7 / 2.0).abs() < 1e-9,
+            "{}",
+            e.ci95
+        );
         assert_eq!(Estimate::of(&[7.0]).ci95, 0.0);
     }
 }

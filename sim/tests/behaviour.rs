@@ -30,6 +30,8 @@ max_wait = "0s"
 [[world.provider]]
 name = "p"
 ttft = { constant = "200ms" }
+# No rate-limit headers: the gateway learns only from 429s and their retry-after.
+rate_limit_headers = "none"
 "#,
     );
     for k in 0..keys {

@@ -185,7 +185,7 @@ impl Config {
 
     /// Validates a parsed config into the checked model.
     pub fn from_raw(raw: RawConfig) -> Result<Config, ConfigError> {
-        Validator::default().run(raw)
+        Validator.run(raw)
     }
 
     /// The tier serving a requested model name: exact routes, then prefix routes in file order,

@@ -15,7 +15,7 @@ pub(crate) fn weighted_pick(
     mut weight_of: impl FnMut(DeploymentId) -> f64,
 ) -> DeploymentId {
     let total: f64 = candidates.iter().map(|&c| weight_of(c)).sum();
-    if !(total > 0.0) {
+    if total.is_nan() || total <= 0.0 {
         return candidates[rng.random_range(0..candidates.len())];
     }
     let mut x = rng.random::<f64>() * total;
