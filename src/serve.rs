@@ -28,9 +28,13 @@ pub struct ServeArgs {
     /// Seconds in-flight requests may run on after SIGTERM/Ctrl-C.
     #[arg(long, default_value_t = 30.0, value_name = "SECONDS")]
     pub shutdown_timeout: f64,
-    /// Runtime worker threads (default: one per core).
+    /// Worker threads (default: one per core).
     #[arg(long)]
     pub workers: Option<usize>,
+    /// `per-core`: one single-threaded event loop per worker, each with its own listener
+    /// (SO_REUSEPORT) and upstream pools; `work-stealing`: one tokio multi-thread runtime.
+    #[arg(long, default_value = "per-core")]
+    pub threading: gateway::Threading,
 }
 
 /// Runs the gateway until SIGTERM or Ctrl-C.
@@ -50,6 +54,7 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
         seed: args.seed,
         shutdown_timeout,
         worker_threads: args.workers,
+        threading: args.threading,
     };
     gateway::run(opts)?;
     Ok(())

@@ -56,8 +56,10 @@ pub struct ServeOptions {
     pub seed: u64,
     /// How long in-flight requests may finish after SIGTERM/Ctrl-C.
     pub shutdown_timeout: Duration,
-    /// Runtime worker threads (default: one per core).
+    /// Worker threads (default: one per core).
     pub worker_threads: Option<usize>,
+    /// How the workers share the load.
+    pub threading: Threading,
 }
 
 impl ServeOptions {
@@ -72,6 +74,7 @@ impl ServeOptions {
             seed: 0,
             shutdown_timeout: DEFAULT_SHUTDOWN_TIMEOUT,
             worker_threads: None,
+            threading: Threading::default(),
         }
     }
 }
@@ -116,7 +119,7 @@ pub fn init_logging() {
 }
 
 /// Runs the gateway until SIGTERM or Ctrl-C: loads the config, reads every API key variable,
-/// builds a multi-thread runtime and serves.
+/// listens and serves with the chosen [`Threading`].
 pub fn run(opts: ServeOptions) -> Result<(), GatewayError> {
     init_logging();
     let config = load_config(&opts.config)?;
@@ -131,39 +134,168 @@ pub fn run(opts: ServeOptions) -> Result<(), GatewayError> {
         trace_out: opts.trace_out.clone(),
         shutdown_timeout: opts.shutdown_timeout,
     };
-    let mut builder = tokio::runtime::Builder::new_multi_thread();
-    builder.enable_all().thread_name("switchyard");
-    if let Some(n) = opts.worker_threads {
-        builder.worker_threads(n.max(1));
-    }
-    let runtime = builder.build()?;
-    let gateway = {
-        // The upstream clients want a runtime handle to spawn their connection tasks.
-        let _guard = runtime.enter();
-        Gateway::from_env(config, settings)?
+    let gateway = Gateway::from_env(config, settings)?;
+    let workers = opts
+        .worker_threads
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+        .max(1);
+    let bind_error = |cause| GatewayError::Bind {
+        addr: opts.listen.clone(),
+        cause,
     };
-    runtime.block_on(async {
-        let listener =
-            TcpListener::bind(&opts.listen)
-                .await
-                .map_err(|cause| GatewayError::Bind {
-                    addr: opts.listen.clone(),
-                    cause,
+    let addr = std::net::ToSocketAddrs::to_socket_addrs(opts.listen.as_str())
+        .map_err(bind_error)?
+        .next()
+        .ok_or_else(|| bind_error(std::io::Error::other("the address resolves to nothing")))?;
+    let listeners = match opts.threading {
+        Threading::PerCore => bind_reuseport(addr, workers),
+        Threading::WorkStealing => bind_reuseport(addr, 1),
+    }
+    .map_err(bind_error)?;
+    info!(
+        addr = %listeners[0].local_addr()?,
+        deployments = gateway.config().deployments.len(),
+        tiers = gateway.config().tiers.len(),
+        auth = !gateway.settings().gateway_keys.is_empty(),
+        threading = ?opts.threading,
+        workers,
+        "switchyard gateway listening"
+    );
+    match opts.threading {
+        Threading::PerCore => run_per_core(gateway.clone(), listeners)?,
+        Threading::WorkStealing => {
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .thread_name("switchyard")
+                .worker_threads(workers)
+                .build()?;
+            runtime.block_on(async {
+                let listeners: Vec<TcpListener> = listeners
+                    .into_iter()
+                    .map(TcpListener::from_std)
+                    .collect::<Result<_, _>>()?;
+                let mut listeners = listeners.into_iter();
+                let listener = listeners.next().ok_or_else(|| {
+                    GatewayError::Io(std::io::Error::other("no listener was bound"))
                 })?;
-        let addr = listener.local_addr()?;
-        info!(
-            %addr,
-            deployments = gateway.config().deployments.len(),
-            tiers = gateway.config().tiers.len(),
-            auth = !gateway.settings().gateway_keys.is_empty(),
-            "switchyard gateway listening"
-        );
-        serve(listener, gateway.clone(), shutdown_signal()).await
-    })?;
+                serve(listener, gateway.clone(), shutdown_signal()).await
+            })?;
+            runtime.shutdown_timeout(Duration::from_secs(1));
+        }
+    }
     gateway.flush_trace();
-    drop(gateway);
-    runtime.shutdown_timeout(Duration::from_secs(1));
     Ok(())
+}
+
+/// How the gateway uses threads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Threading {
+    /// One single-threaded event loop per worker, each with its own `SO_REUSEPORT` listener and
+    /// its own upstream connection pools (nginx's model): a request never changes thread, so no
+    /// cross-thread wake-ups. The engine is shared behind its mutex. The default.
+    #[default]
+    PerCore,
+    /// One tokio multi-thread runtime with work stealing, one listener.
+    WorkStealing,
+}
+
+impl std::str::FromStr for Threading {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Threading, String> {
+        match s {
+            "per-core" => Ok(Threading::PerCore),
+            "work-stealing" => Ok(Threading::WorkStealing),
+            other => Err(format!(
+                "unknown threading {other:?}: expected \"per-core\" or \"work-stealing\""
+            )),
+        }
+    }
+}
+
+/// `n` listening sockets on one address with `SO_REUSEPORT` (port 0 resolves once, then all
+/// share the port the first got), non-blocking, ready for `TcpListener::from_std`.
+fn bind_reuseport(
+    addr: std::net::SocketAddr,
+    n: usize,
+) -> std::io::Result<Vec<std::net::TcpListener>> {
+    use socket2::{Domain, Protocol, Socket, Type};
+    let mut addr = addr;
+    let mut out = Vec::with_capacity(n);
+    for _ in 0..n {
+        let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
+        socket.set_reuse_address(true)?;
+        #[cfg(unix)]
+        socket.set_reuse_port(n > 1)?;
+        socket.set_nonblocking(true)?;
+        socket.bind(&addr.into())?;
+        socket.listen(4096)?;
+        let listener: std::net::TcpListener = socket.into();
+        addr = listener.local_addr()?;
+        out.push(listener);
+    }
+    Ok(out)
+}
+
+/// Runs one current-thread runtime per listener until SIGTERM/Ctrl-C (watched on this thread)
+/// or until a worker fails.
+fn run_per_core(
+    gateway: Gateway,
+    listeners: Vec<std::net::TcpListener>,
+) -> Result<(), GatewayError> {
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let (exit_tx, mut exit_rx) = tokio::sync::mpsc::unbounded_channel::<Result<(), GatewayError>>();
+    let mut threads = Vec::with_capacity(listeners.len());
+    for (i, listener) in listeners.into_iter().enumerate() {
+        let gateway = gateway.worker();
+        let mut stop = stop_rx.clone();
+        let exit = exit_tx.clone();
+        let thread = std::thread::Builder::new()
+            .name(format!("switchyard-{i}"))
+            .spawn(move || {
+                let result = (|| {
+                    let runtime = tokio::runtime::Builder::new_current_thread()
+                        .enable_all()
+                        .build()?;
+                    runtime.block_on(async move {
+                        let listener = TcpListener::from_std(listener)?;
+                        serve(listener, gateway, async move {
+                            let _ = stop.wait_for(|s| *s).await;
+                        })
+                        .await
+                    })
+                })();
+                let _ = exit.send(result);
+            })?;
+        threads.push(thread);
+    }
+    drop(exit_tx);
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let early = runtime.block_on(async {
+        tokio::select! {
+            () = shutdown_signal() => None,
+            exited = exit_rx.recv() => exited,
+        }
+    });
+    let _ = stop_tx.send(true);
+    let mut result = match early {
+        Some(Err(e)) => Err(e),
+        Some(Ok(())) | None => Ok(()),
+    };
+    for t in threads {
+        if t.join().is_err() && result.is_ok() {
+            result = Err(GatewayError::Io(std::io::Error::other(
+                "a worker thread panicked",
+            )));
+        }
+    }
+    while let Ok(r) = exit_rx.try_recv() {
+        if result.is_ok() {
+            result = r;
+        }
+    }
+    result
 }
 
 /// Resolves on SIGTERM or Ctrl-C (SIGINT).

@@ -34,6 +34,7 @@ use crate::headers;
 use crate::request::{self, Endpoint, ParsedRequest};
 use crate::state::Shared;
 use crate::trace::Row;
+use crate::upstream::{Clients, Upstream, UpstreamClient};
 
 /// Header naming the deployment that answered.
 pub const DEPLOYMENT_HEADER: &str = "x-switchyard-deployment";
@@ -45,11 +46,12 @@ pub const TIER_HEADER: &str = "x-switchyard-tier";
 /// Handles one proxied request after authentication.
 pub(crate) async fn handle(
     gw: &Arc<Shared>,
+    clients: &Clients,
     endpoint: Endpoint,
     req: http::Request<Incoming>,
 ) -> Response<Body> {
     match prepare(gw, endpoint, req).await {
-        Ok((parsed, body, tier)) => run(gw, endpoint, parsed, body, tier).await,
+        Ok((parsed, body, tier)) => run(gw, clients, endpoint, parsed, body, tier).await,
         Err(e) => e.response(),
     }
 }
@@ -256,6 +258,7 @@ enum AttemptResult {
 
 async fn run(
     gw: &Arc<Shared>,
+    clients: &Clients,
     endpoint: Endpoint,
     parsed: ParsedRequest,
     body: Bytes,
@@ -299,7 +302,8 @@ async fn run(
                 let upstream_body =
                     request::rewrite_model(&body, parsed.model_span, &up.model_json);
                 let req = up.request(endpoint, upstream_body, parsed.stream);
-                match attempt_once(up, req, parsed.stream, sent).await {
+                let client = &clients.0[deployment.index()];
+                match attempt_once(up, client, req, parsed.stream, sent).await {
                     AttemptResult::Complete { parts, body, ttft } => {
                         let (input_tokens, output_tokens) =
                             usage_of(&body).unwrap_or((parsed.input_tokens, parsed.output_tokens));
@@ -429,7 +433,8 @@ async fn until<F: Future>(deadline: Option<Instant>, fut: F) -> Result<F::Output
 /// One attempt, bounded by the deployment's `total_timeout` (one timer for the whole attempt;
 /// a second one only when `first_byte_timeout` is set).
 async fn attempt_once(
-    up: &crate::upstream::Upstream,
+    up: &Upstream,
+    client: &UpstreamClient,
     req: http::Request<http_body_util::Full<Bytes>>,
     stream: bool,
     sent: Instant,
@@ -440,7 +445,7 @@ async fn attempt_once(
         .map(|t| (sent + t).min(total))
         .filter(|&t| t < total);
     let mut head: Option<(u16, Duration)> = None;
-    let attempt = attempt_inner(up, req, stream, sent, first_byte, &mut head);
+    let attempt = attempt_inner(up, client, req, stream, sent, first_byte, &mut head);
     match timeout_at(total.into(), attempt).await {
         Ok(result) => result,
         Err(_) => attempt_failed(
@@ -452,14 +457,15 @@ async fn attempt_once(
 }
 
 async fn attempt_inner(
-    up: &crate::upstream::Upstream,
+    up: &Upstream,
+    client: &UpstreamClient,
     req: http::Request<http_body_util::Full<Bytes>>,
     stream: bool,
     sent: Instant,
     first_byte: Option<Instant>,
     head: &mut Option<(u16, Duration)>,
 ) -> AttemptResult {
-    let response = match until(first_byte, up.client().request(req)).await {
+    let response = match until(first_byte, client.request(req)).await {
         Err(()) => return attempt_failed(FailureKind::Timeout, 0, None),
         Ok(Err(e)) => {
             debug!(deployment = %up.id, error = %e, connect = e.is_connect(), "upstream request error");

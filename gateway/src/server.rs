@@ -3,7 +3,6 @@
 use std::convert::Infallible;
 use std::future::Future;
 use std::sync::atomic::Ordering;
-use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -49,7 +48,7 @@ pub async fn serve(
                     }
                 };
                 let _ = stream.set_nodelay(true);
-                let gw = gw.clone();
+                let gw = gateway.clone();
                 let service = service_fn(move |req| {
                     let gw = gw.clone();
                     async move { Ok::<_, Infallible>(handle(gw, req).await) }
@@ -91,15 +90,17 @@ impl Drop for InFlight<'_> {
     }
 }
 
-async fn handle(gw: Arc<Shared>, req: Request<Incoming>) -> Response<Body> {
+async fn handle(gateway: Gateway, req: Request<Incoming>) -> Response<Body> {
+    let gw = &gateway.inner;
     gw.http.in_flight.fetch_add(1, Ordering::Relaxed);
-    let _in_flight = InFlight(&gw);
-    let res = dispatch(&gw, req).await;
+    let _in_flight = InFlight(gw);
+    let res = dispatch(&gateway, req).await;
     gw.count_status(res.status().as_u16());
     res
 }
 
-async fn dispatch(gw: &Arc<Shared>, req: Request<Incoming>) -> Response<Body> {
+async fn dispatch(gateway: &Gateway, req: Request<Incoming>) -> Response<Body> {
+    let gw = &gateway.inner;
     let path = req.uri().path();
     if let Some(endpoint) = Endpoint::from_path(path) {
         if req.method() != Method::POST {
@@ -108,7 +109,7 @@ async fn dispatch(gw: &Arc<Shared>, req: Request<Incoming>) -> Response<Body> {
         if let Err(e) = authenticate(gw, &req) {
             return e.response();
         }
-        return crate::proxy::handle(gw, endpoint, req).await;
+        return crate::proxy::handle(gw, &gateway.clients, endpoint, req).await;
     }
     let get = matches!(*req.method(), Method::GET | Method::HEAD);
     match path {

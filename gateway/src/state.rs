@@ -12,7 +12,7 @@ use subtle::ConstantTimeEq;
 
 use crate::error::GatewayError;
 use crate::trace::TraceSink;
-use crate::upstream::Upstream;
+use crate::upstream::{Clients, Upstream};
 
 /// Default request body limit: 4 MiB.
 pub const DEFAULT_MAX_BODY_BYTES: usize = 4 * 1024 * 1024;
@@ -74,6 +74,7 @@ pub struct HttpCounters {
 #[derive(Clone)]
 pub struct Gateway {
     pub(crate) inner: Arc<Shared>,
+    pub(crate) clients: Arc<Clients>,
 }
 
 pub(crate) struct Shared {
@@ -124,7 +125,9 @@ impl Gateway {
             .collect();
         let models_json = Bytes::from(models_json(&config));
         let engine = Engine::new(config.clone(), settings.seed);
+        let clients = Arc::new(Clients::new(&upstreams));
         Ok(Gateway {
+            clients,
             inner: Arc::new(Shared {
                 engine: Mutex::new(engine),
                 config,
@@ -143,6 +146,15 @@ impl Gateway {
     /// Builds the gateway reading API keys from the process environment.
     pub fn from_env(config: Config, settings: Settings) -> Result<Gateway, GatewayError> {
         Gateway::new(config, settings, |name| std::env::var(name).ok())
+    }
+
+    /// The same gateway (engine, counters, trace) with its own upstream connection pools: one
+    /// per event loop, so that each pooled connection is driven by the thread that uses it.
+    pub fn worker(&self) -> Gateway {
+        Gateway {
+            inner: self.inner.clone(),
+            clients: Arc::new(Clients::new(&self.inner.upstreams)),
+        }
     }
 
     /// The config being served.

@@ -36,7 +36,7 @@ pub struct Upstream {
     pub id: String,
     /// The deployment id as a response header value.
     pub id_header: HeaderValue,
-    client: UpstreamClient,
+    connect_timeout: Duration,
     uris: [Uri; 3],
     auth: Option<HeaderValue>,
     /// The upstream model name as an encoded JSON string, spliced into request bodies.
@@ -124,7 +124,7 @@ impl Upstream {
         Ok(Upstream {
             id: d.id.clone(),
             id_header,
-            client: client(e.connect_timeout.unwrap_or(DEFAULT_CONNECT_TIMEOUT)),
+            connect_timeout: e.connect_timeout.unwrap_or(DEFAULT_CONNECT_TIMEOUT),
             uris,
             auth,
             model_json: serde_json::Value::from(model).to_string(),
@@ -149,9 +149,20 @@ impl Upstream {
         req
     }
 
-    /// The pooled client.
-    pub fn client(&self) -> &UpstreamClient {
-        &self.client
+    /// A new pooled client for this deployment (one per event loop, so that a connection is
+    /// always driven by the thread that uses it).
+    pub fn new_client(&self) -> UpstreamClient {
+        client(self.connect_timeout)
+    }
+}
+
+/// One pooled client per deployment, indexed like the config's deployments.
+pub struct Clients(pub Vec<UpstreamClient>);
+
+impl Clients {
+    /// Fresh clients for these upstreams.
+    pub fn new(upstreams: &[Upstream]) -> Clients {
+        Clients(upstreams.iter().map(Upstream::new_client).collect())
     }
 }
 
