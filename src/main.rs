@@ -39,6 +39,9 @@ enum Command {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    if !matches!(cli.command, Command::Serve(_)) {
+        restore_default_sigpipe();
+    }
     let result = match cli.command {
         Command::Compare(args) => compare::run(args),
         Command::Simulate(args) => simulate::run(args),
@@ -53,5 +56,16 @@ fn main() -> ExitCode {
             eprintln!("error: {e:#}");
             ExitCode::FAILURE
         }
+    }
+}
+
+/// Lets `switchyard compare … | head` end quietly, as command-line tools do, instead of
+/// panicking on a closed stdout (Rust ignores SIGPIPE by default). Not for servers, which must
+/// survive a client closing its socket.
+fn restore_default_sigpipe() {
+    #[cfg(unix)]
+    // SAFETY: called at the start of main, before any thread exists; SIG_DFL is a valid handler.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
 }
