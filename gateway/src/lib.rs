@@ -220,6 +220,11 @@ fn bind_reuseport(
     n: usize,
 ) -> std::io::Result<Vec<std::net::TcpListener>> {
     use socket2::{Domain, Protocol, Socket, Type};
+    if n > 1 && addr.port() != 0 {
+        // SO_REUSEPORT would let a second gateway share a port that is already taken: check
+        // first that nobody listens there.
+        drop(std::net::TcpListener::bind(addr)?);
+    }
     let mut addr = addr;
     let mut out = Vec::with_capacity(n);
     for _ in 0..n {
