@@ -22,7 +22,7 @@ pub struct Window {
     base_rate: f64,
     rate: f64,
     level: f64,
-    updated: Duration,
+    updated: f64,
 }
 
 impl Window {
@@ -36,7 +36,7 @@ impl Window {
             base_rate: rate,
             rate,
             level: l,
-            updated: Duration::ZERO,
+            updated: 0.0,
         }
     }
 
@@ -50,16 +50,16 @@ impl Window {
         match self.limit {
             None => f64::INFINITY,
             Some(l) => {
-                let dt = now.saturating_sub(self.updated).as_secs_f64();
+                let dt = (now.as_secs_f64() - self.updated).max(0.0);
                 (self.level + dt * self.rate).min(l as f64)
             }
         }
     }
 
     fn settle(&mut self, now: Duration) {
-        if self.limit.is_some() && now > self.updated {
+        if self.limit.is_some() && now.as_secs_f64() > self.updated {
             self.level = self.available(now);
-            self.updated = now;
+            self.updated = now.as_secs_f64();
             if self.level >= self.limit.unwrap_or(0) as f64 {
                 self.rate = self.base_rate;
             }
@@ -131,7 +131,7 @@ impl Window {
             self.settle(now);
             if self.limit.is_none() {
                 self.level = reported as f64;
-                self.updated = now;
+                self.updated = now.as_secs_f64();
             }
             self.limit = Some(reported);
             self.base_rate = reported as f64 / self.length;

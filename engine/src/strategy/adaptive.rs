@@ -43,11 +43,31 @@ impl Balancer for Adaptive {
         candidates: &[DeploymentId],
         _rng: &mut Rng,
     ) -> DeploymentId {
+        // One pass: an unmeasured candidate's latency is the mean of the measured ones, known
+        // only at the end, so keep the best of each kind and compare them then.
+        let k = ctx.balancing.error_sensitivity;
         let (mut sum, mut measured) = (0.0, 0u32);
-        for &c in candidates {
-            if let Some(v) = ctx.state(c).peak_latency_estimate(ctx.now, ctx.balancing) {
-                sum += v;
-                measured += 1;
+        let mut best_measured: Option<(usize, f64)> = None;
+        let mut best_unmeasured: Option<(usize, f64)> = None;
+        for (i, &c) in candidates.iter().enumerate() {
+            let s = ctx.state(c);
+            let headroom = s.headroom_after(ctx.now, ctx.tokens).max(0.01);
+            let health = crate::latency::decay(k * s.error_rate(ctx.now, ctx.health));
+            let rest = ctx.weight(c) * headroom * health
+                / (stall_factor(s, ctx) * f64::from(s.in_flight + 1));
+            match s.peak_latency_estimate(ctx.now, ctx.balancing) {
+                Some(latency) => {
+                    sum += latency;
+                    measured += 1;
+                    let score = rest / latency.max(1e-6);
+                    if best_measured.is_none_or(|(_, b)| score > b) {
+                        best_measured = Some((i, score));
+                    }
+                }
+                None if best_unmeasured.is_none_or(|(_, b)| rest > b) => {
+                    best_unmeasured = Some((i, rest));
+                }
+                None => {}
             }
         }
         let unmeasured_latency = if measured > 0 {
@@ -55,25 +75,19 @@ impl Balancer for Adaptive {
         } else {
             ctx.balancing.default_latency.as_secs_f64()
         };
-        let k = ctx.balancing.error_sensitivity;
-        let mut best = candidates[0];
-        let mut best_score = f64::NEG_INFINITY;
-        for &c in candidates {
-            let s = ctx.state(c);
-            let latency = s
-                .peak_latency_estimate(ctx.now, ctx.balancing)
-                .unwrap_or(unmeasured_latency)
-                .max(1e-6)
-                * stall_factor(s, ctx);
-            let headroom = s.headroom_after(ctx.now, ctx.tokens).max(0.01);
-            let health = crate::latency::decay(k * s.error_rate(ctx.now, ctx.health));
-            let score = ctx.weight(c) * headroom * health / (latency * f64::from(s.in_flight + 1));
-            if score > best_score {
-                best_score = score;
-                best = c;
+        let best = match (best_measured, best_unmeasured) {
+            (Some(m), Some((i, rest))) => {
+                let u = (i, rest / unmeasured_latency.max(1e-6));
+                if u.1 > m.1 || (u.1 == m.1 && u.0 < m.0) {
+                    u.0
+                } else {
+                    m.0
+                }
             }
-        }
-        best
+            (Some((i, _)), None) | (None, Some((i, _))) => i,
+            (None, None) => 0,
+        };
+        candidates[best]
     }
 }
 
