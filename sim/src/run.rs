@@ -565,7 +565,12 @@ impl Simulation<'_> {
             Duration::from_secs_f64(f64::from(r.output_tokens) * wd.per_token.sample(rng) * factor);
         let waited = now.saturating_sub(r.sent_at);
         if self.providers[wd.provider].capacity != u32::MAX {
-            self.schedule(now + ttft + generation, Kind::ServiceEnd, wd.provider as u32, 0);
+            self.schedule(
+                now + ttft + generation,
+                Kind::ServiceEnd,
+                wd.provider as u32,
+                0,
+            );
         }
         let timeout_at = match (endpoint.first_byte_timeout, endpoint.total_timeout) {
             (Some(fb), _) if waited + ttft > fb => Some(r.sent_at + fb),
@@ -683,13 +688,14 @@ impl Simulation<'_> {
                 self.scenario.world.providers[self.scenario.world.deployments[d].provider].headers;
             *headers = fidelity.filter(self.limiters[d].headers(self.now, factor));
         }
+        // Client errors are the request's fault, not the deployment's: no column for them.
         let column = match outcome.failure_kind() {
-            None => Column::Ok,
-            Some(FailureKind::RateLimited) => Column::RateLimited,
-            Some(FailureKind::Client) => Column::Attempts,
-            Some(_) => Column::Errors,
+            None => Some(Column::Ok),
+            Some(FailureKind::RateLimited) => Some(Column::RateLimited),
+            Some(FailureKind::Client) => None,
+            Some(_) => Some(Column::Errors),
         };
-        if column != Column::Attempts {
+        if let Some(column) = column {
             self.series.count(self.now, d, column);
         }
         if let Some(sink) = self.trace.as_mut() {
@@ -702,7 +708,6 @@ impl Simulation<'_> {
                 &self.scenario.config.tiers[r.tier.index()].name,
                 &self.scenario.config.deployments[d].id,
                 r.input_tokens,
-                r.output_tokens,
                 &outcome,
             ));
         }

@@ -60,7 +60,6 @@ impl TraceRow {
         tier: &str,
         deployment: &str,
         input_tokens: u32,
-        output_tokens: u32,
         outcome: &Outcome,
     ) -> TraceRow {
         let ms = |d: Duration| (d.as_secs_f64() * 1e6).round() / 1e3;
@@ -72,7 +71,6 @@ impl TraceRow {
             } => ("ok", 200, ms(*ttft), *output_tokens),
             Outcome::Failure { kind, status, .. } => (kind.name(), status.unwrap_or(0), 0.0, 0),
         };
-        let _ = output_tokens;
         TraceRow {
             timestamp_ms: ms(sent),
             request_id,
@@ -150,7 +148,6 @@ mod tests {
                 "t",
                 "d",
                 10,
-                20,
                 &ok,
             ));
             let f = Outcome::rate_limited(None);
@@ -163,7 +160,6 @@ mod tests {
                 "t",
                 "d",
                 10,
-                20,
                 &f,
             ));
             t.finish().unwrap();
