@@ -68,7 +68,8 @@ impl Window {
 
     /// Whether `amount` more units fit at `now`.
     pub fn fits(&self, now: Duration, amount: u64) -> bool {
-        self.limit.is_none() || self.available(now) >= amount as f64
+        // A hair of tolerance so that the time `available_at` promised really fits.
+        self.limit.is_none() || self.available(now) >= amount as f64 - 1e-6
     }
 
     /// Earliest time `amount` units fit, or `None` if never (more than the limit).
@@ -83,7 +84,9 @@ impl Window {
         if missing <= 0.0 {
             return Some(now);
         }
-        Some(now + Duration::from_secs_f64(missing / self.rate.max(1e-12)))
+        // Rounded up to the next nanosecond: a wait must never end just short of the budget.
+        let nanos = (missing / self.rate.max(1e-12) * 1e9).ceil();
+        Some(now + Duration::from_nanos(nanos.min(u64::MAX as f64) as u64))
     }
 
     /// Fraction of the limit left after charging `amount` at `now` (1 when unlimited).

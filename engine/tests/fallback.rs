@@ -1151,7 +1151,6 @@ fn panic_mode_is_not_used_while_a_declined_tier_is_usable() {
 }
 
 #[test]
-#[ignore = "engine bug: Window::available_at rounds the refill time down to whole nanoseconds, so at a Wait's `until` the budget is still short and the engine answers a second Wait (1µs later, which can overrun retry.max_wait)"]
 fn a_wait_ends_when_the_budget_has_refilled() {
     // 7 requests a minute refill one every 60/7 s = 8.571428571428…s.
     let toml = format!(
