@@ -1,7 +1,8 @@
 //! Provider rate-limit headers → [`engine::LimitHeaders`] and `retry-after`.
 //!
 //! Understood headers (all optional; anything unparsable is ignored, never an error):
-//! - `x-ratelimit-remaining-requests`, `x-ratelimit-remaining-tokens`: non-negative integers.
+//! - `x-ratelimit-limit-requests`, `x-ratelimit-limit-tokens`, `x-ratelimit-remaining-requests`,
+//!   `x-ratelimit-remaining-tokens`: non-negative integers.
 //! - `x-ratelimit-reset-requests`, `x-ratelimit-reset-tokens`: Go-style durations as OpenAI sends
 //!   them (`1s`, `6m0s`, `20ms`, `1m30.5s`, `2h3m`), or a plain number of seconds.
 //! - `retry-after-ms`: milliseconds (sent by OpenAI and Azure; preferred when present).
@@ -10,28 +11,43 @@
 use std::time::{Duration, SystemTime};
 
 use engine::LimitHeaders;
-use http::HeaderMap;
+use http::{HeaderMap, HeaderName};
 
 /// Longest duration any header may ask for; larger values are clamped (a day).
 pub const MAX_HEADER_DURATION: Duration = Duration::from_secs(86_400);
 
+const LIMIT_REQUESTS: HeaderName = HeaderName::from_static("x-ratelimit-limit-requests");
+const LIMIT_TOKENS: HeaderName = HeaderName::from_static("x-ratelimit-limit-tokens");
+const REMAINING_REQUESTS: HeaderName = HeaderName::from_static("x-ratelimit-remaining-requests");
+const REMAINING_TOKENS: HeaderName = HeaderName::from_static("x-ratelimit-remaining-tokens");
+const RESET_REQUESTS: HeaderName = HeaderName::from_static("x-ratelimit-reset-requests");
+const RESET_TOKENS: HeaderName = HeaderName::from_static("x-ratelimit-reset-tokens");
+const RETRY_AFTER_MS: HeaderName = HeaderName::from_static("retry-after-ms");
+
 /// Reads the `x-ratelimit-*` headers of a response.
 pub fn limit_headers(headers: &HeaderMap) -> LimitHeaders {
-    let text = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
-    LimitHeaders {
-        limit_requests: text("x-ratelimit-limit-requests").and_then(parse_count),
-        limit_tokens: text("x-ratelimit-limit-tokens").and_then(parse_count),
-        remaining_requests: text("x-ratelimit-remaining-requests").and_then(parse_count),
-        remaining_tokens: text("x-ratelimit-remaining-tokens").and_then(parse_count),
-        reset_requests: text("x-ratelimit-reset-requests").and_then(parse_reset),
-        reset_tokens: text("x-ratelimit-reset-tokens").and_then(parse_reset),
+    let mut out = LimitHeaders::default();
+    // Most answers carry none of these: skip the lookups when no name starts like one.
+    if !headers
+        .keys()
+        .any(|k| k.as_str().starts_with("x-ratelimit-"))
+    {
+        return out;
     }
+    let text = |name: &HeaderName| headers.get(name).and_then(|v| v.to_str().ok());
+    out.limit_requests = text(&LIMIT_REQUESTS).and_then(parse_count);
+    out.limit_tokens = text(&LIMIT_TOKENS).and_then(parse_count);
+    out.remaining_requests = text(&REMAINING_REQUESTS).and_then(parse_count);
+    out.remaining_tokens = text(&REMAINING_TOKENS).and_then(parse_count);
+    out.reset_requests = text(&RESET_REQUESTS).and_then(parse_reset);
+    out.reset_tokens = text(&RESET_TOKENS).and_then(parse_reset);
+    out
 }
 
 /// Reads `retry-after-ms` or `retry-after` as a duration from `now`.
 pub fn retry_after(headers: &HeaderMap, now: SystemTime) -> Option<Duration> {
     if let Some(ms) = headers
-        .get("retry-after-ms")
+        .get(RETRY_AFTER_MS)
         .and_then(|v| v.to_str().ok())
         .and_then(|t| parse_seconds(t, 1e-3))
     {
@@ -179,12 +195,21 @@ mod tests {
         );
         h.insert("x-ratelimit-reset-requests", HeaderValue::from_static("1s"));
         h.insert("x-ratelimit-reset-tokens", HeaderValue::from_static("6m0s"));
+        h.insert("x-ratelimit-limit-requests", HeaderValue::from_static("60"));
+        h.insert(
+            "x-ratelimit-limit-tokens",
+            HeaderValue::from_static("150000"),
+        );
         h.insert("retry-after", HeaderValue::from_static("2"));
         let l = limit_headers(&h);
         assert_eq!(l.remaining_requests, Some(59));
         assert_eq!(l.remaining_tokens, Some(149_984));
         assert_eq!(l.reset_requests, ms(1000));
         assert_eq!(l.reset_tokens, ms(360_000));
+        assert_eq!(
+            (l.limit_requests, l.limit_tokens),
+            (Some(60), Some(150_000))
+        );
         assert_eq!(retry_after(&h, SystemTime::now()), ms(2000));
         h.insert("retry-after-ms", HeaderValue::from_static("250"));
         assert_eq!(retry_after(&h, SystemTime::now()), ms(250));

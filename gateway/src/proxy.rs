@@ -39,6 +39,7 @@ use crate::upstream::{Clients, Upstream, UpstreamClient};
 /// Header naming the deployment that answered.
 pub const DEPLOYMENT_HEADER: &str = "x-switchyard-deployment";
 const DEPLOYMENT: HeaderName = HeaderName::from_static(DEPLOYMENT_HEADER);
+const TIER: HeaderName = HeaderName::from_static(TIER_HEADER);
 
 /// Header naming a tier directly, bypassing model routing.
 pub const TIER_HEADER: &str = "x-switchyard-tier";
@@ -91,7 +92,7 @@ async fn prepare(
     };
     let parsed =
         request::parse(&body, endpoint).map_err(|e| ApiError::bad_request("invalid_json", e.0))?;
-    let tier = match parts.headers.get(TIER_HEADER) {
+    let tier = match parts.headers.get(&TIER) {
         Some(v) => {
             let name = v.to_str().unwrap_or_default();
             gw.tier_by_name(name).ok_or_else(|| {

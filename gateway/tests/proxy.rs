@@ -873,3 +873,56 @@ async fn stream_failing_before_its_first_byte_falls_back() {
     assert_eq!(body, Bytes::from(sse_events(5).concat()));
     assert_eq!((broken.hits(), other.hits()), (1, 1));
 }
+
+#[tokio::test]
+async fn rate_limit_headers_steer_traffic_before_any_429() {
+    // `a` says after its first answer that its requests-per-minute budget is spent.
+    let a = mock(Behaviour {
+        headers: vec![
+            ("x-ratelimit-limit-requests".into(), "100".into()),
+            ("x-ratelimit-remaining-requests".into(), "0".into()),
+            ("x-ratelimit-reset-requests".into(), "1m0s".into()),
+        ],
+        ..Behaviour::default()
+    })
+    .await;
+    let b = mock(Behaviour::default()).await;
+    let toml = config(
+        &[
+            Dep {
+                id: "a",
+                url: a.base_url(),
+                weight: 1.0,
+                extra: "",
+            },
+            Dep {
+                id: "b",
+                url: b.base_url(),
+                weight: 1.0,
+                extra: "",
+            },
+        ],
+        "",
+    );
+    let gw = TestGateway::start(&toml).await;
+    for _ in 0..20 {
+        let (status, _, _) = post(&gw.url("/v1/chat/completions"), chat("gpt-4o-mini")).await;
+        assert_eq!(status, StatusCode::OK);
+    }
+    assert!(
+        a.hits() <= 2,
+        "a was used {} times after saying it had no budget",
+        a.hits()
+    );
+    assert_eq!(a.hits() + b.hits(), 20);
+    let m = gw.metrics().await;
+    assert_eq!(
+        dep_metric(&m, "switchyard_deployment_rate_limit_hits_total", "a"),
+        0.0
+    );
+    assert!(
+        metric(&m, "switchyard_deployment_limit_utilisation{deployment=\"a\",tier=\"standard\",limit=\"rpm\"}")
+            .is_some_and(|u| u > 0.9),
+        "{m}"
+    );
+}
