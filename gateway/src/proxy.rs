@@ -80,10 +80,10 @@ async fn prepare(
     if declared.is_some_and(|n| n > limit as u64) {
         return Err(too_large());
     }
-    let body = match Limited::new(body, limit).collect().await {
-        Ok(collected) => collected.to_bytes(),
-        Err(e) if e.is::<http_body_util::LengthLimitError>() => return Err(too_large()),
-        Err(e) => {
+    let body = match read_body(body, limit).await {
+        Ok(bytes) => bytes,
+        Err(ReadError::TooLarge) => return Err(too_large()),
+        Err(ReadError::Body(e)) => {
             return Err(ApiError::bad_request(
                 "body_read_error",
                 format!("could not read the request body: {e}"),
@@ -535,14 +535,53 @@ async fn attempt_inner(
             }
         }
     }
-    match incoming.collect().await {
+    match read_body(incoming, MAX_ANSWER_BYTES).await {
         Err(_) => attempt_failed(FailureKind::Connection, code, Some(ttft)),
-        Ok(body) => AttemptResult::Complete {
-            parts,
-            body: body.to_bytes(),
-            ttft,
-        },
+        Ok(body) => AttemptResult::Complete { parts, body, ttft },
     }
+}
+
+/// Largest non-streamed upstream answer the gateway buffers (256 MiB).
+const MAX_ANSWER_BYTES: usize = 256 << 20;
+
+enum ReadError {
+    TooLarge,
+    Body(hyper::Error),
+}
+
+/// Reads a whole body of at most `limit` bytes. A body that arrives in one frame (the usual case
+/// for small JSON) is returned as is, without copying.
+async fn read_body(mut body: Incoming, limit: usize) -> Result<Bytes, ReadError> {
+    let mut first: Option<Bytes> = None;
+    let mut rest: Vec<u8> = Vec::new();
+    while let Some(frame) = body.frame().await {
+        let Ok(data) = frame.map_err(ReadError::Body)?.into_data() else {
+            continue;
+        };
+        let have = if rest.is_empty() {
+            first.as_ref().map_or(0, Bytes::len)
+        } else {
+            rest.len()
+        };
+        if have + data.len() > limit {
+            return Err(ReadError::TooLarge);
+        }
+        match &first {
+            None => first = Some(data),
+            Some(f) => {
+                if rest.is_empty() {
+                    rest.reserve(f.len() + data.len());
+                    rest.extend_from_slice(f);
+                }
+                rest.extend_from_slice(&data);
+            }
+        }
+    }
+    Ok(if rest.is_empty() {
+        first.unwrap_or_default()
+    } else {
+        Bytes::from(rest)
+    })
 }
 
 /// Hop-by-hop and framing headers not copied from the upstream answer.

@@ -926,3 +926,56 @@ async fn rate_limit_headers_steer_traffic_before_any_429() {
         "{m}"
     );
 }
+
+#[tokio::test]
+async fn chunked_request_bodies_are_read_and_limited() {
+    let m = mock(Behaviour::default()).await;
+    let toml = config(
+        &[Dep {
+            id: "m",
+            url: m.base_url(),
+            weight: 1.0,
+            extra: "",
+        }],
+        "",
+    );
+    let settings = Settings {
+        max_body_bytes: 300,
+        ..Settings::default()
+    };
+    let gw = TestGateway::start_with(&toml, settings, |_| None).await;
+    let send = |chunks: Vec<String>| {
+        let addr = gw.addr;
+        async move {
+            let mut conn = tokio::net::TcpStream::connect(addr).await.unwrap();
+            let mut req = String::from(
+                "POST /v1/chat/completions HTTP/1.1\r\nhost: x\r\nconnection: close\r\ntransfer-encoding: chunked\r\n\r\n",
+            );
+            for c in &chunks {
+                req.push_str(&format!("{:x}\r\n{c}\r\n", c.len()));
+            }
+            req.push_str("0\r\n\r\n");
+            conn.write_all(req.as_bytes()).await.unwrap();
+            let mut out = Vec::new();
+            tokio::time::timeout(Duration::from_secs(5), conn.read_to_end(&mut out))
+                .await
+                .expect("answer in time")
+                .unwrap();
+            String::from_utf8_lossy(&out).into_owned()
+        }
+    };
+    let body = chat("gpt-4o-mini");
+    let (a, b) = body.split_at(20);
+    let (b, c) = b.split_at(20);
+    let answer = send(vec![a.into(), b.into(), c.into()]).await;
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    assert_eq!(m.hits(), 1);
+    let big = format!(
+        r#"{{"model":"gpt-4o-mini","prompt":"{}"}}"#,
+        "y".repeat(400)
+    );
+    let (a, b) = big.split_at(200);
+    let answer = send(vec![a.into(), b.into()]).await;
+    assert!(answer.starts_with("HTTP/1.1 413"), "{answer}");
+    assert_eq!(m.hits(), 1);
+}
