@@ -13,7 +13,9 @@
 //! the way tower and Linkerd price them; the headroom factor drains a key smoothly as it nears
 //! its limit instead of running it into 429s and a cooldown; the health factor drains a failing
 //! deployment after a few errors instead of waiting for the breaker; and the weight keeps the
-//! operator's intent when everything is healthy and idle. The silence term catches the outage
+//! operator's intent when everything is healthy and idle. Tiers of up to 8 candidates are
+//! scanned whole (exact); larger ones are sampled, best of 4 random candidates, which keeps a
+//! pick O(1) — the power-of-d-choices result says that loses little. The silence term catches the outage
 //! that hurts most — a provider that accepts connections and never answers — seconds after it
 //! starts, instead of when the first attempt times out and the error rate finally moves. It is a full scan rather than P2C: a
 //! scan is exact, and the in-flight term already breaks herds because every send raises it.
@@ -23,6 +25,8 @@
 //! last 5 % of rate-limit headroom, where a 429 is one estimate away) it declines,
 //! and the request spills to the tier's fallback instead of joining the pile on a broken
 //! provider. With no fallback left it still picks the best of them.
+
+use rand::Rng as _;
 
 use super::{Balancer, PickContext, Rng};
 use crate::ids::DeploymentId;
@@ -41,53 +45,73 @@ impl Balancer for Adaptive {
         &mut self,
         ctx: &PickContext<'_>,
         candidates: &[DeploymentId],
-        _rng: &mut Rng,
+        rng: &mut Rng,
     ) -> DeploymentId {
-        // One pass: an unmeasured candidate's latency is the mean of the measured ones, known
-        // only at the end, so keep the best of each kind and compare them then.
-        let k = ctx.balancing.error_sensitivity;
-        let (mut sum, mut measured) = (0.0, 0u32);
-        let mut best_measured: Option<(usize, f64)> = None;
-        let mut best_unmeasured: Option<(usize, f64)> = None;
-        for (i, &c) in candidates.iter().enumerate() {
-            let s = ctx.state(c);
-            let headroom = s.headroom_after(ctx.now, ctx.tokens).max(0.01);
-            let health = crate::latency::decay(k * s.error_rate(ctx.now, ctx.health));
-            let rest = ctx.weight(c) * headroom * health
-                / (stall_factor(s, ctx) * f64::from(s.in_flight + 1));
-            match s.peak_latency_estimate(ctx.now, ctx.balancing) {
-                Some(latency) => {
-                    sum += latency;
-                    measured += 1;
-                    let score = rest / latency.max(1e-6);
-                    if best_measured.is_none_or(|(_, b)| score > b) {
-                        best_measured = Some((i, score));
-                    }
+        if candidates.len() <= FULL_SCAN_UP_TO {
+            return best_of(ctx, candidates.iter().copied());
+        }
+        // Big tiers: the best of a few random candidates (power of d choices) keeps a pick
+        // O(1) and spreads load nearly as well as a full scan.
+        let mut sample = [candidates[0]; SAMPLED];
+        for s in &mut sample {
+            *s = candidates[rng.random_range(0..candidates.len())];
+        }
+        best_of(ctx, sample.iter().copied())
+    }
+}
+
+/// Tiers up to this size are scanned whole; larger ones are sampled.
+const FULL_SCAN_UP_TO: usize = 8;
+/// Candidates drawn from a larger tier.
+const SAMPLED: usize = 4;
+
+/// The highest-scoring candidate. One pass: an unmeasured candidate's latency is the mean of the
+/// measured ones, known only at the end, so the best of each kind is kept and compared then.
+/// Ties go to the earlier candidate.
+fn best_of(ctx: &PickContext<'_>, candidates: impl Iterator<Item = DeploymentId>) -> DeploymentId {
+    let k = ctx.balancing.error_sensitivity;
+    let (mut sum, mut measured) = (0.0, 0u32);
+    let mut best_measured: Option<(usize, DeploymentId, f64)> = None;
+    let mut best_unmeasured: Option<(usize, DeploymentId, f64)> = None;
+    let mut first = None;
+    for (i, c) in candidates.enumerate() {
+        first = first.or(Some(c));
+        let s = ctx.state(c);
+        let headroom = s.headroom_after(ctx.now, ctx.tokens).max(0.01);
+        let health = crate::latency::decay(k * s.error_rate(ctx.now, ctx.health));
+        let rest =
+            ctx.weight(c) * headroom * health / (stall_factor(s, ctx) * f64::from(s.in_flight + 1));
+        match s.peak_latency_estimate(ctx.now, ctx.balancing) {
+            Some(latency) => {
+                sum += latency;
+                measured += 1;
+                let score = rest / latency.max(1e-6);
+                if best_measured.is_none_or(|(_, _, b)| score > b) {
+                    best_measured = Some((i, c, score));
                 }
-                None if best_unmeasured.is_none_or(|(_, b)| rest > b) => {
-                    best_unmeasured = Some((i, rest));
-                }
-                None => {}
+            }
+            None if best_unmeasured.is_none_or(|(_, _, b)| rest > b) => {
+                best_unmeasured = Some((i, c, rest));
+            }
+            None => {}
+        }
+    }
+    let unmeasured_latency = if measured > 0 {
+        sum / f64::from(measured)
+    } else {
+        ctx.balancing.default_latency.as_secs_f64()
+    };
+    match (best_measured, best_unmeasured) {
+        (Some((mi, m, ms)), Some((ui, u, rest))) => {
+            let us = rest / unmeasured_latency.max(1e-6);
+            if us > ms || (us == ms && ui < mi) {
+                u
+            } else {
+                m
             }
         }
-        let unmeasured_latency = if measured > 0 {
-            sum / f64::from(measured)
-        } else {
-            ctx.balancing.default_latency.as_secs_f64()
-        };
-        let best = match (best_measured, best_unmeasured) {
-            (Some(m), Some((i, rest))) => {
-                let u = (i, rest / unmeasured_latency.max(1e-6));
-                if u.1 > m.1 || (u.1 == m.1 && u.0 < m.0) {
-                    u.0
-                } else {
-                    m.0
-                }
-            }
-            (Some((i, _)), None) | (None, Some((i, _))) => i,
-            (None, None) => 0,
-        };
-        candidates[best]
+        (Some((_, c, _)), None) | (None, Some((_, c, _))) => c,
+        (None, None) => first.unwrap_or(DeploymentId::from_index(0)),
     }
 }
 
