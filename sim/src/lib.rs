@@ -4,8 +4,8 @@
 
 pub mod compare;
 pub mod dist;
-pub mod limiter;
 pub mod fit;
+pub mod limiter;
 pub mod output;
 pub mod replay;
 pub mod report;

@@ -286,22 +286,38 @@ pub fn deployment_table(rows: &[DeploymentRow]) -> String {
 /// of each headline metric over seeds and its 95 % confidence half-width), `runs.csv` (one row
 /// per strategy × seed), `deployments.csv` (per run × deployment), `timeseries.csv` (the first
 /// seed of each strategy) and `summary.json`.
-pub fn write_comparison_files(dir: &Path, c: &crate::compare::Comparison) -> Result<(), OutputError> {
+pub fn write_comparison_files(
+    dir: &Path,
+    c: &crate::compare::Comparison,
+) -> Result<(), OutputError> {
     use crate::compare::METRICS;
     std::fs::create_dir_all(dir).map_err(|source| OutputError::Io {
         path: dir.to_owned(),
         source,
     })?;
     let path = dir.join("summary.csv");
-    let mut header = vec!["strategy".to_owned(), "seeds".to_owned(), "requests".to_owned()];
+    let mut header = vec![
+        "strategy".to_owned(),
+        "seeds".to_owned(),
+        "requests".to_owned(),
+    ];
     for (m, _) in METRICS {
         header.push(m.to_owned());
         header.push(format!("{m}_ci95"));
     }
     let mut rows = vec![header];
     for s in &c.strategies {
-        let requests = s.runs.iter().map(|r| r.summary.requests as f64).sum::<f64>() / s.runs.len().max(1) as f64;
-        let mut row = vec![s.strategy.name().to_owned(), s.runs.len().to_string(), format!("{requests}")];
+        let requests = s
+            .runs
+            .iter()
+            .map(|r| r.summary.requests as f64)
+            .sum::<f64>()
+            / s.runs.len().max(1) as f64;
+        let mut row = vec![
+            s.strategy.name().to_owned(),
+            s.runs.len().to_string(),
+            format!("{requests}"),
+        ];
         for (m, _) in METRICS {
             let e = s.estimate(m);
             row.push(format!("{}", e.mean));
