@@ -12,11 +12,14 @@
 //!
 //! See `docs/gateway.md` for endpoints, errors, metrics and the trace format.
 
+#![warn(missing_docs)]
+
 mod body;
 pub mod error;
 pub mod headers;
 mod metrics;
 pub mod mock;
+pub mod mock_provider;
 mod proxy;
 pub mod request;
 mod server;

@@ -1,0 +1,317 @@
+//! The mock's answers: OpenAI-shaped JSON, and SSE streams paced at the modelled token rate.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use bytes::Bytes;
+use http_body::Frame;
+use serde_json::json;
+use tokio::sync::OwnedSemaphorePermit;
+use tokio::time::{Instant, Sleep};
+
+use super::MockStats;
+
+/// Words the mock "generates", one per token, in a fixed cycle.
+const WORDS: [&str; 16] = [
+    "The",
+    "quick",
+    "brown",
+    "fox",
+    "jumps",
+    "over",
+    "the",
+    "lazy",
+    "dog",
+    "while",
+    "the",
+    "switchyard",
+    "routes",
+    "every",
+    "request",
+    "onward.",
+];
+
+/// The text of token `i` (a word and a space).
+fn token(i: u32) -> String {
+    format!("{} ", WORDS[i as usize % WORDS.len()])
+}
+
+/// Which API shape to answer in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Api {
+    /// `/chat/completions`.
+    Chat,
+    /// `/completions`.
+    Completions,
+    /// `/embeddings`.
+    Embeddings,
+}
+
+/// What one generated answer is made of.
+#[derive(Debug, Clone)]
+pub(crate) struct Generation {
+    /// Answer shape.
+    pub api: Api,
+    /// Response id, e.g. `chatcmpl-mock-17`.
+    pub id: String,
+    /// `created` (Unix seconds).
+    pub created: u64,
+    /// The model name as sent in the request.
+    pub model: String,
+    /// Prompt tokens reported in `usage`.
+    pub input_tokens: u32,
+    /// Completion tokens.
+    pub output_tokens: u32,
+    /// Whether `max_tokens` cut the answer (`finish_reason: "length"`).
+    pub capped: bool,
+}
+
+impl Generation {
+    fn finish_reason(&self) -> &'static str {
+        if self.capped {
+            "length"
+        } else {
+            "stop"
+        }
+    }
+
+    fn usage(&self) -> serde_json::Value {
+        json!({
+            "prompt_tokens": self.input_tokens,
+            "completion_tokens": self.output_tokens,
+            "total_tokens": u64::from(self.input_tokens) + u64::from(self.output_tokens),
+        })
+    }
+
+    /// The whole (non-streamed) answer.
+    pub fn full(&self) -> Bytes {
+        let text: String = (0..self.output_tokens).map(token).collect();
+        let doc = match self.api {
+            Api::Chat => json!({
+                "id": self.id,
+                "object": "chat.completion",
+                "created": self.created,
+                "model": self.model,
+                "choices": [{
+                    "index": 0,
+                    "message": {"role": "assistant", "content": text},
+                    "finish_reason": self.finish_reason(),
+                }],
+                "usage": self.usage(),
+            }),
+            Api::Completions => json!({
+                "id": self.id,
+                "object": "text_completion",
+                "created": self.created,
+                "model": self.model,
+                "choices": [{
+                    "index": 0,
+                    "text": text,
+                    "logprobs": null,
+                    "finish_reason": self.finish_reason(),
+                }],
+                "usage": self.usage(),
+            }),
+            Api::Embeddings => {
+                let embedding: Vec<f64> = (0..8u32)
+                    .map(|i| f64::from((i * 37 + self.input_tokens) % 200) / 100.0 - 1.0)
+                    .collect();
+                json!({
+                    "object": "list",
+                    "data": [{"object": "embedding", "index": 0, "embedding": embedding}],
+                    "model": self.model,
+                    "usage": {"prompt_tokens": self.input_tokens, "total_tokens": self.input_tokens},
+                })
+            }
+        };
+        Bytes::from(doc.to_string())
+    }
+
+    fn chunk(&self, choice: serde_json::Value) -> String {
+        let object = match self.api {
+            Api::Completions => "text_completion",
+            _ => "chat.completion.chunk",
+        };
+        let doc = json!({
+            "id": self.id,
+            "object": object,
+            "created": self.created,
+            "model": self.model,
+            "choices": [choice],
+        });
+        format!("data: {doc}\n\n")
+    }
+
+    /// The SSE event carrying token `i`.
+    fn token_event(&self, i: u32) -> String {
+        let text = token(i);
+        let choice = match self.api {
+            Api::Completions => {
+                json!({"index": 0, "text": text, "logprobs": null, "finish_reason": null})
+            }
+            _ if i == 0 => json!({
+                "index": 0,
+                "delta": {"role": "assistant", "content": text},
+                "finish_reason": null,
+            }),
+            _ => json!({"index": 0, "delta": {"content": text}, "finish_reason": null}),
+        };
+        self.chunk(choice)
+    }
+
+    /// The closing events: the finish reason, the usage chunk, `[DONE]`.
+    fn closing_events(&self) -> String {
+        let finish = match self.api {
+            Api::Completions => json!({
+                "index": 0, "text": "", "logprobs": null, "finish_reason": self.finish_reason(),
+            }),
+            _ => json!({"index": 0, "delta": {}, "finish_reason": self.finish_reason()}),
+        };
+        let object = match self.api {
+            Api::Completions => "text_completion",
+            _ => "chat.completion.chunk",
+        };
+        let usage = json!({
+            "id": self.id,
+            "object": object,
+            "created": self.created,
+            "model": self.model,
+            "choices": [],
+            "usage": self.usage(),
+        });
+        format!("{}data: {usage}\n\ndata: [DONE]\n\n", self.chunk(finish))
+    }
+}
+
+/// The mock's response body: whole, or an SSE stream whose token `i` is due `i × per_token`
+/// after the first, the closing events `n × per_token` after it. Holds the provider's
+/// concurrency slot until the end (or until dropped, when the client goes away).
+pub struct MockBody {
+    inner: Inner,
+}
+
+enum Inner {
+    Full(Option<Bytes>),
+    Stream(Box<Stream>),
+}
+
+struct Stream {
+    generation: Generation,
+    start: Instant,
+    per_token: Duration,
+    next: u32,
+    done: bool,
+    sleep: Pin<Box<Sleep>>,
+    permit: Option<OwnedSemaphorePermit>,
+    stats: Arc<MockStats>,
+}
+
+/// At most this many token events go out in one frame when the clock is behind.
+const MAX_EVENTS_PER_FRAME: u32 = 256;
+
+impl MockBody {
+    /// A body sent in one piece.
+    pub(crate) fn full(bytes: Bytes) -> MockBody {
+        MockBody {
+            inner: Inner::Full(Some(bytes)),
+        }
+    }
+
+    /// A paced SSE stream starting now.
+    pub(crate) fn stream(
+        generation: Generation,
+        per_token: Duration,
+        permit: Option<OwnedSemaphorePermit>,
+        stats: Arc<MockStats>,
+    ) -> MockBody {
+        let start = Instant::now();
+        MockBody {
+            inner: Inner::Stream(Box::new(Stream {
+                generation,
+                start,
+                per_token,
+                next: 0,
+                done: false,
+                sleep: Box::pin(tokio::time::sleep_until(start)),
+                permit,
+                stats,
+            })),
+        }
+    }
+}
+
+impl Drop for Stream {
+    fn drop(&mut self) {
+        if !self.done {
+            self.stats.cancelled.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+}
+
+impl Stream {
+    fn due(&self, i: u32) -> Instant {
+        self.start + self.per_token.saturating_mul(i)
+    }
+}
+
+impl http_body::Body for MockBody {
+    type Data = Bytes;
+    type Error = std::io::Error;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, std::io::Error>>> {
+        let s = match &mut self.get_mut().inner {
+            Inner::Full(bytes) => return Poll::Ready(bytes.take().map(|b| Ok(Frame::data(b)))),
+            Inner::Stream(s) => s,
+        };
+        loop {
+            if s.done {
+                return Poll::Ready(None);
+            }
+            let now = Instant::now();
+            let total = s.generation.output_tokens;
+            let mut out = String::new();
+            let mut emitted = 0;
+            while s.next < total && s.due(s.next) <= now && emitted < MAX_EVENTS_PER_FRAME {
+                out.push_str(&s.generation.token_event(s.next));
+                s.next += 1;
+                emitted += 1;
+            }
+            if s.next == total && s.due(total) <= now {
+                out.push_str(&s.generation.closing_events());
+                s.done = true;
+                s.permit = None;
+                s.stats.ok.fetch_add(1, Ordering::Relaxed);
+            }
+            if !out.is_empty() {
+                return Poll::Ready(Some(Ok(Frame::data(Bytes::from(out)))));
+            }
+            let due = s.due(s.next);
+            s.sleep.as_mut().reset(due);
+            if s.sleep.as_mut().poll(cx).is_pending() {
+                return Poll::Pending;
+            }
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        match &self.inner {
+            Inner::Full(bytes) => bytes.is_none(),
+            Inner::Stream(s) => s.done,
+        }
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        match &self.inner {
+            Inner::Full(Some(b)) => http_body::SizeHint::with_exact(b.len() as u64),
+            Inner::Full(None) => http_body::SizeHint::with_exact(0),
+            Inner::Stream(_) => http_body::SizeHint::default(),
+        }
+    }
+}

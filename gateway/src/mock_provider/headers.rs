@@ -1,0 +1,132 @@
+//! Rate-limit headers as OpenAI writes them: `x-ratelimit-*` counts, Go-style reset durations
+//! (`1s`, `6m0s`, `250ms`), and `retry-after` / `retry-after-ms` on a 429.
+
+use std::time::Duration;
+
+use engine::LimitHeaders;
+use http::{HeaderMap, HeaderName, HeaderValue};
+
+const LIMIT_REQUESTS: HeaderName = HeaderName::from_static("x-ratelimit-limit-requests");
+const LIMIT_TOKENS: HeaderName = HeaderName::from_static("x-ratelimit-limit-tokens");
+const REMAINING_REQUESTS: HeaderName = HeaderName::from_static("x-ratelimit-remaining-requests");
+const REMAINING_TOKENS: HeaderName = HeaderName::from_static("x-ratelimit-remaining-tokens");
+const RESET_REQUESTS: HeaderName = HeaderName::from_static("x-ratelimit-reset-requests");
+const RESET_TOKENS: HeaderName = HeaderName::from_static("x-ratelimit-reset-tokens");
+const RETRY_AFTER_MS: HeaderName = HeaderName::from_static("retry-after-ms");
+
+/// Formats a duration the way OpenAI's `x-ratelimit-reset-*` headers do (Go's
+/// `time.Duration.String`, at millisecond precision): `250ms`, `1s`, `8.64s`, `6m0s`, `1h2m3s`.
+pub fn go_duration(d: Duration) -> String {
+    let ms = (d.as_secs_f64() * 1000.0).round();
+    if !ms.is_finite() || ms <= 0.0 {
+        return "0s".to_owned();
+    }
+    // Beyond u64 milliseconds nothing is meaningful; saturate.
+    let ms = if ms >= u64::MAX as f64 {
+        u64::MAX
+    } else {
+        ms as u64
+    };
+    if ms < 1000 {
+        return format!("{ms}ms");
+    }
+    let (h, rest) = (ms / 3_600_000, ms % 3_600_000);
+    let (m, rest) = (rest / 60_000, rest % 60_000);
+    let (s, frac) = (rest / 1000, rest % 1000);
+    let seconds = if frac == 0 {
+        format!("{s}s")
+    } else {
+        let f = format!("{frac:03}");
+        format!("{s}.{}s", f.trim_end_matches('0'))
+    };
+    if h > 0 {
+        format!("{h}h{m}m{seconds}")
+    } else if m > 0 {
+        format!("{m}m{seconds}")
+    } else {
+        seconds
+    }
+}
+
+/// Writes the `x-ratelimit-*` headers present in `h`.
+pub fn insert_limit_headers(map: &mut HeaderMap, h: &LimitHeaders) {
+    let counts = [
+        (LIMIT_REQUESTS, h.limit_requests),
+        (LIMIT_TOKENS, h.limit_tokens),
+        (REMAINING_REQUESTS, h.remaining_requests),
+        (REMAINING_TOKENS, h.remaining_tokens),
+    ];
+    for (name, v) in counts {
+        if let Some(v) = v {
+            map.insert(name, HeaderValue::from(v));
+        }
+    }
+    for (name, v) in [
+        (RESET_REQUESTS, h.reset_requests),
+        (RESET_TOKENS, h.reset_tokens),
+    ] {
+        if let Some(v) = v.and_then(|d| HeaderValue::from_str(&go_duration(d)).ok()) {
+            map.insert(name, v);
+        }
+    }
+}
+
+/// Writes `retry-after` (whole seconds, rounded up, as RFC 9110 wants) and `retry-after-ms`
+/// (milliseconds, rounded up, at least 1), which OpenAI also sends and the gateway prefers.
+pub fn insert_retry_after(map: &mut HeaderMap, after: Duration) {
+    let secs = after.as_secs_f64();
+    let whole = secs.ceil().min(u32::MAX as f64) as u64;
+    let ms = (secs * 1000.0).ceil().clamp(1.0, u32::MAX as f64) as u64;
+    map.insert(http::header::RETRY_AFTER, HeaderValue::from(whole));
+    map.insert(RETRY_AFTER_MS, HeaderValue::from(ms));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::headers::{limit_headers, parse_reset, retry_after};
+
+    fn ms(v: u64) -> Duration {
+        Duration::from_millis(v)
+    }
+
+    #[test]
+    fn go_forms() {
+        assert_eq!(go_duration(ms(0)), "0s");
+        assert_eq!(go_duration(ms(250)), "250ms");
+        assert_eq!(go_duration(ms(1000)), "1s");
+        assert_eq!(go_duration(ms(8640)), "8.64s");
+        assert_eq!(go_duration(ms(360_000)), "6m0s");
+        assert_eq!(go_duration(ms(90_500)), "1m30.5s");
+        assert_eq!(go_duration(ms(3_723_000)), "1h2m3s");
+        assert_eq!(go_duration(Duration::from_micros(400)), "0s");
+        assert_eq!(go_duration(Duration::from_micros(600)), "1ms");
+    }
+
+    #[test]
+    fn the_gateway_reads_what_the_mock_writes() {
+        for v in [
+            1u64, 250, 999, 1000, 1500, 59_999, 60_000, 360_000, 3_723_456,
+        ] {
+            assert_eq!(parse_reset(&go_duration(ms(v))), Some(ms(v)), "{v} ms");
+        }
+        let h = LimitHeaders {
+            limit_requests: Some(60),
+            limit_tokens: Some(150_000),
+            remaining_requests: Some(59),
+            remaining_tokens: None,
+            reset_requests: Some(ms(1000)),
+            reset_tokens: None,
+        };
+        let mut map = HeaderMap::new();
+        insert_limit_headers(&mut map, &h);
+        assert_eq!(limit_headers(&map), h);
+        insert_retry_after(&mut map, ms(1250));
+        assert_eq!(map["retry-after"], "2");
+        assert_eq!(map["retry-after-ms"], "1250");
+        assert_eq!(
+            retry_after(&map, std::time::SystemTime::now()),
+            Some(ms(1250))
+        );
+    }
+}
