@@ -7,13 +7,11 @@ use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, Context};
 use engine::StrategyKind;
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-use sim::output::{
-    comparison_table, deployment_table, summary_table, write_comparison_files, write_run_files,
-};
+use sim::output::{deployment_table, summary_table, write_run_files};
 use sim::replay::{Format, Replay, ReplayOptions, TraceInfo, Window};
 use sim::{ArrivalSource, RunOptions, RunResult, Scenario};
 
+use crate::compare::Plan;
 use crate::progress::Progress;
 
 /// `println!` that ignores a closed stdout (e.g. piped into `head`) instead of panicking.
@@ -185,40 +183,21 @@ fn single(args: &ReplayArgs, scenario: &Scenario, replay: &Replay) -> anyhow::Re
 }
 
 fn compare(args: &ReplayArgs, scenario: &Scenario, replay: &Replay) -> anyhow::Result<()> {
-    let strategies = if args.strategies.is_empty() {
-        scenario.settings.strategies.clone()
-    } else {
-        args.strategies.clone()
-    };
-    let seeds = args.seeds.unwrap_or(1);
-    anyhow::ensure!(seeds >= 1, "--seeds must be at least 1");
-    let seeds: Vec<u64> = (0..seeds)
-        .map(|i| scenario.settings.seed.wrapping_add(i))
-        .collect();
-    let threads = args
-        .threads
-        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
-    let out = args
-        .out
-        .clone()
-        .unwrap_or_else(|| PathBuf::from("reports").join(&scenario.name));
+    let plan = Plan::new(
+        scenario,
+        &args.strategies,
+        args.seeds.unwrap_or(1),
+        args.threads,
+        args.out.clone(),
+    )?;
     let started = Instant::now();
-    let bar = ProgressBar::with_draw_target(
-        Some((strategies.len() * seeds.len()) as u64),
-        ProgressDrawTarget::stderr(),
-    );
-    if let Ok(style) =
-        ProgressStyle::with_template("{prefix} [{bar:30}] {pos}/{len} runs, {elapsed}")
-    {
-        bar.set_style(style.progress_chars("=> "));
-    }
-    bar.set_prefix(scenario.name.clone());
+    let bar = plan.progress_bar(&scenario.name);
     let factory = |seed| Box::new(replay.source(scenario, seed)) as Box<dyn ArrivalSource + '_>;
     let comparison = sim::compare::compare_with(
         scenario,
-        &strategies,
-        &seeds,
-        threads,
+        &plan.strategies,
+        &plan.seeds,
+        plan.threads,
         &factory,
         &|done, _| bar.set_position(done as u64),
     );
@@ -226,42 +205,7 @@ fn compare(args: &ReplayArgs, scenario: &Scenario, replay: &Replay) -> anyhow::R
     if let Some(e) = replay.take_error() {
         return Err(anyhow!(e).context("the replay stopped part-way; no report was written"));
     }
-    let simulated = started.elapsed();
-    write_comparison_files(&out, &comparison)
-        .with_context(|| format!("cannot write the comparison into {}", out.display()))?;
-    let files = sim::report::write_report(&out, scenario, &comparison)
-        .with_context(|| format!("cannot write the report into {}", out.display()))?;
-    let requests: u64 = comparison
-        .strategies
-        .iter()
-        .flat_map(|s| &s.runs)
-        .map(|r| r.summary.requests)
-        .sum();
-    say!(
-        "{}: {} strategies × {} seed(s), {} requests simulated in {:.2} s on {} thread(s)",
-        scenario.name,
-        strategies.len(),
-        seeds.len(),
-        requests,
-        simulated.as_secs_f64(),
-        threads
-    );
-    say!();
-    say_raw!("{}", comparison_table(&comparison));
-    say!();
-    for (metric, label) in sim::compare::METRICS {
-        if let Some(w) = comparison.winner(metric) {
-            say!("best {label}: {}", w.strategy);
-        }
-    }
-    say!(
-        "\nwrote {}/ (summary.csv, runs.csv, deployments.csv, timeseries.csv, summary.json)",
-        out.display()
-    );
-    for f in files {
-        say!("wrote {}", f.display());
-    }
-    Ok(())
+    plan.write_and_print(scenario, &comparison, started)
 }
 
 fn print_info(info: &TraceInfo, args: &ReplayArgs, scenario: &Scenario, scanned: Duration) {
