@@ -9,7 +9,6 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use http_body::Frame;
-use serde_json::json;
 use tokio::sync::OwnedSemaphorePermit;
 use tokio::time::{Instant, Sleep};
 
@@ -70,6 +69,12 @@ pub(crate) struct Generation {
     pub capped: bool,
 }
 
+/// A JSON string literal (keys are written in OpenAI's order by hand: `serde_json::json!`
+/// would sort them).
+fn quoted(text: &str) -> String {
+    serde_json::Value::from(text).to_string()
+}
+
 impl Generation {
     fn finish_reason(&self) -> &'static str {
         if self.capped {
@@ -79,111 +84,105 @@ impl Generation {
         }
     }
 
-    fn usage(&self) -> serde_json::Value {
-        json!({
-            "prompt_tokens": self.input_tokens,
-            "completion_tokens": self.output_tokens,
-            "total_tokens": u64::from(self.input_tokens) + u64::from(self.output_tokens),
-        })
+    fn object(&self, streamed: bool) -> &'static str {
+        match (self.api, streamed) {
+            (Api::Chat, false) => "chat.completion",
+            (Api::Chat, true) => "chat.completion.chunk",
+            (Api::Completions, _) => "text_completion",
+            (Api::Embeddings, _) => "list",
+        }
+    }
+
+    /// `"id":…,"object":…,"created":…,"model":…`
+    fn head(&self, streamed: bool) -> String {
+        format!(
+            r#""id":{},"object":"{}","created":{},"model":{}"#,
+            quoted(&self.id),
+            self.object(streamed),
+            self.created,
+            quoted(&self.model)
+        )
+    }
+
+    fn usage(&self) -> String {
+        format!(
+            r#"{{"prompt_tokens":{},"completion_tokens":{},"total_tokens":{}}}"#,
+            self.input_tokens,
+            self.output_tokens,
+            u64::from(self.input_tokens) + u64::from(self.output_tokens)
+        )
     }
 
     /// The whole (non-streamed) answer.
     pub fn full(&self) -> Bytes {
-        let text: String = (0..self.output_tokens).map(token).collect();
+        let text = quoted(&(0..self.output_tokens).map(token).collect::<String>());
+        let finish = self.finish_reason();
         let doc = match self.api {
-            Api::Chat => json!({
-                "id": self.id,
-                "object": "chat.completion",
-                "created": self.created,
-                "model": self.model,
-                "choices": [{
-                    "index": 0,
-                    "message": {"role": "assistant", "content": text},
-                    "finish_reason": self.finish_reason(),
-                }],
-                "usage": self.usage(),
-            }),
-            Api::Completions => json!({
-                "id": self.id,
-                "object": "text_completion",
-                "created": self.created,
-                "model": self.model,
-                "choices": [{
-                    "index": 0,
-                    "text": text,
-                    "logprobs": null,
-                    "finish_reason": self.finish_reason(),
-                }],
-                "usage": self.usage(),
-            }),
+            Api::Chat => format!(
+                r#"{{{},"choices":[{{"index":0,"message":{{"role":"assistant","content":{text}}},"finish_reason":"{finish}"}}],"usage":{}}}"#,
+                self.head(false),
+                self.usage()
+            ),
+            Api::Completions => format!(
+                r#"{{{},"choices":[{{"text":{text},"index":0,"logprobs":null,"finish_reason":"{finish}"}}],"usage":{}}}"#,
+                self.head(false),
+                self.usage()
+            ),
             Api::Embeddings => {
-                let embedding: Vec<f64> = (0..8u32)
-                    .map(|i| f64::from((i * 37 + self.input_tokens) % 200) / 100.0 - 1.0)
+                let embedding: Vec<String> = (0..8u32)
+                    .map(|i| {
+                        format!(
+                            "{:.2}",
+                            f64::from((i * 37 + self.input_tokens) % 200) / 100.0 - 1.0
+                        )
+                    })
                     .collect();
-                json!({
-                    "object": "list",
-                    "data": [{"object": "embedding", "index": 0, "embedding": embedding}],
-                    "model": self.model,
-                    "usage": {"prompt_tokens": self.input_tokens, "total_tokens": self.input_tokens},
-                })
+                format!(
+                    r#"{{"object":"list","data":[{{"object":"embedding","index":0,"embedding":[{}]}}],"model":{},"usage":{{"prompt_tokens":{},"total_tokens":{}}}}}"#,
+                    embedding.join(","),
+                    quoted(&self.model),
+                    self.input_tokens,
+                    self.input_tokens
+                )
             }
         };
-        Bytes::from(doc.to_string())
+        Bytes::from(doc)
     }
 
-    fn chunk(&self, choice: serde_json::Value) -> String {
-        let object = match self.api {
-            Api::Completions => "text_completion",
-            _ => "chat.completion.chunk",
-        };
-        let doc = json!({
-            "id": self.id,
-            "object": object,
-            "created": self.created,
-            "model": self.model,
-            "choices": [choice],
-        });
-        format!("data: {doc}\n\n")
+    fn chunk(&self, choice: &str) -> String {
+        format!("data: {{{},\"choices\":[{choice}]}}\n\n", self.head(true))
     }
 
     /// The SSE event carrying token `i`.
     fn token_event(&self, i: u32) -> String {
-        let text = token(i);
+        let text = quoted(&token(i));
         let choice = match self.api {
             Api::Completions => {
-                json!({"index": 0, "text": text, "logprobs": null, "finish_reason": null})
+                format!(r#"{{"text":{text},"index":0,"logprobs":null,"finish_reason":null}}"#)
             }
-            _ if i == 0 => json!({
-                "index": 0,
-                "delta": {"role": "assistant", "content": text},
-                "finish_reason": null,
-            }),
-            _ => json!({"index": 0, "delta": {"content": text}, "finish_reason": null}),
+            _ if i == 0 => format!(
+                r#"{{"index":0,"delta":{{"role":"assistant","content":{text}}},"finish_reason":null}}"#
+            ),
+            _ => format!(r#"{{"index":0,"delta":{{"content":{text}}},"finish_reason":null}}"#),
         };
-        self.chunk(choice)
+        self.chunk(&choice)
     }
 
     /// The closing events: the finish reason, the usage chunk, `[DONE]`.
     fn closing_events(&self) -> String {
-        let finish = match self.api {
-            Api::Completions => json!({
-                "index": 0, "text": "", "logprobs": null, "finish_reason": self.finish_reason(),
-            }),
-            _ => json!({"index": 0, "delta": {}, "finish_reason": self.finish_reason()}),
+        let finish = self.finish_reason();
+        let choice = match self.api {
+            Api::Completions => {
+                format!(r#"{{"text":"","index":0,"logprobs":null,"finish_reason":"{finish}"}}"#)
+            }
+            _ => format!(r#"{{"index":0,"delta":{{}},"finish_reason":"{finish}"}}"#),
         };
-        let object = match self.api {
-            Api::Completions => "text_completion",
-            _ => "chat.completion.chunk",
-        };
-        let usage = json!({
-            "id": self.id,
-            "object": object,
-            "created": self.created,
-            "model": self.model,
-            "choices": [],
-            "usage": self.usage(),
-        });
-        format!("{}data: {usage}\n\ndata: [DONE]\n\n", self.chunk(finish))
+        format!(
+            "{}data: {{{},\"choices\":[],\"usage\":{}}}\n\ndata: [DONE]\n\n",
+            self.chunk(&choice),
+            self.head(true),
+            self.usage()
+        )
     }
 }
 
