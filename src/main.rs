@@ -4,6 +4,7 @@
 mod check;
 mod compare;
 mod fit;
+mod mock_provider;
 mod progress;
 mod replay;
 mod serve;
@@ -35,11 +36,13 @@ enum Command {
     Check(check::CheckArgs),
     /// Run the OpenAI-compatible gateway with a config file.
     Serve(serve::ServeArgs),
+    /// Serve one modelled deployment of a scenario over HTTP (for tests and demos).
+    MockProvider(mock_provider::MockProviderArgs),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    if !matches!(cli.command, Command::Serve(_)) {
+    if !matches!(cli.command, Command::Serve(_) | Command::MockProvider(_)) {
         restore_default_sigpipe();
     }
     let result = match cli.command {
@@ -49,6 +52,7 @@ fn main() -> ExitCode {
         Command::Fit(args) => fit::run(args),
         Command::Check(args) => check::run(args),
         Command::Serve(args) => serve::run(args),
+        Command::MockProvider(args) => mock_provider::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
