@@ -4,7 +4,9 @@
 use std::path::Path;
 
 use crate::replay::error::shown;
-use crate::replay::{is_blank, open_input, parse_count, parse_millis, RowError, LOGGED_BAD_ROWS};
+use crate::replay::{
+    header_names, is_blank, open_csv, parse_count, parse_millis, RowError, LOGGED_BAD_ROWS,
+};
 
 use super::FitError;
 
@@ -95,48 +97,12 @@ impl AttemptReader {
     /// Opens `path` and finds the columns.
     pub fn open(path: &Path, skip_bad: bool) -> Result<AttemptReader, FitError> {
         let file = path.display().to_string();
-        let (input, _) = open_input(path)?;
-        let mut csv = csv::ReaderBuilder::new()
-            .has_headers(false)
-            .flexible(true)
-            .trim(csv::Trim::All)
-            // Records end at LF only: a CR before it is trimmed with the last field, and line
-            // numbers stay right for CRLF files (csv's CRLF handling numbers them one short).
-            .terminator(csv::Terminator::Any(b'\n'))
-            .buffer_capacity(1 << 16)
-            .from_reader(input);
-        let mut header = csv::ByteRecord::new();
+        let (csv, header, _) = open_csv(path)?;
+        let names = header_names(header.iter());
         let header_err = |message: String| FitError::Header {
             file: file.clone(),
             message,
         };
-        match csv.read_byte_record(&mut header) {
-            Ok(true) => {}
-            Ok(false) => {
-                return Err(header_err(
-                    "the file is empty; expected a header row".into(),
-                ))
-            }
-            Err(e) => {
-                return Err(FitError::Io {
-                    file,
-                    cause: e.into(),
-                })
-            }
-        }
-        let names: Vec<String> = header
-            .iter()
-            .enumerate()
-            .map(|(i, f)| {
-                let s = String::from_utf8_lossy(f);
-                let s = if i == 0 {
-                    s.trim_start_matches('\u{feff}')
-                } else {
-                    &s
-                };
-                s.trim().to_owned()
-            })
-            .collect();
         let find = |n: &str| names.iter().position(|c| c.eq_ignore_ascii_case(n));
         let missing: Vec<&str> = REQUIRED.into_iter().filter(|c| find(c).is_none()).collect();
         let (outcome, status) = (find("outcome"), find("status"));

@@ -97,19 +97,7 @@ pub fn detect<'h>(
     header: impl IntoIterator<Item = &'h [u8]>,
     forced: Option<Format>,
 ) -> Result<Columns, String> {
-    let names: Vec<String> = header
-        .into_iter()
-        .enumerate()
-        .map(|(i, f)| {
-            let s = String::from_utf8_lossy(f);
-            let s = if i == 0 {
-                s.trim_start_matches('\u{feff}')
-            } else {
-                &s
-            };
-            s.trim().to_owned()
-        })
-        .collect();
+    let names = super::reader::header_names(header);
     let lower: Vec<String> = names.iter().map(|n| n.to_ascii_lowercase()).collect();
     let find = |name: &str| lower.iter().position(|n| n == name);
     let format = match forced {

@@ -26,7 +26,7 @@ use std::time::Duration;
 
 pub use error::{RowError, TraceError};
 pub use format::Format;
-pub(crate) use reader::{is_blank, open_input};
+pub(crate) use reader::{header_names, is_blank, open_csv};
 pub use reader::{parse_count, parse_millis, ReadStats, LOGGED_BAD_ROWS};
 pub use source::TraceSource;
 

@@ -51,6 +51,53 @@ pub(crate) fn open_input(path: &Path) -> Result<(Box<dyn Read>, bool), TraceErro
     })
 }
 
+/// Opens a CSV trace (gzip or not) and reads its header row. Records end at LF only: a CR
+/// before it is trimmed with the last field, and line numbers stay right for CRLF files (csv's
+/// own CRLF handling numbers them one short).
+pub(crate) fn open_csv(
+    path: &Path,
+) -> Result<(csv::Reader<Box<dyn Read>>, csv::ByteRecord, bool), TraceError> {
+    let file = path.display().to_string();
+    let (input, gzip) = open_input(path)?;
+    let mut csv = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .flexible(true)
+        .trim(csv::Trim::All)
+        .terminator(csv::Terminator::Any(b'\n'))
+        .buffer_capacity(1 << 16)
+        .from_reader(input);
+    let mut header = csv::ByteRecord::new();
+    match csv.read_byte_record(&mut header) {
+        Ok(true) => Ok((csv, header, gzip)),
+        Ok(false) => Err(TraceError::Header {
+            file,
+            message: "the file is empty; expected a header row".into(),
+        }),
+        Err(e) => Err(TraceError::Io {
+            file,
+            line: None,
+            cause: e.into(),
+        }),
+    }
+}
+
+/// A header's column names, byte-order mark and surrounding spaces trimmed.
+pub(crate) fn header_names<'h>(header: impl IntoIterator<Item = &'h [u8]>) -> Vec<String> {
+    header
+        .into_iter()
+        .enumerate()
+        .map(|(i, f)| {
+            let s = String::from_utf8_lossy(f);
+            let s = if i == 0 {
+                s.trim_start_matches('\u{feff}')
+            } else {
+                &s
+            };
+            s.trim().to_owned()
+        })
+        .collect()
+}
+
 /// Counts of what a reader saw.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct ReadStats {
@@ -154,36 +201,11 @@ impl<'a> RowReader<'a> {
         models: Option<ModelTable>,
     ) -> Result<RowReader<'a>, TraceError> {
         let file = path.display().to_string();
-        let (input, gzip) = open_input(path)?;
-        let mut csv = csv::ReaderBuilder::new()
-            .has_headers(false)
-            .flexible(true)
-            .trim(csv::Trim::All)
-            // Records end at LF only: a CR before it is trimmed with the last field, and line
-            // numbers stay right for CRLF files (csv's CRLF handling numbers them one short).
-            .terminator(csv::Terminator::Any(b'\n'))
-            .buffer_capacity(1 << 16)
-            .from_reader(input);
-        let mut header = csv::ByteRecord::new();
+        let (csv, header, gzip) = open_csv(path)?;
         let header_err = |message: String| TraceError::Header {
             file: file.clone(),
             message,
         };
-        match csv.read_byte_record(&mut header) {
-            Ok(true) => {}
-            Ok(false) => {
-                return Err(header_err(
-                    "the file is empty; expected a header row".into(),
-                ))
-            }
-            Err(e) => {
-                return Err(TraceError::Io {
-                    file: file.clone(),
-                    line: None,
-                    cause: e.into(),
-                })
-            }
-        }
         let columns = detect(header.iter(), settings.format).map_err(header_err)?;
         let mut models = models.unwrap_or_default();
         let forced_model = match &settings.model {
