@@ -51,12 +51,13 @@ pub(crate) fn open_input(path: &Path) -> Result<(Box<dyn Read>, bool), TraceErro
     })
 }
 
+/// A CSV reader over a trace file, decompressed if it was gzip.
+pub(crate) type TraceCsv = csv::Reader<Box<dyn Read>>;
+
 /// Opens a CSV trace (gzip or not) and reads its header row. Records end at LF only: a CR
 /// before it is trimmed with the last field, and line numbers stay right for CRLF files (csv's
 /// own CRLF handling numbers them one short).
-pub(crate) fn open_csv(
-    path: &Path,
-) -> Result<(csv::Reader<Box<dyn Read>>, csv::ByteRecord, bool), TraceError> {
+pub(crate) fn open_csv(path: &Path) -> Result<(TraceCsv, csv::ByteRecord, bool), TraceError> {
     let file = path.display().to_string();
     let (input, gzip) = open_input(path)?;
     let mut csv = csv::ReaderBuilder::new()
