@@ -192,6 +192,32 @@ async fn chat_answer_takes_ttft_plus_tokens_and_carries_headers() {
     assert_eq!(doc["object"], "text_completion");
     assert_eq!(doc["usage"]["completion_tokens"], 3, "capped by max_tokens");
     assert_eq!(doc["choices"][0]["finish_reason"], "length");
+    // Embeddings: TTFT only, no output tokens.
+    let (status, _, body) = post(
+        &format!("{}/embeddings", m.url),
+        r#"{"model":"m","input":"embed these words"}"#,
+        Duration::from_secs(5),
+    )
+    .await
+    .expect("answer");
+    assert_eq!(status, StatusCode::OK);
+    let doc = json(&body);
+    assert_eq!(doc["object"], "list");
+    assert_eq!(
+        doc["data"][0]["embedding"].as_array().map(Vec::len),
+        Some(8)
+    );
+    assert_eq!(doc["usage"]["prompt_tokens"], 5);
+    // Keys in OpenAI's order, not sorted.
+    let text = String::from_utf8(
+        post(&url, CHAT, Duration::from_secs(5))
+            .await
+            .expect("answer")
+            .2
+            .to_vec(),
+    )
+    .expect("UTF-8");
+    assert!(text.starts_with(r#"{"id":"chatcmpl-mock-"#), "{text}");
     m.stop().await;
 }
 
