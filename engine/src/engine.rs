@@ -180,13 +180,32 @@ impl Engine {
     /// # Panics
     /// If `id` has no attempt in flight (a driver bug: finish called twice or after the end).
     pub fn finish(&mut self, id: RequestId, outcome: &Outcome, now: Duration) -> Step {
+        self.finish_attempt(id, outcome, now, true)
+    }
+
+    /// Reports the attempt's outcome like [`Engine::finish`] but ends the request whatever the
+    /// retry policy says: `Done` for a success, `Failed` (not retried) otherwise. For a stream
+    /// that failed after its first bytes reached the client, which must never be restarted.
+    ///
+    /// # Panics
+    /// If `id` has no attempt in flight.
+    pub fn finish_final(&mut self, id: RequestId, outcome: &Outcome, now: Duration) -> Step {
+        self.finish_attempt(id, outcome, now, false)
+    }
+
+    fn finish_attempt(
+        &mut self,
+        id: RequestId,
+        outcome: &Outcome,
+        now: Duration,
+        may_retry: bool,
+    ) -> Step {
         let slot = self.slot_index(id);
         let flight = self.slots[slot]
             .current
             .take()
             .expect("finish called for a request with no attempt in flight");
         let d = flight.deployment;
-        let elapsed = now.saturating_sub(flight.sent_at);
         self.release(d);
         if !flight.first_byte {
             // A timeout or a dropped connection is no sign of life; anything else is.
@@ -196,22 +215,24 @@ impl Engine {
             );
             self.states[d.index()].on_first_byte(now, answered);
         }
-        let step = self.settle(slot, id, &flight, outcome, elapsed, now);
+        let step = self.settle(slot, &flight, outcome, now, may_retry);
         // The provider's word on remaining quota comes last: it overrides local estimates.
         self.observe_headers(d, outcome, now);
         step
     }
 
+    /// Health, limits and metrics of a finished attempt, then the request's next step.
     fn settle(
         &mut self,
         slot: usize,
-        id: RequestId,
         flight: &InFlight,
         outcome: &Outcome,
-        elapsed: Duration,
         now: Duration,
+        may_retry: bool,
     ) -> Step {
+        let id = self.id_of(slot);
         let d = flight.deployment;
+        let elapsed = now.saturating_sub(flight.sent_at);
         match *outcome {
             Outcome::Success {
                 ttft,
@@ -232,7 +253,7 @@ impl Engine {
                 self.on_failure(d, flight.probe, kind, retry_after, elapsed, now);
                 let reason = if kind == FailureKind::Client {
                     Some(FailReason::ClientError { status })
-                } else if !self.config.retry.retry_on[kind as usize] {
+                } else if !may_retry || !self.config.retry.retry_on[kind as usize] {
                     Some(FailReason::NotRetried { kind })
                 } else {
                     None

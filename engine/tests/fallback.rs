@@ -1176,3 +1176,51 @@ fn a_wait_ends_when_the_budget_has_refilled() {
     );
     assert_eq!(sent(e.resume(id, until)), (id, a, 1));
 }
+
+#[test]
+fn finish_final_ends_the_request_without_a_retry() {
+    let config = Config::from_toml(
+        "[[tier]]\nname = \"main\"\n\n[[deployment]]\nid = \"a\"\nprovider = \"p\"\nmodel = \"m\"\ntier = \"main\"\n\n[[deployment]]\nid = \"b\"\nprovider = \"p\"\nmodel = \"m\"\ntier = \"main\"\n",
+    )
+    .unwrap();
+    let mut e = Engine::new(config, 1);
+    let tier = e.route("main").unwrap();
+    let req = Request {
+        tier,
+        input_tokens: 10,
+        output_tokens: 10,
+    };
+    let Step::Send { request, .. } = e.start(req, Duration::ZERO) else {
+        panic!("expected Send")
+    };
+    // A stream cut after its first bytes: another deployment is usable, but no retry follows.
+    let step = e.finish_final(
+        request,
+        &Outcome::failure(FailureKind::Server),
+        Duration::from_millis(5),
+    );
+    assert_eq!(
+        step,
+        Step::Failed {
+            request,
+            reason: FailReason::NotRetried {
+                kind: FailureKind::Server
+            }
+        }
+    );
+    assert_eq!(e.live_requests(), 0);
+    let Step::Send { request, .. } = e.start(req, Duration::from_millis(6)) else {
+        panic!("expected Send")
+    };
+    let ok = Outcome::success(Duration::from_millis(1), 10, 10);
+    assert_eq!(
+        e.finish_final(request, &ok, Duration::from_millis(9)),
+        Step::Done { request }
+    );
+    assert_eq!(
+        e.snapshot(Duration::from_millis(9))
+            .totals
+            .failed_not_retried,
+        1
+    );
+}

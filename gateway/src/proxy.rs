@@ -166,16 +166,15 @@ impl Life {
         ttft: Option<Duration>,
     ) {
         let now = self.gw.now();
-        {
-            let mut engine = self.gw.lock();
-            let step = engine.finish(self.id, outcome, now);
-            if !step.is_terminal() {
-                // The engine API has no "report and stop": cancel the follow-up it started.
-                engine.cancel(self.id, now);
-            }
-        }
+        self.gw.lock().finish_final(self.id, outcome, now);
         self.live = false;
         self.record(a, outcome, status, ttft, now);
+    }
+
+    /// The attempt's first byte arrived (a stream began): a sign of life for the engine.
+    fn first_byte(&self) {
+        let now = self.gw.now();
+        self.gw.lock().first_byte(self.id, now);
     }
 
     fn resume(&mut self) -> Step {
@@ -325,6 +324,7 @@ async fn run(
                         ttft,
                     } => {
                         debug!(request = number, deployment = %up.id, attempt, "stream started");
+                        life.first_byte();
                         let deadline = a.sent + up.total_timeout;
                         let relay = SseRelay {
                             life,
