@@ -18,26 +18,25 @@ impl Balancer for CapacityAware {
         candidates: &[DeploymentId],
         rng: &mut Rng,
     ) -> DeploymentId {
-        let headroom = |c: DeploymentId| ctx.state(c).headroom_after(ctx.now, ctx.tokens);
-        let best = candidates
-            .iter()
-            .map(|&c| headroom(c))
-            .fold(f64::NEG_INFINITY, f64::max);
-        let tied_weight: f64 = candidates
-            .iter()
-            .filter(|&&c| headroom(c) == best)
-            .map(|&c| ctx.weight(c))
-            .sum();
-        let mut x = rng.random::<f64>() * tied_weight;
-        let mut last_tied = candidates[0];
-        for &c in candidates.iter().filter(|&&c| headroom(c) == best) {
-            last_tied = c;
-            x -= ctx.weight(c);
-            if x < 0.0 {
-                return c;
+        // One pass: keep the best headroom so far and a weighted reservoir over its ties.
+        let mut best = f64::NEG_INFINITY;
+        let mut tied_weight = 0.0;
+        let mut chosen = candidates[0];
+        for &c in candidates {
+            let h = ctx.state(c).headroom_after(ctx.now, ctx.tokens);
+            let w = ctx.weight(c);
+            if h > best {
+                best = h;
+                tied_weight = w;
+                chosen = c;
+            } else if h == best && w > 0.0 {
+                tied_weight += w;
+                if rng.random::<f64>() * tied_weight < w {
+                    chosen = c;
+                }
             }
         }
-        last_tied
+        chosen
     }
 }
 

@@ -4,7 +4,7 @@
 //! share while one failing 0.1 % keeps 95 %: a sick deployment is drained long before its
 //! circuit breaker would open, and recovers its share as the error rate decays.
 
-use super::{random::weighted_pick, Balancer, PickContext, Rng};
+use super::{random::weighted_pick_once, Balancer, PickContext, Rng};
 use crate::ids::DeploymentId;
 
 /// Weighted random on weight × e^(−k·error rate).
@@ -18,8 +18,8 @@ impl Balancer for ErrorWeighted {
         rng: &mut Rng,
     ) -> DeploymentId {
         let k = ctx.balancing.error_sensitivity;
-        weighted_pick(candidates, rng, |c| {
-            ctx.weight(c) * (-k * ctx.state(c).error_rate(ctx.now, ctx.health)).exp()
+        weighted_pick_once(candidates, rng, |c| {
+            ctx.weight(c) * crate::latency::decay(k * ctx.state(c).error_rate(ctx.now, ctx.health))
         })
     }
 }

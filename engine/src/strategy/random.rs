@@ -33,6 +33,28 @@ pub(crate) fn weighted_pick(
         .unwrap_or(&candidates[candidates.len() - 1])
 }
 
+/// Draws one candidate with probability proportional to `weight_of` in a single pass
+/// (weighted reservoir sampling: each candidate replaces the choice with probability w ÷ Σw so
+/// far), for weights too costly to compute twice. Uniform if every weight is 0.
+pub(crate) fn weighted_pick_once(
+    candidates: &[DeploymentId],
+    rng: &mut Rng,
+    mut weight_of: impl FnMut(DeploymentId) -> f64,
+) -> DeploymentId {
+    let mut total = 0.0;
+    let mut chosen = None;
+    for &c in candidates {
+        let w = weight_of(c);
+        if w > 0.0 {
+            total += w;
+            if rng.random::<f64>() * total < w {
+                chosen = Some(c);
+            }
+        }
+    }
+    chosen.unwrap_or_else(|| candidates[rng.random_range(0..candidates.len())])
+}
+
 impl Balancer for WeightedRandom {
     fn pick(
         &mut self,
