@@ -47,10 +47,14 @@ impl Window {
 
     /// Units available at `now`.
     pub fn available(&self, now: Duration) -> f64 {
+        self.available_at_secs(now.as_secs_f64())
+    }
+
+    fn available_at_secs(&self, now: f64) -> f64 {
         match self.limit {
             None => f64::INFINITY,
             Some(l) => {
-                let dt = (now.as_secs_f64() - self.updated).max(0.0);
+                let dt = (now - self.updated).max(0.0);
                 (self.level + dt * self.rate).min(l as f64)
             }
         }
@@ -68,8 +72,13 @@ impl Window {
 
     /// Whether `amount` more units fit at `now`.
     pub fn fits(&self, now: Duration, amount: u64) -> bool {
+        self.fits_at_secs(now.as_secs_f64(), amount)
+    }
+
+    /// [`Window::fits`] with `now` already in seconds (the engine checks many windows at once).
+    pub fn fits_at_secs(&self, now: f64, amount: u64) -> bool {
         // A hair of tolerance so that the time `available_at` promised really fits.
-        self.limit.is_none() || self.available(now) >= amount as f64 - 1e-6
+        self.limit.is_none() || self.available_at_secs(now) >= amount as f64 - 1e-6
     }
 
     /// Earliest time `amount` units fit, or `None` if never (more than the limit).

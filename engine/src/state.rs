@@ -104,7 +104,11 @@ impl DeploymentState {
         if now < self.cooldown_until {
             return Err(Blocked::Cooldown);
         }
-        if !(self.rpm.fits(now, 1) && self.tpm.fits(now, tokens) && self.rpd.fits(now, 1)) {
+        let t = now.as_secs_f64();
+        if !(self.rpm.fits_at_secs(t, 1)
+            && self.tpm.fits_at_secs(t, tokens)
+            && self.rpd.fits_at_secs(t, 1))
+        {
             return Err(Blocked::NoHeadroom);
         }
         if !self.breaker.allows(now) {
