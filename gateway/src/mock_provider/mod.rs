@@ -16,11 +16,14 @@
 //! - the provider's `concurrency` as a FIFO semaphore (this mock serves one deployment, so the
 //!   slots are its own, not shared with sibling deployments as in the simulator).
 //!
-//! Decisions follow the simulator's order and random streams (see [`model`](self)): under the
-//! same seed the k-th request reaching the mock draws what the simulator's k-th attempt at that
-//! deployment draws. `time_scale` speeds everything up: latencies are multiplied by it, and the
-//! modelled clock (limiter windows, incidents) runs at real elapsed ÷ `time_scale`; durations in
-//! headers are real time.
+//! Decisions follow the simulator's order (outage, limits, one uniform draw for 5xx / hang,
+//! then service times) and its random streams: under the same seed the k-th request reaching
+//! the mock draws what the simulator's k-th attempt at that deployment draws.
+//!
+//! `time_scale` speeds everything up: latencies are multiplied by it, and the modelled clock
+//! (limiter windows, incidents) runs at real elapsed ÷ `time_scale`. Headers speak real time:
+//! resets and `retry-after` × `time_scale`, `x-ratelimit-limit-*` per real minute
+//! (÷ `time_scale`).
 //!
 //! [`MockProvider`] + [`MockProvider::serve`] (or [`serve_mock`]) run it in-process; [`run`] is
 //! what the command line calls. See `docs/mock-provider.md`.

@@ -237,13 +237,24 @@ impl Model {
         }
     }
 
-    /// The rate-limit headers the provider sends now (filtered by its header fidelity), with
-    /// reset durations in real time.
+    /// The rate-limit headers the provider sends now (filtered by its header fidelity), in
+    /// real time: reset durations × scale, and limits per real minute (÷ scale), so a client
+    /// on the real clock sees the budget the simulator's engine sees on the modelled one.
     pub fn headers(&self) -> LimitHeaders {
         let now = self.now();
         let factor = self.scenario.world.conditions(self.d, now).limit_factor;
         let h = self.lock().limiter.headers(now, factor);
         let mut h = self.fidelity.filter(h);
+        let per_real_minute = |limit: u64| {
+            let v = (limit as f64 / self.scale).round();
+            if v >= u64::MAX as f64 {
+                u64::MAX
+            } else {
+                v as u64
+            }
+        };
+        h.limit_requests = h.limit_requests.map(per_real_minute);
+        h.limit_tokens = h.limit_tokens.map(per_real_minute);
         h.reset_requests = h.reset_requests.map(|d| self.real_duration(d));
         h.reset_tokens = h.reset_tokens.map(|d| self.real_duration(d));
         h

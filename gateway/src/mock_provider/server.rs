@@ -22,7 +22,6 @@ use super::answer::{Api, Generation, MockBody};
 use super::headers::{insert_limit_headers, insert_retry_after};
 use super::model::{Ask, Decision, Model};
 use super::{MockError, MockStats, SHUTDOWN_GRACE};
-use crate::error::error_json;
 use crate::request::Endpoint;
 
 /// Largest request body the mock reads (413 above).
@@ -248,14 +247,10 @@ async fn handle(s: Arc<Shared>, req: Request<Incoming>) -> Result<Response<MockB
             tokio::time::sleep(after).await;
             pending.answered = true;
             stats.rate_limited.fetch_add(1, Ordering::Relaxed);
-            let mut res = Response::new(MockBody::full(Bytes::from(
-                serde_json::json!({"error": {
-                    "message": "Rate limit reached for requests (modelled by switchyard mock-provider). Please try again later.",
-                    "type": "requests",
-                    "param": null,
-                    "code": "rate_limit_exceeded",
-                }})
-                .to_string(),
+            let mut res = Response::new(MockBody::full(error_body(
+                "Rate limit reached for requests (modelled by switchyard mock-provider). Please try again later.",
+                "requests",
+                "rate_limit_exceeded",
             )));
             *res.status_mut() = StatusCode::TOO_MANY_REQUESTS;
             json_type(&mut res);
@@ -358,6 +353,17 @@ fn other(s: &Shared, req: &Request<Incoming>) -> Response<MockBody> {
     )
 }
 
+/// OpenAI's error shape, keys in OpenAI's order.
+fn error_body(message: &str, kind: &str, code: &str) -> Bytes {
+    let q = |s: &str| serde_json::Value::from(s).to_string();
+    Bytes::from(format!(
+        r#"{{"error":{{"message":{},"type":{},"param":null,"code":{}}}}}"#,
+        q(message),
+        q(kind),
+        q(code)
+    ))
+}
+
 fn json_type(res: &mut Response<MockBody>) {
     res.headers_mut().insert(
         header::CONTENT_TYPE,
@@ -370,7 +376,7 @@ fn error(status: StatusCode, message: &str, code: &str) -> Response<MockBody> {
         500..=599 => "server_error",
         _ => "invalid_request_error",
     };
-    let mut res = Response::new(MockBody::full(Bytes::from(error_json(message, kind, code))));
+    let mut res = Response::new(MockBody::full(error_body(message, kind, code)));
     *res.status_mut() = status;
     json_type(&mut res);
     res

@@ -158,9 +158,10 @@ async fn chat_answer_takes_ttft_plus_tokens_and_carries_headers() {
         "17 characters ÷ 4, rounded up"
     );
     assert_eq!(doc["choices"][0]["finish_reason"], "stop");
-    assert_eq!(headers["x-ratelimit-limit-requests"], "100");
+    // Limits per real minute: 100 per modelled minute is 1000 per real one at 0.1.
+    assert_eq!(headers["x-ratelimit-limit-requests"], "1000");
     assert_eq!(headers["x-ratelimit-remaining-requests"], "99");
-    assert_eq!(headers["x-ratelimit-limit-tokens"], "100000");
+    assert_eq!(headers["x-ratelimit-limit-tokens"], "1000000");
     // 5 + 64 tokens charged, then refilled at 100000/min for the 0.4 modelled seconds.
     let tokens: u64 = headers["x-ratelimit-remaining-tokens"]
         .to_str()
