@@ -382,6 +382,51 @@ async fn outages_refuse_answer_503_or_hang() {
 }
 
 #[tokio::test]
+async fn a_connection_outage_also_drops_kept_alive_connections() {
+    // Outage from 3 s modelled = 300 ms real at 0.1; a request takes 40 ms real.
+    let m = start(
+        scenario(
+            "",
+            "",
+            "[[world.incident]]\nkind = \"outage\"\ntarget = \"d\"\nmode = \"connection\"\nstart = \"3s\"\nend = \"10h\"",
+        ),
+        0.1,
+    )
+    .await;
+    let url = format!("{}/chat/completions", m.url);
+    let client = Client::builder(TokioExecutor::new()).build_http::<Full<Bytes>>();
+    let send = || {
+        let req = Request::post(&url)
+            .header("content-type", "application/json")
+            .body(Full::new(Bytes::from_static(CHAT.as_bytes())))
+            .expect("request");
+        tokio::time::timeout(Duration::from_secs(5), client.request(req))
+    };
+    let first = send()
+        .await
+        .expect("in time")
+        .expect("answered before the outage");
+    assert_eq!(first.status(), StatusCode::OK);
+    first.into_body().collect().await.expect("body");
+    for _ in 0..100 {
+        if m.provider.modelled_now() > Duration::from_millis(3100) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let second = send().await.expect("in time");
+    assert!(second.is_err(), "dropped without an answer: {second:?}");
+    let stats = m.provider.stats();
+    assert_eq!(
+        stats.requests.load(Ordering::Relaxed),
+        2,
+        "the second request reached the handler on the kept-alive connection"
+    );
+    assert!(stats.refused.load(Ordering::Relaxed) >= 1);
+    m.stop().await;
+}
+
+#[tokio::test]
 async fn incidents_follow_the_scaled_clock() {
     // A 503 outage from 1 s to 2 s modelled = 10–20 ms real at 0.01.
     let m = start(
