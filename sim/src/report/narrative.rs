@@ -287,7 +287,8 @@ fn weights_clause(s: &StrategyView<'_>, r: &mut Rich) {
     }
 }
 
-/// "; in all 99.90% of requests succeeded, with 70 429s (most on `openai-key1`) and 12 errors."
+/// "; in all 3,571 of 3,577 requests succeeded (99.83%, p99 18,874 ms), with 70 429s (most on
+/// `openai-key1`) and 12 errors."
 fn totals_clause(s: &StrategyView<'_>, r: &mut Rich) {
     let sum = &s.run.summary;
     let errors = sum.server_errors + sum.timeouts + sum.connection_errors;
@@ -297,7 +298,7 @@ fn totals_clause(s: &StrategyView<'_>, r: &mut Rich) {
         p => p,
     };
     let answered = if sum.successes == sum.requests && sum.requests > 1 {
-        format!("all {} requests succeeded", thousands(sum.requests))
+        format!("every one of {} requests succeeded", thousands(sum.requests))
     } else {
         format!(
             "{} of {} succeeded",
