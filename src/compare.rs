@@ -20,7 +20,7 @@ pub struct CompareArgs {
     #[arg(long, value_delimiter = ',')]
     pub strategies: Vec<StrategyKind>,
     /// Seeds per strategy; with more than one, means and 95 % confidence intervals are reported.
-    #[arg(long, default_value_t = 1)]
+    #[arg(long, default_value_t = 3)]
     pub seeds: u64,
     /// Report folder (default: reports/<scenario name>/).
     #[arg(long)]
