@@ -190,7 +190,7 @@ fn compare(scenario: &Path, out: &Path) {
     let output = Command::new(env!("CARGO_BIN_EXE_switchyard"))
         .arg("compare")
         .arg(scenario)
-        .args(["--requests", "2000", "--out"])
+        .args(["--requests", "2000", "--seeds", "1", "--out"])
         .arg(out)
         .output()
         .expect("run switchyard");

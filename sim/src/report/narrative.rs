@@ -298,7 +298,10 @@ fn totals_clause(s: &StrategyView<'_>, r: &mut Rich) {
         p => p,
     };
     let answered = if sum.successes == sum.requests && sum.requests > 1 {
-        format!("every one of {} requests succeeded", thousands(sum.requests))
+        format!(
+            "every one of {} requests succeeded",
+            thousands(sum.requests)
+        )
     } else {
         format!(
             "{} of {} succeeded",
