@@ -5,7 +5,7 @@ use std::fmt;
 use std::time::Duration;
 
 use bytes::Bytes;
-use http::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE};
+use http::header::{HeaderName, ACCEPT, AUTHORIZATION, CONTENT_TYPE};
 use http::{HeaderValue, Method, Request, Uri};
 use http_body_util::Full;
 use hyper_util::client::legacy::connect::HttpConnector;
@@ -38,7 +38,7 @@ pub struct Upstream {
     pub id_header: HeaderValue,
     connect_timeout: Duration,
     uris: [Uri; 3],
-    auth: Option<HeaderValue>,
+    auth: Option<(HeaderName, HeaderValue)>,
     /// The upstream model name as an encoded JSON string, spliced into request bodies.
     pub model_json: String,
     /// Time allowed until the response head (and, for streams, between two chunks).
@@ -77,10 +77,15 @@ impl Upstream {
                 "every deployment served by the gateway needs a base_url",
             )
         })?;
-        let trimmed = base.trim_end_matches('/');
+        // A query (Azure's `?api-version=…`) stays at the end, after the endpoint's path.
+        let (path, query) = match base.split_once('?') {
+            Some((path, query)) => (path, format!("?{query}")),
+            None => (base, String::new()),
+        };
+        let trimmed = path.trim_end_matches('/');
         let mut uris = Vec::with_capacity(3);
         for endpoint in Endpoint::ALL {
-            let uri: Uri = format!("{trimmed}{}", endpoint.suffix())
+            let uri: Uri = format!("{trimmed}{}{query}", endpoint.suffix())
                 .parse()
                 .map_err(|err: http::uri::InvalidUri| bad(base, &err.to_string()))?;
             match uri.scheme_str() {
@@ -97,23 +102,34 @@ impl Upstream {
         let uris: [Uri; 3] = uris
             .try_into()
             .map_err(|_| bad(base, "internal: wrong number of endpoints"))?;
-        let auth =
-            match &e.api_key_env {
-                None => None,
-                Some(var) => {
-                    let key = env(var).ok_or_else(|| GatewayError::MissingKey {
-                        deployment: d.id.clone(),
-                        variable: var.clone(),
-                    })?;
-                    let mut value = HeaderValue::try_from(format!("Bearer {}", key.trim()))
-                        .map_err(|_| GatewayError::InvalidKey {
-                            deployment: d.id.clone(),
-                            variable: var.clone(),
-                        })?;
-                    value.set_sensitive(true);
-                    Some(value)
-                }
-            };
+        let auth = match &e.api_key_env {
+            None => None,
+            Some(var) => {
+                let key = env(var).ok_or_else(|| GatewayError::MissingKey {
+                    deployment: d.id.clone(),
+                    variable: var.clone(),
+                })?;
+                let invalid = || GatewayError::InvalidKey {
+                    deployment: d.id.clone(),
+                    variable: var.clone(),
+                };
+                let (name, text) = match e.api_key_header.as_deref() {
+                    None => (AUTHORIZATION, format!("Bearer {}", key.trim())),
+                    Some(header) => (
+                        HeaderName::try_from(header).map_err(|_| {
+                            bad(
+                                base,
+                                &format!("api_key_header {header:?} is not a header name"),
+                            )
+                        })?,
+                        key.trim().to_owned(),
+                    ),
+                };
+                let mut value = HeaderValue::try_from(text).map_err(|_| invalid())?;
+                value.set_sensitive(true);
+                Some((name, value))
+            }
+        };
         let model = e.upstream_model.as_deref().unwrap_or(&d.model);
         let id_header = HeaderValue::try_from(d.id.as_str()).map_err(|_| {
             bad(
@@ -143,8 +159,8 @@ impl Upstream {
         if stream {
             h.insert(ACCEPT, HeaderValue::from_static("text/event-stream"));
         }
-        if let Some(auth) = &self.auth {
-            h.insert(AUTHORIZATION, auth.clone());
+        if let Some((name, value)) = &self.auth {
+            h.insert(name.clone(), value.clone());
         }
         req
     }
@@ -184,4 +200,60 @@ fn client(connect_timeout: Duration) -> UpstreamClient {
         .pool_idle_timeout(POOL_IDLE_TIMEOUT)
         .pool_max_idle_per_host(1024)
         .build(connector)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn upstream(
+        extra: &str,
+        env: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<Upstream, GatewayError> {
+        let config = engine::Config::from_toml(&format!(
+            "[[tier]]\nname = \"t\"\n[[deployment]]\nid = \"az\"\nprovider = \"azure\"\nmodel = \"gpt-4o\"\ntier = \"t\"\napi_key_env = \"AZ_KEY\"\n{extra}"
+        ))
+        .unwrap();
+        Upstream::new(&config.deployments[0], env)
+    }
+
+    #[test]
+    fn azure_style_deployments_keep_the_query_and_send_an_api_key_header() {
+        let u = upstream(
+            "base_url = \"https://res.openai.azure.com/openai/deployments/gpt-4o?api-version=2024-06-01\"\napi_key_header = \"api-key\"\n",
+            &|_| Some("secret-1".into()),
+        )
+        .unwrap();
+        let req = u.request(Endpoint::Chat, Bytes::new(), false);
+        assert_eq!(
+            req.uri().to_string(),
+            "https://res.openai.azure.com/openai/deployments/gpt-4o/chat/completions?api-version=2024-06-01"
+        );
+        assert_eq!(req.headers()["api-key"], "secret-1");
+        assert!(req.headers().get(AUTHORIZATION).is_none());
+    }
+
+    #[test]
+    fn openai_style_deployments_send_a_bearer_token() {
+        let u = upstream("base_url = \"http://127.0.0.1:9/v1/\"\n", &|_| {
+            Some("k".into())
+        })
+        .unwrap();
+        let req = u.request(Endpoint::Chat, Bytes::new(), false);
+        assert_eq!(
+            req.uri().to_string(),
+            "http://127.0.0.1:9/v1/chat/completions"
+        );
+        assert_eq!(req.headers()[AUTHORIZATION], "Bearer k");
+    }
+
+    #[test]
+    fn a_bad_key_header_name_is_rejected() {
+        let e = upstream(
+            "base_url = \"http://127.0.0.1:9/v1\"\napi_key_header = \"bad header\"\n",
+            &|_| Some("k".into()),
+        )
+        .unwrap_err();
+        assert!(e.to_string().contains("api_key_header"), "{e}");
+    }
 }

@@ -56,6 +56,9 @@ pub struct Endpoint {
     pub base_url: Option<String>,
     /// Name of the environment variable holding the API key (never the key itself).
     pub api_key_env: Option<String>,
+    /// Header that carries the key: `Authorization: Bearer <key>` by default; another name
+    /// (e.g. Azure's `api-key`) carries the bare key.
+    pub api_key_header: Option<String>,
     /// Model name sent upstream; defaults to the deployment's `model`.
     pub upstream_model: Option<String>,
     /// Time allowed to open the connection.
@@ -436,6 +439,7 @@ impl Validator {
                 endpoint: Endpoint {
                     base_url: d.base_url.clone(),
                     api_key_env: d.api_key_env.clone(),
+                    api_key_header: d.api_key_header.clone(),
                     upstream_model: d.upstream_model.clone(),
                     connect_timeout: d.connect_timeout,
                     first_byte_timeout: d.first_byte_timeout,

@@ -61,6 +61,8 @@ pub struct RawDeployment {
     #[serde(default)]
     pub api_key_env: Option<String>,
     #[serde(default)]
+    pub api_key_header: Option<String>,
+    #[serde(default)]
     pub upstream_model: Option<String>,
     #[serde(default, with = "duration::option")]
     pub connect_timeout: Option<Duration>,
