@@ -6,10 +6,7 @@ use plotters::coord::Shift;
 use plotters::prelude::*;
 
 use super::legend::{self, Entry, Swatch};
-use super::{
-    minute_label, minutes, over_white, shade_incidents, size, strategy_color, text, DrawError,
-    Figure, Plot, GRID, INK,
-};
+use super::{over_white, shade_incidents, time_panel, titled_grid, DrawError, Figure, Plot};
 use crate::report::facts::Facts;
 use crate::report::format::{axis_number, clock};
 use crate::stats::Column;
@@ -149,39 +146,22 @@ impl Figure for Failures<'_> {
     }
 
     fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> Result<(), DrawError> {
-        let root = root.titled(
+        let areas = titled_grid(
+            root,
             "429s, errors and failed requests over time",
-            text(size::TITLE, INK),
+            &self.legend,
+            self.rows,
+            self.columns,
         )?;
-        let (content, legend_area) = legend::split_bottom(&root, &self.legend)?;
-        legend::draw(&legend_area, &self.legend)?;
-        let areas = content.split_evenly((self.rows, self.columns));
-        let x = minutes(self.f);
         for (panel, area) in self.panels.iter().zip(areas.iter()) {
-            let mut chart = ChartBuilder::on(area)
-                .caption(
-                    panel.kind.name(),
-                    text(size::CAPTION, strategy_color(panel.kind)),
-                )
-                .margin(8)
-                .margin_right(20)
-                .x_label_area_size(48)
-                .y_label_area_size(68)
-                .build_cartesian_2d(x.clone(), 0.0..self.y_max)?;
-            chart
-                .configure_mesh()
-                .x_desc("time (min)")
-                .y_desc(format!("count per {}", clock(self.f.bucket_s)))
-                .x_labels(12)
-                .y_labels(6)
-                .x_label_formatter(&minute_label)
-                .y_label_formatter(&integer_label)
-                .light_line_style(WHITE)
-                .bold_line_style(GRID)
-                .axis_style(INK)
-                .label_style(text(size::LABEL, INK))
-                .axis_desc_style(text(size::LABEL, INK))
-                .draw()?;
+            let mut chart = time_panel(
+                area,
+                panel.kind,
+                self.f,
+                0.0..self.y_max,
+                &format!("count per {}", clock(self.f.bucket_s)),
+                &integer_label,
+            )?;
             shade_incidents(&mut chart, self.f)?;
             let area_pts = line(&panel.rate_limited);
             if area_pts.iter().any(|p| p.1 > 0.0) {

@@ -299,3 +299,59 @@ pub(crate) fn minutes(f: &Facts<'_>) -> std::ops::Range<f64> {
 pub(crate) fn minute_label(v: &f64) -> String {
     super::format::axis_number(*v)
 }
+
+/// The chart type of a panel over simulated time.
+pub(crate) type TimeChart<'a, DB> = ChartContext<
+    'a,
+    DB,
+    Cartesian2d<plotters::coord::types::RangedCoordf64, plotters::coord::types::RangedCoordf64>,
+>;
+
+/// A titled figure with its legend strip drawn at the bottom and the rest split into a grid of
+/// `rows` × `columns` panel areas (one per strategy).
+pub(crate) fn titled_grid<DB: DrawingBackend>(
+    root: &DrawingArea<DB, Shift>,
+    title: &str,
+    entries: &[legend::Entry],
+    rows: usize,
+    columns: usize,
+) -> Result<Vec<DrawingArea<DB, Shift>>, DrawError> {
+    let root = root.titled(title, text(size::TITLE, INK))?;
+    let (content, legend_area) = legend::split_bottom(&root, entries)?;
+    legend::draw(&legend_area, entries)?;
+    Ok(content.split_evenly((rows, columns)))
+}
+
+/// One strategy's panel over simulated time: caption in the strategy's colour, minutes on x,
+/// `y` on y, and the mesh every time plot shares.
+pub(crate) fn time_panel<'a, DB: DrawingBackend>(
+    area: &'a DrawingArea<DB, Shift>,
+    kind: StrategyKind,
+    f: &Facts<'_>,
+    y: std::ops::Range<f64>,
+    y_desc: &str,
+    y_label: &dyn Fn(&f64) -> String,
+) -> Result<TimeChart<'a, DB>, DrawError> {
+    let mut chart = ChartBuilder::on(area)
+        .caption(kind.name(), text(size::CAPTION, strategy_color(kind)))
+        .margin(8)
+        .margin_right(20)
+        .x_label_area_size(48)
+        .y_label_area_size(68)
+        .build_cartesian_2d(minutes(f), y)?;
+    chart
+        .configure_mesh()
+        .x_desc("time (min)")
+        .y_desc(y_desc)
+        .x_labels(12)
+        .y_labels(6)
+        .x_label_formatter(&minute_label)
+        .y_label_formatter(y_label)
+        .light_line_style(WHITE)
+        .bold_line_style(GRID)
+        .axis_style(INK)
+        .label_style(text(size::LABEL, INK))
+        .axis_desc_style(text(size::LABEL, INK))
+        .draw()?;
+    Ok(chart)
+}

@@ -6,10 +6,7 @@ use plotters::coord::Shift;
 use plotters::prelude::*;
 
 use super::legend::{self, Entry, Swatch};
-use super::{
-    deployment_color, minute_label, minutes, shade_incidents, size, strategy_color, text,
-    DrawError, Figure, Plot, GRID, INK,
-};
+use super::{deployment_color, shade_incidents, time_panel, titled_grid, DrawError, Figure, Plot};
 use crate::report::facts::Facts;
 use crate::report::format::{axis_number, window};
 use crate::stats::Column;
@@ -156,39 +153,18 @@ impl Figure for TrafficShare<'_> {
     }
 
     fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> Result<(), DrawError> {
-        let root = root.titled(
+        let areas = titled_grid(
+            root,
             "Share of attempts per deployment over time",
-            text(size::TITLE, INK),
+            &self.legend,
+            self.rows,
+            self.columns,
         )?;
-        let (content, legend_area) = legend::split_bottom(&root, &self.legend)?;
-        legend::draw(&legend_area, &self.legend)?;
-        let areas = content.split_evenly((self.rows, self.columns));
-        let x = minutes(self.f);
         for (panel, area) in self.panels.iter().zip(areas.iter()) {
-            let mut chart = ChartBuilder::on(area)
-                .caption(
-                    panel.kind.name(),
-                    text(size::CAPTION, strategy_color(panel.kind)),
-                )
-                .margin(8)
-                .margin_right(20)
-                .x_label_area_size(48)
-                .y_label_area_size(68)
-                .build_cartesian_2d(x.clone(), 0.0..100.0)?;
-            chart
-                .configure_mesh()
-                .x_desc("time (min)")
-                .y_desc("attempts (%)")
-                .x_labels(12)
-                .y_labels(6)
-                .x_label_formatter(&minute_label)
-                .y_label_formatter(&|v| axis_number(*v))
-                .light_line_style(WHITE)
-                .bold_line_style(GRID)
-                .axis_style(INK)
-                .label_style(text(size::LABEL, INK))
-                .axis_desc_style(text(size::LABEL, INK))
-                .draw()?;
+            let mut chart =
+                time_panel(area, panel.kind, self.f, 0.0..100.0, "attempts (%)", &|v| {
+                    axis_number(*v)
+                })?;
             for (d, pts) in &panel.bands {
                 let mut poly: Vec<(f64, f64)> = Vec::with_capacity(pts.len() * 4);
                 for &(x0, x1, _, hi) in pts {
