@@ -14,12 +14,14 @@ use crate::config::HealthPolicy;
 pub struct DecayedRate {
     good: f64,
     bad: f64,
-    last: Duration,
+    /// Time of the last decay, in seconds.
+    last: f64,
 }
 
 impl DecayedRate {
     fn decay(&mut self, now: Duration, tau: Duration) {
-        let dt = now.saturating_sub(self.last).as_secs_f64();
+        let now = now.as_secs_f64();
+        let dt = now - self.last;
         if dt > 0.0 {
             let k = crate::latency::decay(dt / tau.as_secs_f64());
             self.good *= k;

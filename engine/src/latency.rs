@@ -11,8 +11,9 @@ use std::time::Duration;
 /// e^(−x) for x ≥ 0, by a third-order Taylor step when x is small (the common case: estimates
 /// are read moments after their last update), else by `exp`. Relative error below 3·10⁻⁷.
 pub fn decay(x: f64) -> f64 {
+    const THIRD: f64 = 1.0 / 3.0;
     if x < 0.05 {
-        1.0 - x * (1.0 - x / 2.0 * (1.0 - x / 3.0))
+        1.0 - x * (1.0 - 0.5 * x * (1.0 - THIRD * x))
     } else {
         (-x).exp()
     }

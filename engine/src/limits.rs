@@ -18,6 +18,8 @@ use std::time::Duration;
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Window {
     limit: Option<u64>,
+    /// 1 ÷ limit (0 when unlimited), so headroom fractions need no division.
+    inv_limit: f64,
     length: f64,
     base_rate: f64,
     rate: f64,
@@ -32,6 +34,7 @@ impl Window {
         let rate = l / length.as_secs_f64().max(1e-9);
         Window {
             limit,
+            inv_limit: limit.map_or(0.0, |l| 1.0 / l as f64),
             length: length.as_secs_f64().max(1e-9),
             base_rate: rate,
             rate,
@@ -102,7 +105,15 @@ impl Window {
     pub fn headroom_after(&self, now: Duration, amount: u64) -> f64 {
         match self.limit {
             None => 1.0,
-            Some(l) => ((self.available(now) - amount as f64) / l as f64).max(0.0),
+            Some(_) => self.headroom_after_secs(now.as_secs_f64(), amount),
+        }
+    }
+
+    /// [`Window::headroom_after`] with `now` already in seconds.
+    pub fn headroom_after_secs(&self, now: f64, amount: u64) -> f64 {
+        match self.limit {
+            None => 1.0,
+            Some(_) => ((self.available_at_secs(now) - amount as f64) * self.inv_limit).max(0.0),
         }
     }
 
@@ -146,6 +157,7 @@ impl Window {
                 self.updated = now.as_secs_f64();
             }
             self.limit = Some(reported);
+            self.inv_limit = 1.0 / reported as f64;
             self.base_rate = reported as f64 / self.length;
             self.rate = self.base_rate;
             self.level = self.level.min(reported as f64);

@@ -134,10 +134,11 @@ impl DeploymentState {
 
     /// Smallest remaining fraction over all limits after charging this request (1 = no limits).
     pub fn headroom_after(&self, now: Duration, tokens: u64) -> f64 {
+        let t = now.as_secs_f64();
         self.rpm
-            .headroom_after(now, 1)
-            .min(self.tpm.headroom_after(now, tokens))
-            .min(self.rpd.headroom_after(now, 1))
+            .headroom_after_secs(t, 1)
+            .min(self.tpm.headroom_after_secs(t, tokens))
+            .min(self.rpd.headroom_after_secs(t, 1))
     }
 
     /// Error rate at `now` over the configured window.
