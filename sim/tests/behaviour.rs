@@ -74,6 +74,26 @@ fn one_key_at_twice_its_limit_fails_about_half() {
 }
 
 #[test]
+fn without_cooldowns_the_provider_answers_about_half_with_429s() {
+    // A gateway that ignores retry-after (cooldowns capped at zero) keeps sending, so the
+    // provider itself answers every other request past the first minute with a 429.
+    let text = sixty_rpm(1, None).replace(
+        "[retry]",
+        "[health]\ncooldown = \"0s\"\nmax_cooldown = \"0s\"\n\n[retry]",
+    );
+    let r = run(&scenario(&text), Some(StrategyKind::Random), 5);
+    assert_conserved(&r);
+    let sum = &r.summary;
+    assert_eq!(sum.failed_no_capacity, 0, "{sum:?}");
+    assert_eq!(sum.successes + sum.rate_limit_hits, sum.requests, "{sum:?}");
+    let share = sum.rate_limit_hits as f64 / sum.requests as f64;
+    assert!(
+        (0.42..=0.50).contains(&share),
+        "429 share {share:.3}: {sum:?}"
+    );
+}
+
+#[test]
 fn capacity_aware_with_a_second_key_gets_no_429s() {
     let s = scenario(&sixty_rpm(2, Some(60)));
     let r = run(&s, Some(StrategyKind::CapacityAware), 5);
