@@ -7,22 +7,6 @@ use std::path::PathBuf;
 use anyhow::Context;
 use sim::fit::{fit_trace, goodness_table, rates_table, FitOptions};
 
-/// `println!` that ignores a closed stdout (e.g. piped into `head`) instead of panicking.
-macro_rules! say {
-    ($($t:tt)*) => {{
-        use std::io::Write as _;
-        let _ = writeln!(std::io::stdout().lock(), $($t)*);
-    }};
-}
-
-/// `print!` that ignores a closed stdout.
-macro_rules! say_raw {
-    ($($t:tt)*) => {{
-        use std::io::Write as _;
-        let _ = write!(std::io::stdout().lock(), $($t)*);
-    }};
-}
-
 /// Arguments of `switchyard fit`.
 #[derive(clap::Args)]
 pub struct FitArgs {
@@ -53,7 +37,7 @@ pub fn run(args: FitArgs) -> anyhow::Result<()> {
         .context("the fitted scenario does not validate (a bug in fit)")?;
     sim::output::write_atomically(&args.out, |w| w.write_all(text.as_bytes()))
         .with_context(|| format!("cannot write {}", args.out.display()))?;
-    say!(
+    println!(
         "{}: {} rows, {} requests, {} attempts over {:.1} s ({:.2} requests/s), {} deployment(s)",
         fit.file,
         fit.rows,
@@ -74,19 +58,19 @@ pub fn run(args: FitArgs) -> anyhow::Result<()> {
         } else {
             ""
         };
-        say!(
+        println!(
             "skipped {} bad row(s) (lines {}{more})",
             fit.skipped,
             lines.join(", ")
         );
         for e in &fit.first_skipped {
-            say!("  {e}");
+            println!("  {e}");
         }
     }
-    say!();
-    say_raw!("{}", rates_table(&fit));
-    say!("\ngoodness of fit (ms; latency of successful attempts):");
-    say_raw!("{}", goodness_table(&fit.goodness(1)));
-    say!("\nwrote {}", args.out.display());
+    println!();
+    print!("{}", rates_table(&fit));
+    println!("\ngoodness of fit (ms; latency of successful attempts):");
+    print!("{}", goodness_table(&fit.goodness(1)));
+    println!("\nwrote {}", args.out.display());
     Ok(())
 }

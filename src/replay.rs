@@ -14,22 +14,6 @@ use sim::{ArrivalSource, RunOptions, RunResult, Scenario};
 use crate::compare::Plan;
 use crate::progress::Progress;
 
-/// `println!` that ignores a closed stdout (e.g. piped into `head`) instead of panicking.
-macro_rules! say {
-    ($($t:tt)*) => {{
-        use std::io::Write as _;
-        let _ = writeln!(std::io::stdout().lock(), $($t)*);
-    }};
-}
-
-/// `print!` that ignores a closed stdout.
-macro_rules! say_raw {
-    ($($t:tt)*) => {{
-        use std::io::Write as _;
-        let _ = write!(std::io::stdout().lock(), $($t)*);
-    }};
-}
-
 /// Arguments of `switchyard replay`.
 #[derive(clap::Args)]
 pub struct ReplayArgs {
@@ -99,10 +83,10 @@ pub fn run(args: ReplayArgs) -> anyhow::Result<()> {
     let scanned = started.elapsed();
     print_info(replay.info(), &args, &scenario, scanned);
     if let Some(note) = replay.prepare(&mut scenario) {
-        say!("note: {note}");
+        println!("note: {note}");
     }
     scenario.name = format!("{}-replay-{}", scenario.name, trace_stem(&args.trace));
-    say!();
+    println!();
     if args.compare {
         compare(&args, &scenario, &replay)
     } else {
@@ -149,7 +133,7 @@ fn single(args: &ReplayArgs, scenario: &Scenario, replay: &Replay) -> anyhow::Re
     write_run_files(&out, &refs)
         .with_context(|| format!("cannot write results into {}", out.display()))?;
     let requests: u64 = results.iter().map(|r| r.summary.requests).sum();
-    say!(
+    println!(
         "{}: {} run(s), {} requests simulated in {:.2} s wall, {:.0} requests/s",
         scenario.name,
         results.len(),
@@ -159,23 +143,19 @@ fn single(args: &ReplayArgs, scenario: &Scenario, replay: &Replay) -> anyhow::Re
     );
     for r in &results {
         let s = &r.summary;
-        say!(
+        println!(
             "{}: {} arrived = {} succeeded + {} failed + {} in flight at end",
-            s.strategy,
-            s.requests,
-            s.successes,
-            s.failures,
-            s.in_flight_at_end
+            s.strategy, s.requests, s.successes, s.failures, s.in_flight_at_end
         );
     }
-    say!();
+    println!();
     let summaries: Vec<_> = results.iter().map(|r| &r.summary).collect();
-    say_raw!("{}", summary_table(&summaries));
+    print!("{}", summary_table(&summaries));
     for r in &results {
-        say!("\n{}:", r.summary.strategy);
-        say_raw!("{}", deployment_table(&r.deployments));
+        println!("\n{}:", r.summary.strategy);
+        print!("{}", deployment_table(&r.deployments));
     }
-    say!(
+    println!(
         "\nwrote {}/{{summary.csv,deployments.csv,timeseries.csv,summary.json}}",
         out.display()
     );
@@ -210,7 +190,7 @@ fn compare(args: &ReplayArgs, scenario: &Scenario, replay: &Replay) -> anyhow::R
 
 fn print_info(info: &TraceInfo, args: &ReplayArgs, scenario: &Scenario, scanned: Duration) {
     let read = &info.read;
-    say!(
+    println!(
         "trace {} ({} format{}): {} rows read, {} requests to replay over {:.1} s{}{} (scanned in {:.2} s)",
         info.file,
         info.format,
@@ -223,13 +203,13 @@ fn print_info(info: &TraceInfo, args: &ReplayArgs, scenario: &Scenario, scanned:
         scanned.as_secs_f64()
     );
     if read.retries > 0 {
-        say!(
+        println!(
             "  {} retry rows (attempt > 1) are not arrivals and were left out",
             read.retries
         );
     }
     if info.before_window > 0 {
-        say!(
+        println!(
             "  {} rows before the window were left out",
             info.before_window
         );
@@ -245,17 +225,17 @@ fn print_info(info: &TraceInfo, args: &ReplayArgs, scenario: &Scenario, scanned:
         } else {
             ""
         };
-        say!(
+        println!(
             "  skipped {} bad row(s) (lines {}{more})",
             read.skipped,
             lines.join(", ")
         );
         for e in &read.first_skipped {
-            say!("    {e}");
+            println!("    {e}");
         }
     }
     if info.sorted_in_memory {
-        say!("  rows sorted by time in memory (--sort)");
+        println!("  rows sorted by time in memory (--sort)");
     }
     if info.models_from_mix {
         let mut prev = 0.0;
@@ -269,7 +249,7 @@ fn print_info(info: &TraceInfo, args: &ReplayArgs, scenario: &Scenario, scanned:
                 format!("{} {:.0}%", m.model, share * 100.0)
             })
             .collect();
-        say!(
+        println!(
             "  no model column: models drawn from the scenario's mix ({})",
             mix.join(", ")
         );
@@ -279,7 +259,7 @@ fn print_info(info: &TraceInfo, args: &ReplayArgs, scenario: &Scenario, scanned:
             .iter()
             .map(|m| format!("{} → {} ({} rows)", m.name, m.tier, m.rows))
             .collect();
-        say!("  models: {}", models.join(", "));
+        println!("  models: {}", models.join(", "));
     }
 }
 
