@@ -4,15 +4,12 @@
 use std::time::Duration;
 
 use engine::LimitHeaders;
-use http::{HeaderMap, HeaderName, HeaderValue};
+use http::{HeaderMap, HeaderValue};
 
-const LIMIT_REQUESTS: HeaderName = HeaderName::from_static("x-ratelimit-limit-requests");
-const LIMIT_TOKENS: HeaderName = HeaderName::from_static("x-ratelimit-limit-tokens");
-const REMAINING_REQUESTS: HeaderName = HeaderName::from_static("x-ratelimit-remaining-requests");
-const REMAINING_TOKENS: HeaderName = HeaderName::from_static("x-ratelimit-remaining-tokens");
-const RESET_REQUESTS: HeaderName = HeaderName::from_static("x-ratelimit-reset-requests");
-const RESET_TOKENS: HeaderName = HeaderName::from_static("x-ratelimit-reset-tokens");
-const RETRY_AFTER_MS: HeaderName = HeaderName::from_static("retry-after-ms");
+use crate::headers::{
+    LIMIT_REQUESTS, LIMIT_TOKENS, REMAINING_REQUESTS, REMAINING_TOKENS, RESET_REQUESTS,
+    RESET_TOKENS, RETRY_AFTER_MS,
+};
 
 /// Formats a duration the way OpenAI's `x-ratelimit-reset-*` headers do (Go's
 /// `time.Duration.String`, at millisecond precision): `250ms`, `1s`, `8.64s`, `6m0s`, `1h2m3s`.
