@@ -37,12 +37,7 @@ async fn weights_3_2_1_split_600_requests_exactly() {
                 weight: 2.0,
                 extra: "",
             },
-            Dep {
-                id: "c",
-                url: c.base_url(),
-                weight: 1.0,
-                extra: "",
-            },
+            Dep::plain("c", c.base_url()),
         ],
         "",
     );
@@ -99,24 +94,9 @@ async fn rate_limited_upstream_cools_down_without_client_failures() {
     );
     let toml = config(
         &[
-            Dep {
-                id: "limited",
-                url: limited.base_url(),
-                weight: 1.0,
-                extra: "",
-            },
-            Dep {
-                id: "b",
-                url: b.base_url(),
-                weight: 1.0,
-                extra: "",
-            },
-            Dep {
-                id: "c",
-                url: c.base_url(),
-                weight: 1.0,
-                extra: "",
-            },
+            Dep::plain("limited", limited.base_url()),
+            Dep::plain("b", b.base_url()),
+            Dep::plain("c", c.base_url()),
         ],
         "",
     );
@@ -160,12 +140,7 @@ async fn rate_limited_upstream_cools_down_without_client_failures() {
 async fn all_rate_limited_waits_then_fails_with_openai_error() {
     let limited = mock(Behaviour::rate_limited("1")).await;
     let toml = config(
-        &[Dep {
-            id: "only",
-            url: limited.base_url(),
-            weight: 1.0,
-            extra: "",
-        }],
+        &[Dep::plain("only", limited.base_url())],
         "[retry]\nmax_attempts = 2\nmax_wait = \"3s\"\nbackoff_base = \"10ms\"\n",
     );
     let gw = TestGateway::start(&toml).await;
@@ -202,18 +177,8 @@ async fn connection_refused_upstream_is_routed_around() {
                 weight: 1.0,
                 extra: "connect_timeout = \"500ms\"",
             },
-            Dep {
-                id: "b",
-                url: b.base_url(),
-                weight: 1.0,
-                extra: "",
-            },
-            Dep {
-                id: "c",
-                url: c.base_url(),
-                weight: 1.0,
-                extra: "",
-            },
+            Dep::plain("b", b.base_url()),
+            Dep::plain("c", c.base_url()),
         ],
         "",
     );
@@ -246,18 +211,8 @@ async fn server_errors_fall_back_and_client_errors_pass_through() {
     let ok = mock(Behaviour::default()).await;
     let toml = config(
         &[
-            Dep {
-                id: "broken",
-                url: broken.base_url(),
-                weight: 1.0,
-                extra: "",
-            },
-            Dep {
-                id: "ok",
-                url: ok.base_url(),
-                weight: 1.0,
-                extra: "",
-            },
+            Dep::plain("broken", broken.base_url()),
+            Dep::plain("ok", ok.base_url()),
         ],
         "",
     );
@@ -287,15 +242,7 @@ async fn streaming_passes_through_byte_identical_and_unbuffered() {
         ..Behaviour::default()
     };
     let m = mock(b).await;
-    let toml = config(
-        &[Dep {
-            id: "m",
-            url: m.base_url(),
-            weight: 1.0,
-            extra: "",
-        }],
-        "",
-    );
+    let toml = config(&[Dep::plain("m", m.base_url())], "");
     let gw = TestGateway::start(&toml).await;
 
     let (status, _, direct) = post(
@@ -367,18 +314,8 @@ async fn stream_cut_midway_ends_with_an_error_event_and_is_not_restarted() {
     let other = mock(Behaviour::default()).await;
     let toml = config(
         &[
-            Dep {
-                id: "cut",
-                url: cut.base_url(),
-                weight: 1.0,
-                extra: "",
-            },
-            Dep {
-                id: "other",
-                url: other.base_url(),
-                weight: 1.0,
-                extra: "",
-            },
+            Dep::plain("cut", cut.base_url()),
+            Dep::plain("other", other.base_url()),
         ],
         "",
     );
@@ -420,15 +357,7 @@ async fn client_disconnect_frees_the_in_flight_slot() {
         ..Behaviour::default()
     })
     .await;
-    let toml = config(
-        &[Dep {
-            id: "slow",
-            url: slow.base_url(),
-            weight: 1.0,
-            extra: "",
-        }],
-        "",
-    );
+    let toml = config(&[Dep::plain("slow", slow.base_url())], "");
     let gw = TestGateway::start(&toml).await;
     let body = chat("gpt-4o-mini");
     let mut conn = tokio::net::TcpStream::connect(gw.addr).await.unwrap();
@@ -489,15 +418,7 @@ async fn client_disconnect_frees_the_in_flight_slot() {
 #[tokio::test]
 async fn bad_requests_are_rejected_in_openai_shape() {
     let m = mock(Behaviour::default()).await;
-    let toml = config(
-        &[Dep {
-            id: "m",
-            url: m.base_url(),
-            weight: 1.0,
-            extra: "",
-        }],
-        "",
-    );
+    let toml = config(&[Dep::plain("m", m.base_url())], "");
     let settings = Settings {
         gateway_keys: vec!["gw-key-1".into(), "gw-key-2".into()],
         max_body_bytes: 1024,
@@ -586,15 +507,7 @@ async fn bad_requests_are_rejected_in_openai_shape() {
 #[tokio::test]
 async fn models_lists_routes_and_tiers() {
     let m = mock(Behaviour::default()).await;
-    let toml = config(
-        &[Dep {
-            id: "m",
-            url: m.base_url(),
-            weight: 1.0,
-            extra: "",
-        }],
-        "",
-    );
+    let toml = config(&[Dep::plain("m", m.base_url())], "");
     let gw = TestGateway::start(&toml).await;
     let (status, _, body) = get(&gw.url("/v1/models")).await;
     assert_eq!(status, StatusCode::OK);
@@ -651,18 +564,8 @@ async fn trace_has_one_row_per_attempt() {
     let ok = mock(Behaviour::default()).await;
     let toml = config(
         &[
-            Dep {
-                id: "limited",
-                url: limited.base_url(),
-                weight: 1.0,
-                extra: "",
-            },
-            Dep {
-                id: "ok",
-                url: ok.base_url(),
-                weight: 1.0,
-                extra: "",
-            },
+            Dep::plain("limited", limited.base_url()),
+            Dep::plain("ok", ok.base_url()),
         ],
         "",
     );
@@ -730,15 +633,7 @@ async fn graceful_shutdown_finishes_in_flight_requests() {
         ..Behaviour::default()
     })
     .await;
-    let toml = config(
-        &[Dep {
-            id: "slow",
-            url: slow.base_url(),
-            weight: 1.0,
-            extra: "",
-        }],
-        "",
-    );
+    let toml = config(&[Dep::plain("slow", slow.base_url())], "");
     let mut gw = TestGateway::start(&toml).await;
     let url = gw.url("/v1/chat/completions");
     let request = tokio::spawn(async move { post(&url, chat("gpt-4o-mini")).await });
@@ -766,12 +661,7 @@ async fn first_byte_timeout_falls_back() {
                 weight: 1.0,
                 extra: "first_byte_timeout = \"200ms\"",
             },
-            Dep {
-                id: "ok",
-                url: ok.base_url(),
-                weight: 1.0,
-                extra: "",
-            },
+            Dep::plain("ok", ok.base_url()),
         ],
         "",
     );
@@ -792,15 +682,7 @@ async fn first_byte_timeout_falls_back() {
 async fn raw_http_keeps_alive_across_requests() {
     // Two requests on one client connection; the gateway answers both.
     let m = mock(Behaviour::default()).await;
-    let toml = config(
-        &[Dep {
-            id: "m",
-            url: m.base_url(),
-            weight: 1.0,
-            extra: "",
-        }],
-        "",
-    );
+    let toml = config(&[Dep::plain("m", m.base_url())], "");
     let gw = TestGateway::start(&toml).await;
     let mut conn = tokio::net::TcpStream::connect(gw.addr).await.unwrap();
     let body = chat("gpt-4o-mini");
@@ -850,18 +732,8 @@ async fn stream_failing_before_its_first_byte_falls_back() {
     let other = mock(Behaviour::default()).await;
     let toml = config(
         &[
-            Dep {
-                id: "broken",
-                url: broken.base_url(),
-                weight: 1.0,
-                extra: "",
-            },
-            Dep {
-                id: "other",
-                url: other.base_url(),
-                weight: 1.0,
-                extra: "",
-            },
+            Dep::plain("broken", broken.base_url()),
+            Dep::plain("other", other.base_url()),
         ],
         "",
     );
@@ -888,20 +760,7 @@ async fn rate_limit_headers_steer_traffic_before_any_429() {
     .await;
     let b = mock(Behaviour::default()).await;
     let toml = config(
-        &[
-            Dep {
-                id: "a",
-                url: a.base_url(),
-                weight: 1.0,
-                extra: "",
-            },
-            Dep {
-                id: "b",
-                url: b.base_url(),
-                weight: 1.0,
-                extra: "",
-            },
-        ],
+        &[Dep::plain("a", a.base_url()), Dep::plain("b", b.base_url())],
         "",
     );
     let gw = TestGateway::start(&toml).await;
@@ -930,15 +789,7 @@ async fn rate_limit_headers_steer_traffic_before_any_429() {
 #[tokio::test]
 async fn chunked_request_bodies_are_read_and_limited() {
     let m = mock(Behaviour::default()).await;
-    let toml = config(
-        &[Dep {
-            id: "m",
-            url: m.base_url(),
-            weight: 1.0,
-            extra: "",
-        }],
-        "",
-    );
+    let toml = config(&[Dep::plain("m", m.base_url())], "");
     let settings = Settings {
         max_body_bytes: 300,
         ..Settings::default()

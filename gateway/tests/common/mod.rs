@@ -37,6 +37,18 @@ pub struct Dep<'a> {
     pub extra: &'a str,
 }
 
+impl<'a> Dep<'a> {
+    /// A deployment of weight 1 with nothing extra.
+    pub fn plain(id: &'a str, url: String) -> Dep<'a> {
+        Dep {
+            id,
+            url,
+            weight: 1.0,
+            extra: "",
+        }
+    }
+}
+
 /// A config with one tier `standard` (weighted round robin) routed from `gpt-4o-mini`.
 pub fn config(deps: &[Dep<'_>], extra: &str) -> String {
     let mut s = String::from(
