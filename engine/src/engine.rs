@@ -23,6 +23,10 @@ use crate::state::{Blocked, DeploymentState};
 use crate::step::{FailReason, Request, Step};
 use crate::strategy::{Balancer, PickContext, Rng};
 
+/// Tiers larger than this are sampled rather than scanned for strategies that look at only a
+/// few candidates (see [`crate::strategy::Balancer::sample_size`]).
+const SAMPLE_ABOVE: usize = 64;
+
 /// One attempt on the wire.
 #[derive(Debug, Clone, Copy)]
 struct InFlight {
@@ -465,7 +469,7 @@ impl Engine {
             for position in 0..self.chain_len(tier) {
                 let t = self.chain_at(tier, position);
                 scratch.clear();
-                self.collect(&mut scratch, slot, t, pass, now);
+                self.candidates(&mut scratch, slot, t, pass, now);
                 if scratch.is_empty() {
                     continue;
                 }
@@ -491,6 +495,58 @@ impl Engine {
         }
         self.scratch = scratch;
         picked
+    }
+
+    /// The candidates a strategy chooses from: every usable deployment of the pass, or — for a
+    /// strategy that only ever looks at a few (power of d choices) in a tier larger than
+    /// [`SAMPLE_ABOVE`] — that few, drawn at random among the usable ones. Sampling keeps a
+    /// decision O(1) where a scan would be O(tier size); if the draws find nothing usable the
+    /// whole tier is scanned after all.
+    fn candidates(
+        &mut self,
+        out: &mut Vec<DeploymentId>,
+        slot: usize,
+        tier: TierId,
+        pass: Pass,
+        now: Duration,
+    ) {
+        let size = self.config.tier(tier).deployments.len();
+        if pass == Pass::Fresh && size > SAMPLE_ABOVE {
+            if let Some(k) = self.balancers[tier.index()].sample_size() {
+                self.sample(out, slot, tier, k, now);
+                if !out.is_empty() {
+                    return;
+                }
+            }
+        }
+        self.collect(out, slot, tier, pass, now);
+    }
+
+    /// Up to `k` distinct usable, untried deployments of `tier`, by at most 8·k random draws
+    /// (rejection sampling: each usable deployment is equally likely).
+    fn sample(
+        &mut self,
+        out: &mut Vec<DeploymentId>,
+        slot: usize,
+        tier: TierId,
+        k: usize,
+        now: Duration,
+    ) {
+        let s = &self.slots[slot];
+        let tokens = s.request.estimated_tokens();
+        let deployments = &self.config.tiers[tier.index()].deployments;
+        for _ in 0..8 * k {
+            if out.len() == k {
+                break;
+            }
+            let d = deployments[self.rng.random_range(0..deployments.len())];
+            if !out.contains(&d)
+                && !s.has_tried(d)
+                && self.states[d.index()].check(now, tokens).is_ok()
+            {
+                out.push(d);
+            }
+        }
     }
 
     fn collect(

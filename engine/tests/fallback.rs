@@ -1224,3 +1224,52 @@ fn finish_final_ends_the_request_without_a_retry() {
         1
     );
 }
+
+#[test]
+fn large_tiers_are_sampled_yet_only_usable_deployments_are_picked() {
+    // 100 deployments of one request per minute each: every request must land on a deployment
+    // with room, so 100 requests use all 100 (sampled picks fall back to a scan once draws stop
+    // finding room) and the 101st waits for a refill.
+    for strategy in ["least-outstanding", "peak-ewma", "adaptive"] {
+        let mut toml = format!(
+            "[[tier]]\nname = \"big\"\nstrategy = \"{strategy}\"\n\n[retry]\nmax_wait = \"2m\"\n"
+        );
+        for i in 0..100 {
+            toml.push_str(&format!(
+                "[[deployment]]\nid = \"d{i}\"\nprovider = \"p\"\nmodel = \"m\"\ntier = \"big\"\nrpm = 1\n\n"
+            ));
+        }
+        let mut e = Engine::new(Config::from_toml(&toml).unwrap(), 3);
+        let tier = e.route("big").unwrap();
+        let req = Request {
+            tier,
+            input_tokens: 1,
+            output_tokens: 1,
+        };
+        let mut used = std::collections::BTreeSet::new();
+        let t = Duration::from_millis(10);
+        for _ in 0..100 {
+            let Step::Send {
+                request,
+                deployment,
+                ..
+            } = e.start(req, t)
+            else {
+                panic!("{strategy}: expected Send while deployments have room");
+            };
+            assert!(
+                used.insert(deployment),
+                "{strategy}: {deployment:?} picked twice in a minute"
+            );
+            e.finish(
+                request,
+                &Outcome::success(Duration::from_millis(1), 1, 1),
+                t,
+            );
+        }
+        assert!(
+            matches!(e.start(req, t), Step::Wait { .. }),
+            "{strategy}: nothing has room left"
+        );
+    }
+}

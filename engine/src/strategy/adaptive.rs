@@ -41,6 +41,10 @@ impl Balancer for Adaptive {
             .all(|&c| Adaptive::suspect(ctx.state(c), ctx))
     }
 
+    fn sample_size(&self) -> Option<usize> {
+        Some(SAMPLED)
+    }
+
     fn pick(
         &mut self,
         ctx: &PickContext<'_>,

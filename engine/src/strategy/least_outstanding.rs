@@ -8,6 +8,10 @@ use crate::ids::DeploymentId;
 pub struct LeastOutstanding;
 
 impl Balancer for LeastOutstanding {
+    fn sample_size(&self) -> Option<usize> {
+        Some(2)
+    }
+
     fn pick(
         &mut self,
         ctx: &PickContext<'_>,

@@ -60,6 +60,13 @@ pub trait Balancer: Send {
         false
     }
 
+    /// How many random usable candidates this strategy needs, if it never looks at more (power
+    /// of d choices). On large tiers the engine then draws that many instead of handing over
+    /// every usable deployment. `None`: the strategy needs them all.
+    fn sample_size(&self) -> Option<usize> {
+        None
+    }
+
     /// Picks one of `candidates` (never empty, all usable now).
     fn pick(
         &mut self,

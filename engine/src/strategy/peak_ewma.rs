@@ -9,6 +9,10 @@ use crate::ids::DeploymentId;
 pub struct PeakEwma;
 
 impl Balancer for PeakEwma {
+    fn sample_size(&self) -> Option<usize> {
+        Some(2)
+    }
+
     fn pick(
         &mut self,
         ctx: &PickContext<'_>,
