@@ -100,6 +100,8 @@ pub struct Engine {
     config: Config,
     states: Vec<DeploymentState>,
     balancers: Vec<Box<dyn Balancer>>,
+    /// Per tier, the running sum of its deployments' weights (for weighted sampling).
+    cumulative_weights: Vec<Vec<f64>>,
     slots: Vec<Slot>,
     free: Vec<u32>,
     scratch: Vec<DeploymentId>,
@@ -121,11 +123,25 @@ impl Engine {
             .iter()
             .map(|t| t.strategy.build(config.deployments.len()))
             .collect();
+        let cumulative_weights = config
+            .tiers
+            .iter()
+            .map(|t| {
+                t.deployments
+                    .iter()
+                    .scan(0.0, |sum, d| {
+                        *sum += config.deployments[d.index()].weight;
+                        Some(*sum)
+                    })
+                    .collect()
+            })
+            .collect();
         let metrics = Metrics::new(&config);
         Engine {
             scratch: Vec::with_capacity(config.deployments.len()),
             states,
             balancers,
+            cumulative_weights,
             slots: Vec::new(),
             free: Vec::new(),
             rng: Rng::seed_from_u64(seed),
@@ -512,8 +528,10 @@ impl Engine {
     ) {
         let size = self.config.tier(tier).deployments.len();
         if pass == Pass::Fresh && size > SAMPLE_ABOVE {
-            if let Some(k) = self.balancers[tier.index()].sample_size() {
-                self.sample(out, slot, tier, k, now);
+            let balancer = &self.balancers[tier.index()];
+            if let Some(k) = balancer.sample_size() {
+                let weighted = balancer.weighted_sampling();
+                self.sample(out, slot, tier, k, weighted, now);
                 if !out.is_empty() {
                     return;
                 }
@@ -523,13 +541,15 @@ impl Engine {
     }
 
     /// Up to `k` distinct usable, untried deployments of `tier`, by at most 8·k random draws
-    /// (rejection sampling: each usable deployment is equally likely).
+    /// (rejection sampling: each usable deployment is equally likely, or as likely as its
+    /// weight when the strategy asks for weighted draws).
     fn sample(
         &mut self,
         out: &mut Vec<DeploymentId>,
         slot: usize,
         tier: TierId,
         k: usize,
+        weighted: bool,
         now: Duration,
     ) {
         let s = &self.slots[slot];
@@ -539,7 +559,17 @@ impl Engine {
             if out.len() == k {
                 break;
             }
-            let d = deployments[self.rng.random_range(0..deployments.len())];
+            let cumulative = &self.cumulative_weights[tier.index()];
+            let total = cumulative.last().copied().unwrap_or(0.0);
+            let i = if weighted && total > 0.0 {
+                let x = self.rng.random::<f64>() * total;
+                cumulative
+                    .partition_point(|&c| c <= x)
+                    .min(deployments.len() - 1)
+            } else {
+                self.rng.random_range(0..deployments.len())
+            };
+            let d = deployments[i];
             if !out.contains(&d)
                 && !s.has_tried(d)
                 && self.states[d.index()].check(now, tokens).is_ok()

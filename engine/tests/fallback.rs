@@ -1230,7 +1230,7 @@ fn large_tiers_are_sampled_yet_only_usable_deployments_are_picked() {
     // 100 deployments of one request per minute each: every request must land on a deployment
     // with room, so 100 requests use all 100 (sampled picks fall back to a scan once draws stop
     // finding room) and the 101st waits for a refill.
-    for strategy in ["least-outstanding", "peak-ewma", "adaptive"] {
+    for strategy in ["random", "least-outstanding", "peak-ewma", "adaptive"] {
         let mut toml = format!(
             "[[tier]]\nname = \"big\"\nstrategy = \"{strategy}\"\n\n[retry]\nmax_wait = \"2m\"\n"
         );
@@ -1270,6 +1270,54 @@ fn large_tiers_are_sampled_yet_only_usable_deployments_are_picked() {
         assert!(
             matches!(e.start(req, t), Step::Wait { .. }),
             "{strategy}: nothing has room left"
+        );
+    }
+}
+
+#[test]
+fn sampled_weighted_random_keeps_the_weights_on_large_tiers() {
+    // 100 deployments with weights 1, 2, 3, 4 repeating; 200,000 requests; no limits. Each
+    // weight class must get its share (10 %, 20 %, 30 %, 40 %) within 2 % of itself.
+    let mut toml = String::from("[[tier]]\nname = \"big\"\nstrategy = \"random\"\n\n");
+    for i in 0..100 {
+        toml.push_str(&format!(
+            "[[deployment]]\nid = \"d{i}\"\nprovider = \"p\"\nmodel = \"m\"\ntier = \"big\"\nweight = {}\n\n",
+            i % 4 + 1
+        ));
+    }
+    let mut e = Engine::new(Config::from_toml(&toml).unwrap(), 11);
+    let tier = e.route("big").unwrap();
+    let req = Request {
+        tier,
+        input_tokens: 1,
+        output_tokens: 1,
+    };
+    let mut by_weight = [0u64; 4];
+    let n = 200_000;
+    for i in 0..n {
+        let t = Duration::from_micros(i);
+        let Step::Send {
+            request,
+            deployment,
+            ..
+        } = e.start(req, t)
+        else {
+            panic!("expected Send")
+        };
+        by_weight[deployment.index() % 4] += 1;
+        e.finish(
+            request,
+            &Outcome::success(Duration::from_micros(1), 1, 1),
+            t,
+        );
+    }
+    for (class, &count) in by_weight.iter().enumerate() {
+        let expected = (class + 1) as f64 / 10.0;
+        let share = count as f64 / n as f64;
+        assert!(
+            (share / expected - 1.0).abs() < 0.02,
+            "weight {}: share {share:.4}",
+            class + 1
         );
     }
 }

@@ -67,6 +67,11 @@ pub trait Balancer: Send {
         None
     }
 
+    /// Whether sampled candidates are drawn in proportion to weight rather than uniformly.
+    fn weighted_sampling(&self) -> bool {
+        false
+    }
+
     /// Picks one of `candidates` (never empty, all usable now).
     fn pick(
         &mut self,

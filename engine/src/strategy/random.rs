@@ -56,6 +56,16 @@ pub(crate) fn weighted_pick_once(
 }
 
 impl Balancer for WeightedRandom {
+    // On large tiers the engine draws one usable deployment in proportion to weight (by
+    // rejection), which is exactly this strategy's choice, without scanning the tier.
+    fn sample_size(&self) -> Option<usize> {
+        Some(1)
+    }
+
+    fn weighted_sampling(&self) -> bool {
+        true
+    }
+
     fn pick(
         &mut self,
         ctx: &PickContext<'_>,
