@@ -29,23 +29,14 @@ pub async fn serve(
     shutdown: impl Future<Output = ()>,
 ) -> Result<(), GatewayError> {
     let gw = gateway.inner.clone();
-    let mut http = http1::Builder::new();
-    http.timer(TokioTimer::new())
-        .header_read_timeout(Duration::from_secs(30))
-        .keep_alive(true);
+    let http = http1_server();
     let graceful = GracefulShutdown::new();
     tokio::pin!(shutdown);
     loop {
         tokio::select! {
             accepted = listener.accept() => {
-                let (stream, peer) = match accepted {
-                    Ok(a) => a,
-                    Err(e) => {
-                        // Typically out of file descriptors: back off briefly instead of spinning.
-                        warn!(error = %e, "accept failed");
-                        tokio::time::sleep(Duration::from_millis(20)).await;
-                        continue;
-                    }
+                let Some((stream, peer)) = accepted_or_back_off(accepted).await else {
+                    continue;
                 };
                 let _ = stream.set_nodelay(true);
                 let gw = gateway.clone();
@@ -190,4 +181,29 @@ fn method_not_allowed(allowed: &'static str) -> Response<Body> {
     res.headers_mut()
         .insert(header::ALLOW, HeaderValue::from_static(allowed));
     res
+}
+
+/// The HTTP/1 server settings the gateway and the mock provider share: keep-alive, and 30 s to
+/// read a request head.
+pub(crate) fn http1_server() -> http1::Builder {
+    let mut http = http1::Builder::new();
+    http.timer(TokioTimer::new())
+        .header_read_timeout(Duration::from_secs(30))
+        .keep_alive(true);
+    http
+}
+
+/// The accepted connection, or `None` after a short pause when accepting failed (typically out
+/// of file descriptors: back off briefly instead of spinning).
+pub(crate) async fn accepted_or_back_off(
+    accepted: std::io::Result<(tokio::net::TcpStream, std::net::SocketAddr)>,
+) -> Option<(tokio::net::TcpStream, std::net::SocketAddr)> {
+    match accepted {
+        Ok(a) => Some(a),
+        Err(e) => {
+            warn!(error = %e, "accept failed");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+            None
+        }
+    }
 }
