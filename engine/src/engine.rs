@@ -21,11 +21,7 @@ use crate::metrics::{self, Metrics, Snapshot};
 use crate::outcome::{FailureKind, Outcome};
 use crate::state::{Blocked, DeploymentState};
 use crate::step::{FailReason, Request, Step};
-use crate::strategy::{Balancer, PickContext, Rng};
-
-/// Tiers larger than this are sampled rather than scanned for strategies that look at only a
-/// few candidates (see [`crate::strategy::Balancer::sample_size`]).
-const SAMPLE_ABOVE: usize = 64;
+use crate::strategy::{Balancer, PickContext, Rng, Selection};
 
 /// One attempt on the wire.
 #[derive(Debug, Clone, Copy)]
@@ -100,6 +96,8 @@ pub struct Engine {
     config: Config,
     states: Vec<DeploymentState>,
     balancers: Vec<Box<dyn Balancer>>,
+    /// Per tier, how its balancer's candidates are gathered.
+    selections: Vec<Selection>,
     /// Per tier, the running sum of its deployments' weights (for weighted sampling).
     cumulative_weights: Vec<Vec<f64>>,
     slots: Vec<Slot>,
@@ -118,10 +116,22 @@ impl Engine {
             .iter()
             .map(DeploymentState::new)
             .collect();
-        let balancers = config
+        let balancers: Vec<Box<dyn Balancer>> = config
             .tiers
             .iter()
-            .map(|t| t.strategy.build(config.deployments.len()))
+            .map(|t| {
+                let members: Vec<(DeploymentId, f64)> = t
+                    .deployments
+                    .iter()
+                    .map(|&d| (d, config.deployments[d.index()].weight))
+                    .collect();
+                t.strategy.build(config.deployments.len(), &members)
+            })
+            .collect();
+        let selections = balancers
+            .iter()
+            .zip(&config.tiers)
+            .map(|(b, t)| b.selection(t.deployments.len()))
             .collect();
         let cumulative_weights = config
             .tiers
@@ -141,6 +151,7 @@ impl Engine {
             scratch: Vec::with_capacity(config.deployments.len()),
             states,
             balancers,
+            selections,
             cumulative_weights,
             slots: Vec::new(),
             free: Vec::new(),
@@ -489,8 +500,7 @@ impl Engine {
                 if scratch.is_empty() {
                     continue;
                 }
-                let tokens = self.slots[slot].request.estimated_tokens();
-                let ctx = pick_context(&self.config, &self.states, tokens, now);
+                let ctx = pick_context(&self.config, &self.states, &self.slots[slot], now);
                 if self.balancers[t.index()].declines(&ctx, &scratch) {
                     declined = declined.or(Some((pass, position)));
                     continue;
@@ -504,8 +514,7 @@ impl Engine {
             let t = self.chain_at(tier, position);
             scratch.clear();
             self.collect(&mut scratch, slot, t, pass, now);
-            let tokens = self.slots[slot].request.estimated_tokens();
-            let ctx = pick_context(&self.config, &self.states, tokens, now);
+            let ctx = pick_context(&self.config, &self.states, &self.slots[slot], now);
             let d = self.balancers[t.index()].pick(&ctx, &scratch, &mut self.rng);
             picked = Some((d, position > 0));
         }
@@ -513,11 +522,11 @@ impl Engine {
         picked
     }
 
-    /// The candidates a strategy chooses from: every usable deployment of the pass, or — for a
-    /// strategy that only ever looks at a few (power of d choices) in a tier larger than
-    /// [`SAMPLE_ABOVE`] — that few, drawn at random among the usable ones. Sampling keeps a
-    /// decision O(1) where a scan would be O(tier size); if the draws find nothing usable the
-    /// whole tier is scanned after all.
+    /// The candidates a strategy chooses from: every usable deployment of the pass, or — on a
+    /// first try, for a strategy that says so (see [`Selection`]) — a few drawn at random among
+    /// the usable ones, or the one its own schedule names. Either keeps a decision from
+    /// checking every deployment of a large tier; if it finds nothing, the tier is scanned
+    /// after all.
     fn candidates(
         &mut self,
         out: &mut Vec<DeploymentId>,
@@ -526,23 +535,32 @@ impl Engine {
         pass: Pass,
         now: Duration,
     ) {
-        let size = self.config.tier(tier).deployments.len();
-        if pass == Pass::Fresh && size > SAMPLE_ABOVE {
-            let balancer = &self.balancers[tier.index()];
-            if let Some(k) = balancer.sample_size() {
-                let weighted = balancer.weighted_sampling();
-                self.sample(out, slot, tier, k, weighted, now);
-                if !out.is_empty() {
-                    return;
+        if pass == Pass::Fresh {
+            match self.selections[tier.index()] {
+                Selection::Scan => {}
+                Selection::Sample { draws, weighted } => {
+                    self.sample(out, slot, tier, draws, weighted, now);
                 }
+                Selection::Schedule => {
+                    let s = &self.slots[slot];
+                    let states = &self.states;
+                    let ctx = pick_context(&self.config, states, s, now);
+                    let mut usable = |d: DeploymentId| {
+                        !s.has_tried(d) && states[d.index()].check(now, ctx.tokens).is_ok()
+                    };
+                    out.extend(self.balancers[tier.index()].nominate(&ctx, &mut usable));
+                }
+            }
+            if !out.is_empty() {
+                return;
             }
         }
         self.collect(out, slot, tier, pass, now);
     }
 
-    /// Up to `k` distinct usable, untried deployments of `tier`, by at most 8·k random draws
-    /// (rejection sampling: each usable deployment is equally likely, or as likely as its
-    /// weight when the strategy asks for weighted draws).
+    /// Up to `k` distinct usable, untried deployments of `tier` that the tier's balancer keeps,
+    /// by at most 8·k random draws (rejection sampling: each usable deployment is equally
+    /// likely, or as likely as its weight when `weighted`).
     fn sample(
         &mut self,
         out: &mut Vec<DeploymentId>,
@@ -553,14 +571,15 @@ impl Engine {
         now: Duration,
     ) {
         let s = &self.slots[slot];
-        let tokens = s.request.estimated_tokens();
+        let ctx = pick_context(&self.config, &self.states, s, now);
+        let balancer = &self.balancers[tier.index()];
         let deployments = &self.config.tiers[tier.index()].deployments;
+        let cumulative = &self.cumulative_weights[tier.index()];
+        let total = cumulative.last().copied().unwrap_or(0.0);
         for _ in 0..8 * k {
             if out.len() == k {
                 break;
             }
-            let cumulative = &self.cumulative_weights[tier.index()];
-            let total = cumulative.last().copied().unwrap_or(0.0);
             let i = if weighted && total > 0.0 {
                 let x = self.rng.random::<f64>() * total;
                 cumulative
@@ -572,7 +591,8 @@ impl Engine {
             let d = deployments[i];
             if !out.contains(&d)
                 && !s.has_tried(d)
-                && self.states[d.index()].check(now, tokens).is_ok()
+                && self.states[d.index()].check(now, ctx.tokens).is_ok()
+                && balancer.keeps_draw(&ctx, d, &mut self.rng)
             {
                 out.push(d);
             }
@@ -770,15 +790,16 @@ impl Engine {
 fn pick_context<'a>(
     config: &'a Config,
     states: &'a [DeploymentState],
-    tokens: u64,
+    slot: &'a Slot,
     now: Duration,
 ) -> PickContext<'a> {
     PickContext {
         now,
-        tokens,
+        tokens: slot.request.estimated_tokens(),
         deployments: &config.deployments,
         states,
         balancing: &config.balancing,
         health: &config.health,
+        tried: &slot.tried[..usize::from(slot.tried_len)],
     }
 }

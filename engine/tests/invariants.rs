@@ -130,7 +130,8 @@ fn strategy_kind() -> impl Strategy<Value = StrategyKind> {
 }
 
 fn config_spec() -> impl Strategy<Value = ConfigSpec> {
-    (1usize..=3, 1usize..=12)
+    // Mostly small tiers (scanned); sometimes tiers large enough to be sampled or scheduled.
+    (1usize..=3, prop_oneof![3 => 1usize..=12, 1 => 65usize..=90])
         .prop_flat_map(|(tiers, deployments)| {
             let tiers = tiers.min(deployments);
             (
@@ -858,11 +859,15 @@ proptest! {
         prop_assert!(report.placement.is_empty(), "{:#?}", report.placement);
     }
 
-    /// (c) Smooth weighted round robin over healthy deployments: every full cycle of Σw picks
-    /// gives each deployment exactly its weight, however many attempts are in flight.
+    /// (c) Weighted round robin over healthy deployments (smooth on small tiers, stride
+    /// scheduled on large ones): every full cycle of Σw picks gives each deployment exactly its
+    /// weight, however many attempts are in flight.
     #[test]
     fn weighted_round_robin_shares_are_exact_per_cycle(
-        weights in proptest::collection::vec(1u32..=6, 1..=8),
+        weights in prop_oneof![
+            proptest::collection::vec(1u32..=6, 1..=8),
+            proptest::collection::vec(1u32..=6, 65..=120),
+        ],
         cycles in 1usize..=4,
         hold in proptest::collection::vec(any::<bool>(), 1..=64),
     ) {

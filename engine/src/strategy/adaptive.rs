@@ -28,7 +28,7 @@
 
 use rand::Rng as _;
 
-use super::{Balancer, PickContext, Rng};
+use super::{Balancer, PickContext, Rng, Selection, SAMPLE_ABOVE};
 use crate::ids::DeploymentId;
 
 /// Argmax of the combined score.
@@ -41,8 +41,8 @@ impl Balancer for Adaptive {
             .all(|&c| Adaptive::suspect(ctx.state(c), ctx))
     }
 
-    fn sample_size(&self) -> Option<usize> {
-        Some(SAMPLED)
+    fn selection(&self, tier_size: usize) -> Selection {
+        super::sampled_above(SAMPLE_ABOVE, tier_size, SAMPLED, false)
     }
 
     fn pick(
@@ -51,7 +51,7 @@ impl Balancer for Adaptive {
         candidates: &[DeploymentId],
         rng: &mut Rng,
     ) -> DeploymentId {
-        if candidates.len() <= FULL_SCAN_UP_TO {
+        if candidates.len() <= SAMPLE_ABOVE {
             return best_of(ctx, candidates.iter().copied());
         }
         // Big tiers: the best of a few random candidates (power of d choices) keeps a pick
@@ -64,8 +64,6 @@ impl Balancer for Adaptive {
     }
 }
 
-/// Tiers up to this size are scanned whole; larger ones are sampled.
-const FULL_SCAN_UP_TO: usize = 8;
 /// Candidates drawn from a larger tier.
 const SAMPLED: usize = 4;
 

@@ -2,27 +2,50 @@
 //! as a fraction of its tightest limit (requests/min, tokens/min, requests/day). Deployments that
 //! cannot fit the request's estimated tokens are never candidates. Ties (e.g. no limits at all)
 //! are broken by weighted random.
+//!
+//! Tiers larger than [`SCAN_UP_TO`] are not scanned: the pick is the roomiest of
+//! [`RANKED_DRAWS`] random usable deployments and the previous pick (power of d choices with
+//! memory), which spreads load over the roomy deployments without checking all of them.
 
 use rand::Rng as _;
 
-use super::{Balancer, PickContext, Rng};
+use super::{Balancer, PickContext, Rng, Selection, RANKED_DRAWS, SCAN_UP_TO};
 use crate::ids::DeploymentId;
 
 /// Argmax of remaining headroom fraction.
-pub struct CapacityAware;
+pub struct CapacityAware {
+    /// The previous pick, on a sampled tier.
+    incumbent: Option<DeploymentId>,
+    sampled: bool,
+}
+
+impl CapacityAware {
+    /// Capacity-aware for a tier of `tier_size` deployments.
+    pub fn new(tier_size: usize) -> Self {
+        CapacityAware {
+            incumbent: None,
+            sampled: tier_size > SCAN_UP_TO,
+        }
+    }
+}
 
 impl Balancer for CapacityAware {
+    fn selection(&self, tier_size: usize) -> Selection {
+        super::sampled_above(SCAN_UP_TO, tier_size, RANKED_DRAWS, false)
+    }
+
     fn pick(
         &mut self,
         ctx: &PickContext<'_>,
         candidates: &[DeploymentId],
         rng: &mut Rng,
     ) -> DeploymentId {
+        let incumbent = super::incumbent(self.sampled, self.incumbent, ctx, candidates);
         // One pass: keep the best headroom so far and a weighted reservoir over its ties.
         let mut best = f64::NEG_INFINITY;
         let mut tied_weight = 0.0;
         let mut chosen = candidates[0];
-        for &c in candidates {
+        for &c in candidates.iter().chain(&incumbent) {
             let h = ctx.state(c).headroom_after(ctx.now, ctx.tokens);
             let w = ctx.weight(c);
             if h > best {
@@ -36,6 +59,7 @@ impl Balancer for CapacityAware {
                 }
             }
         }
+        self.incumbent = Some(chosen);
         chosen
     }
 }
@@ -50,15 +74,15 @@ mod tests {
         let mut fx = Fixture::with_rpm(&[100, 100]);
         fx.states[0].rpm.charge(fx.now, 60);
         fx.states[1].rpm.charge(fx.now, 10);
-        assert_eq!(fx.pick(&mut CapacityAware).index(), 1);
+        assert_eq!(fx.pick(&mut CapacityAware::new(2)).index(), 1);
         fx.states[1].rpm.charge(fx.now, 60);
-        assert_eq!(fx.pick(&mut CapacityAware).index(), 0);
+        assert_eq!(fx.pick(&mut CapacityAware::new(2)).index(), 0);
     }
 
     #[test]
     fn ties_follow_weights() {
         let fx = Fixture::weighted(&[3.0, 1.0]);
-        let counts = fx.count_picks(&mut CapacityAware, 8_000);
+        let counts = fx.count_picks(&mut CapacityAware::new(2), 8_000);
         assert!((5_600..6_400).contains(&counts[0]), "{counts:?}");
     }
 }

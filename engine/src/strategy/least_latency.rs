@@ -3,14 +3,37 @@
 //! An unmeasured deployment with nothing in flight is probed first (cost 0); while its probe is
 //! out it is priced at the default latency so a burst does not pile onto it. Estimates decay
 //! while idle (see [`crate::latency`]), so a deployment that was slow once is re-probed later.
+//!
+//! Tiers larger than [`SCAN_UP_TO`] are not scanned: the pick is the fastest of
+//! [`RANKED_DRAWS`] random usable deployments and the previous pick (power of d choices with
+//! memory), which finds the fastest deployment within a few dozen requests and then keeps it
+//! until a faster one turns up or it stops being usable.
 
-use super::{Balancer, PickContext, Rng};
+use super::{Balancer, PickContext, Rng, Selection, RANKED_DRAWS, SCAN_UP_TO};
 use crate::ids::DeploymentId;
 
 /// Argmin of the plain latency EWMA.
-pub struct LeastLatency;
+pub struct LeastLatency {
+    /// The previous pick, on a sampled tier.
+    incumbent: Option<DeploymentId>,
+    sampled: bool,
+}
+
+impl LeastLatency {
+    /// Least-latency for a tier of `tier_size` deployments.
+    pub fn new(tier_size: usize) -> Self {
+        LeastLatency {
+            incumbent: None,
+            sampled: tier_size > SCAN_UP_TO,
+        }
+    }
+}
 
 impl Balancer for LeastLatency {
+    fn selection(&self, tier_size: usize) -> Selection {
+        super::sampled_above(SCAN_UP_TO, tier_size, RANKED_DRAWS, false)
+    }
+
     fn pick(
         &mut self,
         ctx: &PickContext<'_>,
@@ -18,9 +41,10 @@ impl Balancer for LeastLatency {
         _rng: &mut Rng,
     ) -> DeploymentId {
         let default = ctx.balancing.default_latency.as_secs_f64();
+        let incumbent = super::incumbent(self.sampled, self.incumbent, ctx, candidates);
         let mut best = candidates[0];
         let mut best_cost = f64::INFINITY;
-        for &c in candidates {
+        for &c in candidates.iter().chain(&incumbent) {
             let s = ctx.state(c);
             let cost = match s.latency_estimate(ctx.now, ctx.balancing) {
                 Some(v) => v,
@@ -32,6 +56,7 @@ impl Balancer for LeastLatency {
                 best = c;
             }
         }
+        self.incumbent = Some(best);
         best
     }
 }
@@ -48,11 +73,11 @@ mod tests {
         fx.record_latency(0, Duration::from_millis(300));
         fx.record_latency(1, Duration::from_millis(200));
         assert_eq!(
-            fx.pick(&mut LeastLatency).index(),
+            fx.pick(&mut LeastLatency::new(3)).index(),
             2,
             "unmeasured is probed"
         );
         fx.record_latency(2, Duration::from_millis(500));
-        assert_eq!(fx.pick(&mut LeastLatency).index(), 1);
+        assert_eq!(fx.pick(&mut LeastLatency::new(3)).index(), 1);
     }
 }

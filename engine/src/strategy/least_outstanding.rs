@@ -1,15 +1,15 @@
 //! `least-outstanding`: fewest in-flight requests per unit of weight, by power of two choices
 //! (Envoy's least-request balancer).
 
-use super::{p2c::pick_cheaper, Balancer, PickContext, Rng};
+use super::{p2c::pick_cheaper, Balancer, PickContext, Rng, Selection, SAMPLE_ABOVE};
 use crate::ids::DeploymentId;
 
 /// P2C on in-flight ÷ weight.
 pub struct LeastOutstanding;
 
 impl Balancer for LeastOutstanding {
-    fn sample_size(&self) -> Option<usize> {
-        Some(2)
+    fn selection(&self, tier_size: usize) -> Selection {
+        super::sampled_above(SAMPLE_ABOVE, tier_size, 2, false)
     }
 
     fn pick(

@@ -12,6 +12,7 @@ mod least_outstanding;
 mod p2c;
 mod peak_ewma;
 mod random;
+mod stride;
 mod weighted_round_robin;
 
 use std::fmt;
@@ -39,6 +40,8 @@ pub struct PickContext<'a> {
     pub balancing: &'a BalancingParams,
     /// Health constants.
     pub health: &'a HealthPolicy,
+    /// Deployments this request has already tried.
+    pub tried: &'a [DeploymentId],
 }
 
 impl PickContext<'_> {
@@ -48,6 +51,12 @@ impl PickContext<'_> {
 
     pub(crate) fn state(&self, id: DeploymentId) -> &DeploymentState {
         &self.states[id.index()]
+    }
+
+    /// Whether `id` could take this request now as a first try: not tried yet, not cooling
+    /// down, headroom left, breaker closed. For a strategy that brings its own candidate.
+    pub(crate) fn usable(&self, id: DeploymentId) -> bool {
+        !self.tried.contains(&id) && self.state(id).check(self.now, self.tokens).is_ok()
     }
 }
 
@@ -60,16 +69,28 @@ pub trait Balancer: Send {
         false
     }
 
-    /// How many random usable candidates this strategy needs, if it never looks at more (power
-    /// of d choices). On large tiers the engine then draws that many instead of handing over
-    /// every usable deployment. `None`: the strategy needs them all.
-    fn sample_size(&self) -> Option<usize> {
-        None
+    /// How the engine finds the candidates of a first-try pass in a tier of `tier_size`
+    /// deployments. Asked once per tier when the engine is built.
+    fn selection(&self, _tier_size: usize) -> Selection {
+        Selection::Scan
     }
 
-    /// Whether sampled candidates are drawn in proportion to weight rather than uniformly.
-    fn weighted_sampling(&self) -> bool {
-        false
+    /// For [`Selection::Sample`]: whether to keep a drawn usable candidate (a rejection step).
+    /// Keeping a draw with probability p(c) turns draws in proportion to weight into draws in
+    /// proportion to weight × p(c), exactly.
+    fn keeps_draw(&self, _ctx: &PickContext<'_>, _candidate: DeploymentId, _rng: &mut Rng) -> bool {
+        true
+    }
+
+    /// For [`Selection::Schedule`]: the strategy's next candidate for which `usable` holds,
+    /// passing over (and charging a turn to) the ones for which it does not. `None` when the
+    /// schedule cannot say cheaply; the engine then scans the tier.
+    fn nominate(
+        &mut self,
+        _ctx: &PickContext<'_>,
+        _usable: &mut dyn FnMut(DeploymentId) -> bool,
+    ) -> Option<DeploymentId> {
+        None
     }
 
     /// Picks one of `candidates` (never empty, all usable now).
@@ -79,6 +100,62 @@ pub trait Balancer: Send {
         candidates: &[DeploymentId],
         rng: &mut Rng,
     ) -> DeploymentId;
+}
+
+/// How the engine gathers candidates for a strategy (see [`Balancer::selection`]).
+///
+/// Scanning checks every deployment of the tier: exact, but O(tier size) per decision. A
+/// strategy that only ever looks at a few candidates, or that keeps its own schedule, lets the
+/// engine skip the scan and keep a decision O(1) or O(log n) on large tiers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Selection {
+    /// Every usable deployment of the tier.
+    Scan,
+    /// Up to `draws` distinct usable deployments drawn at random (in proportion to weight when
+    /// `weighted`), each kept only if [`Balancer::keeps_draw`] agrees.
+    Sample {
+        /// How many candidates the strategy looks at.
+        draws: usize,
+        /// Whether draws follow the configured weights rather than being uniform.
+        weighted: bool,
+    },
+    /// The strategy names its own next candidate with [`Balancer::nominate`].
+    Schedule,
+}
+
+/// Tiers up to this size are scanned whole by the strategies that rank every candidate
+/// (`least-latency`, `capacity-aware`, `weighted-round-robin`); larger ones are sampled or
+/// scheduled, so a decision stays O(1) or O(log n) however large the tier.
+pub const SCAN_UP_TO: usize = 64;
+
+/// Strategies that only ever look at a few random candidates (`random`, `error-weighted`,
+/// `least-outstanding`, `peak-ewma`, `adaptive`) have them drawn, instead of every usable
+/// deployment collected, on tiers larger than this.
+pub const SAMPLE_ABOVE: usize = 8;
+
+/// `draws` random candidates (by weight if `weighted`) on tiers larger than `threshold`, else
+/// a scan.
+fn sampled_above(threshold: usize, tier_size: usize, draws: usize, weighted: bool) -> Selection {
+    if tier_size > threshold {
+        Selection::Sample { draws, weighted }
+    } else {
+        Selection::Scan
+    }
+}
+
+/// Candidates drawn for `least-latency` and `capacity-aware` on tiers larger than
+/// [`SCAN_UP_TO`]; the previous winner is kept in the running too (power of d choices with
+/// memory), so the pick settles on the best deployment instead of the best of a few.
+const RANKED_DRAWS: usize = 8;
+
+/// The previous pick of a sampled tier, if it is usable and not already among `candidates`.
+fn incumbent(
+    sampled: bool,
+    previous: Option<DeploymentId>,
+    ctx: &PickContext<'_>,
+    candidates: &[DeploymentId],
+) -> Option<DeploymentId> {
+    previous.filter(|&d| sampled && !candidates.contains(&d) && ctx.usable(d))
 }
 
 /// The strategies a tier can use.
@@ -132,14 +209,17 @@ impl StrategyKind {
         }
     }
 
-    /// A fresh balancer of this kind for a config with `deployments` deployments.
-    pub fn build(self, deployments: usize) -> Box<dyn Balancer> {
+    /// A fresh balancer of this kind for one tier: `deployments` is the config's deployment
+    /// count, `members` the tier's deployments with their weights.
+    pub fn build(self, deployments: usize, members: &[(DeploymentId, f64)]) -> Box<dyn Balancer> {
         match self {
-            StrategyKind::WeightedRoundRobin => {
-                Box::new(weighted_round_robin::WeightedRoundRobin::new(deployments))
+            StrategyKind::WeightedRoundRobin => Box::new(
+                weighted_round_robin::WeightedRoundRobin::new(deployments, members),
+            ),
+            StrategyKind::LeastLatency => Box::new(least_latency::LeastLatency::new(members.len())),
+            StrategyKind::CapacityAware => {
+                Box::new(capacity_aware::CapacityAware::new(members.len()))
             }
-            StrategyKind::LeastLatency => Box::new(least_latency::LeastLatency),
-            StrategyKind::CapacityAware => Box::new(capacity_aware::CapacityAware),
             StrategyKind::ErrorWeighted => Box::new(error_weighted::ErrorWeighted),
             StrategyKind::LeastOutstanding => Box::new(least_outstanding::LeastOutstanding),
             StrategyKind::PeakEwma => Box::new(peak_ewma::PeakEwma),

@@ -2,15 +2,15 @@
 //! tower. The peak-sensitive estimate reacts at once to a slow answer and relaxes gradually;
 //! multiplying by pending work prices queueing. Unmeasured deployments cost the default latency.
 
-use super::{p2c::pick_cheaper, Balancer, PickContext, Rng};
+use super::{p2c::pick_cheaper, Balancer, PickContext, Rng, Selection, SAMPLE_ABOVE};
 use crate::ids::DeploymentId;
 
 /// P2C on peak-EWMA cost.
 pub struct PeakEwma;
 
 impl Balancer for PeakEwma {
-    fn sample_size(&self) -> Option<usize> {
-        Some(2)
+    fn selection(&self, tier_size: usize) -> Selection {
+        super::sampled_above(SAMPLE_ABOVE, tier_size, 2, false)
     }
 
     fn pick(

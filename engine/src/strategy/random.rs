@@ -2,7 +2,7 @@
 
 use rand::Rng as _;
 
-use super::{Balancer, PickContext, Rng};
+use super::{Balancer, PickContext, Rng, Selection, SAMPLE_ABOVE};
 use crate::ids::DeploymentId;
 
 /// Picks with probability proportional to weight (uniformly if all weights are 0).
@@ -58,12 +58,8 @@ pub(crate) fn weighted_pick_once(
 impl Balancer for WeightedRandom {
     // On large tiers the engine draws one usable deployment in proportion to weight (by
     // rejection), which is exactly this strategy's choice, without scanning the tier.
-    fn sample_size(&self) -> Option<usize> {
-        Some(1)
-    }
-
-    fn weighted_sampling(&self) -> bool {
-        true
+    fn selection(&self, tier_size: usize) -> Selection {
+        super::sampled_above(SAMPLE_ABOVE, tier_size, 1, true)
     }
 
     fn pick(

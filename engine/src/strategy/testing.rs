@@ -81,13 +81,22 @@ impl Fixture {
         }
     }
 
+    /// Every deployment with its weight, as a tier's members.
+    pub fn members(&self) -> Vec<(DeploymentId, f64)> {
+        self.deployments
+            .iter()
+            .enumerate()
+            .map(|(i, d)| (DeploymentId::from_index(i), d.weight))
+            .collect()
+    }
+
     fn candidates(&self) -> Vec<DeploymentId> {
         (0..self.deployments.len())
             .map(DeploymentId::from_index)
             .collect()
     }
 
-    fn ctx(&self) -> PickContext<'_> {
+    pub fn ctx(&self) -> PickContext<'_> {
         PickContext {
             now: self.now,
             tokens: 1,
@@ -95,6 +104,7 @@ impl Fixture {
             states: &self.states,
             balancing: &self.balancing,
             health: &self.health,
+            tried: &[],
         }
     }
 

@@ -1,48 +1,89 @@
-//! `weighted-round-robin`: nginx's smooth weighted round robin.
+//! `weighted-round-robin`: nginx's smooth weighted round robin, and stride scheduling on large
+//! tiers.
 //!
-//! Each pick adds every candidate's weight to its running score, takes the highest score and
-//! subtracts the total weight from it. Over a cycle of Σw picks each deployment is chosen exactly
-//! w times, interleaved (3:2:1 gives a b a c b a, not a a a b b c). Unusable deployments are not
-//! candidates, so their score stands still, as nginx does for peers marked down.
+//! Smooth round robin adds every candidate's weight to its running score, takes the highest
+//! score and subtracts the total weight from it. Over a cycle of Σw picks each deployment is
+//! chosen exactly w times, interleaved (3:2:1 gives a b a c b a, not a a a b b c). Unusable
+//! deployments are not candidates, so their score stands still, as nginx does for peers marked
+//! down. That is a pass over every candidate per pick, so tiers larger than
+//! [`SCAN_UP_TO`](super::SCAN_UP_TO) use a [stride schedule](super::stride) instead: the same
+//! exact shares over every cycle (and the same order for 3:2:1) in O(log n), where a deployment
+//! that is unusable when its turn comes loses that turn.
 
-use super::{Balancer, PickContext, Rng};
+use super::stride::StrideSchedule;
+use super::{Balancer, PickContext, Rng, Selection, SCAN_UP_TO};
 use crate::ids::DeploymentId;
 
-/// Running scores, one per deployment of the config.
+/// The turn order of one tier.
 pub struct WeightedRoundRobin {
-    current: Vec<f64>,
+    order: Order,
+}
+
+enum Order {
+    /// Running scores, one per deployment of the config.
+    Smooth(Vec<f64>),
+    Stride(StrideSchedule),
 }
 
 impl WeightedRoundRobin {
-    /// Zeroed scores for `deployments` deployments.
-    pub fn new(deployments: usize) -> Self {
-        WeightedRoundRobin {
-            current: vec![0.0; deployments],
-        }
+    /// Round robin over `members` (deployment, weight) of a config with `deployments`
+    /// deployments.
+    pub fn new(deployments: usize, members: &[(DeploymentId, f64)]) -> Self {
+        let order = if members.len() > SCAN_UP_TO {
+            Order::Stride(StrideSchedule::new(deployments, members))
+        } else {
+            Order::Smooth(vec![0.0; deployments])
+        };
+        WeightedRoundRobin { order }
     }
 }
 
+/// Deployments passed over in one nomination before the engine scans the tier instead.
+const MAX_SKIPS: usize = 64;
+
 impl Balancer for WeightedRoundRobin {
+    fn selection(&self, _tier_size: usize) -> Selection {
+        match self.order {
+            Order::Smooth(_) => Selection::Scan,
+            Order::Stride(_) => Selection::Schedule,
+        }
+    }
+
+    fn nominate(
+        &mut self,
+        _ctx: &PickContext<'_>,
+        usable: &mut dyn FnMut(DeploymentId) -> bool,
+    ) -> Option<DeploymentId> {
+        match &mut self.order {
+            Order::Smooth(_) => None,
+            Order::Stride(schedule) => schedule.peek_usable(MAX_SKIPS, usable),
+        }
+    }
+
     fn pick(
         &mut self,
         ctx: &PickContext<'_>,
         candidates: &[DeploymentId],
         _rng: &mut Rng,
     ) -> DeploymentId {
+        let current = match &mut self.order {
+            Order::Smooth(current) => current,
+            Order::Stride(schedule) => return schedule.take(candidates),
+        };
         let mut total = 0.0;
         let mut best = candidates[0];
         let mut best_score = f64::NEG_INFINITY;
         for &c in candidates {
             let w = ctx.weight(c);
             total += w;
-            let score = &mut self.current[c.index()];
+            let score = &mut current[c.index()];
             *score += w;
             if *score > best_score {
                 best_score = *score;
                 best = c;
             }
         }
-        self.current[best.index()] -= total;
+        current[best.index()] -= total;
         best
     }
 }
@@ -55,7 +96,7 @@ mod tests {
     #[test]
     fn interleaves_three_two_one() {
         let fx = Fixture::weighted(&[3.0, 2.0, 1.0]);
-        let mut wrr = WeightedRoundRobin::new(3);
+        let mut wrr = WeightedRoundRobin::new(3, &fx.members());
         let order: Vec<usize> = (0..6).map(|_| fx.pick(&mut wrr).index()).collect();
         assert_eq!(order, vec![0, 1, 0, 2, 1, 0]);
     }
@@ -63,7 +104,7 @@ mod tests {
     #[test]
     fn exact_shares_over_full_cycles() {
         let fx = Fixture::weighted(&[5.0, 1.0, 1.0, 3.0]);
-        let counts = fx.count_picks(&mut WeightedRoundRobin::new(4), 10 * 10);
+        let counts = fx.count_picks(&mut WeightedRoundRobin::new(4, &fx.members()), 10 * 10);
         assert_eq!(counts, vec![50, 10, 10, 30]);
     }
 }
