@@ -98,6 +98,9 @@ pub struct Engine {
     balancers: Vec<Box<dyn Balancer>>,
     /// Per tier, how its balancer's candidates are gathered.
     selections: Vec<Selection>,
+    /// 1 ÷ the latency EWMA's time constant and 1 ÷ the error-rate window, computed once.
+    inv_latency_tau: f64,
+    inv_error_window: f64,
     /// Per tier, the running sum of its deployments' weights (for weighted sampling).
     cumulative_weights: Vec<Vec<f64>>,
     slots: Vec<Slot>,
@@ -150,6 +153,8 @@ impl Engine {
         Engine {
             scratch: Vec::with_capacity(config.deployments.len()),
             states,
+            inv_latency_tau: 1.0 / config.balancing.latency_decay.as_secs_f64(),
+            inv_error_window: 1.0 / config.health.error_window.as_secs_f64(),
             balancers,
             selections,
             cumulative_weights,
@@ -545,8 +550,9 @@ impl Engine {
                     let s = &self.slots[slot];
                     let states = &self.states;
                     let ctx = pick_context(&self.config, states, s, now);
+                    let (now_secs, tokens) = (now.as_secs_f64(), ctx.tokens as f64);
                     let mut usable = |d: DeploymentId| {
-                        !s.has_tried(d) && states[d.index()].check(now, ctx.tokens).is_ok()
+                        !s.has_tried(d) && states[d.index()].check_at(now, now_secs, tokens).is_ok()
                     };
                     out.extend(self.balancers[tier.index()].nominate(&ctx, &mut usable));
                 }
@@ -576,6 +582,7 @@ impl Engine {
         let deployments = &self.config.tiers[tier.index()].deployments;
         let cumulative = &self.cumulative_weights[tier.index()];
         let total = cumulative.last().copied().unwrap_or(0.0);
+        let (now_secs, tokens) = (now.as_secs_f64(), ctx.tokens as f64);
         for _ in 0..8 * k {
             if out.len() == k {
                 break;
@@ -591,7 +598,9 @@ impl Engine {
             let d = deployments[i];
             if !out.contains(&d)
                 && !s.has_tried(d)
-                && self.states[d.index()].check(now, ctx.tokens).is_ok()
+                && self.states[d.index()]
+                    .check_at(now, now_secs, tokens)
+                    .is_ok()
                 && balancer.keeps_draw(&ctx, d, &mut self.rng)
             {
                 out.push(d);
@@ -608,7 +617,8 @@ impl Engine {
         now: Duration,
     ) {
         let s = &self.slots[slot];
-        let tokens = s.request.estimated_tokens();
+        let tokens = s.request.estimated_tokens() as f64;
+        let now_secs = now.as_secs_f64();
         let backoff_over = now >= s.backoff_until;
         for &d in &self.config.tier(tier).deployments {
             let tried = s.has_tried(d);
@@ -621,7 +631,7 @@ impl Engine {
             if !eligible {
                 continue;
             }
-            let usable = match self.states[d.index()].check(now, tokens) {
+            let usable = match self.states[d.index()].check_at(now, now_secs, tokens) {
                 Ok(()) => pass != Pass::Panic,
                 Err(Blocked::Breaker) => pass == Pass::Panic,
                 Err(_) => false,
@@ -711,17 +721,19 @@ impl Engine {
         now: Duration,
     ) {
         let actual = u64::from(input_tokens) + u64::from(output_tokens);
-        let balancing = &self.config.balancing;
+        let (now_secs, elapsed_secs, tau) = (
+            now.as_secs_f64(),
+            elapsed.as_secs_f64(),
+            self.inv_latency_tau,
+        );
         let state = &mut self.states[d.index()];
         state.tpm.correct(now, flight.charged_tokens, actual);
-        state.latency.record(now, elapsed, balancing.latency_decay);
-        state
-            .peak_latency
-            .record(now, elapsed, balancing.latency_decay);
+        state.latency.record_at(now_secs, elapsed_secs, tau);
+        state.peak_latency.record_at(now_secs, elapsed_secs, tau);
         state
             .errors
-            .record(now, self.config.health.error_window, false);
-        state.ttft.record(now, ttft, balancing.latency_decay);
+            .record_at(now_secs, self.inv_error_window, false);
+        state.ttft.record_at(now_secs, ttft.as_secs_f64(), tau);
         state.breaker.on_success();
         let price = self.config.deployments[d.index()].price;
         let m = &mut self.metrics.deployments[d.index()];
@@ -760,12 +772,14 @@ impl Engine {
                 .max(now + wait.min(health.max_cooldown));
         }
         if kind.is_health_failure() {
-            state.errors.record(now, health.error_window, true);
-            let penalty = elapsed.max(balancing.failure_penalty);
-            state.latency.record(now, penalty, balancing.latency_decay);
+            let now_secs = now.as_secs_f64();
             state
-                .peak_latency
-                .record(now, penalty, balancing.latency_decay);
+                .errors
+                .record_at(now_secs, self.inv_error_window, true);
+            let penalty = elapsed.max(balancing.failure_penalty).as_secs_f64();
+            let tau = self.inv_latency_tau;
+            state.latency.record_at(now_secs, penalty, tau);
+            state.peak_latency.record_at(now_secs, penalty, tau);
             if state.breaker.on_failure(now, health) {
                 m.ejections += 1;
             }
@@ -793,13 +807,13 @@ fn pick_context<'a>(
     slot: &'a Slot,
     now: Duration,
 ) -> PickContext<'a> {
-    PickContext {
+    PickContext::new(
         now,
-        tokens: slot.request.estimated_tokens(),
-        deployments: &config.deployments,
+        slot.request.estimated_tokens(),
+        &config.deployments,
         states,
-        balancing: &config.balancing,
-        health: &config.health,
-        tried: &slot.tried[..usize::from(slot.tried_len)],
-    }
+        &config.balancing,
+        &config.health,
+        &slot.tried[..usize::from(slot.tried_len)],
+    )
 }

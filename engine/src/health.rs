@@ -19,11 +19,10 @@ pub struct DecayedRate {
 }
 
 impl DecayedRate {
-    fn decay(&mut self, now: Duration, tau: Duration) {
-        let now = now.as_secs_f64();
+    fn decay_at(&mut self, now: f64, inv_tau: f64) {
         let dt = now - self.last;
         if dt > 0.0 {
-            let k = crate::latency::decay(dt / tau.as_secs_f64());
+            let k = crate::latency::decay(dt * inv_tau);
             self.good *= k;
             self.bad *= k;
             self.last = now;
@@ -32,7 +31,12 @@ impl DecayedRate {
 
     /// Records one result at `now`.
     pub fn record(&mut self, now: Duration, tau: Duration, failed: bool) {
-        self.decay(now, tau);
+        self.record_at(now.as_secs_f64(), 1.0 / tau.as_secs_f64(), failed);
+    }
+
+    /// [`DecayedRate::record`] with `now` in seconds and 1 ÷ τ precomputed.
+    pub fn record_at(&mut self, now_secs: f64, inv_tau: f64, failed: bool) {
+        self.decay_at(now_secs, inv_tau);
         if failed {
             self.bad += 1.0;
         } else {
@@ -42,8 +46,16 @@ impl DecayedRate {
 
     /// Failure fraction at `now`; one phantom success keeps a single early failure from reading 100 %.
     pub fn rate(&self, now: Duration, tau: Duration) -> f64 {
+        self.rate_at(now.as_secs_f64(), 1.0 / tau.as_secs_f64())
+    }
+
+    /// [`DecayedRate::rate`] with `now` in seconds and 1 ÷ τ, computed once per decision.
+    pub fn rate_at(&self, now_secs: f64, inv_tau: f64) -> f64 {
+        if self.bad == 0.0 {
+            return 0.0;
+        }
         let mut copy = *self;
-        copy.decay(now, tau);
+        copy.decay_at(now_secs, inv_tau);
         copy.bad / (copy.good + copy.bad + 1.0)
     }
 }

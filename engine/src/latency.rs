@@ -19,11 +19,18 @@ pub fn decay(x: f64) -> f64 {
     }
 }
 
+/// How fast an idle estimate decays, per second, for an EWMA time constant `tau`: idle
+/// estimates fade four times slower than samples are forgotten.
+pub fn idle_rate(tau: Duration) -> f64 {
+    1.0 / (4.0 * tau.as_secs_f64())
+}
+
 /// A latency estimate in seconds; `None` until the first sample.
 #[derive(Debug, Clone, Copy, PartialEq, Default)]
 pub struct Ewma {
     value: Option<f64>,
-    last: Duration,
+    /// When the last sample was recorded, in seconds.
+    last: f64,
     peak: bool,
 }
 
@@ -43,24 +50,39 @@ impl Ewma {
 
     /// Records a latency sample observed at `now`.
     pub fn record(&mut self, now: Duration, sample: Duration, tau: Duration) {
-        let sample = sample.as_secs_f64();
+        self.record_at(
+            now.as_secs_f64(),
+            sample.as_secs_f64(),
+            1.0 / tau.as_secs_f64(),
+        );
+    }
+
+    /// [`Ewma::record`] with times in seconds and 1 ÷ τ precomputed (the engine's hot path).
+    pub fn record_at(&mut self, now_secs: f64, sample_secs: f64, inv_tau: f64) {
+        let sample = sample_secs;
         self.value = Some(match self.value {
             None => sample,
             Some(v) if self.peak && sample > v => sample,
             Some(v) => {
-                let dt = now.saturating_sub(self.last).as_secs_f64();
-                let w = decay(dt / tau.as_secs_f64());
+                let dt = (now_secs - self.last).max(0.0);
+                let w = decay(dt * inv_tau);
                 v * w + sample * (1.0 - w)
             }
         });
-        self.last = now;
+        self.last = now_secs;
     }
 
     /// The estimate at `now` in seconds, decayed by idle time; `None` if never measured.
     pub fn decayed(&self, now: Duration, tau: Duration) -> Option<f64> {
+        self.decayed_at(now.as_secs_f64(), idle_rate(tau))
+    }
+
+    /// [`Ewma::decayed`] with `now` in seconds and the decay rate from [`idle_rate`], both
+    /// computed once per decision rather than once per deployment.
+    pub fn decayed_at(&self, now_secs: f64, idle_rate: f64) -> Option<f64> {
         let v = self.value?;
-        let idle = now.saturating_sub(self.last).as_secs_f64();
-        Some(v * decay(idle / (4.0 * tau.as_secs_f64())))
+        let idle = (now_secs - self.last).max(0.0);
+        Some(v * decay(idle * idle_rate))
     }
 
     /// Whether any sample was recorded.

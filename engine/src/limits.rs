@@ -18,6 +18,9 @@ use std::time::Duration;
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Window {
     limit: Option<u64>,
+    /// The limit as a float; infinite when unlimited (as is `level` then), so a fit check
+    /// needs neither a branch nor an integer conversion.
+    cap: f64,
     /// 1 ÷ limit (0 when unlimited), so headroom fractions need no division.
     inv_limit: f64,
     length: f64,
@@ -32,13 +35,15 @@ impl Window {
     pub fn new(limit: Option<u64>, length: Duration) -> Window {
         let l = limit.unwrap_or(0) as f64;
         let rate = l / length.as_secs_f64().max(1e-9);
+        let cap = limit.map_or(f64::INFINITY, |l| l as f64);
         Window {
             limit,
+            cap,
             inv_limit: limit.map_or(0.0, |l| 1.0 / l as f64),
             length: length.as_secs_f64().max(1e-9),
             base_rate: rate,
             rate,
-            level: l,
+            level: cap,
             updated: 0.0,
         }
     }
@@ -54,13 +59,8 @@ impl Window {
     }
 
     fn available_at_secs(&self, now: f64) -> f64 {
-        match self.limit {
-            None => f64::INFINITY,
-            Some(l) => {
-                let dt = (now - self.updated).max(0.0);
-                (self.level + dt * self.rate).min(l as f64)
-            }
-        }
+        // Unlimited: an infinite level at rate 0 stays infinite.
+        (self.level + (now - self.updated).max(0.0) * self.rate).min(self.cap)
     }
 
     fn settle(&mut self, now: Duration) {
@@ -75,13 +75,14 @@ impl Window {
 
     /// Whether `amount` more units fit at `now`.
     pub fn fits(&self, now: Duration, amount: u64) -> bool {
-        self.fits_at_secs(now.as_secs_f64(), amount)
+        self.fits_at_secs(now.as_secs_f64(), amount as f64)
     }
 
-    /// [`Window::fits`] with `now` already in seconds (the engine checks many windows at once).
-    pub fn fits_at_secs(&self, now: f64, amount: u64) -> bool {
+    /// [`Window::fits`] with `now` in seconds and `amount` as a float (the engine checks many
+    /// windows at once).
+    pub fn fits_at_secs(&self, now: f64, amount: f64) -> bool {
         // A hair of tolerance so that the time `available_at` promised really fits.
-        self.limit.is_none() || self.available_at_secs(now) >= amount as f64 - 1e-6
+        self.available_at_secs(now) >= amount - 1e-6
     }
 
     /// Earliest time `amount` units fit, or `None` if never (more than the limit).
@@ -105,15 +106,15 @@ impl Window {
     pub fn headroom_after(&self, now: Duration, amount: u64) -> f64 {
         match self.limit {
             None => 1.0,
-            Some(_) => self.headroom_after_secs(now.as_secs_f64(), amount),
+            Some(_) => self.headroom_after_secs(now.as_secs_f64(), amount as f64),
         }
     }
 
     /// [`Window::headroom_after`] with `now` already in seconds.
-    pub fn headroom_after_secs(&self, now: f64, amount: u64) -> f64 {
+    pub fn headroom_after_secs(&self, now: f64, amount: f64) -> f64 {
         match self.limit {
             None => 1.0,
-            Some(_) => ((self.available_at_secs(now) - amount as f64) * self.inv_limit).max(0.0),
+            Some(_) => ((self.available_at_secs(now) - amount) * self.inv_limit).max(0.0),
         }
     }
 
@@ -157,6 +158,7 @@ impl Window {
                 self.updated = now.as_secs_f64();
             }
             self.limit = Some(reported);
+            self.cap = reported as f64;
             self.inv_limit = 1.0 / reported as f64;
             self.base_rate = reported as f64 / self.length;
             self.rate = self.base_rate;

@@ -36,9 +36,7 @@ pub struct Adaptive;
 
 impl Balancer for Adaptive {
     fn declines(&self, ctx: &PickContext<'_>, candidates: &[DeploymentId]) -> bool {
-        candidates
-            .iter()
-            .all(|&c| Adaptive::suspect(ctx.state(c), ctx))
+        candidates.iter().all(|&c| Adaptive::suspect(c, ctx))
     }
 
     fn selection(&self, tier_size: usize) -> Selection {
@@ -79,11 +77,11 @@ fn best_of(ctx: &PickContext<'_>, candidates: impl Iterator<Item = DeploymentId>
     for (i, c) in candidates.enumerate() {
         first = first.or(Some(c));
         let s = ctx.state(c);
-        let headroom = s.headroom_after(ctx.now, ctx.tokens).max(0.01);
-        let health = crate::latency::decay(k * s.error_rate(ctx.now, ctx.health));
+        let headroom = ctx.headroom(c).max(0.01);
+        let health = crate::latency::decay(k * ctx.error_rate(c));
         let rest =
-            ctx.weight(c) * headroom * health / (stall_factor(s, ctx) * f64::from(s.in_flight + 1));
-        match s.peak_latency_estimate(ctx.now, ctx.balancing) {
+            ctx.weight(c) * headroom * health / (stall_factor(c, ctx) * f64::from(s.in_flight + 1));
+        match ctx.peak_latency(c) {
             Some(latency) => {
                 sum += latency;
                 measured += 1;
@@ -118,23 +116,20 @@ fn best_of(ctx: &PickContext<'_>, candidates: impl Iterator<Item = DeploymentId>
 }
 
 impl Adaptive {
-    fn suspect(s: &crate::state::DeploymentState, ctx: &PickContext<'_>) -> bool {
-        stall_factor(s, ctx) >= 4.0
-            || s.error_rate(ctx.now, ctx.health) > 0.06
-            || s.headroom_after(ctx.now, ctx.tokens) < 0.05
+    fn suspect(c: DeploymentId, ctx: &PickContext<'_>) -> bool {
+        stall_factor(c, ctx) >= 4.0 || ctx.error_rate(c) > 0.06 || ctx.headroom(c) < 0.05
     }
 }
 
 /// How much longer than usual the deployment has gone without a first byte, squared so that a
 /// stall is decisive: 1 while silence stays within 4× the usual time to first token.
-fn stall_factor(s: &crate::state::DeploymentState, ctx: &PickContext<'_>) -> f64 {
-    let silence = s.silence(ctx.now).as_secs_f64();
+fn stall_factor(c: DeploymentId, ctx: &PickContext<'_>) -> f64 {
+    let silence = ctx.state(c).silence(ctx.now).as_secs_f64();
     if silence == 0.0 {
         return 1.0;
     }
-    let usual = s
-        .ttft
-        .decayed(ctx.now, ctx.balancing.latency_decay)
+    let usual = ctx
+        .ttft(c)
         .unwrap_or(ctx.balancing.default_latency.as_secs_f64())
         .max(0.05);
     (silence / (4.0 * usual)).powi(2).max(1.0)

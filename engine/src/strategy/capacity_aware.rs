@@ -46,7 +46,7 @@ impl Balancer for CapacityAware {
         let mut tied_weight = 0.0;
         let mut chosen = candidates[0];
         for &c in candidates.iter().chain(&incumbent) {
-            let h = ctx.state(c).headroom_after(ctx.now, ctx.tokens);
+            let h = ctx.headroom(c);
             let w = ctx.weight(c);
             if h > best {
                 best = h;

@@ -19,7 +19,7 @@ pub struct ErrorWeighted;
 /// The factor e^(−k·error rate) that scales a deployment's weight.
 fn health(ctx: &PickContext<'_>, c: DeploymentId) -> f64 {
     let k = ctx.balancing.error_sensitivity;
-    crate::latency::decay(k * ctx.state(c).error_rate(ctx.now, ctx.health))
+    crate::latency::decay(k * ctx.error_rate(c))
 }
 
 impl Balancer for ErrorWeighted {

@@ -46,7 +46,7 @@ impl Balancer for LeastLatency {
         let mut best_cost = f64::INFINITY;
         for &c in candidates.iter().chain(&incumbent) {
             let s = ctx.state(c);
-            let cost = match s.latency_estimate(ctx.now, ctx.balancing) {
+            let cost = match ctx.latency(c) {
                 Some(v) => v,
                 None if s.in_flight == 0 => 0.0,
                 None => default,

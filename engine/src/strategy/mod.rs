@@ -42,9 +42,72 @@ pub struct PickContext<'a> {
     pub health: &'a HealthPolicy,
     /// Deployments this request has already tried.
     pub tried: &'a [DeploymentId],
+    /// `now` in seconds, and the decay rates of the estimates, computed once per decision
+    /// rather than once per candidate.
+    now_secs: f64,
+    idle_rate: f64,
+    inv_error_window: f64,
 }
 
-impl PickContext<'_> {
+impl<'a> PickContext<'a> {
+    /// The context of one decision.
+    pub(crate) fn new(
+        now: Duration,
+        tokens: u64,
+        deployments: &'a [Deployment],
+        states: &'a [DeploymentState],
+        balancing: &'a BalancingParams,
+        health: &'a HealthPolicy,
+        tried: &'a [DeploymentId],
+    ) -> Self {
+        PickContext {
+            now,
+            tokens,
+            deployments,
+            states,
+            balancing,
+            health,
+            tried,
+            now_secs: now.as_secs_f64(),
+            idle_rate: crate::latency::idle_rate(balancing.latency_decay),
+            inv_error_window: 1.0 / health.error_window.as_secs_f64(),
+        }
+    }
+
+    /// Plain latency estimate of `id` in seconds, `None` if never measured.
+    pub(crate) fn latency(&self, id: DeploymentId) -> Option<f64> {
+        self.state(id)
+            .latency
+            .decayed_at(self.now_secs, self.idle_rate)
+    }
+
+    /// Peak latency estimate of `id` in seconds, `None` if never measured.
+    pub(crate) fn peak_latency(&self, id: DeploymentId) -> Option<f64> {
+        self.state(id)
+            .peak_latency
+            .decayed_at(self.now_secs, self.idle_rate)
+    }
+
+    /// Time-to-first-token estimate of `id` in seconds, `None` if never measured.
+    pub(crate) fn ttft(&self, id: DeploymentId) -> Option<f64> {
+        self.state(id)
+            .ttft
+            .decayed_at(self.now_secs, self.idle_rate)
+    }
+
+    /// Smallest remaining fraction of `id`'s limits after this request (1 = no limits).
+    pub(crate) fn headroom(&self, id: DeploymentId) -> f64 {
+        self.state(id)
+            .headroom_after_at(self.now_secs, self.tokens as f64)
+    }
+
+    /// Recent error rate of `id`.
+    pub(crate) fn error_rate(&self, id: DeploymentId) -> f64 {
+        self.state(id)
+            .errors
+            .rate_at(self.now_secs, self.inv_error_window)
+    }
+
     pub(crate) fn weight(&self, id: DeploymentId) -> f64 {
         self.deployments[id.index()].weight
     }
@@ -56,7 +119,11 @@ impl PickContext<'_> {
     /// Whether `id` could take this request now as a first try: not tried yet, not cooling
     /// down, headroom left, breaker closed. For a strategy that brings its own candidate.
     pub(crate) fn usable(&self, id: DeploymentId) -> bool {
-        !self.tried.contains(&id) && self.state(id).check(self.now, self.tokens).is_ok()
+        !self.tried.contains(&id)
+            && self
+                .state(id)
+                .check_at(self.now, self.now_secs, self.tokens as f64)
+                .is_ok()
     }
 }
 

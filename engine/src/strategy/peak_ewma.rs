@@ -21,11 +21,8 @@ impl Balancer for PeakEwma {
     ) -> DeploymentId {
         let default = ctx.balancing.default_latency.as_secs_f64();
         pick_cheaper(candidates, rng, |c| {
-            let s = ctx.state(c);
-            let latency = s
-                .peak_latency_estimate(ctx.now, ctx.balancing)
-                .unwrap_or(default);
-            latency * f64::from(s.in_flight + 1)
+            let latency = ctx.peak_latency(c).unwrap_or(default);
+            latency * f64::from(ctx.state(c).in_flight + 1)
         })
     }
 }

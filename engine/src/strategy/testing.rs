@@ -97,15 +97,15 @@ impl Fixture {
     }
 
     pub fn ctx(&self) -> PickContext<'_> {
-        PickContext {
-            now: self.now,
-            tokens: 1,
-            deployments: &self.deployments,
-            states: &self.states,
-            balancing: &self.balancing,
-            health: &self.health,
-            tried: &[],
-        }
+        PickContext::new(
+            self.now,
+            1,
+            &self.deployments,
+            &self.states,
+            &self.balancing,
+            &self.health,
+            &[],
+        )
     }
 
     pub fn pick(&self, b: &mut dyn Balancer) -> DeploymentId {
