@@ -1,5 +1,5 @@
 //! The hot path allocates nothing in steady state: `start` + `finish` round trips, for every
-//! strategy at 16 deployments, with rate-limit windows rolling, latency and error estimates
+//! strategy at 16 and at 200 deployments (scanned, sampled and stride-scheduled tiers), with rate-limit windows rolling, latency and error estimates
 //! updating, and the retry path (429 cooldowns, 5xx retries) exercised too.
 //!
 //! A counting global allocator counts per thread, and only on a thread that switched counting
@@ -92,8 +92,8 @@ struct Loop {
 }
 
 impl Loop {
-    fn new(strategy: StrategyKind) -> Loop {
-        let engine = Engine::new(config(16, strategy), 42);
+    fn new(strategy: StrategyKind, deployments: usize) -> Loop {
+        let engine = Engine::new(config(deployments, strategy), 42);
         let request = Request {
             tier: engine.route("main").unwrap(),
             input_tokens: 400,
@@ -157,31 +157,38 @@ impl Loop {
 
 #[test]
 fn start_and_finish_allocate_nothing_in_steady_state() {
-    for strategy in StrategyKind::ALL {
-        let mut l = Loop::new(strategy);
-        assert_eq!(l.run(1_000, false), 1_000, "{strategy}: warm-up");
+    for (strategy, n) in cases() {
+        let mut l = Loop::new(strategy, n);
+        assert_eq!(l.run(1_000, false), 1_000, "{strategy}/{n}: warm-up");
         let mut done = 0;
         let allocations = count_allocations(|| done = l.run(10_000, false));
         assert_eq!(done, 10_000);
         assert_eq!(
             allocations, 0,
-            "{strategy}: {allocations} allocations in 10,000 round trips"
+            "{strategy}/{n}: {allocations} allocations in 10,000 round trips"
         );
         assert_eq!(l.engine.metrics().totals.succeeded, 11_000);
     }
 }
 
+/// Every strategy on a scanned-or-sampled tier (16) and a sampled-or-scheduled one (200).
+fn cases() -> impl Iterator<Item = (StrategyKind, usize)> {
+    StrategyKind::ALL
+        .into_iter()
+        .flat_map(|s| [(s, 16), (s, 200)])
+}
+
 #[test]
 fn the_retry_path_allocates_nothing_in_steady_state() {
-    for strategy in StrategyKind::ALL {
-        let mut l = Loop::new(strategy);
-        assert_eq!(l.run(1_000, true), 1_000, "{strategy}: warm-up");
+    for (strategy, n) in cases() {
+        let mut l = Loop::new(strategy, n);
+        assert_eq!(l.run(1_000, true), 1_000, "{strategy}/{n}: warm-up");
         let mut done = 0;
         let allocations = count_allocations(|| done = l.run(10_000, true));
         assert_eq!(done, 10_000);
         assert_eq!(
             allocations, 0,
-            "{strategy}: {allocations} allocations in 10,000 round trips with retries"
+            "{strategy}/{n}: {allocations} allocations in 10,000 round trips with retries"
         );
         let retries: u64 = l
             .engine
