@@ -31,11 +31,6 @@ OHA=${OHA:-$(command -v oha || echo /tmp/oha-install/bin/oha)}
 command -v nginx >/dev/null || { echo "needs: apt-get install -y nginx"; exit 1; }
 [ -x "$OHA" ] || { echo "needs oha: cargo install oha (or OHA=/path/to/oha)"; exit 1; }
 
-if [ "${BUILD:-1}" = 1 ]; then
-  (cd "$ROOT" && cargo build --release --bin switchyard)
-fi
-BIN=$ROOT/target/release/switchyard
-
 TMP=$(mktemp -d)
 GW_PID=
 cleanup() {
@@ -53,34 +48,7 @@ for role in upstream proxy; do
   nginx -p "$TMP/" -c "$TMP/nginx-$role.conf"
 done
 
-cat > "$TMP/gateway.toml" <<TOML
-[[tier]]
-name = "standard"
-strategy = "weighted-round-robin"
-
-[[route]]
-model = "gpt-4o-mini"
-tier = "standard"
-
-[[deployment]]
-id = "nginx-mock"
-provider = "mock"
-model = "gpt-4o-mini"
-tier = "standard"
-base_url = "http://127.0.0.1:18080/v1"
-api_key_env = "SWITCHYARD_BENCH_UPSTREAM_KEY"
-TOML
-KEY=sk-harness-7f3a9c2e5b1d4f60a8e2
-export SWITCHYARD_BENCH_GATEWAY_KEYS=$KEY
-export SWITCHYARD_BENCH_UPSTREAM_KEY=sk-bench-upstream-not-a-real-key
-RUST_LOG=${RUST_LOG:-warn} "$BIN" serve --config "$TMP/gateway.toml" --listen "127.0.0.1:$PORT" \
-  --gateway-keys-env SWITCHYARD_BENCH_GATEWAY_KEYS ${GATEWAY_ARGS:-} >"$TMP/gateway.log" 2>&1 &
-GW_PID=$!
-for _ in $(seq 1 50); do
-  curl -sf -m 1 "http://127.0.0.1:$PORT/health" >/dev/null && break
-  kill -0 "$GW_PID" 2>/dev/null || { echo "gateway exited:"; cat "$TMP/gateway.log"; exit 1; }
-  sleep 0.1
-done
+source "$ROOT/scripts/bench-gateway-start.sh"
 
 BODY='{"model":"gpt-4o-mini","messages":[{"role":"user","content":"hello"}],"max_tokens":16}'
 run() { # url c seconds -> oha JSON on stdout
