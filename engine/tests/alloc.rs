@@ -1,11 +1,11 @@
 //! The hot path allocates nothing in steady state: `start` + `finish` round trips, for every
-//! strategy at 16 and at 200 deployments (scanned, sampled and stride-scheduled tiers), with rate-limit windows rolling, latency and error estimates
-//! updating, and the retry path (429 cooldowns, 5xx retries) exercised too.
+//! strategy at 16 and at 200 deployments (scanned, sampled and stride-scheduled tiers), with
+//! rate-limit windows rolling, latency and error estimates updating, and the retry path (429
+//! cooldowns, 5xx retries) exercised too.
 //!
 //! A counting global allocator counts per thread, and only on a thread that switched counting
 //! on, so the test harness's other threads (and other tests running in parallel) cannot disturb
-//! the count. This
-//! file is its own test binary, so the allocator affects nothing else.
+//! the count. This file is its own test binary, so the allocator affects nothing else.
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;

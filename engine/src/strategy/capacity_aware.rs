@@ -4,12 +4,13 @@
 //! are broken by weighted random.
 //!
 //! Tiers larger than [`SCAN_UP_TO`] are not scanned: the pick is the roomiest of
-//! [`RANKED_DRAWS`] random usable deployments and the previous pick (power of d choices with
-//! memory), which spreads load over the roomy deployments without checking all of them.
+//! [`RANKED_DRAWS`](super::RANKED_DRAWS) random usable deployments and the previous pick (power
+//! of d choices with memory), which spreads load over the roomy deployments without checking
+//! all of them.
 
 use rand::Rng as _;
 
-use super::{Balancer, PickContext, Rng, Selection, RANKED_DRAWS, SCAN_UP_TO};
+use super::{Balancer, PickContext, Rng, Selection, SCAN_UP_TO};
 use crate::ids::DeploymentId;
 
 /// Argmax of remaining headroom fraction.
@@ -30,8 +31,8 @@ impl CapacityAware {
 }
 
 impl Balancer for CapacityAware {
-    fn selection(&self, tier_size: usize) -> Selection {
-        super::sampled_above(SCAN_UP_TO, tier_size, RANKED_DRAWS, false)
+    fn selection(&self, _tier_size: usize) -> Selection {
+        super::ranked_selection(self.sampled)
     }
 
     fn pick(

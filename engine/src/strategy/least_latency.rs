@@ -5,11 +5,11 @@
 //! while idle (see [`crate::latency`]), so a deployment that was slow once is re-probed later.
 //!
 //! Tiers larger than [`SCAN_UP_TO`] are not scanned: the pick is the fastest of
-//! [`RANKED_DRAWS`] random usable deployments and the previous pick (power of d choices with
-//! memory), which finds the fastest deployment within a few dozen requests and then keeps it
-//! until a faster one turns up or it stops being usable.
+//! [`RANKED_DRAWS`](super::RANKED_DRAWS) random usable deployments and the previous pick (power
+//! of d choices with memory), which finds the fastest deployment within a few dozen requests
+//! and then keeps it until a faster one turns up or it stops being usable.
 
-use super::{Balancer, PickContext, Rng, Selection, RANKED_DRAWS, SCAN_UP_TO};
+use super::{Balancer, PickContext, Rng, Selection, SCAN_UP_TO};
 use crate::ids::DeploymentId;
 
 /// Argmin of the plain latency EWMA.
@@ -30,8 +30,8 @@ impl LeastLatency {
 }
 
 impl Balancer for LeastLatency {
-    fn selection(&self, tier_size: usize) -> Selection {
-        super::sampled_above(SCAN_UP_TO, tier_size, RANKED_DRAWS, false)
+    fn selection(&self, _tier_size: usize) -> Selection {
+        super::ranked_selection(self.sampled)
     }
 
     fn pick(

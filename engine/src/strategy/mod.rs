@@ -215,6 +215,19 @@ fn sampled_above(threshold: usize, tier_size: usize, draws: usize, weighted: boo
 /// memory), so the pick settles on the best deployment instead of the best of a few.
 const RANKED_DRAWS: usize = 8;
 
+/// How `least-latency` and `capacity-aware` gather candidates: a scan, or on a tier larger than
+/// [`SCAN_UP_TO`], [`RANKED_DRAWS`] uniform draws.
+fn ranked_selection(sampled: bool) -> Selection {
+    if sampled {
+        Selection::Sample {
+            draws: RANKED_DRAWS,
+            weighted: false,
+        }
+    } else {
+        Selection::Scan
+    }
+}
+
 /// The previous pick of a sampled tier, if it is usable and not already among `candidates`.
 fn incumbent(
     sampled: bool,
