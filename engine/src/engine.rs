@@ -39,6 +39,9 @@ struct Slot {
     generation: u32,
     live: bool,
     request: Request,
+    /// The tier whose chain is being tried: the routed tier, or the context fallback the
+    /// request moved to after a context-length error.
+    tier: TierId,
     started: Duration,
     attempts: u8,
     tried: [DeploymentId; MAX_ATTEMPTS_LIMIT],
@@ -60,6 +63,7 @@ impl Slot {
                 input_tokens: 0,
                 output_tokens: 0,
             },
+            tier: TierId::from_index(0),
             started: Duration::ZERO,
             attempts: 0,
             tried: [DeploymentId::from_index(0); MAX_ATTEMPTS_LIMIT],
@@ -287,8 +291,17 @@ impl Engine {
                 ..
             } => {
                 self.on_failure(d, flight.probe, kind, retry_after, elapsed, now);
-                let reason = if kind == FailureKind::Client {
+                let context_fallback = self
+                    .config
+                    .tier(self.config.deployment(d).tier)
+                    .context_fallback;
+                let reason = if kind == FailureKind::Client
+                    || (kind == FailureKind::ContextLength
+                        && (!may_retry || context_fallback.is_none()))
+                {
                     Some(FailReason::ClientError { status })
+                } else if kind == FailureKind::ContextLength {
+                    None
                 } else if !may_retry || !self.config.retry.retry_on[kind as usize] {
                     Some(FailReason::NotRetried { kind })
                 } else {
@@ -310,6 +323,11 @@ impl Engine {
                 s.last_failed = Some(d);
                 s.last_failure = Some(kind);
                 s.backoff_until = now + backoff;
+                if let (FailureKind::ContextLength, Some(longer)) = (kind, context_fallback) {
+                    // Nothing in this chain takes the input: go where longer inputs fit.
+                    s.tier = longer;
+                    s.backoff_until = now;
+                }
                 self.next_step(slot, now)
             }
         }
@@ -380,6 +398,7 @@ impl Engine {
             generation,
             live: true,
             request,
+            tier: request.tier,
             started: now,
             ..Slot::empty()
         };
@@ -489,7 +508,8 @@ impl Engine {
     /// is usable either, the first declined tier is asked again and must pick.
     fn choose(&mut self, slot: usize, now: Duration) -> Option<(DeploymentId, bool)> {
         let mut scratch = std::mem::take(&mut self.scratch);
-        let tier = self.slots[slot].request.tier;
+        let tier = self.slots[slot].tier;
+        let moved = tier != self.slots[slot].request.tier;
         let mut declined: Option<(Pass, usize)> = None;
         let mut picked = None;
         'passes: for pass in [Pass::Fresh, Pass::Tried, Pass::LastFailed, Pass::Panic] {
@@ -511,7 +531,7 @@ impl Engine {
                     continue;
                 }
                 let d = self.balancers[t.index()].pick(&ctx, &scratch, &mut self.rng);
-                picked = Some((d, position > 0));
+                picked = Some((d, moved || position > 0));
                 break 'passes;
             }
         }
@@ -521,7 +541,7 @@ impl Engine {
             self.collect(&mut scratch, slot, t, pass, now);
             let ctx = pick_context(&self.config, &self.states, &self.slots[slot], now);
             let d = self.balancers[t.index()].pick(&ctx, &scratch, &mut self.rng);
-            picked = Some((d, position > 0));
+            picked = Some((d, moved || position > 0));
         }
         self.scratch = scratch;
         picked
@@ -647,7 +667,7 @@ impl Engine {
         let s = &self.slots[slot];
         let tokens = s.request.estimated_tokens();
         let mut earliest: Option<Duration> = None;
-        for t in self.chain(s.request.tier) {
+        for t in self.chain(s.tier) {
             for &d in &self.config.tier(t).deployments {
                 let Some(mut at) = self.states[d.index()].available_at(now, tokens) else {
                     continue;

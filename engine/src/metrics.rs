@@ -220,7 +220,7 @@ pub struct DeploymentSnapshot {
     pub timeouts: u64,
     /// Connection errors.
     pub connection_errors: u64,
-    /// Client errors (not retried).
+    /// Client errors (not retried), context-length errors included.
     pub client_errors: u64,
     /// Attempts that were retries.
     pub retries: u64,
@@ -312,7 +312,7 @@ impl Snapshot {
                     server_errors: f(FailureKind::Server),
                     timeouts: f(FailureKind::Timeout),
                     connection_errors: f(FailureKind::Connection),
-                    client_errors: f(FailureKind::Client),
+                    client_errors: f(FailureKind::Client) + f(FailureKind::ContextLength),
                     retries: m.retries,
                     fallbacks: m.fallbacks,
                     ejections: m.ejections,

@@ -17,18 +17,23 @@ pub enum FailureKind {
     Connection = 3,
     /// 4xx other than 429 (400, 401, 404, 413): the request is at fault, never retried.
     Client = 4,
+    /// 400 because the input does not fit the model's context window: never retried on the
+    /// same tier, but moved to the tier's `context_fallback` (a longer-context tier) if it has
+    /// one; otherwise a client error.
+    ContextLength = 5,
 }
 
 impl FailureKind {
     /// Number of kinds, for arrays indexed by kind.
-    pub const COUNT: usize = 5;
+    pub const COUNT: usize = 6;
     /// Every kind in index order.
-    pub const ALL: [FailureKind; 5] = [
+    pub const ALL: [FailureKind; 6] = [
         FailureKind::RateLimited,
         FailureKind::Server,
         FailureKind::Timeout,
         FailureKind::Connection,
         FailureKind::Client,
+        FailureKind::ContextLength,
     ];
     pub(crate) const RETRYABLE_EXPECTED: &'static str =
         "one of \"rate_limited\", \"server_error\", \"timeout\", \"connection\"";
@@ -41,6 +46,7 @@ impl FailureKind {
             FailureKind::Timeout => "timeout",
             FailureKind::Connection => "connection",
             FailureKind::Client => "client_error",
+            FailureKind::ContextLength => "context_length",
         }
     }
 

@@ -46,6 +46,8 @@ pub struct Behaviour {
     pub chunk_gap: Duration,
     /// Break the connection after this many stream chunks (and one more `chunk_gap`).
     pub cut_after: Option<usize>,
+    /// Body of non-200 answers (default: a generic OpenAI-style error).
+    pub error_body: Option<String>,
 }
 
 impl Default for Behaviour {
@@ -58,6 +60,7 @@ impl Default for Behaviour {
             chunks: 5,
             chunk_gap: Duration::ZERO,
             cut_after: None,
+            error_body: None,
         }
     }
 }
@@ -233,11 +236,13 @@ async fn answer(req: Request<Incoming>, stats: Arc<MockStats>, b: Behaviour) -> 
     let (content_type, body) = if status != StatusCode::OK {
         (
             "application/json",
-            MockBody::full(crate::error::error_json(
-                &format!("mock answer {}", status.as_u16()),
-                "mock_error",
-                "mock",
-            )),
+            MockBody::full(b.error_body.clone().unwrap_or_else(|| {
+                crate::error::error_json(
+                    &format!("mock answer {}", status.as_u16()),
+                    "mock_error",
+                    "mock",
+                )
+            })),
         )
     } else if stream && !embeddings {
         stats.ok.fetch_add(1, Ordering::SeqCst);

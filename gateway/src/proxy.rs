@@ -243,10 +243,13 @@ enum AttemptResult {
         rest: Incoming,
         ttft: Duration,
     },
-    /// 4xx other than 429: passed to the client as is.
+    /// 4xx other than 429: passed to the client as is, unless it says the input exceeds the
+    /// model's context window and the tier has a longer-context tier to move to.
     ClientError {
-        response: Response<Incoming>,
+        parts: http::response::Parts,
+        body: Body,
         ttft: Duration,
+        context_length: bool,
     },
     /// Retryable (or at least reportable) failure.
     Failed {
@@ -349,18 +352,36 @@ async fn run(
                         };
                         return respond(parts, Body::relay(relay), &up.id_header);
                     }
-                    AttemptResult::ClientError { response, ttft } => {
-                        let status = response.status().as_u16();
+                    AttemptResult::ClientError {
+                        parts,
+                        body,
+                        ttft,
+                        context_length,
+                    } => {
+                        let status = parts.status.as_u16();
                         let outcome = Outcome::Failure {
-                            kind: FailureKind::Client,
+                            kind: if context_length {
+                                FailureKind::ContextLength
+                            } else {
+                                FailureKind::Client
+                            },
                             status: Some(status),
                             retry_after: None,
-                            headers: headers::limit_headers(response.headers()),
+                            headers: headers::limit_headers(&parts.headers),
                         };
-                        life.finish_final(&a, &outcome, status, Some(ttft));
+                        if context_length {
+                            // The engine moves the request to the tier's context fallback, if
+                            // it has one; otherwise the provider's answer goes back as it is.
+                            step = life.finish(&a, &outcome, status, Some(ttft));
+                            if !step.is_terminal() {
+                                info!(request = number, deployment = %up.id, "input exceeds the context window: moving to the longer-context tier");
+                                continue;
+                            }
+                        } else {
+                            life.finish_final(&a, &outcome, status, Some(ttft));
+                        }
                         info!(request = number, deployment = %up.id, status, "upstream rejected the request: passed through");
-                        let (parts, incoming) = response.into_parts();
-                        return respond(parts, Body::upstream(incoming), &up.id_header);
+                        return respond(parts, body, &up.id_header);
                     }
                     AttemptResult::Failed {
                         outcome,
@@ -478,8 +499,28 @@ async fn attempt_inner(
     let status = response.status();
     let code = status.as_u16();
     *head = Some((code, ttft));
+    if status == StatusCode::BAD_REQUEST {
+        // Read the (small) error to tell a context-length rejection from any other 400.
+        let (parts, incoming) = response.into_parts();
+        return match read_body(incoming, MAX_ERROR_BYTES).await {
+            Ok(body) => AttemptResult::ClientError {
+                parts,
+                context_length: says_context_length_exceeded(&body),
+                body: Body::full(body),
+                ttft,
+            },
+            // A 400 whose body cannot be read whole cannot be passed on either.
+            Err(_) => attempt_failed(FailureKind::Connection, code, Some(ttft)),
+        };
+    }
     if status.is_client_error() && status != StatusCode::TOO_MANY_REQUESTS {
-        return AttemptResult::ClientError { response, ttft };
+        let (parts, incoming) = response.into_parts();
+        return AttemptResult::ClientError {
+            parts,
+            body: Body::upstream(incoming),
+            ttft,
+            context_length: false,
+        };
     }
     if !status.is_success() {
         let kind = if status == StatusCode::TOO_MANY_REQUESTS {
@@ -543,6 +584,25 @@ async fn attempt_inner(
 
 /// Largest non-streamed upstream answer the gateway buffers (256 MiB).
 const MAX_ANSWER_BYTES: usize = 256 << 20;
+
+/// Largest upstream 400 body the gateway reads to classify it (1 MiB).
+const MAX_ERROR_BYTES: usize = 1 << 20;
+
+/// Whether a 400's body says the input exceeds the model's context window, in the words of
+/// OpenAI and Azure (`context_length_exceeded`), vLLM and most OpenAI-compatible servers
+/// ("maximum context length"), and others ("context window", "prompt is too long").
+fn says_context_length_exceeded(body: &[u8]) -> bool {
+    const MARKERS: [&[u8]; 4] = [
+        b"context_length_exceeded",
+        b"maximum context length",
+        b"context window",
+        b"prompt is too long",
+    ];
+    let lower = body.to_ascii_lowercase();
+    MARKERS
+        .iter()
+        .any(|m| lower.windows(m.len()).any(|w| w == *m))
+}
 
 enum ReadError {
     TooLarge,
@@ -642,6 +702,12 @@ fn failure_error(reason: FailReason, attempts: u8, now: Duration) -> ApiError {
                 "upstream_error",
                 "upstream_server_error",
                 "answered with a server error",
+            ),
+            FailureKind::ContextLength => (
+                StatusCode::BAD_REQUEST,
+                "invalid_request_error",
+                "context_length_exceeded",
+                "cannot take an input this long",
             ),
         };
         ApiError::new(
@@ -921,6 +987,25 @@ impl SseRelay {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn context_length_rejections_are_told_from_other_400s() {
+        for body in [
+            r#"{"error":{"message":"This model's maximum context length is 8192 tokens.","type":"invalid_request_error","code":"context_length_exceeded"}}"#,
+            r#"{"object":"error","message":"This model's Maximum Context Length is 4096 tokens. However, you requested 5000 tokens.","type":"BadRequestError","code":400}"#,
+            r#"{"error":{"message":"input exceeds the context window of this model"}}"#,
+            r#"{"type":"error","error":{"type":"invalid_request_error","message":"prompt is too long: 210000 tokens > 200000 maximum"}}"#,
+        ] {
+            assert!(says_context_length_exceeded(body.as_bytes()), "{body}");
+        }
+        for body in [
+            r#"{"error":{"message":"'messages' is a required property","type":"invalid_request_error"}}"#,
+            r#"{"error":{"message":"max_tokens is too large: 100000. This model supports at most 16384 completion tokens"}}"#,
+            "",
+        ] {
+            assert!(!says_context_length_exceeded(body.as_bytes()), "{body}");
+        }
+    }
+
     use super::*;
 
     #[test]

@@ -692,7 +692,7 @@ impl Simulation<'_> {
         let column = match outcome.failure_kind() {
             None => Some(Column::Ok),
             Some(FailureKind::RateLimited) => Some(Column::RateLimited),
-            Some(FailureKind::Client) => None,
+            Some(FailureKind::Client | FailureKind::ContextLength) => None,
             Some(_) => Some(Column::Errors),
         };
         if let Some(column) = column {

@@ -7,7 +7,7 @@
 //! ```
 //! `timestamp_ms` is when the attempt was sent, from the start of the recording; `outcome` is
 //! `ok` or a failure kind (`rate_limited`, `server_error`, `timeout`, `connection`,
-//! `client_error`); `status` is the HTTP status or 0 when there was none.
+//! `client_error`, `context_length`); `status` is the HTTP status or 0 when there was none.
 
 use std::io::Write;
 use std::time::Duration;

@@ -101,6 +101,10 @@ pub struct Tier {
     pub strategy: StrategyKind,
     /// Tiers tried in order once this one has nothing usable left.
     pub fallback: Vec<TierId>,
+    /// Where a request goes when a deployment of this tier says its input exceeds the model's
+    /// context window: a tier of longer-context models. `None`: such a request fails as the
+    /// client error it is.
+    pub context_fallback: Option<TierId>,
     /// The deployments of this tier, in file order.
     pub deployments: Vec<DeploymentId>,
 }
@@ -353,6 +357,7 @@ impl Validator {
                 name: t.name.clone(),
                 strategy,
                 fallback: Vec::new(),
+                context_fallback: None,
                 deployments: Vec::new(),
             });
         }
@@ -499,6 +504,52 @@ impl Validator {
                 }
                 tiers[i].fallback.push(target);
             }
+            if let Some(name) = &spanned.get_ref().context_fallback {
+                let field = format!("tier[{i}].context_fallback");
+                let target = *tier_index.get(name.as_str()).ok_or_else(|| {
+                    invalid(
+                        field.clone(),
+                        format!("{name:?}"),
+                        "the name of a [[tier]]",
+                        span.clone(),
+                    )
+                })?;
+                if target.index() == i {
+                    return Err(invalid(
+                        field,
+                        format!("{name:?}"),
+                        "another tier (one whose models take longer inputs)",
+                        span,
+                    ));
+                }
+                tiers[i].context_fallback = Some(target);
+            }
+        }
+        Self::check_context_chains(raw, tiers)
+    }
+
+    /// Rejects context fallbacks that come back round (a → b → a): a request too long for `a`
+    /// would never reach a tier that takes it.
+    fn check_context_chains(raw: &RawConfig, tiers: &[Tier]) -> Result<(), ConfigError> {
+        for start in 0..tiers.len() {
+            let mut path = vec![start];
+            let mut at = start;
+            while let Some(next) = tiers[at].context_fallback {
+                at = next.index();
+                path.push(at);
+                if at == start {
+                    let names: Vec<&str> = path.iter().map(|&t| tiers[t].name.as_str()).collect();
+                    return Err(invalid(
+                        format!("tier[{start}].context_fallback"),
+                        names.join(" → "),
+                        "context fallbacks without a cycle",
+                        Some(raw.tiers[start].span()),
+                    ));
+                }
+                if path.len() > tiers.len() {
+                    break; // a cycle that does not pass through `start`: reported from its own tiers
+                }
+            }
         }
         Ok(())
     }
@@ -629,11 +680,12 @@ impl Validator {
                     None,
                 )
             })?;
-            if kind == FailureKind::Client {
+            if matches!(kind, FailureKind::Client | FailureKind::ContextLength) {
                 return Err(invalid(
                     format!("retry.retry_on[{j}]"),
                     format!("{name:?}"),
-                    "a retryable kind (client errors are never retried)",
+                    "a retryable kind (client errors are never retried; context-length errors \
+                     move to the tier's context_fallback)",
                     None,
                 ));
             }

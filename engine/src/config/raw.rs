@@ -85,6 +85,8 @@ pub struct RawTier {
     pub strategy: String,
     #[serde(default)]
     pub fallback: Vec<String>,
+    #[serde(default)]
+    pub context_fallback: Option<String>,
 }
 
 fn default_strategy() -> String {

@@ -155,3 +155,47 @@ fn with_strategy_replaces_every_tier() {
         .with_strategy(StrategyKind::PeakEwma);
     assert!(c.tiers.iter().all(|t| t.strategy == StrategyKind::PeakEwma));
 }
+
+#[test]
+fn context_fallback_names_another_tier_without_a_cycle() {
+    let c = Config::from_toml(&BASE.replace(
+        "fallback = [\"cheap\"]",
+        "fallback = [\"cheap\"]\ncontext_fallback = \"cheap\"",
+    ))
+    .unwrap();
+    assert_eq!(c.tiers[0].context_fallback, Some(TierId::from_index(1)));
+    assert_eq!(c.tiers[1].context_fallback, None);
+
+    let e = err(&BASE.replace(
+        "name = \"cheap\"",
+        "name = \"cheap\"\ncontext_fallback = \"long\"",
+    ));
+    assert!(
+        e.to_string()
+            .contains("tier[1].context_fallback = \"long\""),
+        "{e}"
+    );
+    let e = err(&BASE.replace(
+        "name = \"cheap\"",
+        "name = \"cheap\"\ncontext_fallback = \"cheap\"",
+    ));
+    assert!(e.to_string().contains("another tier"), "{e}");
+    let e = err(&BASE
+        .replace(
+            "fallback = [\"cheap\"]",
+            "fallback = [\"cheap\"]\ncontext_fallback = \"cheap\"",
+        )
+        .replace(
+            "name = \"cheap\"",
+            "name = \"cheap\"\ncontext_fallback = \"frontier\"",
+        ));
+    assert!(e.to_string().contains("frontier → cheap → frontier"), "{e}");
+}
+
+#[test]
+fn rejects_context_length_in_retry_on() {
+    let e = err(&format!(
+        "{BASE}\n[retry]\nretry_on = [\"context_length\"]\n"
+    ));
+    assert!(e.to_string().contains("context_fallback"), "{e}");
+}

@@ -277,12 +277,13 @@ fn classify(
             b"server_error" => Class::Server,
             b"timeout" => Class::Timeout,
             b"connection" => Class::Connection,
-            b"client_error" => Class::Client,
+            b"client_error" | b"context_length" => Class::Client,
             _ => {
                 return Err(bad(
                     col,
                     v,
-                    "ok, rate_limited, server_error, timeout, connection or client_error",
+                    "ok, rate_limited, server_error, timeout, connection, client_error or \
+                     context_length",
                 ))
             }
         });
