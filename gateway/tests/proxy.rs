@@ -351,6 +351,43 @@ async fn stream_cut_midway_ends_with_an_error_event_and_is_not_restarted() {
 }
 
 #[tokio::test]
+async fn stream_that_stalls_after_its_first_chunk_ends_with_an_error_event() {
+    // Headers and one chunk, then silence far longer than the deployment's first_byte_timeout
+    // (which also bounds the gap between two chunks).
+    let stalled = mock(Behaviour {
+        chunk_gap: Duration::from_secs(5),
+        ..Behaviour::default()
+    })
+    .await;
+    let other = mock(Behaviour::default()).await;
+    let toml = config(
+        &[
+            Dep {
+                extra: "first_byte_timeout = \"300ms\"",
+                ..Dep::plain("stalled", stalled.base_url())
+            },
+            Dep::plain("other", other.base_url()),
+        ],
+        "",
+    );
+    let gw = TestGateway::start(&toml).await;
+    let (status, _, body) = post(&gw.url("/v1/chat/completions"), chat_stream("gpt-4o-mini")).await;
+    assert_eq!(status, StatusCode::OK);
+    let text = String::from_utf8(body.to_vec()).unwrap();
+    assert!(text.starts_with(&sse_events(5)[0]), "{text}");
+    let last = text.trim_end().lines().last().unwrap();
+    let payload = last.strip_prefix("data: ").expect("an SSE data line");
+    assert_eq!(error_of(payload.as_bytes())["code"], "stream_interrupted");
+    assert_eq!((stalled.hits(), other.hits()), (1, 0), "never restarted");
+    let m = gw.metrics().await;
+    assert_eq!(
+        metric(&m, "switchyard_deployment_failures_total{deployment=\"stalled\",tier=\"standard\",kind=\"timeout\"}"),
+        Some(1.0)
+    );
+    assert_eq!(metric(&m, "switchyard_requests_in_flight"), Some(0.0));
+}
+
+#[tokio::test]
 async fn client_disconnect_frees_the_in_flight_slot() {
     let slow = mock(Behaviour {
         delay: Duration::from_secs(10),
