@@ -34,6 +34,8 @@ use proptest::prelude::*;
 struct TierSpec {
     strategy: StrategyKind,
     fallback: Vec<usize>,
+    /// A later tier taking requests too long for this one.
+    context: Option<usize>,
 }
 
 #[derive(Debug, Clone)]
@@ -67,11 +69,15 @@ impl ConfigSpec {
             let fallback: Vec<String> = t.fallback.iter().map(|f| format!("\"t{f}\"")).collect();
             writeln!(
                 s,
-                "[[tier]]\nname = \"t{i}\"\nstrategy = \"{}\"\nfallback = [{}]\n",
+                "[[tier]]\nname = \"t{i}\"\nstrategy = \"{}\"\nfallback = [{}]",
                 t.strategy.name(),
                 fallback.join(", ")
             )
             .unwrap();
+            if let Some(c) = t.context {
+                writeln!(s, "context_fallback = \"t{c}\"").unwrap();
+            }
+            s.push('\n');
         }
         for (i, d) in self.deployments.iter().enumerate() {
             writeln!(
@@ -135,7 +141,15 @@ fn config_spec() -> impl Strategy<Value = ConfigSpec> {
         .prop_flat_map(|(tiers, deployments)| {
             let tiers = tiers.min(deployments);
             (
-                proptest::collection::vec((strategy_kind(), any::<u8>(), any::<bool>()), tiers),
+                proptest::collection::vec(
+                    (
+                        strategy_kind(),
+                        any::<u8>(),
+                        any::<bool>(),
+                        proptest::option::of(any::<u8>()),
+                    ),
+                    tiers,
+                ),
                 proptest::collection::vec(
                     (
                         0..tiers,
@@ -173,14 +187,22 @@ fn config_spec() -> impl Strategy<Value = ConfigSpec> {
                 let tiers = tiers
                     .into_iter()
                     .enumerate()
-                    .map(|(i, (strategy, mask, reverse))| {
+                    .map(|(i, (strategy, mask, reverse, context))| {
                         // Only tiers after this one: fallbacks stay acyclic.
                         let mut fallback: Vec<usize> =
                             (i + 1..n).filter(|j| mask & (1 << j) != 0).collect();
                         if reverse {
                             fallback.reverse();
                         }
-                        TierSpec { strategy, fallback }
+                        // Only later tiers, too: context fallbacks stay acyclic.
+                        let context = context
+                            .filter(|_| i + 1 < n)
+                            .map(|p| i + 1 + usize::from(p) % (n - i - 1));
+                        TierSpec {
+                            strategy,
+                            fallback,
+                            context,
+                        }
                     })
                     .collect();
                 let deployments = deployments
@@ -230,6 +252,8 @@ enum Kind {
     Client {
         status: u16,
     },
+    /// A 400 saying the input exceeds the context window.
+    ContextLength,
     /// The driver gives up on the request while the attempt is out.
     Cancel,
 }
@@ -254,6 +278,7 @@ fn outcome_spec() -> impl Strategy<Value = OutcomeSpec> {
         1 => Just(Kind::Connection),
         1 => proptest::sample::select(vec![400u16, 401, 404, 413])
             .prop_map(|status| Kind::Client { status }),
+        1 => Just(Kind::ContextLength),
         1 => Just(Kind::Cancel),
     ];
     let headers = proptest::option::weighted(
@@ -332,6 +357,7 @@ fn outcome_of(spec: &OutcomeSpec, request: &Request) -> Outcome {
         Kind::Timeout => failure(FailureKind::Timeout, None, None),
         Kind::Connection => failure(FailureKind::Connection, None, None),
         Kind::Client { status } => failure(FailureKind::Client, Some(status), None),
+        Kind::ContextLength => failure(FailureKind::ContextLength, Some(400), None),
         Kind::Cancel => unreachable!("cancel is not an outcome"),
     }
 }
@@ -347,6 +373,8 @@ enum Event {
 #[derive(Debug, Clone)]
 struct LiveRequest {
     request: Request,
+    /// The tier whose chain is tried: the routed one, or a context fallback moved to.
+    tier: TierId,
     started: Duration,
     attempts: u8,
     /// Deployments sent to so far, in order (all but a live attempt's failed and were retried).
@@ -453,6 +481,7 @@ impl Driver {
                         id,
                         LiveRequest {
                             request,
+                            tier: request.tier,
                             started: now,
                             attempts: 0,
                             sent: Vec::new(),
@@ -475,6 +504,10 @@ impl Driver {
                     self.handle(id, Cause::Resume, step, now, &pre);
                 }
                 Event::Attempt(id, spec) => {
+                    let moved_to = self.live.get(&id).and_then(|r| {
+                        let d = *r.sent.last()?;
+                        self.context_fallback_of(d, spec.kind)
+                    });
                     let r = self.live.get_mut(&id).expect("attempt of a live request");
                     r.in_flight = false;
                     let d = *r.sent.last().expect("an attempt was sent");
@@ -491,6 +524,9 @@ impl Driver {
                     let outcome = outcome_of(&spec, &r.request);
                     if let Outcome::Failure { kind, .. } = outcome {
                         r.last_failure = Some(kind);
+                    }
+                    if let Some(longer) = moved_to {
+                        r.tier = longer;
                     }
                     let step = self.engine.finish(id, &outcome, now);
                     self.handle(id, Cause::Finish(d, spec.kind), step, now, &pre);
@@ -541,6 +577,21 @@ impl Driver {
                         status: Some(status),
                     },
                 }),
+                Kind::ContextLength => match cause {
+                    Cause::Finish(d, _) if self.context_fallback_of(d, kind).is_none() => {
+                        Some(Step::Failed {
+                            request: id,
+                            reason: FailReason::ClientError { status: Some(400) },
+                        })
+                    }
+                    _ if usize::from(r.attempts) >= retry.max_attempts => Some(Step::Failed {
+                        request: id,
+                        reason: FailReason::AttemptsExhausted {
+                            last: FailureKind::ContextLength,
+                        },
+                    }),
+                    _ => None,
+                },
                 _ => {
                     let k = r.last_failure.expect("a failure was recorded");
                     if !retry.retry_on[k as usize] {
@@ -667,6 +718,17 @@ impl Driver {
     }
 
     /// (deployment, position of its tier in the chain) for the whole chain.
+    /// Where a `kind` outcome on `d` moves the request: the context fallback of `d`'s tier,
+    /// for a context-length error.
+    fn context_fallback_of(&self, d: DeploymentId, kind: Kind) -> Option<TierId> {
+        if kind != Kind::ContextLength {
+            return None;
+        }
+        self.config
+            .tier(self.config.deployment(d).tier)
+            .context_fallback
+    }
+
     fn chain_deployments(&self, tier: TierId) -> Vec<(DeploymentId, usize)> {
         self.chain(tier)
             .into_iter()
@@ -678,7 +740,7 @@ impl Driver {
     /// A Wait or NoCapacity must mean no untried deployment of the chain was usable.
     fn check_nothing_usable(&mut self, r: &LiveRequest, now: Duration, what: &str) {
         let tokens = r.request.estimated_tokens();
-        for (x, _) in self.chain_deployments(r.request.tier) {
+        for (x, _) in self.chain_deployments(r.tier) {
             let untried = !r.sent.contains(&x);
             if untried && self.engine.states()[x.index()].check(now, tokens).is_ok() {
                 self.report.placement.push(format!(
@@ -706,13 +768,12 @@ impl Driver {
     ) {
         let tokens = r.request.estimated_tokens();
         let post = self.engine.states();
-        let chain = self.chain_deployments(r.request.tier);
+        let chain = self.chain_deployments(r.tier);
         let mut v = Vec::new();
         let Some(&(_, position)) = chain.iter().find(|(x, _)| *x == d) else {
-            self.report.placement.push(format!(
-                "sent {d:?} outside the chain of tier {:?}",
-                r.request.tier
-            ));
+            self.report
+                .placement
+                .push(format!("sent {d:?} outside the chain of tier {:?}", r.tier));
             return;
         };
         let tried = |x: DeploymentId| r.sent.contains(&x);
@@ -939,7 +1000,7 @@ proptest! {
     fn another_seed_changes_random_picks(a in any::<u64>(), b in any::<u64>()) {
         prop_assume!(a != b);
         let spec = ConfigSpec {
-            tiers: vec![TierSpec { strategy: StrategyKind::Random, fallback: vec![] }],
+            tiers: vec![TierSpec { strategy: StrategyKind::Random, fallback: vec![], context: None }],
             deployments: (0..4)
                 .map(|_| DeploymentSpec { tier: 0, weight: 1, rpm: None, tpm: None, rpd: None })
                 .collect(),
