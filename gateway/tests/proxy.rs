@@ -929,3 +929,57 @@ async fn context_length_errors_without_a_context_fallback_pass_through_as_they_a
     assert_eq!(&body[..], CONTEXT_LENGTH_ERROR.as_bytes(), "byte for byte");
     assert_eq!((short.hits(), long.hits()), (1, 0));
 }
+
+#[tokio::test]
+async fn flapping_provider_costs_no_request_and_gets_traffic_back_when_up() {
+    // "flaps" answers 500 for 150 ms, then 200 for 150 ms, over and over; "steady" always
+    // answers. The breaker ejects the flapping one after 2 failures and probes it again 50 ms on.
+    let flaps = mock(Behaviour::default()).await;
+    let steady = mock(Behaviour::default()).await;
+    let toml = config(
+        &[
+            Dep::plain("flaps", flaps.base_url()),
+            Dep::plain("steady", steady.base_url()),
+        ],
+        "[health]\nfailure_threshold = 2\nopen_for = \"50ms\"\nmax_open_for = \"100ms\"\n",
+    );
+    let gw = TestGateway::start(&toml).await;
+    let url = gw.url("/v1/chat/completions");
+    let phase = Duration::from_millis(150);
+    let started = Instant::now();
+    let mut down = false;
+    let mut ok_while_up_after_a_flap = 0;
+    for i in 0..2_000 {
+        let elapsed = started.elapsed();
+        if elapsed > 8 * phase {
+            break;
+        }
+        let should_be_down = (elapsed.as_millis() / phase.as_millis()).is_multiple_of(2);
+        if should_be_down != down {
+            down = should_be_down;
+            flaps.set_behaviour(if down {
+                Behaviour::status(500)
+            } else {
+                Behaviour::default()
+            });
+        }
+        let ok_before = flaps.stats().ok.load(std::sync::atomic::Ordering::SeqCst);
+        let (status, _, body) = post(&url, chat("gpt-4o-mini")).await;
+        assert_eq!(status, StatusCode::OK, "request {i} failed: {body:?}");
+        let ok_after = flaps.stats().ok.load(std::sync::atomic::Ordering::SeqCst);
+        if elapsed > phase && ok_after > ok_before {
+            ok_while_up_after_a_flap += 1;
+        }
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+    assert!(
+        ok_while_up_after_a_flap > 0,
+        "the flapping provider never got traffic back after its first outage"
+    );
+    let m = gw.metrics().await;
+    assert!(dep_metric(&m, "switchyard_deployment_ejections_total", "flaps") >= 1.0);
+    assert_eq!(
+        dep_metric(&m, "switchyard_deployment_ejections_total", "steady"),
+        0.0
+    );
+}
