@@ -500,6 +500,16 @@ impl Simulation<'_> {
         }
         // Like OpenAI, the provider charges input + max_tokens up front and refunds nothing.
         let tokens = u64::from(r.input_tokens) + u64::from(r.estimated_output.max(r.output_tokens));
+        if wd.context_window.is_some_and(|w| tokens > w) {
+            // Rejected before any quota is charged, as providers validate the request first.
+            let outcome = failure(
+                FailureKind::ContextLength,
+                Some(400),
+                None,
+                LimitHeaders::default(),
+            );
+            return self.answer(slot, token, wd.rejection_latency, outcome);
+        }
         let headers = LimitHeaders::default();
         match self.limiters[d].admit(now, tokens, cond.limit_factor) {
             Ok(()) => {}

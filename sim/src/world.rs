@@ -63,6 +63,9 @@ pub struct WorldDeployment {
     pub limits: [Option<u64>; 3],
     /// How the limits reset.
     pub window: WindowKind,
+    /// Longest request it takes, in tokens (input + `max_tokens`); longer ones get a 400
+    /// `context_length_exceeded`. `None`: no limit.
+    pub context_window: Option<u64>,
 }
 
 impl WorldDeployment {

@@ -148,3 +148,94 @@ fn same_seed_gives_byte_identical_reports_and_another_seed_does_not() {
     assert_ne!(a[0], c[0], "a different seed must give a different run");
     std::fs::remove_dir_all(&base).ok();
 }
+
+/// A short-context tier (8k tokens, true and as the provider enforces it) in front of a
+/// long-context one; inputs of 1k tokens, one in ten of 20k. `context` is the short tier's
+/// `context_fallback` line.
+fn short_and_long_context(context: &str) -> String {
+    format!(
+        r#"
+[simulation]
+seed = 3
+duration = "5m"
+
+[workload]
+arrivals = {{ constant = {{ rate = 2.0 }} }}
+input_tokens = {{ percentiles = {{ p50 = 1000, p89 = 1000, p90 = 20000, p100 = 20000 }} }}
+output_tokens = {{ constant = 200 }}
+max_tokens = 500
+
+[[tier]]
+name = "short"
+{context}
+
+[[tier]]
+name = "long"
+
+[[route]]
+model = "gpt-4o-mini"
+tier = "short"
+
+[[deployment]]
+id = "short-key"
+provider = "p"
+model = "gpt-4o-mini"
+tier = "short"
+
+[[deployment]]
+id = "long-key"
+provider = "p"
+model = "gpt-4.1"
+tier = "long"
+
+[[world.provider]]
+name = "p"
+ttft = {{ constant = "300ms" }}
+
+  [[world.provider.deployment]]
+  id = "short-key"
+  context_window = 8192
+
+  [[world.provider.deployment]]
+  id = "long-key"
+"#
+    )
+}
+
+#[test]
+fn too_long_inputs_move_to_the_context_fallback_tier() {
+    let s = scenario(&short_and_long_context("context_fallback = \"long\""));
+    let r = run(&s, None, 3);
+    assert_conserved(&r);
+    let sum = &r.summary;
+    assert_eq!(sum.successes, sum.requests, "{sum:?}");
+    let row = |id: &str| {
+        r.deployments
+            .iter()
+            .find(|d| d.deployment == id)
+            .unwrap_or_else(|| panic!("no row for {id}"))
+    };
+    let (short, long) = (row("short-key"), row("long-key"));
+    // Every long input tried the short tier once, was refused, and was answered by the long one.
+    assert_eq!(short.attempts, sum.requests);
+    assert_eq!(long.attempts, long.successes);
+    assert_eq!(short.successes + long.successes, sum.requests);
+    let long_share = long.successes as f64 / sum.requests as f64;
+    assert!((0.05..0.16).contains(&long_share), "{long_share}");
+    assert_eq!(
+        sum.fallbacks, long.attempts,
+        "each move counts as a fallback"
+    );
+}
+
+#[test]
+fn without_a_context_fallback_too_long_inputs_fail_as_client_errors() {
+    let s = scenario(&short_and_long_context(""));
+    let r = run(&s, None, 3);
+    assert_conserved(&r);
+    let sum = &r.summary;
+    assert!(sum.failed_client_error > 0, "{sum:?}");
+    assert_eq!(sum.failures, sum.failed_client_error, "{sum:?}");
+    assert_eq!(sum.successes + sum.failed_client_error, sum.requests);
+    assert_eq!(sum.retries, 0, "a context-length 400 is never retried");
+}

@@ -10,15 +10,17 @@
 //! - the deployment's true rate limits ([`sim::limiter::Limiter`]): input + max_tokens charged on
 //!   arrival, 429 with `retry-after` and `retry-after-ms`, and `x-ratelimit-*` headers on every
 //!   answer as the provider's `rate_limit_headers` fidelity allows;
+//! - 400 `context_length_exceeded` when input + max_tokens exceed the deployment's
+//!   `context_window`, before any quota is charged;
 //! - 5xx at the world's error rate (plus `error_spike` incidents), hangs at its `timeout_rate`;
 //! - outages by elapsed time: `connection` drops connections unanswered, `503` answers 503,
 //!   `hang` never answers;
 //! - the provider's `concurrency` as a FIFO semaphore (this mock serves one deployment, so the
 //!   slots are its own, not shared with sibling deployments as in the simulator).
 //!
-//! Decisions follow the simulator's order (outage, limits, one uniform draw for 5xx / hang,
-//! then service times) and its random streams: under the same seed the k-th request reaching
-//! the mock draws what the simulator's k-th attempt at that deployment draws.
+//! Decisions follow the simulator's order (outage, context window, limits, one uniform draw for
+//! 5xx / hang, then service times) and its random streams: under the same seed the k-th request
+//! reaching the mock draws what the simulator's k-th attempt at that deployment draws.
 //!
 //! `time_scale` speeds everything up: latencies are multiplied by it, and the modelled clock
 //! (limiter windows, incidents) runs at real elapsed ÷ `time_scale`. Headers speak real time:
@@ -132,6 +134,8 @@ pub struct MockStats {
     pub rate_limited: AtomicU64,
     /// Answered 500 (the error-rate draw).
     pub server_errors: AtomicU64,
+    /// Answered 400 `context_length_exceeded` (longer than the modelled context window).
+    pub context_length: AtomicU64,
     /// Answered 503 (a `503` outage).
     pub unavailable: AtomicU64,
     /// Connections dropped unanswered (a `connection` outage).

@@ -57,6 +57,13 @@ pub(crate) enum Decision {
     },
     /// 500 after `after`.
     ServerError { after: Duration },
+    /// 400 `context_length_exceeded` after `after`: input + max_tokens exceed the modelled
+    /// context window (`tokens` of `window`).
+    ContextLength {
+        after: Duration,
+        tokens: u64,
+        window: u64,
+    },
     /// Served: `output_tokens` of output (`capped` if `max_tokens` cut it). `service` is `None`
     /// when the provider is at its concurrency limit: wait for [`Model::queue`].
     Serve {
@@ -184,6 +191,14 @@ impl Model {
         };
         // Like OpenAI (and the simulator): input + max_tokens charged up front, nothing refunded.
         let tokens = u64::from(ask.input_tokens) + u64::from(cap.unwrap_or(output_tokens));
+        if let Some(window) = wd.context_window.filter(|&w| tokens > w) {
+            // Validated before any quota is charged, as providers do.
+            return Decision::ContextLength {
+                after: self.real_duration(wd.rejection_latency),
+                tokens,
+                window,
+            };
+        }
         if let Err(rejection) = state.limiter.admit(now, tokens, cond.limit_factor) {
             return Decision::RateLimited {
                 after: self.real_duration(wd.rejection_latency),

@@ -249,6 +249,24 @@ async fn handle(s: Arc<Shared>, req: Request<Incoming>) -> Result<Response<MockB
             insert_retry_after(res.headers_mut(), retry_after);
             return Ok(res);
         }
+        Decision::ContextLength {
+            after,
+            tokens,
+            window,
+        } => {
+            tokio::time::sleep(after).await;
+            pending.answered = true;
+            stats.context_length.fetch_add(1, Ordering::Relaxed);
+            let mut res = error(
+                StatusCode::BAD_REQUEST,
+                &format!(
+                    "This model's maximum context length is {window} tokens. However, you requested {tokens} tokens (modelled). Please reduce the length of the messages or completion."
+                ),
+                "context_length_exceeded",
+            );
+            insert_limit_headers(res.headers_mut(), &s.model.headers());
+            return Ok(res);
+        }
         Decision::ServerError { after } => {
             tokio::time::sleep(after).await;
             pending.answered = true;

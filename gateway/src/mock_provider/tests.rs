@@ -554,3 +554,27 @@ fn options_are_checked() {
         Err(MockError::DeploymentIndex { .. })
     ));
 }
+
+#[tokio::test]
+async fn inputs_longer_than_the_context_window_get_a_400_before_any_quota() {
+    // CHAT asks for max_tokens 64 on a ~5-token input: over a 32-token window, under a 200 one.
+    let m = start(scenario("", "rpm = 1\ncontext_window = 32", ""), 0.01).await;
+    let url = format!("{}/chat/completions", m.url);
+    let (status, _, body) = post(&url, CHAT, Duration::from_secs(5))
+        .await
+        .expect("answer");
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    let doc: serde_json::Value = serde_json::from_slice(&body).expect("JSON");
+    assert_eq!(doc["error"]["code"], "context_length_exceeded");
+    assert!(
+        crate::proxy::says_context_length_exceeded(&body),
+        "the gateway recognises it"
+    );
+    assert_eq!(m.provider.stats().context_length.load(Ordering::SeqCst), 1);
+    // The refused request charged nothing: with rpm = 1 a request that fits is still served.
+    let (status, _, _) = post(&url, CHAT_STREAM, Duration::from_secs(5))
+        .await
+        .expect("answer");
+    assert_eq!(status, StatusCode::OK);
+    m.stop().await;
+}

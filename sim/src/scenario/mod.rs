@@ -423,6 +423,7 @@ fn world(ctx: &Ctx<'_>, raw: &RawScenario, config: &Config) -> Result<World, Sce
                     true_limit(ctx, &span, dfield("rpd"), d.rpd)?,
                 ],
                 window,
+                context_window: true_limit(ctx, &span, dfield("context_window"), d.context_window)?,
             });
         }
         let headers = match p.rate_limit_headers.as_str() {

@@ -208,6 +208,8 @@ pub struct RawWorldDeployment {
     pub per_token: Option<DistSpec>,
     #[serde(default)]
     pub error_rate: Option<f64>,
+    #[serde(default)]
+    pub context_window: Option<i64>,
 }
 
 fn default_window() -> String {
