@@ -303,6 +303,21 @@ async fn streaming_passes_through_byte_identical_and_unbuffered() {
     );
 }
 
+/// A relayed stream that carried its first `chunks` events intact, then ended with the
+/// gateway's `stream_interrupted` error event instead of `[DONE]`.
+#[track_caller]
+fn assert_interrupted_after(body: &Bytes, chunks: usize) {
+    let text = String::from_utf8(body.to_vec()).expect("UTF-8 stream");
+    assert!(
+        text.starts_with(&sse_events(5)[..chunks].concat()),
+        "{text}"
+    );
+    let last = text.trim_end().lines().last().expect("a last line");
+    let payload = last.strip_prefix("data: ").expect("an SSE data line");
+    assert_eq!(error_of(payload.as_bytes())["code"], "stream_interrupted");
+    assert!(!text.contains("[DONE]"), "{text}");
+}
+
 #[tokio::test]
 async fn stream_cut_midway_ends_with_an_error_event_and_is_not_restarted() {
     let cut = mock(Behaviour {
@@ -322,13 +337,7 @@ async fn stream_cut_midway_ends_with_an_error_event_and_is_not_restarted() {
     let gw = TestGateway::start(&toml).await;
     let (status, _, body) = post(&gw.url("/v1/chat/completions"), chat_stream("gpt-4o-mini")).await;
     assert_eq!(status, StatusCode::OK);
-    let text = String::from_utf8(body.to_vec()).unwrap();
-    let events = sse_events(5);
-    assert!(text.starts_with(&events[..2].concat()), "{text}");
-    let last = text.trim_end().lines().last().unwrap();
-    let payload = last.strip_prefix("data: ").expect("an SSE data line");
-    assert_eq!(error_of(payload.as_bytes())["code"], "stream_interrupted");
-    assert!(!text.contains("[DONE]"));
+    assert_interrupted_after(&body, 2);
     assert_eq!(
         (cut.hits(), other.hits()),
         (1, 0),
@@ -373,11 +382,7 @@ async fn stream_that_stalls_after_its_first_chunk_ends_with_an_error_event() {
     let gw = TestGateway::start(&toml).await;
     let (status, _, body) = post(&gw.url("/v1/chat/completions"), chat_stream("gpt-4o-mini")).await;
     assert_eq!(status, StatusCode::OK);
-    let text = String::from_utf8(body.to_vec()).unwrap();
-    assert!(text.starts_with(&sse_events(5)[0]), "{text}");
-    let last = text.trim_end().lines().last().unwrap();
-    let payload = last.strip_prefix("data: ").expect("an SSE data line");
-    assert_eq!(error_of(payload.as_bytes())["code"], "stream_interrupted");
+    assert_interrupted_after(&body, 1);
     assert_eq!((stalled.hits(), other.hits()), (1, 0), "never restarted");
     let m = gw.metrics().await;
     assert_eq!(
