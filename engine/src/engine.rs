@@ -17,6 +17,7 @@ use rand::{Rng as _, SeedableRng};
 
 use crate::config::{Config, MAX_ATTEMPTS_LIMIT};
 use crate::ids::{DeploymentId, RequestId, TierId};
+use crate::latency::DecayRates;
 use crate::metrics::{self, Metrics, Snapshot};
 use crate::outcome::{FailureKind, Outcome};
 use crate::state::{Blocked, DeploymentState};
@@ -102,9 +103,8 @@ pub struct Engine {
     balancers: Vec<Box<dyn Balancer>>,
     /// Per tier, how its balancer's candidates are gathered.
     selections: Vec<Selection>,
-    /// 1 ÷ the latency EWMA's time constant and 1 ÷ the error-rate window, computed once.
-    inv_latency_tau: f64,
-    inv_error_window: f64,
+    /// The estimators' decay rates, derived once from the config.
+    rates: DecayRates,
     /// Per tier, the running sum of its deployments' weights (for weighted sampling).
     cumulative_weights: Vec<Vec<f64>>,
     slots: Vec<Slot>,
@@ -157,8 +157,7 @@ impl Engine {
         Engine {
             scratch: Vec::with_capacity(config.deployments.len()),
             states,
-            inv_latency_tau: 1.0 / config.balancing.latency_decay.as_secs_f64(),
-            inv_error_window: 1.0 / config.health.error_window.as_secs_f64(),
+            rates: DecayRates::new(&config.balancing, &config.health),
             balancers,
             selections,
             cumulative_weights,
@@ -291,17 +290,19 @@ impl Engine {
                 ..
             } => {
                 self.on_failure(d, flight.probe, kind, retry_after, elapsed, now);
-                let context_fallback = self
-                    .config
-                    .tier(self.config.deployment(d).tier)
-                    .context_fallback;
-                let reason = if kind == FailureKind::Client
-                    || (kind == FailureKind::ContextLength
-                        && (!may_retry || context_fallback.is_none()))
-                {
-                    Some(FailReason::ClientError { status })
-                } else if kind == FailureKind::ContextLength {
+                // Nothing in this chain takes the input: go where longer inputs fit, if anywhere.
+                let moves_to = match kind {
+                    FailureKind::ContextLength if may_retry => {
+                        self.config
+                            .tier(self.config.deployment(d).tier)
+                            .context_fallback
+                    }
+                    _ => None,
+                };
+                let reason = if moves_to.is_some() {
                     None
+                } else if matches!(kind, FailureKind::Client | FailureKind::ContextLength) {
+                    Some(FailReason::ClientError { status })
                 } else if !may_retry || !self.config.retry.retry_on[kind as usize] {
                     Some(FailReason::NotRetried { kind })
                 } else {
@@ -323,8 +324,8 @@ impl Engine {
                 s.last_failed = Some(d);
                 s.last_failure = Some(kind);
                 s.backoff_until = now + backoff;
-                if let (FailureKind::ContextLength, Some(longer)) = (kind, context_fallback) {
-                    // Nothing in this chain takes the input: go where longer inputs fit.
+                if let Some(longer) = moves_to {
+                    // Its deployments are untried: no backoff to wait out.
                     s.tier = longer;
                     s.backoff_until = now;
                 }
@@ -525,7 +526,13 @@ impl Engine {
                 if scratch.is_empty() {
                     continue;
                 }
-                let ctx = pick_context(&self.config, &self.states, &self.slots[slot], now);
+                let ctx = pick_context(
+                    &self.config,
+                    &self.states,
+                    &self.slots[slot],
+                    self.rates,
+                    now,
+                );
                 if self.balancers[t.index()].declines(&ctx, &scratch) {
                     declined = declined.or(Some((pass, position)));
                     continue;
@@ -539,7 +546,13 @@ impl Engine {
             let t = self.chain_at(tier, position);
             scratch.clear();
             self.collect(&mut scratch, slot, t, pass, now);
-            let ctx = pick_context(&self.config, &self.states, &self.slots[slot], now);
+            let ctx = pick_context(
+                &self.config,
+                &self.states,
+                &self.slots[slot],
+                self.rates,
+                now,
+            );
             let d = self.balancers[t.index()].pick(&ctx, &scratch, &mut self.rng);
             picked = Some((d, moved || position > 0));
         }
@@ -567,14 +580,14 @@ impl Engine {
                     self.sample(out, slot, tier, draws, weighted, now);
                 }
                 Selection::Schedule => {
-                    let s = &self.slots[slot];
-                    let states = &self.states;
-                    let ctx = pick_context(&self.config, states, s, now);
-                    let (now_secs, tokens) = (now.as_secs_f64(), ctx.tokens as f64);
-                    let mut usable = |d: DeploymentId| {
-                        !s.has_tried(d) && states[d.index()].check_at(now, now_secs, tokens).is_ok()
-                    };
-                    out.extend(self.balancers[tier.index()].nominate(&ctx, &mut usable));
+                    let ctx = pick_context(
+                        &self.config,
+                        &self.states,
+                        &self.slots[slot],
+                        self.rates,
+                        now,
+                    );
+                    out.extend(self.balancers[tier.index()].nominate(&ctx));
                 }
             }
             if !out.is_empty() {
@@ -596,13 +609,17 @@ impl Engine {
         weighted: bool,
         now: Duration,
     ) {
-        let s = &self.slots[slot];
-        let ctx = pick_context(&self.config, &self.states, s, now);
+        let ctx = pick_context(
+            &self.config,
+            &self.states,
+            &self.slots[slot],
+            self.rates,
+            now,
+        );
         let balancer = &self.balancers[tier.index()];
         let deployments = &self.config.tiers[tier.index()].deployments;
         let cumulative = &self.cumulative_weights[tier.index()];
         let total = cumulative.last().copied().unwrap_or(0.0);
-        let (now_secs, tokens) = (now.as_secs_f64(), ctx.tokens as f64);
         for _ in 0..8 * k {
             if out.len() == k {
                 break;
@@ -616,13 +633,7 @@ impl Engine {
                 self.rng.random_range(0..deployments.len())
             };
             let d = deployments[i];
-            if !out.contains(&d)
-                && !s.has_tried(d)
-                && self.states[d.index()]
-                    .check_at(now, now_secs, tokens)
-                    .is_ok()
-                && balancer.keeps_draw(&ctx, d, &mut self.rng)
-            {
+            if !out.contains(&d) && ctx.usable(d) && balancer.keeps_draw(&ctx, d, &mut self.rng) {
                 out.push(d);
             }
         }
@@ -741,18 +752,13 @@ impl Engine {
         now: Duration,
     ) {
         let actual = u64::from(input_tokens) + u64::from(output_tokens);
-        let (now_secs, elapsed_secs, tau) = (
-            now.as_secs_f64(),
-            elapsed.as_secs_f64(),
-            self.inv_latency_tau,
-        );
+        let (now_secs, elapsed_secs, tau) =
+            (now.as_secs_f64(), elapsed.as_secs_f64(), self.rates.latency);
         let state = &mut self.states[d.index()];
         state.tpm.correct(now, flight.charged_tokens, actual);
         state.latency.record_at(now_secs, elapsed_secs, tau);
         state.peak_latency.record_at(now_secs, elapsed_secs, tau);
-        state
-            .errors
-            .record_at(now_secs, self.inv_error_window, false);
+        state.errors.record_at(now_secs, self.rates.errors, false);
         state.ttft.record_at(now_secs, ttft.as_secs_f64(), tau);
         state.breaker.on_success();
         let price = self.config.deployments[d.index()].price;
@@ -793,11 +799,9 @@ impl Engine {
         }
         if kind.is_health_failure() {
             let now_secs = now.as_secs_f64();
-            state
-                .errors
-                .record_at(now_secs, self.inv_error_window, true);
+            state.errors.record_at(now_secs, self.rates.errors, true);
             let penalty = elapsed.max(balancing.failure_penalty).as_secs_f64();
-            let tau = self.inv_latency_tau;
+            let tau = self.rates.latency;
             state.latency.record_at(now_secs, penalty, tau);
             state.peak_latency.record_at(now_secs, penalty, tau);
             if state.breaker.on_failure(now, health) {
@@ -825,6 +829,7 @@ fn pick_context<'a>(
     config: &'a Config,
     states: &'a [DeploymentState],
     slot: &'a Slot,
+    rates: DecayRates,
     now: Duration,
 ) -> PickContext<'a> {
     PickContext::new(
@@ -835,5 +840,6 @@ fn pick_context<'a>(
         &config.balancing,
         &config.health,
         &slot.tried[..usize::from(slot.tried_len)],
+        rates,
     )
 }

@@ -8,6 +8,8 @@
 
 use std::time::Duration;
 
+use crate::config::{BalancingParams, HealthPolicy};
+
 /// e^(−x) for x ≥ 0, by a third-order Taylor step when x is small (the common case: estimates
 /// are read moments after their last update), else by `exp`. Relative error below 3·10⁻⁷.
 pub fn decay(x: f64) -> f64 {
@@ -23,6 +25,29 @@ pub fn decay(x: f64) -> f64 {
 /// estimates fade four times slower than samples are forgotten.
 pub fn idle_rate(tau: Duration) -> f64 {
     1.0 / (4.0 * tau.as_secs_f64())
+}
+
+/// Reciprocals of the estimators' time constants, derived once from the config so that the hot
+/// path multiplies instead of dividing.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct DecayRates {
+    /// 1 ÷ the latency EWMAs' time constant (`balancing.latency_decay`).
+    pub latency: f64,
+    /// How fast idle latency estimates fade, per second ([`idle_rate`]).
+    pub idle: f64,
+    /// 1 ÷ the error-rate window (`health.error_window`).
+    pub errors: f64,
+}
+
+impl DecayRates {
+    /// The rates of a config's estimator constants.
+    pub fn new(balancing: &BalancingParams, health: &HealthPolicy) -> DecayRates {
+        DecayRates {
+            latency: 1.0 / balancing.latency_decay.as_secs_f64(),
+            idle: idle_rate(balancing.latency_decay),
+            errors: 1.0 / health.error_window.as_secs_f64(),
+        }
+    }
 }
 
 /// A latency estimate in seconds; `None` until the first sample.

@@ -21,6 +21,7 @@ use std::time::Duration;
 
 use crate::config::{BalancingParams, Deployment, HealthPolicy};
 use crate::ids::DeploymentId;
+use crate::latency::DecayRates;
 use crate::state::DeploymentState;
 
 /// The engine's deterministic random source.
@@ -42,15 +43,15 @@ pub struct PickContext<'a> {
     pub health: &'a HealthPolicy,
     /// Deployments this request has already tried.
     pub tried: &'a [DeploymentId],
-    /// `now` in seconds, and the decay rates of the estimates, computed once per decision
-    /// rather than once per candidate.
+    /// `now` in seconds, converted once per decision rather than once per candidate.
     now_secs: f64,
-    idle_rate: f64,
-    inv_error_window: f64,
+    /// The estimators' decay rates, derived once per engine.
+    rates: DecayRates,
 }
 
 impl<'a> PickContext<'a> {
     /// The context of one decision.
+    #[allow(clippy::too_many_arguments)]
     pub(crate) fn new(
         now: Duration,
         tokens: u64,
@@ -59,6 +60,7 @@ impl<'a> PickContext<'a> {
         balancing: &'a BalancingParams,
         health: &'a HealthPolicy,
         tried: &'a [DeploymentId],
+        rates: DecayRates,
     ) -> Self {
         PickContext {
             now,
@@ -69,8 +71,7 @@ impl<'a> PickContext<'a> {
             health,
             tried,
             now_secs: now.as_secs_f64(),
-            idle_rate: crate::latency::idle_rate(balancing.latency_decay),
-            inv_error_window: 1.0 / health.error_window.as_secs_f64(),
+            rates,
         }
     }
 
@@ -78,21 +79,21 @@ impl<'a> PickContext<'a> {
     pub(crate) fn latency(&self, id: DeploymentId) -> Option<f64> {
         self.state(id)
             .latency
-            .decayed_at(self.now_secs, self.idle_rate)
+            .decayed_at(self.now_secs, self.rates.idle)
     }
 
     /// Peak latency estimate of `id` in seconds, `None` if never measured.
     pub(crate) fn peak_latency(&self, id: DeploymentId) -> Option<f64> {
         self.state(id)
             .peak_latency
-            .decayed_at(self.now_secs, self.idle_rate)
+            .decayed_at(self.now_secs, self.rates.idle)
     }
 
     /// Time-to-first-token estimate of `id` in seconds, `None` if never measured.
     pub(crate) fn ttft(&self, id: DeploymentId) -> Option<f64> {
         self.state(id)
             .ttft
-            .decayed_at(self.now_secs, self.idle_rate)
+            .decayed_at(self.now_secs, self.rates.idle)
     }
 
     /// Smallest remaining fraction of `id`'s limits after this request (1 = no limits).
@@ -105,7 +106,7 @@ impl<'a> PickContext<'a> {
     pub(crate) fn error_rate(&self, id: DeploymentId) -> f64 {
         self.state(id)
             .errors
-            .rate_at(self.now_secs, self.inv_error_window)
+            .rate_at(self.now_secs, self.rates.errors)
     }
 
     pub(crate) fn weight(&self, id: DeploymentId) -> f64 {
@@ -117,7 +118,7 @@ impl<'a> PickContext<'a> {
     }
 
     /// Whether `id` could take this request now as a first try: not tried yet, not cooling
-    /// down, headroom left, breaker closed. For a strategy that brings its own candidate.
+    /// down, headroom left, breaker closed. For candidates not gathered by a scan.
     pub(crate) fn usable(&self, id: DeploymentId) -> bool {
         !self.tried.contains(&id)
             && self
@@ -149,14 +150,10 @@ pub trait Balancer: Send {
         true
     }
 
-    /// For [`Selection::Schedule`]: the strategy's next candidate for which `usable` holds,
-    /// passing over (and charging a turn to) the ones for which it does not. `None` when the
-    /// schedule cannot say cheaply; the engine then scans the tier.
-    fn nominate(
-        &mut self,
-        _ctx: &PickContext<'_>,
-        _usable: &mut dyn FnMut(DeploymentId) -> bool,
-    ) -> Option<DeploymentId> {
+    /// For [`Selection::Schedule`]: the strategy's next candidate that is
+    /// [usable](PickContext::usable), passing over (and charging a turn to) the ones that are
+    /// not. `None` when the schedule cannot say cheaply; the engine then scans the tier.
+    fn nominate(&mut self, _ctx: &PickContext<'_>) -> Option<DeploymentId> {
         None
     }
 

@@ -66,7 +66,7 @@ impl StrideSchedule {
     pub fn peek_usable(
         &mut self,
         max_skips: usize,
-        usable: &mut dyn FnMut(DeploymentId) -> bool,
+        mut usable: impl FnMut(DeploymentId) -> bool,
     ) -> Option<DeploymentId> {
         for _ in 0..=max_skips {
             let position = self.tree[1] as usize;
@@ -142,7 +142,7 @@ mod tests {
     }
 
     fn next(s: &mut StrideSchedule) -> usize {
-        let d = s.peek_usable(0, &mut |_| true).expect("a member");
+        let d = s.peek_usable(0, |_| true).expect("a member");
         s.take(&[d]).index()
     }
 
@@ -171,12 +171,12 @@ mod tests {
     #[test]
     fn unusable_members_lose_their_turn_and_zero_weights_never_play() {
         let mut s = schedule(&[1.0, 1.0, 0.0]);
-        let d = s.peek_usable(4, &mut |d| d.index() != 0).expect("member 1");
+        let d = s.peek_usable(4, |d| d.index() != 0).expect("member 1");
         assert_eq!(d.index(), 1);
         s.take(&[d]);
         assert_eq!(next(&mut s), 0, "member 0 is back after its skipped turn");
-        assert_eq!(s.peek_usable(4, &mut |d| d.index() == 2), None);
-        assert_eq!(schedule(&[0.0]).peek_usable(4, &mut |_| true), None);
+        assert_eq!(s.peek_usable(4, |d| d.index() == 2), None);
+        assert_eq!(schedule(&[0.0]).peek_usable(4, |_| true), None);
     }
 
     #[test]

@@ -5,6 +5,7 @@ use std::time::Duration;
 use super::{Balancer, PickContext, Rng};
 use crate::config::{BalancingParams, Deployment, Endpoint, HealthPolicy, Limits, Price};
 use crate::ids::{DeploymentId, TierId};
+use crate::latency::DecayRates;
 use crate::state::DeploymentState;
 use rand::SeedableRng;
 
@@ -105,6 +106,7 @@ impl Fixture {
             &self.balancing,
             &self.health,
             &[],
+            DecayRates::new(&self.balancing, &self.health),
         )
     }
 

@@ -49,14 +49,10 @@ impl Balancer for WeightedRoundRobin {
         }
     }
 
-    fn nominate(
-        &mut self,
-        _ctx: &PickContext<'_>,
-        usable: &mut dyn FnMut(DeploymentId) -> bool,
-    ) -> Option<DeploymentId> {
+    fn nominate(&mut self, ctx: &PickContext<'_>) -> Option<DeploymentId> {
         match &mut self.order {
             Order::Smooth(_) => None,
-            Order::Stride(schedule) => schedule.peek_usable(MAX_SKIPS, usable),
+            Order::Stride(schedule) => schedule.peek_usable(MAX_SKIPS, |d| ctx.usable(d)),
         }
     }
 
