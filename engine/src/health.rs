@@ -44,12 +44,8 @@ impl DecayedRate {
         }
     }
 
-    /// Failure fraction at `now`; one phantom success keeps a single early failure from reading 100 %.
-    pub fn rate(&self, now: Duration, tau: Duration) -> f64 {
-        self.rate_at(now.as_secs_f64(), 1.0 / tau.as_secs_f64())
-    }
-
-    /// [`DecayedRate::rate`] with `now` in seconds and 1 ÷ τ, computed once per decision.
+    /// Failure fraction at `now_secs` (time constant 1 ÷ `inv_tau`); one phantom success keeps
+    /// a single early failure from reading 100 %.
     pub fn rate_at(&self, now_secs: f64, inv_tau: f64) -> f64 {
         if self.bad == 0.0 {
             return 0.0;
@@ -199,7 +195,8 @@ mod tests {
         for _ in 0..99 {
             r.record(s(0), tau, true);
         }
-        assert!(r.rate(s(0), tau) > 0.98);
-        assert!(r.rate(s(100), tau) < 0.01, "{}", r.rate(s(100), tau));
+        let rate = |now: Duration| r.rate_at(now.as_secs_f64(), 1.0 / tau.as_secs_f64());
+        assert!(rate(s(0)) > 0.98);
+        assert!(rate(s(100)) < 0.01, "{}", rate(s(100)));
     }
 }

@@ -97,13 +97,8 @@ impl Ewma {
         self.last = now_secs;
     }
 
-    /// The estimate at `now` in seconds, decayed by idle time; `None` if never measured.
-    pub fn decayed(&self, now: Duration, tau: Duration) -> Option<f64> {
-        self.decayed_at(now.as_secs_f64(), idle_rate(tau))
-    }
-
-    /// [`Ewma::decayed`] with `now` in seconds and the decay rate from [`idle_rate`], both
-    /// computed once per decision rather than once per deployment.
+    /// The estimate at `now_secs`, decayed by idle time; `None` if never measured. `idle_rate`
+    /// is [`idle_rate`] of the time constant ([`DecayRates::idle`]), derived once per engine.
     pub fn decayed_at(&self, now_secs: f64, idle_rate: f64) -> Option<f64> {
         let v = self.value?;
         let idle = (now_secs - self.last).max(0.0);
@@ -119,6 +114,11 @@ impl Ewma {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The estimate at `now` for time constant `tau`.
+    fn decayed(e: &Ewma, now: Duration, tau: Duration) -> Option<f64> {
+        e.decayed_at(now.as_secs_f64(), idle_rate(tau))
+    }
 
     fn ms(v: u64) -> Duration {
         Duration::from_millis(v)
@@ -140,7 +140,7 @@ mod tests {
         for i in 0..100 {
             e.record(ms(100 * i), ms(200), tau);
         }
-        let v = e.decayed(ms(9900), tau).unwrap();
+        let v = decayed(&e, ms(9900), tau).unwrap();
         assert!((v - 0.2).abs() < 1e-9, "{v}");
     }
 
@@ -150,11 +150,11 @@ mod tests {
         let mut e = Ewma::peak();
         e.record(ms(0), ms(100), tau);
         e.record(ms(10), ms(900), tau);
-        assert!((e.decayed(ms(10), tau).unwrap() - 0.9).abs() < 1e-9);
+        assert!((decayed(&e, ms(10), tau).unwrap() - 0.9).abs() < 1e-9);
         for i in 2..200 {
             e.record(ms(100 * i), ms(100), tau);
         }
-        assert!(e.decayed(ms(19900), tau).unwrap() < 0.11);
+        assert!(decayed(&e, ms(19900), tau).unwrap() < 0.11);
     }
 
     #[test]
@@ -162,7 +162,7 @@ mod tests {
         let tau = Duration::from_secs(1);
         let mut e = Ewma::plain();
         e.record(ms(0), ms(1000), tau);
-        assert!(e.decayed(Duration::from_secs(20), tau).unwrap() < 0.01);
+        assert!(decayed(&e, Duration::from_secs(20), tau).unwrap() < 0.01);
         assert!(!Ewma::plain().is_measured());
     }
 }

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use crate::config::{BalancingParams, Deployment, HealthPolicy};
+use crate::config::Deployment;
 use crate::health::{Breaker, DecayedRate};
 use crate::latency::Ewma;
 use crate::limits::Window;
@@ -143,31 +143,12 @@ impl DeploymentState {
         Some(at)
     }
 
-    /// Smallest remaining fraction over all limits after charging this request (1 = no limits).
-    pub fn headroom_after(&self, now: Duration, tokens: u64) -> f64 {
-        self.headroom_after_at(now.as_secs_f64(), tokens as f64)
-    }
-
-    /// [`DeploymentState::headroom_after`] with `now` in seconds and `tokens` as a float.
+    /// Smallest remaining fraction over all limits after charging a request of `tokens` at
+    /// `now_secs` (1 = no limits).
     pub(crate) fn headroom_after_at(&self, now_secs: f64, tokens: f64) -> f64 {
         self.rpm
             .headroom_after_secs(now_secs, 1.0)
             .min(self.tpm.headroom_after_secs(now_secs, tokens))
             .min(self.rpd.headroom_after_secs(now_secs, 1.0))
-    }
-
-    /// Error rate at `now` over the configured window.
-    pub fn error_rate(&self, now: Duration, health: &HealthPolicy) -> f64 {
-        self.errors.rate(now, health.error_window)
-    }
-
-    /// Plain latency estimate in seconds, `None` if never measured.
-    pub fn latency_estimate(&self, now: Duration, params: &BalancingParams) -> Option<f64> {
-        self.latency.decayed(now, params.latency_decay)
-    }
-
-    /// Peak latency estimate in seconds, `None` if never measured.
-    pub fn peak_latency_estimate(&self, now: Duration, params: &BalancingParams) -> Option<f64> {
-        self.peak_latency.decayed(now, params.latency_decay)
     }
 }
