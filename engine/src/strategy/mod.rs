@@ -150,9 +150,9 @@ pub trait Balancer: Send {
         true
     }
 
-    /// For [`Selection::Schedule`]: the strategy's next candidate that is
-    /// [usable](PickContext::usable), passing over (and charging a turn to) the ones that are
-    /// not. `None` when the schedule cannot say cheaply; the engine then scans the tier.
+    /// For [`Selection::Schedule`]: the strategy's next candidate that could take the request
+    /// as a first try (untried, not cooling down, headroom left, breaker closed), passing over
+    /// (and charging a turn to) the ones that could not. `None` when the schedule cannot say cheaply; the engine then scans the tier.
     fn nominate(&mut self, _ctx: &PickContext<'_>) -> Option<DeploymentId> {
         None
     }
