@@ -500,7 +500,7 @@ impl Simulation<'_> {
         }
         // Like OpenAI, the provider charges input + max_tokens up front and refunds nothing.
         let tokens = u64::from(r.input_tokens) + u64::from(r.estimated_output.max(r.output_tokens));
-        if wd.context_window.is_some_and(|w| tokens > w) {
+        if wd.context_exceeded(tokens).is_some() {
             // Rejected before any quota is charged, as providers validate the request first.
             let outcome = failure(
                 FailureKind::ContextLength,

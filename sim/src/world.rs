@@ -73,6 +73,11 @@ impl WorldDeployment {
     pub fn limiter(&self) -> Limiter {
         Limiter::new(self.limits[0], self.limits[1], self.limits[2], self.window)
     }
+
+    /// The context window a request of `tokens` (input + max_tokens) does not fit, if any.
+    pub fn context_exceeded(&self, tokens: u64) -> Option<u64> {
+        self.context_window.filter(|&w| tokens > w)
+    }
 }
 
 /// How a provider misbehaves during an outage.

@@ -191,7 +191,7 @@ impl Model {
         };
         // Like OpenAI (and the simulator): input + max_tokens charged up front, nothing refunded.
         let tokens = u64::from(ask.input_tokens) + u64::from(cap.unwrap_or(output_tokens));
-        if let Some(window) = wd.context_window.filter(|&w| tokens > w) {
+        if let Some(window) = wd.context_exceeded(tokens) {
             // Validated before any quota is charged, as providers do.
             return Decision::ContextLength {
                 after: self.real_duration(wd.rejection_latency),
