@@ -16,7 +16,7 @@
 #   CONCURRENCY="1 16 64"
 #   PORT=18090  BUILD=0 (skip cargo build)  GATEWAY_ARGS="--workers 1"
 #   BENCH_DIR=...        folder holding nginx-upstream.conf and nginx-proxy.conf
-#                        (default ../shared/bench)
+#                        (default bench/)
 # Needs: nginx (apt-get install -y nginx), oha (cargo install oha), python3.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -24,7 +24,7 @@ DUR=${1:-10}
 RATE=${RATE:-10000}
 CONC=${CONCURRENCY:-"1 16 64"}
 PORT=${PORT:-18090}
-BENCH_DIR=${BENCH_DIR:-$ROOT/../shared/bench}
+BENCH_DIR=${BENCH_DIR:-$ROOT/bench}
 OHA=${OHA:-$(command -v oha || echo /tmp/oha-install/bin/oha)}
 [ -f "$BENCH_DIR/nginx-upstream.conf" ] && [ -f "$BENCH_DIR/nginx-proxy.conf" ] ||
   { echo "no nginx-upstream.conf and nginx-proxy.conf in $BENCH_DIR"; exit 1; }

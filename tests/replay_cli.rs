@@ -4,10 +4,10 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 const BIN: &str = env!("CARGO_BIN_EXE_switchyard");
-/// A real public trace (CRLF line ends, no final newline), kept beside the repository.
+/// A real public trace (CRLF line ends, no final newline), vendored in traces/.
 const AZURE: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
-    "/../shared/traces/azure-2023-code.csv"
+    "/traces/azure-2023-code.csv"
 );
 const DEFAULT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/scenarios/default.toml");
 

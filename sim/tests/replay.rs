@@ -14,7 +14,7 @@ use sim::{Arrival, ArrivalSource, RunOptions, Scenario};
 
 const AZURE: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
-    "/../../shared/traces/azure-2023-code.csv"
+    "/../traces/azure-2023-code.csv"
 );
 const DEFAULT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../scenarios/default.toml");
 
