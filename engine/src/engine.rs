@@ -44,6 +44,12 @@ struct Slot {
     /// request moved to after a context-length error.
     tier: TierId,
     started: Duration,
+    /// When the request fails with [`FailReason::Deadline`] (`Duration::MAX`: never).
+    deadline: Duration,
+    /// Time spent in `Wait` steps so far (the budget `max_wait` bounds).
+    waited: Duration,
+    /// When the current `Wait` step began, if the request is waiting.
+    waiting_since: Option<Duration>,
     attempts: u8,
     tried: [DeploymentId; MAX_ATTEMPTS_LIMIT],
     tried_len: u8,
@@ -66,6 +72,9 @@ impl Slot {
             },
             tier: TierId::from_index(0),
             started: Duration::ZERO,
+            deadline: Duration::MAX,
+            waited: Duration::ZERO,
+            waiting_since: None,
             attempts: 0,
             tried: [DeploymentId::from_index(0); MAX_ATTEMPTS_LIMIT],
             tried_len: 0,
@@ -299,11 +308,14 @@ impl Engine {
                     }
                     _ => None,
                 };
+                // A refused key is the deployment's fault, not the request's: always elsewhere.
+                let retried =
+                    kind == FailureKind::Auth || self.config.retry.retry_on[kind as usize];
                 let reason = if moves_to.is_some() {
                     None
                 } else if matches!(kind, FailureKind::Client | FailureKind::ContextLength) {
                     Some(FailReason::ClientError { status })
-                } else if !may_retry || !self.config.retry.retry_on[kind as usize] {
+                } else if !may_retry || !retried {
                     Some(FailReason::NotRetried { kind })
                 } else {
                     None
@@ -323,7 +335,7 @@ impl Engine {
                 }
                 s.last_failed = Some(d);
                 s.last_failure = Some(kind);
-                s.backoff_until = now + backoff;
+                s.backoff_until = now.saturating_add(backoff);
                 if let Some(longer) = moves_to {
                     // Its deployments are untried: no backoff to wait out.
                     s.tier = longer;
@@ -340,11 +352,38 @@ impl Engine {
     /// If `id` is not a live request or has an attempt in flight.
     pub fn resume(&mut self, id: RequestId, now: Duration) -> Step {
         let slot = self.slot_index(id);
+        let s = &mut self.slots[slot];
         assert!(
-            self.slots[slot].current.is_none(),
+            s.current.is_none(),
             "resume called while an attempt is in flight"
         );
+        if let Some(since) = s.waiting_since.take() {
+            s.waited = s.waited.saturating_add(now.saturating_sub(since));
+        }
         self.next_step(slot, now)
+    }
+
+    /// When the request's end-to-end deadline (`[retry] deadline`) falls, if it has one and is
+    /// live. A driver bounds each attempt by it and calls [`Engine::expire`] when it passes.
+    pub fn deadline(&self, id: RequestId) -> Option<Duration> {
+        let slot = self.try_slot_index(id)?;
+        let d = self.slots[slot].deadline;
+        (d != Duration::MAX).then_some(d)
+    }
+
+    /// Ends a request whose deadline passed while an attempt was in flight or while it waited:
+    /// the attempt is abandoned without blame on its deployment (like [`Engine::cancel`]) and
+    /// the request fails with [`FailReason::Deadline`]. `None` if the request had already
+    /// ended.
+    pub fn expire(&mut self, id: RequestId, now: Duration) -> Option<Step> {
+        let slot = self.try_slot_index(id)?;
+        self.abandon_attempt(slot, now);
+        let reason = FailReason::Deadline;
+        self.end(slot, Some(reason), now);
+        Some(Step::Failed {
+            request: id,
+            reason,
+        })
     }
 
     /// Reports that the attempt in flight has shown its first byte (a streaming answer began).
@@ -370,6 +409,14 @@ impl Engine {
         let Some(slot) = self.try_slot_index(id) else {
             return false;
         };
+        self.abandon_attempt(slot, now);
+        self.metrics.totals.cancelled += 1;
+        self.free_slot(slot);
+        true
+    }
+
+    /// Releases the attempt in flight, if any, without judging its deployment.
+    fn abandon_attempt(&mut self, slot: usize, now: Duration) {
         if let Some(flight) = self.slots[slot].current.take() {
             self.release(flight.deployment);
             if !flight.first_byte {
@@ -380,9 +427,6 @@ impl Engine {
                 .on_neutral(flight.probe);
             self.metrics.deployments[flight.deployment.index()].cancelled += 1;
         }
-        self.metrics.totals.cancelled += 1;
-        self.free_slot(slot);
-        true
     }
 
     fn allocate(&mut self, request: Request, now: Duration) -> usize {
@@ -395,12 +439,18 @@ impl Engine {
         };
         let s = &mut self.slots[index];
         let generation = s.generation;
+        let deadline = self
+            .config
+            .retry
+            .deadline
+            .map_or(Duration::MAX, |d| now.saturating_add(d));
         *s = Slot {
             generation,
             live: true,
             request,
             tier: request.tier,
             started: now,
+            deadline,
             ..Slot::empty()
         };
         index
@@ -455,9 +505,14 @@ impl Engine {
     fn next_step(&mut self, slot: usize, now: Duration) -> Step {
         let request = self.id_of(slot);
         let s = &self.slots[slot];
-        if usize::from(s.attempts) >= self.config.retry.max_attempts {
-            let reason = FailReason::AttemptsExhausted {
-                last: s.last_failure.unwrap_or(FailureKind::Server),
+        let out_of_attempts = usize::from(s.attempts) >= self.config.retry.max_attempts;
+        if now >= s.deadline || out_of_attempts {
+            let reason = if now >= s.deadline {
+                FailReason::Deadline
+            } else {
+                FailReason::AttemptsExhausted {
+                    last: s.last_failure.unwrap_or(FailureKind::Server),
+                }
             };
             self.end(slot, Some(reason), now);
             return Step::Failed { request, reason };
@@ -472,20 +527,36 @@ impl Engine {
         }
         let earliest = self.earliest_usable(slot, now);
         let s = &self.slots[slot];
-        match earliest {
-            Some(t) if t <= s.started + self.config.retry.max_wait => {
+        let until = earliest.map(|t| t.max(now.saturating_add(Duration::from_micros(1))));
+        let reason = match until {
+            Some(t) if t > s.deadline => FailReason::Deadline,
+            Some(t)
+                if s.waited.saturating_add(t.saturating_sub(now)) <= self.config.retry.max_wait =>
+            {
+                self.slots[slot].waiting_since = Some(now);
                 self.metrics.totals.waits += 1;
-                Step::Wait {
-                    request,
-                    until: t.max(now + Duration::from_micros(1)),
-                }
+                return Step::Wait { request, until: t };
             }
-            _ => {
-                let reason = FailReason::NoCapacity { earliest };
-                self.end(slot, Some(reason), now);
-                Step::Failed { request, reason }
-            }
-        }
+            // The reason is what happened: attempts that failed, or limits that never freed.
+            _ => match s.last_failure {
+                _ if self.chain_disabled(s.tier) => FailReason::AllDisabled,
+                Some(last) if last.is_health_failure() => FailReason::AttemptsExhausted { last },
+                _ => FailReason::NoCapacity { earliest },
+            },
+        };
+        self.end(slot, Some(reason), now);
+        Step::Failed { request, reason }
+    }
+
+    /// Whether every deployment of a tier chain is out of rotation (its key refused).
+    fn chain_disabled(&self, tier: TierId) -> bool {
+        self.chain(tier).all(|t| {
+            self.config
+                .tier(t)
+                .deployments
+                .iter()
+                .all(|d| self.states[d.index()].disabled)
+        })
     }
 
     /// The tier chain of a request: its own tier, then that tier's fallbacks in order.
@@ -795,7 +866,10 @@ impl Engine {
         if let Some(wait) = cooldown {
             state.cooldown_until = state
                 .cooldown_until
-                .max(now + wait.min(health.max_cooldown));
+                .max(now.saturating_add(wait.min(health.max_cooldown)));
+        }
+        if kind == FailureKind::Auth {
+            state.disabled = true;
         }
         if kind.is_health_failure() {
             let now_secs = now.as_secs_f64();

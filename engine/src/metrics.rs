@@ -115,6 +115,10 @@ pub struct Totals {
     pub failed_attempts_exhausted: u64,
     /// Requests failed: no capacity within the wait budget.
     pub failed_no_capacity: u64,
+    /// Requests failed: the end-to-end deadline passed.
+    pub failed_deadline: u64,
+    /// Requests failed: every deployment of the chain refused its key.
+    pub failed_all_disabled: u64,
     /// Requests cancelled by the driver (client gone).
     pub cancelled: u64,
     /// Wait steps handed out.
@@ -128,6 +132,8 @@ impl Totals {
             + self.failed_not_retried
             + self.failed_attempts_exhausted
             + self.failed_no_capacity
+            + self.failed_deadline
+            + self.failed_all_disabled
     }
 
     pub(crate) fn count_failure(&mut self, reason: &FailReason) {
@@ -136,6 +142,8 @@ impl Totals {
             FailReason::NotRetried { .. } => self.failed_not_retried += 1,
             FailReason::AttemptsExhausted { .. } => self.failed_attempts_exhausted += 1,
             FailReason::NoCapacity { .. } => self.failed_no_capacity += 1,
+            FailReason::Deadline => self.failed_deadline += 1,
+            FailReason::AllDisabled => self.failed_all_disabled += 1,
         }
     }
 }
@@ -222,6 +230,8 @@ pub struct DeploymentSnapshot {
     pub connection_errors: u64,
     /// Client errors (not retried), context-length errors included.
     pub client_errors: u64,
+    /// 401/402/403: the provider refused the key.
+    pub auth_failures: u64,
     /// Attempts that were retries.
     pub retries: u64,
     /// Attempts that arrived by fallback from another tier.
@@ -250,6 +260,8 @@ pub struct DeploymentSnapshot {
     pub cooling_down: bool,
     /// Circuit breaker open or half-open.
     pub breaker_open: bool,
+    /// Out of rotation: the provider refused its key.
+    pub disabled: bool,
 }
 
 /// One tier in a [`Snapshot`].
@@ -313,6 +325,7 @@ impl Snapshot {
                     timeouts: f(FailureKind::Timeout),
                     connection_errors: f(FailureKind::Connection),
                     client_errors: f(FailureKind::Client) + f(FailureKind::ContextLength),
+                    auth_failures: f(FailureKind::Auth),
                     retries: m.retries,
                     fallbacks: m.fallbacks,
                     ejections: m.ejections,
@@ -331,6 +344,7 @@ impl Snapshot {
                     actual_share: ratio(m.attempts as f64, tier_attempts[d.tier.index()] as f64),
                     cooling_down: now < s.cooldown_until,
                     breaker_open: s.breaker.is_open(),
+                    disabled: s.disabled,
                 }
             })
             .collect();

@@ -21,19 +21,24 @@ pub enum FailureKind {
     /// same tier, but moved to the tier's `context_fallback` (a longer-context tier) if it has
     /// one; otherwise a client error.
     ContextLength = 5,
+    /// 401, 403 or 402: the provider refused the deployment's key (revoked, wrong, out of
+    /// credit). The request is not at fault: it is retried elsewhere, and the deployment is
+    /// taken out of rotation until the config is loaded again.
+    Auth = 6,
 }
 
 impl FailureKind {
     /// Number of kinds, for arrays indexed by kind.
-    pub const COUNT: usize = 6;
+    pub const COUNT: usize = 7;
     /// Every kind in index order.
-    pub const ALL: [FailureKind; 6] = [
+    pub const ALL: [FailureKind; 7] = [
         FailureKind::RateLimited,
         FailureKind::Server,
         FailureKind::Timeout,
         FailureKind::Connection,
         FailureKind::Client,
         FailureKind::ContextLength,
+        FailureKind::Auth,
     ];
     pub(crate) const RETRYABLE_EXPECTED: &'static str =
         "one of \"rate_limited\", \"server_error\", \"timeout\", \"connection\"";
@@ -47,6 +52,7 @@ impl FailureKind {
             FailureKind::Connection => "connection",
             FailureKind::Client => "client_error",
             FailureKind::ContextLength => "context_length",
+            FailureKind::Auth => "auth",
         }
     }
 

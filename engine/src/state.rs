@@ -39,6 +39,9 @@ pub struct DeploymentState {
     pub last_first_byte: Duration,
     /// When the awaiting count last rose from zero.
     pub awaiting_since: Duration,
+    /// Out of rotation: the provider refused the key (401/402/403). Only a new config brings
+    /// it back.
+    pub disabled: bool,
 }
 
 /// Why a deployment cannot take a request right now.
@@ -50,6 +53,8 @@ pub enum Blocked {
     Breaker,
     /// A rate-limit window has no room for this request.
     NoHeadroom,
+    /// Out of rotation after its key was refused.
+    Disabled,
 }
 
 impl DeploymentState {
@@ -69,6 +74,7 @@ impl DeploymentState {
             awaiting_first_byte: 0,
             last_first_byte: Duration::ZERO,
             awaiting_since: Duration::ZERO,
+            disabled: false,
         }
     }
 
@@ -115,6 +121,9 @@ impl DeploymentState {
         if now < self.cooldown_until {
             return Err(Blocked::Cooldown);
         }
+        if self.disabled {
+            return Err(Blocked::Disabled);
+        }
         // `&`, not `&&`: all three are cheap, and a branch per window costs more.
         if !(self.rpm.fits_at_secs(now_secs, 1.0)
             & self.tpm.fits_at_secs(now_secs, tokens)
@@ -131,6 +140,9 @@ impl DeploymentState {
     /// Earliest time a request of `tokens` could be sent, or `None` if it never fits
     /// (more tokens than the limit) or depends on a probe still out.
     pub fn available_at(&self, now: Duration, tokens: u64) -> Option<Duration> {
+        if self.disabled {
+            return None;
+        }
         let mut at = self.cooldown_until.max(now);
         for t in [
             self.rpm.available_at(now, 1)?,

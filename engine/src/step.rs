@@ -87,7 +87,8 @@ pub enum FailReason {
         /// The failure kind.
         kind: FailureKind,
     },
-    /// Every allowed attempt failed.
+    /// Every attempt the policy and the deployments' health allowed failed: the attempt budget
+    /// is used up, or what is left would only be usable past the wait budget.
     AttemptsExhausted {
         /// Kind of the last failure.
         last: FailureKind,
@@ -97,6 +98,12 @@ pub enum FailReason {
         /// When the earliest deployment becomes usable again, if ever.
         earliest: Option<Duration>,
     },
+    /// The request's end-to-end deadline (`[retry] deadline`) passed, or would pass before
+    /// anything in its chain is usable.
+    Deadline,
+    /// Every deployment of the request's tier chain is out of rotation because its provider
+    /// refused its key (401/402/403).
+    AllDisabled,
 }
 
 impl FailReason {
@@ -107,6 +114,8 @@ impl FailReason {
             FailReason::NotRetried { .. } => "not_retried",
             FailReason::AttemptsExhausted { .. } => "attempts_exhausted",
             FailReason::NoCapacity { .. } => "no_capacity",
+            FailReason::Deadline => "deadline",
+            FailReason::AllDisabled => "all_disabled",
         }
     }
 }

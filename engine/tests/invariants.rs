@@ -375,13 +375,15 @@ struct LiveRequest {
     request: Request,
     /// The tier whose chain is tried: the routed one, or a context fallback moved to.
     tier: TierId,
-    started: Duration,
     attempts: u8,
     /// Deployments sent to so far, in order (all but a live attempt's failed and were retried).
     sent: Vec<DeploymentId>,
     last_failure: Option<FailureKind>,
     in_flight: bool,
     waiting: bool,
+    /// Time spent in waits so far, and when the current one began.
+    waited: Duration,
+    wait_began: Duration,
 }
 
 /// What happened in one run.
@@ -482,12 +484,13 @@ impl Driver {
                         LiveRequest {
                             request,
                             tier: request.tier,
-                            started: now,
                             attempts: 0,
                             sent: Vec::new(),
                             last_failure: None,
                             in_flight: false,
                             waiting: false,
+                            waited: Duration::ZERO,
+                            wait_began: Duration::ZERO,
                         },
                     );
                     self.handle(id, Cause::Start, step, now, &pre);
@@ -500,6 +503,7 @@ impl Driver {
                         continue;
                     };
                     r.waiting = false;
+                    r.waited += now - r.wait_began;
                     let step = self.engine.resume(id, now);
                     self.handle(id, Cause::Resume, step, now, &pre);
                 }
@@ -616,13 +620,9 @@ impl Driver {
                         r.attempts
                     ));
                 }
-            } else if matches!(
-                step,
-                Step::Failed {
-                    reason: FailReason::AttemptsExhausted { .. },
-                    ..
-                } | Step::Done { .. }
-            ) {
+            } else if matches!(step, Step::Done { .. }) {
+                // (AttemptsExhausted before the last attempt is checked with the terminal step:
+                // only when nothing usable is left within the wait budget.)
                 self.report.lifecycle.push(format!(
                     "after retryable {kind:?} on attempt {} of {}: {step:?}",
                     r.attempts, retry.max_attempts
@@ -665,14 +665,16 @@ impl Driver {
                         "wait until {until:?} at {now:?}: not in the future"
                     ));
                 }
-                if until > r.started + retry.max_wait {
+                if r.waited + (until - now) > retry.max_wait {
                     self.report.beyond_max_wait.push(format!(
-                        "wait until {until:?} at {now:?} (started {:?}, max_wait {:?})",
-                        r.started, retry.max_wait
+                        "wait until {until:?} at {now:?} (waited {:?} before, max_wait {:?})",
+                        r.waited, retry.max_wait
                     ));
                 }
                 self.check_nothing_usable(&r, now, "Wait");
-                self.live.get_mut(&id).unwrap().waiting = true;
+                let live = self.live.get_mut(&id).unwrap();
+                live.waiting = true;
+                live.wait_began = now;
                 self.schedule(until, Event::Resume(id));
             }
             Step::Done { .. } => {
@@ -681,21 +683,36 @@ impl Driver {
             Step::Failed { reason, .. } => {
                 match reason {
                     FailReason::NoCapacity { earliest } => {
-                        if earliest.is_some_and(|e| e <= r.started + retry.max_wait) {
+                        let within = |e: Duration| {
+                            r.waited + (e.max(now + Duration::from_micros(1)) - now)
+                                <= retry.max_wait
+                        };
+                        if earliest.is_some_and(within) {
                             self.report.lifecycle.push(format!(
-                                "NoCapacity with earliest {earliest:?} within max_wait (started {:?})",
-                                r.started
+                                "NoCapacity with earliest {earliest:?} within max_wait (waited {:?})",
+                                r.waited
                             ));
                         }
                         self.check_nothing_usable(&r, now, "NoCapacity");
                     }
-                    FailReason::AttemptsExhausted { .. } => {
+                    FailReason::AttemptsExhausted { last } => {
+                        // Fewer attempts only when what is left is out of the wait budget
+                        // after a failure of the deployment's health.
                         if usize::from(r.attempts) != retry.max_attempts {
-                            self.report.lifecycle.push(format!(
-                                "AttemptsExhausted after {} of {} attempts",
-                                r.attempts, retry.max_attempts
-                            ));
+                            if !last.is_health_failure() {
+                                self.report.lifecycle.push(format!(
+                                    "AttemptsExhausted after {} of {} attempts, last {last:?}",
+                                    r.attempts, retry.max_attempts
+                                ));
+                            }
+                            self.check_nothing_usable(&r, now, "AttemptsExhausted");
                         }
+                    }
+                    FailReason::Deadline | FailReason::AllDisabled => {
+                        // Neither a deadline nor refused keys are generated here.
+                        self.report
+                            .lifecycle
+                            .push(format!("{reason:?} without a deadline or a refused key"));
                     }
                     FailReason::ClientError { .. } | FailReason::NotRetried { .. } => {
                         if !matches!(cause, Cause::Finish(..)) {

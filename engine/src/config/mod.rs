@@ -122,8 +122,12 @@ pub struct RetryPolicy {
     pub jitter: f64,
     /// Failure kinds that are retried; client errors never are.
     pub retry_on: [bool; FailureKind::COUNT],
-    /// Longest a request may wait in total for headroom or cooldowns before failing.
+    /// Longest a request may spend in total waiting for headroom, cooldowns or backoff before
+    /// failing; the attempts' own time does not count.
     pub max_wait: Duration,
+    /// End-to-end bound on a request (attempts, backoffs and waits together) before it fails
+    /// with [`crate::FailReason::Deadline`]; `None`: no bound beyond the other limits.
+    pub deadline: Option<Duration>,
 }
 
 /// Health policy: cooldowns after 429 and the circuit breaker.
@@ -277,14 +281,22 @@ fn invalid(field: String, value: impl fmt::Display, expected: &str, span: Span) 
     }
 }
 
+/// Largest deployment weight: keeps sums of weights and stride arithmetic exact.
+pub const MAX_WEIGHT: f64 = 1e6;
+/// Largest price per million tokens.
+pub const MAX_PRICE: f64 = 1e6;
+/// Largest rate limit (requests or tokens per window): exact as an `f64`, far above any
+/// provider's.
+pub const MAX_LIMIT: i64 = 1_000_000_000_000;
+
 fn limit(field: String, value: Option<i64>, span: &Span) -> Result<Option<u64>, ConfigError> {
     match value {
         None => Ok(None),
-        Some(v) if v > 0 => Ok(Some(v as u64)),
+        Some(v) if (1..=MAX_LIMIT).contains(&v) => Ok(Some(v as u64)),
         Some(v) => Err(invalid(
             field,
             v,
-            "a positive integer (omit it for no limit)",
+            "an integer from 1 to 10^12 (omit it for no limit)",
             span.clone(),
         )),
     }
@@ -401,11 +413,11 @@ impl Validator {
                     span.clone(),
                 )
             })?;
-            if !(d.weight.is_finite() && d.weight >= 0.0) {
+            if !(0.0..=MAX_WEIGHT).contains(&d.weight) {
                 return Err(invalid(
                     field("weight"),
                     d.weight,
-                    "a finite number ≥ 0",
+                    "a number from 0 to 1000000",
                     span,
                 ));
             }
@@ -413,11 +425,25 @@ impl Validator {
                 ("input_price", d.input_price),
                 ("output_price", d.output_price),
             ] {
-                if !(price.is_finite() && price >= 0.0) {
+                if !(0.0..=MAX_PRICE).contains(&price) {
                     return Err(invalid(
                         field(name),
                         price,
-                        "a price per million tokens ≥ 0",
+                        "a price per million tokens from 0 to 1000000",
+                        span,
+                    ));
+                }
+            }
+            for (name, timeout) in [
+                ("connect_timeout", d.connect_timeout),
+                ("first_byte_timeout", d.first_byte_timeout),
+                ("total_timeout", d.total_timeout),
+            ] {
+                if timeout.is_some_and(|t| t.is_zero()) {
+                    return Err(invalid(
+                        field(name),
+                        "0s",
+                        "a duration > 0 (omit it for the default)",
                         span,
                     ));
                 }
@@ -554,7 +580,9 @@ impl Validator {
         Ok(())
     }
 
-    /// Rejects fallback cycles (a → b → a), which would bounce a request between tiers.
+    /// Rejects fallback cycles (a → b → a), which would bounce a request between tiers, counting
+    /// context fallbacks as edges too: a request moved to a longer-context tier must never come
+    /// back to a tier that already said its input is too long.
     fn check_acyclic(tiers: &[Tier], raw: &RawConfig) -> Result<(), ConfigError> {
         #[derive(Clone, Copy, PartialEq)]
         enum Mark {
@@ -580,7 +608,7 @@ impl Validator {
             }
             marks[t] = Mark::Active;
             path.push(t);
-            for next in &tiers[t].fallback {
+            for next in tiers[t].fallback.iter().chain(&tiers[t].context_fallback) {
                 if let Some(cycle) = visit(next.index(), tiers, marks, path) {
                     return Some(cycle);
                 }
@@ -596,7 +624,7 @@ impl Validator {
                 return Err(invalid(
                     format!("tier[{}].fallback", cycle[0]),
                     names.join(" → "),
-                    "fallback tiers without a cycle",
+                    "fallback and context_fallback tiers without a cycle",
                     Some(raw.tiers[cycle[0]].span()),
                 ));
             }
@@ -680,16 +708,28 @@ impl Validator {
                     None,
                 )
             })?;
-            if matches!(kind, FailureKind::Client | FailureKind::ContextLength) {
+            if matches!(
+                kind,
+                FailureKind::Client | FailureKind::ContextLength | FailureKind::Auth
+            ) {
                 return Err(invalid(
                     format!("retry.retry_on[{j}]"),
                     format!("{name:?}"),
                     "a retryable kind (client errors are never retried; context-length errors \
-                     move to the tier's context_fallback)",
+                     move to the tier's context_fallback; refused keys are always retried \
+                     elsewhere)",
                     None,
                 ));
             }
             retry_on[kind as usize] = true;
+        }
+        if r.deadline.is_some_and(|d| d.is_zero()) {
+            return Err(invalid(
+                "retry.deadline".into(),
+                "0s",
+                "a duration > 0 (omit it for no deadline)",
+                None,
+            ));
         }
         Ok(RetryPolicy {
             max_attempts: r.max_attempts as usize,
@@ -698,18 +738,19 @@ impl Validator {
             jitter: r.jitter,
             retry_on,
             max_wait: r.max_wait,
+            deadline: r.deadline,
         })
     }
 
     fn sensitivity(raw: &RawConfig) -> Result<f64, ConfigError> {
         let k = raw.balancing.error_sensitivity;
-        if k.is_finite() && k >= 0.0 {
+        if (0.0..=10_000.0).contains(&k) {
             Ok(k)
         } else {
             Err(invalid(
                 "balancing.error_sensitivity".into(),
                 k,
-                "a finite number ≥ 0",
+                "a number from 0 to 10000",
                 None,
             ))
         }
@@ -717,18 +758,18 @@ impl Validator {
 
     fn health(raw: &RawConfig) -> Result<HealthPolicy, ConfigError> {
         let h = &raw.health;
-        if h.failure_threshold < 1 {
+        if !(1..=1_000_000).contains(&h.failure_threshold) {
             return Err(invalid(
                 "health.failure_threshold".into(),
                 h.failure_threshold,
-                "an integer ≥ 1",
+                "an integer from 1 to 1000000",
                 None,
             ));
         }
         Ok(HealthPolicy {
             cooldown: h.cooldown,
             max_cooldown: h.max_cooldown.max(h.cooldown),
-            failure_threshold: h.failure_threshold.min(u32::MAX as i64) as u32,
+            failure_threshold: h.failure_threshold as u32,
             open_for: h.open_for,
             max_open_for: h.max_open_for.max(h.open_for),
             error_window: nonzero(h.error_window, "health.error_window")?,

@@ -114,6 +114,8 @@ pub struct RawRetry {
     pub retry_on: Vec<String>,
     #[serde(with = "duration")]
     pub max_wait: Duration,
+    #[serde(default, with = "duration::option")]
+    pub deadline: Option<Duration>,
 }
 
 impl Default for RawRetry {
@@ -128,6 +130,7 @@ impl Default for RawRetry {
                 .map(|s| (*s).to_owned())
                 .collect(),
             max_wait: Duration::from_secs(10),
+            deadline: None,
         }
     }
 }

@@ -94,7 +94,7 @@ fn rejects_negative_limits_and_weights() {
     let e = err(&BASE.replace("rpm = 500", "rpm = -5"));
     assert_eq!(
         e.to_string(),
-        "deployment[0].rpm = -5: expected a positive integer (omit it for no limit)"
+        "deployment[0].rpm = -5: expected an integer from 1 to 10^12 (omit it for no limit)"
     );
     let e = err(&BASE.replace("weight = 3", "weight = -1"));
     assert!(
