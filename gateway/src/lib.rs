@@ -16,16 +16,21 @@
 
 mod body;
 pub mod error;
+mod failure;
 pub mod headers;
+mod life;
 mod metrics;
 pub mod mock;
 pub mod mock_provider;
 mod proxy;
+mod relay;
 pub mod request;
 mod server;
+mod startup;
 mod state;
 pub mod trace;
 mod upstream;
+mod usage;
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -35,9 +40,10 @@ use tracing::info;
 
 pub use body::Body;
 pub use error::{ApiError, GatewayError};
-pub use proxy::{usage_of, UsageScanner, DEPLOYMENT_HEADER, TIER_HEADER};
+pub use proxy::{DEPLOYMENT_HEADER, TIER_HEADER};
 pub use server::serve;
 pub use state::{Gateway, Settings, DEFAULT_MAX_BODY_BYTES, DEFAULT_SHUTDOWN_TIMEOUT};
+pub use usage::{usage_of, UsageScanner};
 
 /// Default listen address of `switchyard serve`.
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";

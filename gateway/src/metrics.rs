@@ -184,6 +184,12 @@ pub(crate) fn render(gw: &Shared) -> String {
         "1 while the circuit breaker is open or half-open.",
         &|i| f64::from(u8::from(d[i].breaker_open)),
     );
+    per_deployment(
+        "switchyard_deployment_disabled",
+        "gauge",
+        "1 once the provider refused the deployment's key (401/402/403): out of rotation until reload.",
+        &|i| f64::from(u8::from(d[i].disabled)),
+    );
 
     header(
         &mut out,
@@ -198,6 +204,7 @@ pub(crate) fn render(gw: &Shared) -> String {
             ("timeout", dep.timeouts),
             ("connection", dep.connection_errors),
             ("client_error", dep.client_errors),
+            ("auth", dep.auth_failures),
         ] {
             let _ = writeln!(
                 out,
@@ -314,6 +321,8 @@ pub(crate) fn render(gw: &Shared) -> String {
         ("failed_not_retried", t.failed_not_retried),
         ("failed_attempts_exhausted", t.failed_attempts_exhausted),
         ("failed_no_capacity", t.failed_no_capacity),
+        ("failed_deadline", t.failed_deadline),
+        ("failed_all_disabled", t.failed_all_disabled),
         ("cancelled", t.cancelled),
     ] {
         let _ = writeln!(out, "switchyard_requests_total{{result=\"{result}\"}} {v}");

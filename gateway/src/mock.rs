@@ -48,6 +48,9 @@ pub struct Behaviour {
     pub cut_after: Option<usize>,
     /// Body of non-200 answers (default: a generic OpenAI-style error).
     pub error_body: Option<String>,
+    /// Raw SSE frames sent before a stream's content chunks (e.g. a role-only chunk, a comment,
+    /// an in-band error event).
+    pub stream_prefix: Vec<String>,
 }
 
 impl Default for Behaviour {
@@ -61,6 +64,7 @@ impl Default for Behaviour {
             chunk_gap: Duration::ZERO,
             cut_after: None,
             error_body: None,
+            stream_prefix: Vec::new(),
         }
     }
 }
@@ -319,7 +323,13 @@ impl MockBody {
 
     fn sse(b: &Behaviour) -> MockBody {
         MockBody {
-            events: sse_events(b.chunks).into_iter().map(Bytes::from).collect(),
+            events: b
+                .stream_prefix
+                .iter()
+                .cloned()
+                .chain(sse_events(b.chunks))
+                .map(Bytes::from)
+                .collect(),
             gap: b.chunk_gap,
             sleep: None,
             cut_after: b.cut_after,

@@ -1,0 +1,143 @@
+//! A request's life in the engine as the proxy sees it: each attempt's outcome reported, the
+//! trace row written, and — when the handler or the relayed stream is dropped before a terminal
+//! step (client gone) — the request cancelled so its in-flight slot is released.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use engine::{DeploymentId, FailReason, FailureKind, Outcome, RequestId, Step, TierId};
+use tracing::debug;
+
+use crate::state::Shared;
+use crate::trace::Row;
+
+/// One attempt as sent.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Attempt {
+    pub(crate) deployment: DeploymentId,
+    pub(crate) number: u8,
+    pub(crate) sent: Instant,
+    pub(crate) sent_at: Duration,
+}
+
+/// A request's life in the engine. Dropping it before a terminal step (client gone) cancels the
+/// request, releasing its in-flight slot.
+pub(crate) struct Life {
+    pub(crate) gw: Arc<Shared>,
+    pub(crate) id: RequestId,
+    pub(crate) live: bool,
+    /// The gateway's running request number (logs and traces).
+    pub(crate) number: u64,
+    pub(crate) model: Arc<str>,
+    pub(crate) tier: TierId,
+    pub(crate) input_tokens: u32,
+    pub(crate) output_tokens: u32,
+}
+
+impl Life {
+    pub(crate) fn finish(
+        &mut self,
+        a: &Attempt,
+        outcome: &Outcome,
+        status: u16,
+        ttft: Option<Duration>,
+    ) -> Step {
+        let now = self.gw.now();
+        let step = self.gw.lock().finish(self.id, outcome, now);
+        self.live = !step.is_terminal();
+        self.record(a, outcome, status, ttft, now);
+        step
+    }
+
+    /// Reports the last attempt's outcome and ends the request whatever the engine would do
+    /// next (a started stream is never restarted elsewhere).
+    pub(crate) fn finish_final(
+        &mut self,
+        a: &Attempt,
+        outcome: &Outcome,
+        status: u16,
+        ttft: Option<Duration>,
+    ) {
+        let now = self.gw.now();
+        self.gw.lock().finish_final(self.id, outcome, now);
+        self.live = false;
+        self.record(a, outcome, status, ttft, now);
+    }
+
+    /// The attempt's first byte arrived (a stream began): a sign of life for the engine.
+    pub(crate) fn first_byte(&self) {
+        let now = self.gw.now();
+        self.gw.lock().first_byte(self.id, now);
+    }
+
+    /// When the request's end-to-end deadline falls, as an instant, if it has one.
+    pub(crate) fn deadline(&self) -> Option<Instant> {
+        let at = self.gw.lock().deadline(self.id)?;
+        self.gw.epoch.checked_add(at)
+    }
+
+    /// The deadline passed: the request fails with the engine's deadline reason.
+    pub(crate) fn expire(&mut self, a: Option<&Attempt>) -> Step {
+        let now = self.gw.now();
+        let step = self.gw.lock().expire(self.id, now);
+        self.live = false;
+        if let Some(a) = a {
+            let outcome = Outcome::failure(FailureKind::Timeout);
+            self.record(a, &outcome, 0, None, now);
+        }
+        step.unwrap_or(Step::Failed {
+            request: self.id,
+            reason: FailReason::Deadline,
+        })
+    }
+
+    pub(crate) fn resume(&mut self) -> Step {
+        let now = self.gw.now();
+        let step = self.gw.lock().resume(self.id, now);
+        self.live = !step.is_terminal();
+        step
+    }
+
+    fn record(
+        &self,
+        a: &Attempt,
+        outcome: &Outcome,
+        status: u16,
+        ttft: Option<Duration>,
+        now: Duration,
+    ) {
+        let Some(trace) = &self.gw.trace else { return };
+        let (failure, input_tokens, output_tokens) = match *outcome {
+            Outcome::Success {
+                input_tokens,
+                output_tokens,
+                ..
+            } => (None, input_tokens, output_tokens),
+            Outcome::Failure { kind, .. } => (Some(kind), self.input_tokens, self.output_tokens),
+        };
+        trace.record(Row {
+            sent: a.sent_at,
+            request_id: self.number,
+            attempt: a.number,
+            model: self.model.clone(),
+            tier: self.tier.index(),
+            deployment: a.deployment.index(),
+            failure,
+            status,
+            input_tokens,
+            output_tokens,
+            latency: now.saturating_sub(a.sent_at),
+            ttft,
+        });
+    }
+}
+
+impl Drop for Life {
+    fn drop(&mut self) {
+        if self.live {
+            let now = self.gw.now();
+            self.gw.lock().cancel(self.id, now);
+            debug!(request = self.number, "client went away: request cancelled");
+        }
+    }
+}

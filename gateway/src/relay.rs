@@ -1,0 +1,159 @@
+//! The body of a committed stream: upstream SSE chunks passed on as they come, the outcome
+//! reported to the engine at the end, an SSE error event if the upstream fails or stalls midway
+//! (never a silent restart elsewhere once bytes reached the client).
+
+use std::collections::VecDeque;
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use bytes::Bytes;
+use engine::{FailureKind, LimitHeaders, Outcome};
+use http_body::{Body as _, Frame};
+use hyper::body::Incoming;
+use tokio::time::Sleep;
+use tracing::warn;
+
+use crate::error::error_json;
+use crate::life::{Attempt, Life};
+use crate::usage::UsageScanner;
+
+/// The body of a committed stream: upstream chunks passed on as they come, the outcome reported
+/// to the engine at the end, an SSE error event if the upstream fails or stalls midway.
+pub(crate) struct SseRelay {
+    pub(crate) life: Life,
+    pub(crate) attempt: Attempt,
+    pub(crate) upstream: Incoming,
+    /// Frames read before the stream was committed (start-up frames and the first content).
+    pub(crate) first: VecDeque<Bytes>,
+    pub(crate) scanner: UsageScanner,
+    pub(crate) ttft: Duration,
+    pub(crate) limits: LimitHeaders,
+    pub(crate) status: u16,
+    pub(crate) idle: Option<(Duration, Pin<Box<Sleep>>)>,
+    pub(crate) deadline: Pin<Box<Sleep>>,
+    /// Last two bytes sent, to end a cut event cleanly before an error event.
+    pub(crate) tail: [u8; 2],
+    pub(crate) done: bool,
+}
+
+impl SseRelay {
+    pub(crate) fn is_done(&self) -> bool {
+        self.done
+    }
+
+    fn pass(&mut self, data: Bytes) -> Poll<Option<Frame<Bytes>>> {
+        self.scanner.feed(&data);
+        match data.len() {
+            0 => {}
+            1 => self.tail = [self.tail[1], data[0]],
+            n => self.tail = [data[n - 2], data[n - 1]],
+        }
+        Poll::Ready(Some(Frame::data(data)))
+    }
+
+    fn succeed(&mut self) -> Poll<Option<Frame<Bytes>>> {
+        self.done = true;
+        self.scanner.finish();
+        let status = self.status;
+        if self.scanner.saw_error {
+            let outcome = Outcome::Failure {
+                kind: FailureKind::Server,
+                status: Some(status),
+                retry_after: None,
+                headers: self.limits,
+            };
+            self.life
+                .finish_final(&self.attempt, &outcome, status, Some(self.ttft));
+            return Poll::Ready(None);
+        }
+        let (input_tokens, output_tokens) = self
+            .scanner
+            .usage
+            .unwrap_or((self.life.input_tokens, self.life.output_tokens));
+        let outcome = Outcome::Success {
+            ttft: self.ttft,
+            input_tokens,
+            output_tokens,
+            headers: self.limits,
+        };
+        self.life
+            .finish_final(&self.attempt, &outcome, status, Some(self.ttft));
+        Poll::Ready(None)
+    }
+
+    fn fail(&mut self, kind: FailureKind, message: &str) -> Poll<Option<Frame<Bytes>>> {
+        self.done = true;
+        let status = self.status;
+        let outcome = Outcome::Failure {
+            kind,
+            status: Some(status),
+            retry_after: None,
+            headers: self.limits,
+        };
+        self.life
+            .finish_final(&self.attempt, &outcome, status, Some(self.ttft));
+        warn!(
+            request = self.life.number,
+            outcome = kind.name(),
+            "stream ended by an upstream failure"
+        );
+        let prefix: &str = match self.tail {
+            [b'\n', b'\n'] => "",
+            [_, b'\n'] => "\n",
+            _ => "\n\n",
+        };
+        let event = format!(
+            "{prefix}data: {}\n\n",
+            error_json(message, "upstream_error", "stream_interrupted")
+        );
+        Poll::Ready(Some(Frame::data(Bytes::from(event))))
+    }
+
+    pub(crate) fn poll_frame(&mut self, cx: &mut Context<'_>) -> Poll<Option<Frame<Bytes>>> {
+        if self.done {
+            return Poll::Ready(None);
+        }
+        if let Some(first) = self.first.pop_front() {
+            return self.pass(first);
+        }
+        loop {
+            match Pin::new(&mut self.upstream).poll_frame(cx) {
+                Poll::Ready(Some(Ok(frame))) => {
+                    if let Ok(data) = frame.into_data() {
+                        if let Some((idle, sleep)) = &mut self.idle {
+                            let at = tokio::time::Instant::now() + *idle;
+                            sleep.as_mut().reset(at.min(self.deadline.deadline()));
+                        }
+                        return self.pass(data);
+                    }
+                    // Trailers are not relayed; keep reading.
+                }
+                Poll::Ready(Some(Err(_))) => {
+                    return self.fail(
+                        FailureKind::Connection,
+                        "the upstream connection failed during the stream",
+                    )
+                }
+                Poll::Ready(None) => return self.succeed(),
+                Poll::Pending => break,
+            }
+        }
+        if self.deadline.as_mut().poll(cx).is_ready() {
+            return self.fail(
+                FailureKind::Timeout,
+                "the stream exceeded the deployment's total_timeout",
+            );
+        }
+        if let Some((_, sleep)) = &mut self.idle {
+            if sleep.as_mut().poll(cx).is_ready() {
+                return self.fail(
+                    FailureKind::Timeout,
+                    "the upstream stream stalled longer than the deployment's first_byte_timeout",
+                );
+            }
+        }
+        Poll::Pending
+    }
+}

@@ -1,0 +1,171 @@
+//! Token usage in upstream answers: the `usage` of a JSON answer, and of an SSE stream's final
+//! chunk (found while the stream is relayed, without buffering it), plus the stream's error
+//! events.
+
+use serde::Deserialize;
+
+#[derive(Deserialize)]
+struct UsageDoc {
+    #[serde(default)]
+    usage: Option<Usage>,
+}
+
+#[derive(Deserialize)]
+struct Usage {
+    #[serde(default, alias = "input_tokens")]
+    prompt_tokens: Option<u64>,
+    #[serde(default, alias = "output_tokens")]
+    completion_tokens: Option<u64>,
+}
+
+/// `(input, output)` tokens from a JSON answer's `usage`, if it has one.
+///
+/// Fast path: read the value after the last `"usage":` key (a raw `"usage"` can only be a key or
+/// a plain string value, since quotes inside strings are escaped); otherwise parse the document.
+pub fn usage_of(body: &[u8]) -> Option<(u32, u32)> {
+    let clamp = |u: Usage| {
+        let c = |v: Option<u64>| u32::try_from(v.unwrap_or(0)).unwrap_or(u32::MAX);
+        (c(u.prompt_tokens), c(u.completion_tokens))
+    };
+    const KEY: &[u8] = b"\"usage\"";
+    if let Some(pos) = body.windows(KEY.len()).rposition(|w| w == KEY) {
+        if pos == 0 || body[pos - 1] != b'\\' {
+            if let Some(value) = body[pos + KEY.len()..]
+                .trim_ascii_start()
+                .strip_prefix(b":")
+            {
+                let mut de = serde_json::Deserializer::from_slice(value);
+                if let Ok(u) = Option::<Usage>::deserialize(&mut de) {
+                    return u.map(clamp);
+                }
+            }
+        }
+    }
+    let doc: UsageDoc = serde_json::from_slice(body).ok()?;
+    doc.usage.map(clamp)
+}
+
+/// Longest SSE line the usage scanner looks into; longer lines are passed on unread.
+const MAX_SCANNED_LINE: usize = 1 << 20;
+
+/// Watches an SSE stream for the `usage` of its final chunk and for error events.
+#[derive(Debug, Default)]
+pub struct UsageScanner {
+    line: Vec<u8>,
+    overflow: bool,
+    /// `(input, output)` tokens of the last chunk that carried usage.
+    pub usage: Option<(u32, u32)>,
+    /// The stream carried an `{"error": …}` event.
+    pub saw_error: bool,
+}
+
+impl UsageScanner {
+    /// Feeds a chunk of the stream.
+    pub fn feed(&mut self, mut chunk: &[u8]) {
+        while !chunk.is_empty() {
+            match chunk.iter().position(|&b| b == b'\n') {
+                Some(i) => {
+                    self.push(&chunk[..i]);
+                    self.end_line();
+                    chunk = &chunk[i + 1..];
+                }
+                None => {
+                    self.push(chunk);
+                    break;
+                }
+            }
+        }
+    }
+
+    /// Ends the stream (a last line without newline still counts).
+    pub fn finish(&mut self) {
+        self.end_line();
+    }
+
+    fn push(&mut self, part: &[u8]) {
+        if self.overflow || self.line.len() + part.len() > MAX_SCANNED_LINE {
+            self.overflow = true;
+            self.line.clear();
+        } else {
+            self.line.extend_from_slice(part);
+        }
+    }
+
+    fn end_line(&mut self) {
+        if !self.overflow {
+            let line = self.line.strip_suffix(b"\r").unwrap_or(&self.line);
+            if let Some(data) = line.strip_prefix(b"data:") {
+                let data = data.trim_ascii();
+                if data.starts_with(b"{\"error\"") {
+                    self.saw_error = true;
+                } else if contains(data, b"\"usage\"") {
+                    if let Some(u) = usage_of(data) {
+                        self.usage = Some(u);
+                    }
+                }
+            }
+        }
+        self.line.clear();
+        self.overflow = false;
+    }
+}
+
+fn contains(hay: &[u8], needle: &[u8]) -> bool {
+    hay.windows(needle.len()).any(|w| w == needle)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scanner_finds_usage_across_chunk_boundaries() {
+        let stream = b"data: {\"choices\":[{\"delta\":{\"content\":\"hi\"}}]}\n\ndata: {\"choices\":[],\"usage\":{\"prompt_tokens\":12,\"completion_tokens\":34}}\r\n\r\ndata: [DONE]\n\n";
+        for split in 1..stream.len() {
+            let mut s = UsageScanner::default();
+            s.feed(&stream[..split]);
+            s.feed(&stream[split..]);
+            s.finish();
+            assert_eq!(s.usage, Some((12, 34)), "split at {split}");
+            assert!(!s.saw_error);
+        }
+    }
+
+    #[test]
+    fn scanner_sees_error_events() {
+        let mut s = UsageScanner::default();
+        s.feed(b"data: {\"error\":{\"message\":\"overloaded\"}}\n\n");
+        s.finish();
+        assert!(s.saw_error);
+        assert_eq!(s.usage, None);
+    }
+
+    #[test]
+    fn usage_of_answers() {
+        assert_eq!(
+            usage_of(br#"{"id":"x","usage":{"prompt_tokens":9,"completion_tokens":7,"total_tokens":16}}"#),
+            Some((9, 7))
+        );
+        assert_eq!(
+            usage_of(br#"{"usage":{"prompt_tokens":5,"total_tokens":5}}"#),
+            Some((5, 0))
+        );
+        assert_eq!(usage_of(br#"{"usage":null}"#), None);
+        assert_eq!(usage_of(b"not json"), None);
+        // Usage first, a quoted "usage" inside content, whitespace around the colon.
+        assert_eq!(
+            usage_of(br#"{"usage" : {"prompt_tokens":1,"completion_tokens":2},"choices":[{"message":{"content":"say \"usage\": {}"}}]}"#),
+            Some((1, 2))
+        );
+        assert_eq!(
+            usage_of(br#"{"choices":[{"message":{"content":"\"usage\":{\"prompt_tokens\":5}"}}]}"#),
+            None
+        );
+        assert_eq!(
+            usage_of(
+                br#"{"input_tokens_details":{},"usage":{"input_tokens":3,"output_tokens":4}}"#
+            ),
+            Some((3, 4))
+        );
+    }
+}
