@@ -5,10 +5,7 @@ use std::process::Command;
 
 const BIN: &str = env!("CARGO_BIN_EXE_switchyard");
 /// A real public trace (CRLF line ends, no final newline), vendored in traces/.
-const AZURE: &str = concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/traces/azure-2023-code.csv"
-);
+const AZURE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/traces/azure-2023-code.csv");
 const DEFAULT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/scenarios/default.toml");
 
 struct Output {

@@ -219,6 +219,8 @@ pub struct Simulation<'a> {
     requests: Vec<SimRequest>,
     heap: BinaryHeap<Reverse<Event>>,
     timeouts: VecDeque<(Duration, u32, u64)>,
+    /// Requests' deadlines (`[retry] deadline`), in arrival order like client timeouts.
+    deadlines: VecDeque<(Duration, u32, u64)>,
     seq: u64,
     now: Duration,
     stats: RequestStats,
@@ -277,6 +279,7 @@ pub fn run_with<'a>(
         requests: Vec::new(),
         heap: BinaryHeap::new(),
         timeouts: VecDeque::new(),
+        deadlines: VecDeque::new(),
         seq: 0,
         now: Duration::ZERO,
         stats: RequestStats::default(),
@@ -299,8 +302,9 @@ pub fn run_with<'a>(
     loop {
         let heap_at = sim.heap.peek().map(|Reverse(e)| Duration::from_nanos(e.at));
         let timeout_at = sim.timeouts.front().map(|t| t.0);
+        let deadline_at = sim.deadlines.front().map(|t| t.0);
         let arrival_at = next_arrival.map(|a| a.at);
-        let Some(at) = [heap_at, timeout_at, arrival_at]
+        let Some(at) = [heap_at, timeout_at, deadline_at, arrival_at]
             .into_iter()
             .flatten()
             .min()
@@ -319,6 +323,10 @@ pub fn run_with<'a>(
         } else if timeout_at == Some(at) {
             if let Some((_, slot, request_uid)) = sim.timeouts.pop_front() {
                 sim.client_timeout(slot, request_uid);
+            }
+        } else if deadline_at == Some(at) {
+            if let Some((_, slot, request_uid)) = sim.deadlines.pop_front() {
+                sim.deadline_passed(slot, request_uid);
             }
         } else if let Some(arrival) = next_arrival {
             uid += 1;
@@ -403,10 +411,14 @@ impl Simulation<'_> {
             pending: None,
         };
         self.timeouts.push_back((
-            self.now + self.scenario.workload.client_timeout,
+            self.now
+                .saturating_add(self.scenario.workload.client_timeout),
             slot as u32,
             uid,
         ));
+        if let Some(deadline) = self.engine.deadline(step.request()) {
+            self.deadlines.push_back((deadline, slot as u32, uid));
+        }
         self.apply(step);
     }
 
@@ -740,6 +752,20 @@ impl Simulation<'_> {
         self.series.request_ended(self.now, None);
     }
 
+    /// The request's deadline passed with an attempt in flight or while it waited: the engine
+    /// ends it (the attempt is abandoned like a client's cancel).
+    fn deadline_passed(&mut self, slot: u32, uid: u64) {
+        let slot = slot as usize;
+        let r = &self.requests[slot];
+        if !(r.live && r.uid == uid) {
+            return;
+        }
+        let Some(id) = r.id else { return };
+        if let Some(step) = self.engine.expire(id, self.now) {
+            self.apply(step);
+        }
+    }
+
     fn finish_run(self, strategy: Option<StrategyKind>, seed: u64) -> RunResult {
         let strategy = strategy.map_or_else(
             || self.scenario.config.strategy_label(),
@@ -768,6 +794,7 @@ impl Simulation<'_> {
             failed_no_capacity: t.failed_no_capacity,
             failed_not_retried: t.failed_not_retried,
             failed_client_timeout: s.client_timeouts,
+            failed_deadline: t.failed_deadline,
             latency_mean_ms: if s.successes > 0 {
                 s.latency_sum.as_secs_f64() * 1000.0 / s.successes as f64
             } else {

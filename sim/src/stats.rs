@@ -128,6 +128,8 @@ pub struct Summary {
     pub failed_not_retried: u64,
     /// Failed: the client gave up first.
     pub failed_client_timeout: u64,
+    /// Failed: the request's end-to-end deadline (`[retry] deadline`) passed.
+    pub failed_deadline: u64,
     /// Mean end-to-end latency of successes (retries and waits included).
     pub latency_mean_ms: f64,
     /// Median.

@@ -12,10 +12,7 @@ use sim::replay::{parse_count, parse_millis, Format, Replay, ReplayOptions, Trac
 use sim::trace::CsvTrace;
 use sim::{Arrival, ArrivalSource, RunOptions, Scenario};
 
-const AZURE: &str = concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/../traces/azure-2023-code.csv"
-);
+const AZURE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../traces/azure-2023-code.csv");
 const DEFAULT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../scenarios/default.toml");
 
 fn scenario() -> Scenario {
