@@ -14,9 +14,12 @@
 
 #![warn(missing_docs)]
 
+mod accept;
 mod body;
+mod deadline;
 pub mod error;
 pub mod headers;
+mod hyper_errors;
 mod metrics;
 pub mod mock;
 pub mod mock_provider;
@@ -37,7 +40,10 @@ pub use body::Body;
 pub use error::{ApiError, GatewayError};
 pub use proxy::{usage_of, UsageScanner, DEPLOYMENT_HEADER, TIER_HEADER};
 pub use server::serve;
-pub use state::{Gateway, Settings, DEFAULT_MAX_BODY_BYTES, DEFAULT_SHUTDOWN_TIMEOUT};
+pub use state::{
+    Gateway, Settings, DEFAULT_BODY_READ_TIMEOUT, DEFAULT_HEADER_READ_TIMEOUT,
+    DEFAULT_MAX_BODY_BYTES, DEFAULT_MAX_CONNECTIONS, DEFAULT_SHUTDOWN_TIMEOUT,
+};
 
 /// Default listen address of `switchyard serve`.
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
@@ -63,6 +69,12 @@ pub struct ServeOptions {
     pub worker_threads: Option<usize>,
     /// How the workers share the load.
     pub threading: Threading,
+    /// Time a client gets to send a whole request body after its head (408 after).
+    pub body_read_timeout: Duration,
+    /// Time a client gets to send a request head; also the idle keep-alive limit.
+    pub header_read_timeout: Duration,
+    /// Cap on open client connections; `None` = [`default_max_connections`].
+    pub max_connections: Option<usize>,
 }
 
 impl ServeOptions {
@@ -78,8 +90,32 @@ impl ServeOptions {
             shutdown_timeout: DEFAULT_SHUTDOWN_TIMEOUT,
             worker_threads: None,
             threading: Threading::default(),
+            body_read_timeout: DEFAULT_BODY_READ_TIMEOUT,
+            header_read_timeout: DEFAULT_HEADER_READ_TIMEOUT,
+            max_connections: None,
         }
     }
+}
+
+/// The default cap on client connections: [`DEFAULT_MAX_CONNECTIONS`], lowered to what the
+/// process's file-descriptor limit (`RLIMIT_NOFILE`, soft) allows: each client connection may
+/// hold one upstream connection too, and 64 descriptors are kept for listeners, the trace file
+/// and the like.
+pub fn default_max_connections() -> usize {
+    #[cfg(unix)]
+    {
+        let mut limit = libc::rlimit {
+            rlim_cur: 0,
+            rlim_max: 0,
+        };
+        // SAFETY: getrlimit writes into the struct we own; RLIMIT_NOFILE is a valid resource.
+        let ok = unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) } == 0;
+        if ok && limit.rlim_cur != libc::RLIM_INFINITY {
+            let soft = usize::try_from(limit.rlim_cur).unwrap_or(usize::MAX);
+            return (soft.saturating_sub(64) / 2).clamp(1, DEFAULT_MAX_CONNECTIONS);
+        }
+    }
+    DEFAULT_MAX_CONNECTIONS
 }
 
 /// Reads and checks a gateway config file; errors name the file and line.
@@ -137,6 +173,9 @@ pub fn run(opts: ServeOptions) -> Result<(), GatewayError> {
         seed: opts.seed,
         trace_out: opts.trace_out.clone(),
         shutdown_timeout: opts.shutdown_timeout,
+        body_read_timeout: opts.body_read_timeout,
+        header_read_timeout: opts.header_read_timeout,
+        max_connections: opts.max_connections.unwrap_or_else(default_max_connections),
     };
     let gateway = Gateway::from_env(config, settings)?;
     let workers = opts
@@ -163,6 +202,7 @@ pub fn run(opts: ServeOptions) -> Result<(), GatewayError> {
         auth = !gateway.settings().gateway_keys.is_empty(),
         threading = ?opts.threading,
         workers,
+        max_connections = gateway.settings().max_connections,
         "switchyard gateway listening"
     );
     match opts.threading {
