@@ -50,6 +50,14 @@ pub enum GatewayError {
         /// Name of the variable.
         variable: String,
     },
+    /// A deployment's `api_key_env` names a variable that is set but empty (or only spaces).
+    #[error("deployment {deployment:?}: environment variable {variable} (its api_key_env) is set but empty")]
+    EmptyKey {
+        /// Deployment id.
+        deployment: String,
+        /// Name of the variable.
+        variable: String,
+    },
     /// A key's value cannot be sent in an HTTP header (e.g. contains a newline).
     #[error("deployment {deployment:?}: the value of {variable} is not a valid header value")]
     InvalidKey {

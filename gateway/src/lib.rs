@@ -44,6 +44,7 @@ pub use state::{
     Gateway, Settings, DEFAULT_BODY_READ_TIMEOUT, DEFAULT_HEADER_READ_TIMEOUT,
     DEFAULT_MAX_BODY_BYTES, DEFAULT_MAX_CONNECTIONS, DEFAULT_SHUTDOWN_TIMEOUT,
 };
+pub use upstream::check_endpoints;
 
 /// Default listen address of `switchyard serve`.
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
@@ -118,17 +119,20 @@ pub fn default_max_connections() -> usize {
     DEFAULT_MAX_CONNECTIONS
 }
 
-/// Reads and checks a gateway config file; errors name the file and line.
+/// Reads and checks a gateway config file (the engine's checks, then [`check_endpoints`]);
+/// errors name the file and line.
 pub fn load_config(path: &std::path::Path) -> Result<engine::Config, GatewayError> {
     let text = std::fs::read_to_string(path).map_err(|cause| GatewayError::ReadConfig {
         path: path.to_owned(),
         cause,
     })?;
-    engine::Config::from_toml(&text).map_err(|cause| GatewayError::Config {
+    let config = engine::Config::from_toml(&text).map_err(|cause| GatewayError::Config {
         path: path.to_owned(),
         line: cause.line_in(&text),
         cause: Box::new(cause),
-    })
+    })?;
+    check_endpoints(&config)?;
+    Ok(config)
 }
 
 /// Reads comma-separated client keys from the environment variable `name`.
