@@ -8,7 +8,8 @@ use hyper_util::rt::TokioTimer;
 use tracing::warn;
 
 /// Largest request head hyper buffers (request line + headers). A longer head is refused with
-/// 431 (given an OpenAI error body by [`crate::hyper_errors`]). Also caps hyper's read buffer.
+/// 431 (given an OpenAI error body by [`crate::hyper_errors`]); also the cap on chunked
+/// trailers.
 pub(crate) const MAX_HEAD_BYTES: usize = 64 * 1024;
 
 /// How often at most an accept error is logged (per accept loop); the others are counted and
@@ -22,7 +23,7 @@ pub(crate) fn http1_server(header_read_timeout: Duration) -> http1::Builder {
     let mut http = http1::Builder::new();
     http.timer(TokioTimer::new())
         .header_read_timeout(header_read_timeout)
-        .max_buf_size(MAX_HEAD_BYTES)
+        .max_header_size(MAX_HEAD_BYTES)
         .keep_alive(true);
     http
 }

@@ -137,8 +137,15 @@ impl ApiError {
         error_json(&self.message, self.kind, self.code)
     }
 
-    /// The HTTP response.
+    /// The HTTP response; logged at debug level (status, code and message: never a key, which
+    /// no message holds).
     pub fn response(&self) -> Response<Body> {
+        tracing::debug!(
+            status = self.status.as_u16(),
+            code = self.code,
+            message = %self.message,
+            "request rejected"
+        );
         let mut res = Response::new(Body::full(Bytes::from(self.json())));
         *res.status_mut() = self.status;
         let h = res.headers_mut();

@@ -112,8 +112,22 @@ async fn handle(gateway: Gateway, req: Request<Incoming>) -> Response<Body> {
     res.map(|body| body.counted(in_flight))
 }
 
+/// Longest request target (path and query) answered; longer ones get 414. hyper's own limit
+/// is higher than the whole head may be (`accept::MAX_HEAD_BYTES`), so this one applies.
+const MAX_URI_BYTES: usize = 8 * 1024;
+
 async fn dispatch(gateway: &Gateway, req: Request<Incoming>) -> Response<Body> {
     let gw = &gateway.inner;
+    let uri_len = req.uri().path_and_query().map_or(0, |p| p.as_str().len());
+    if uri_len > MAX_URI_BYTES {
+        return ApiError::new(
+            StatusCode::URI_TOO_LONG,
+            "invalid_request_error",
+            "uri_too_long",
+            format!("the request URI has {uri_len} bytes; at most {MAX_URI_BYTES} are accepted"),
+        )
+        .response();
+    }
     let path = req.uri().path();
     if let Some(endpoint) = Endpoint::from_path(path) {
         if req.method() != Method::POST {
