@@ -393,4 +393,64 @@ mod tests {
         let same = rewrite_model(&body, p.model_span, "\"m\"");
         assert_eq!(same.as_ptr(), body.as_ptr());
     }
+
+    mod fuzz {
+        use super::*;
+        use proptest::prelude::*;
+
+        const VALID: &str = r#"{"model":"gpt-4o-mini","messages":[{"role":"user","content":"hi ☃"}],"max_tokens":16,"stream":true,"prompt":"x","input":["a"],"max_completion_tokens":null}"#;
+
+        fn check(body: &[u8]) {
+            for endpoint in Endpoint::ALL {
+                match parse(body, endpoint) {
+                    Ok(p) => {
+                        let (start, end) = p.model_span;
+                        assert!(start < end && end <= body.len());
+                        let out =
+                            rewrite_model(&Bytes::copy_from_slice(body), p.model_span, "\"m\"");
+                        assert!(parse(&out, endpoint).is_ok(), "the rewritten body parses");
+                    }
+                    Err(e) => assert!(!e.0.is_empty(), "a rejection says why"),
+                }
+            }
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(512))]
+
+            #[test]
+            fn arbitrary_bytes_never_panic(body in proptest::collection::vec(any::<u8>(), 0..256)) {
+                check(&body);
+            }
+
+            #[test]
+            fn mutated_valid_bodies_never_panic(
+                edits in proptest::collection::vec((0usize..4, any::<usize>(), any::<u8>()), 1..6),
+            ) {
+                let mut body = VALID.as_bytes().to_vec();
+                for (op, at, byte) in edits {
+                    let at = at % (body.len() + 1);
+                    match op {
+                        0 => body.insert(at, byte),
+                        1 if at < body.len() => { body.remove(at); }
+                        2 if at < body.len() => body[at] = byte,
+                        _ => body.truncate(at),
+                    }
+                }
+                check(&body);
+            }
+
+            #[test]
+            fn wrongly_typed_fields_are_named(
+                field in prop::sample::select(vec!["stream", "max_tokens", "max_completion_tokens", "model"]),
+                value in prop::sample::select(vec!["\"x\"", "-1", "1.5", "[]", "{}", "true", "18446744073709551616"]),
+            ) {
+                let body = format!(r#"{{"model":"m","{field}":{value}}}"#);
+                let body = if field == "model" { format!(r#"{{"model":{value}}}"#) } else { body };
+                if let Err(e) = parse(body.as_bytes(), Endpoint::Chat) {
+                    prop_assert!(e.0.contains(&format!("{field}: expected")), "{}", e.0);
+                }
+            }
+        }
+    }
 }
