@@ -73,6 +73,29 @@ fn seconds(flag: &str, value: f64, positive: bool) -> anyhow::Result<Duration> {
     }
 }
 
+/// Runs the gateway until SIGTERM or Ctrl-C.
+pub fn run(args: ServeArgs) -> anyhow::Result<()> {
+    let shutdown_timeout = seconds("shutdown-timeout", args.shutdown_timeout, false)?;
+    let body_read_timeout = seconds("body-read-timeout", args.body_read_timeout, true)?;
+    let header_read_timeout = seconds("header-read-timeout", args.header_read_timeout, true)?;
+    let opts = gateway::ServeOptions {
+        config: args.config,
+        listen: args.listen,
+        gateway_keys_env: args.gateway_keys_env,
+        max_body_bytes: args.max_body_bytes,
+        trace_out: args.trace_out,
+        seed: args.seed,
+        shutdown_timeout,
+        worker_threads: args.workers,
+        threading: args.threading,
+        body_read_timeout,
+        header_read_timeout,
+        max_connections: args.max_connections.map(|n| n as usize),
+    };
+    gateway::run(opts)?;
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::{parse_listen, seconds};
@@ -98,27 +121,4 @@ mod tests {
             Some(std::time::Duration::from_millis(1500))
         );
     }
-}
-
-/// Runs the gateway until SIGTERM or Ctrl-C.
-pub fn run(args: ServeArgs) -> anyhow::Result<()> {
-    let shutdown_timeout = seconds("shutdown-timeout", args.shutdown_timeout, false)?;
-    let body_read_timeout = seconds("body-read-timeout", args.body_read_timeout, true)?;
-    let header_read_timeout = seconds("header-read-timeout", args.header_read_timeout, true)?;
-    let opts = gateway::ServeOptions {
-        config: args.config,
-        listen: args.listen,
-        gateway_keys_env: args.gateway_keys_env,
-        max_body_bytes: args.max_body_bytes,
-        trace_out: args.trace_out,
-        seed: args.seed,
-        shutdown_timeout,
-        worker_threads: args.workers,
-        threading: args.threading,
-        body_read_timeout,
-        header_read_timeout,
-        max_connections: args.max_connections.map(|n| n as usize),
-    };
-    gateway::run(opts)?;
-    Ok(())
 }

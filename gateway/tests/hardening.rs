@@ -89,7 +89,7 @@ async fn mock() -> MockUpstream {
 /// its `content-length`.
 fn half_sent(i: usize) -> Vec<u8> {
     let body = chat("gpt-4o-mini");
-    if i % 2 == 0 {
+    if i.is_multiple_of(2) {
         format!(
             "POST /v1/chat/completions HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ntransfer-encoding: chunked\r\n\r\n{:x}\r\n{}\r\n",
             10,
@@ -483,14 +483,14 @@ async fn mutated_bodies_and_hostile_headers_get_well_formed_answers() {
         "/v1/models",
         "/nope",
     ];
-    for i in 0..200 {
+    for i in 0..200u32 {
         let body = mutated_body(&mut rng);
-        let path = if i % 5 == 0 {
+        let path = if i.is_multiple_of(5) {
             paths[rng.below(paths.len())]
         } else {
             paths[0]
         };
-        let extra = if i % 2 == 1 {
+        let extra = if !i.is_multiple_of(2) {
             HOSTILE[rng.below(HOSTILE.len())]
         } else {
             ""
