@@ -9,6 +9,7 @@ use http_body::{Frame, SizeHint};
 use hyper::body::Incoming;
 
 use crate::relay::SseRelay;
+use crate::state::InFlight;
 
 /// Boxed error type of response bodies.
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
@@ -16,6 +17,8 @@ pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 /// A response body.
 pub struct Body {
     kind: Kind,
+    /// Keeps the request counted in flight until the body ends or is dropped.
+    in_flight: Option<InFlight>,
 }
 
 enum Kind {
@@ -29,6 +32,7 @@ impl Body {
     pub fn full(bytes: Bytes) -> Body {
         Body {
             kind: Kind::Full((!bytes.is_empty()).then_some(bytes)),
+            in_flight: None,
         }
     }
 
@@ -36,6 +40,7 @@ impl Body {
     pub fn empty() -> Body {
         Body {
             kind: Kind::Full(None),
+            in_flight: None,
         }
     }
 
@@ -43,12 +48,28 @@ impl Body {
     pub fn upstream(body: Incoming) -> Body {
         Body {
             kind: Kind::Upstream(body),
+            in_flight: None,
         }
+    }
+
+    /// The same body, keeping `guard` (the request's in-flight count) until it ends.
+    pub(crate) fn counted(mut self, guard: InFlight) -> Body {
+        self.in_flight = if self.is_end_stream_now() {
+            None
+        } else {
+            Some(guard)
+        };
+        self
+    }
+
+    fn is_end_stream_now(&self) -> bool {
+        http_body::Body::is_end_stream(self)
     }
 
     pub(crate) fn relay(relay: SseRelay) -> Body {
         Body {
             kind: Kind::Relay(Box::new(relay)),
+            in_flight: None,
         }
     }
 }
@@ -61,11 +82,16 @@ impl http_body::Body for Body {
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
-        match &mut self.get_mut().kind {
+        let this = self.get_mut();
+        let polled = match &mut this.kind {
             Kind::Full(data) => Poll::Ready(data.take().map(|d| Ok(Frame::data(d)))),
             Kind::Upstream(body) => Pin::new(body).poll_frame(cx).map_err(Into::into),
             Kind::Relay(relay) => relay.poll_frame(cx).map(|f| f.map(Ok)),
+        };
+        if matches!(polled, Poll::Ready(None) | Poll::Ready(Some(Err(_)))) {
+            this.in_flight = None;
         }
+        polled
     }
 
     fn is_end_stream(&self) -> bool {

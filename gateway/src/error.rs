@@ -50,6 +50,14 @@ pub enum GatewayError {
         /// Name of the variable.
         variable: String,
     },
+    /// A deployment's `api_key_env` names a variable that is set but empty (or only spaces).
+    #[error("deployment {deployment:?}: environment variable {variable} (its api_key_env) is set but empty")]
+    EmptyKey {
+        /// Deployment id.
+        deployment: String,
+        /// Name of the variable.
+        variable: String,
+    },
     /// A key's value cannot be sent in an HTTP header (e.g. contains a newline).
     #[error("deployment {deployment:?}: the value of {variable} is not a valid header value")]
     InvalidKey {
@@ -129,8 +137,15 @@ impl ApiError {
         error_json(&self.message, self.kind, self.code)
     }
 
-    /// The HTTP response.
+    /// The HTTP response; logged at debug level (status, code and message: never a key, which
+    /// no message holds).
     pub fn response(&self) -> Response<Body> {
+        tracing::debug!(
+            status = self.status.as_u16(),
+            code = self.code,
+            message = %self.message,
+            "request rejected"
+        );
         let mut res = Response::new(Body::full(Bytes::from(self.json())));
         *res.status_mut() = self.status;
         let h = res.headers_mut();

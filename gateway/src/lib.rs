@@ -14,10 +14,12 @@
 
 #![warn(missing_docs)]
 
+mod accept;
 mod body;
 pub mod error;
 mod failure;
 pub mod headers;
+mod hyper_errors;
 mod life;
 mod metrics;
 pub mod mock;
@@ -42,7 +44,11 @@ pub use body::Body;
 pub use error::{ApiError, GatewayError};
 pub use proxy::{DEPLOYMENT_HEADER, TIER_HEADER};
 pub use server::serve;
-pub use state::{Gateway, Settings, DEFAULT_MAX_BODY_BYTES, DEFAULT_SHUTDOWN_TIMEOUT};
+pub use state::{
+    Gateway, Settings, DEFAULT_BODY_READ_TIMEOUT, DEFAULT_HEADER_READ_TIMEOUT,
+    DEFAULT_MAX_BODY_BYTES, DEFAULT_MAX_CONNECTIONS, DEFAULT_SHUTDOWN_TIMEOUT,
+};
+pub use upstream::check_endpoints;
 pub use usage::{usage_of, UsageScanner};
 
 /// Default listen address of `switchyard serve`.
@@ -69,6 +75,12 @@ pub struct ServeOptions {
     pub worker_threads: Option<usize>,
     /// How the workers share the load.
     pub threading: Threading,
+    /// Time a client gets to send a whole request body after its head (408 after).
+    pub body_read_timeout: Duration,
+    /// Time a client gets to send a request head; also the idle keep-alive limit.
+    pub header_read_timeout: Duration,
+    /// Cap on open client connections; `None` = [`default_max_connections`].
+    pub max_connections: Option<usize>,
 }
 
 impl ServeOptions {
@@ -84,21 +96,48 @@ impl ServeOptions {
             shutdown_timeout: DEFAULT_SHUTDOWN_TIMEOUT,
             worker_threads: None,
             threading: Threading::default(),
+            body_read_timeout: DEFAULT_BODY_READ_TIMEOUT,
+            header_read_timeout: DEFAULT_HEADER_READ_TIMEOUT,
+            max_connections: None,
         }
     }
 }
 
-/// Reads and checks a gateway config file; errors name the file and line.
+/// The default cap on client connections: [`DEFAULT_MAX_CONNECTIONS`], lowered to what the
+/// process's file-descriptor limit (`RLIMIT_NOFILE`, soft) allows: each client connection may
+/// hold one upstream connection too, and 64 descriptors are kept for listeners, the trace file
+/// and the like.
+pub fn default_max_connections() -> usize {
+    #[cfg(unix)]
+    {
+        let mut limit = libc::rlimit {
+            rlim_cur: 0,
+            rlim_max: 0,
+        };
+        // SAFETY: getrlimit writes into the struct we own; RLIMIT_NOFILE is a valid resource.
+        let ok = unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) } == 0;
+        if ok && limit.rlim_cur != libc::RLIM_INFINITY {
+            let soft = usize::try_from(limit.rlim_cur).unwrap_or(usize::MAX);
+            return (soft.saturating_sub(64) / 2).clamp(1, DEFAULT_MAX_CONNECTIONS);
+        }
+    }
+    DEFAULT_MAX_CONNECTIONS
+}
+
+/// Reads and checks a gateway config file (the engine's checks, then [`check_endpoints`]);
+/// errors name the file and line.
 pub fn load_config(path: &std::path::Path) -> Result<engine::Config, GatewayError> {
     let text = std::fs::read_to_string(path).map_err(|cause| GatewayError::ReadConfig {
         path: path.to_owned(),
         cause,
     })?;
-    engine::Config::from_toml(&text).map_err(|cause| GatewayError::Config {
+    let config = engine::Config::from_toml(&text).map_err(|cause| GatewayError::Config {
         path: path.to_owned(),
         line: cause.line_in(&text),
         cause: Box::new(cause),
-    })
+    })?;
+    check_endpoints(&config)?;
+    Ok(config)
 }
 
 /// Reads comma-separated client keys from the environment variable `name`.
@@ -143,6 +182,9 @@ pub fn run(opts: ServeOptions) -> Result<(), GatewayError> {
         seed: opts.seed,
         trace_out: opts.trace_out.clone(),
         shutdown_timeout: opts.shutdown_timeout,
+        body_read_timeout: opts.body_read_timeout,
+        header_read_timeout: opts.header_read_timeout,
+        max_connections: opts.max_connections.unwrap_or_else(default_max_connections),
     };
     let gateway = Gateway::from_env(config, settings)?;
     let workers = opts
@@ -169,6 +211,7 @@ pub fn run(opts: ServeOptions) -> Result<(), GatewayError> {
         auth = !gateway.settings().gateway_keys.is_empty(),
         threading = ?opts.threading,
         workers,
+        max_connections = gateway.settings().max_connections,
         "switchyard gateway listening"
     );
     match opts.threading {

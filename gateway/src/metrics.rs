@@ -366,12 +366,23 @@ pub(crate) fn render(gw: &Shared) -> String {
         &mut out,
         "switchyard_http_in_flight",
         "gauge",
-        "Client requests being handled now.",
+        "Client requests being handled now (until their response body, a stream included, ends).",
     );
     let _ = writeln!(
         out,
         "switchyard_http_in_flight {}",
         gw.http.in_flight.load(Ordering::Relaxed)
+    );
+    header(
+        &mut out,
+        "switchyard_http_connections",
+        "gauge",
+        "Client connections open now (at most --max-connections).",
+    );
+    let _ = writeln!(
+        out,
+        "switchyard_http_connections {}",
+        gw.http.connections.load(Ordering::Relaxed)
     );
     out
 }

@@ -54,6 +54,13 @@ pub(crate) async fn handle(
 ) -> Response<Body> {
     match prepare(gw, endpoint, req).await {
         Ok((parsed, body, tier)) => run(gw, clients, endpoint, parsed, body, tier).await,
+        Err(e) if e.status == StatusCode::REQUEST_TIMEOUT => {
+            // The connection is in an unknown state mid-body: close it after the answer.
+            let mut res = e.response();
+            res.headers_mut()
+                .insert(header::CONNECTION, HeaderValue::from_static("close"));
+            res
+        }
         Err(e) => e.response(),
     }
 }
@@ -81,10 +88,22 @@ async fn prepare(
     if declared.is_some_and(|n| n > limit as u64) {
         return Err(too_large());
     }
-    let body = match read_body(body, limit).await {
-        Ok(bytes) => bytes,
-        Err(ReadError::TooLarge) => return Err(too_large()),
-        Err(ReadError::Body(e)) => {
+    let timeout = gw.settings.body_read_timeout;
+    let body = match tokio::time::timeout(timeout, read_body(body, limit)).await {
+        Err(_) => {
+            return Err(ApiError::new(
+                StatusCode::REQUEST_TIMEOUT,
+                "invalid_request_error",
+                "request_timeout",
+                format!(
+                    "the request body was not received within {} s (--body-read-timeout)",
+                    timeout.as_secs_f64()
+                ),
+            ))
+        }
+        Ok(Ok(bytes)) => bytes,
+        Ok(Err(ReadError::TooLarge)) => return Err(too_large()),
+        Ok(Err(ReadError::Body(e))) => {
             return Err(ApiError::bad_request(
                 "body_read_error",
                 format!("could not read the request body: {e}"),

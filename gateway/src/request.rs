@@ -85,38 +85,119 @@ pub struct ParsedRequest {
     pub output_tokens: u32,
 }
 
-#[derive(Deserialize)]
+/// The fields read from a body; every other key is skipped (but validated as JSON).
+#[derive(Default)]
 struct Fields<'a> {
-    #[serde(borrow)]
     model: Option<&'a RawValue>,
-    #[serde(default)]
     stream: Option<bool>,
-    #[serde(default)]
     max_tokens: Option<u64>,
-    #[serde(default)]
     max_completion_tokens: Option<u64>,
-    #[serde(default)]
     messages: Option<CharCount>,
-    #[serde(default)]
     prompt: Option<CharCount>,
-    #[serde(default)]
     input: Option<CharCount>,
+}
+
+/// What the top-level visitor expects; a body of another JSON type is reported with
+/// [`NOT_AN_OBJECT`].
+const OBJECT: &str = "a JSON object";
+/// The message for a body that is JSON but not an object.
+const NOT_AN_OBJECT: &str = "the request body must be a JSON object";
+
+impl<'de> Deserialize<'de> for Fields<'de> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_map(FieldsVisitor)
+    }
+}
+
+struct FieldsVisitor;
+
+/// Stores a field's value, rejecting a second occurrence of the key (the upstream could read
+/// another copy than the gateway did).
+fn once<T, E: de::Error>(slot: &mut Option<T>, name: &str, value: T) -> Result<(), E> {
+    if slot.is_some() {
+        return Err(E::custom(format_args!("{name}: the field appears twice")));
+    }
+    *slot = Some(value);
+    Ok(())
+}
+
+/// Decodes a field's raw value as `T`, the error naming the field and the expected type.
+fn typed<'a, T: Deserialize<'a>, E: de::Error>(
+    raw: &'a RawValue,
+    name: &str,
+    expected: &str,
+) -> Result<T, E> {
+    serde_json::from_str(raw.get())
+        .map_err(|_| E::custom(format_args!("{name}: expected {expected}")))
+}
+
+impl<'de> Visitor<'de> for FieldsVisitor {
+    type Value = Fields<'de>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(OBJECT)
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Fields<'de>, A::Error> {
+        let mut f = Fields::default();
+        let mut seen = [false; 3];
+        while let Some(key) = map.next_key::<Cow<'de, str>>()? {
+            match &*key {
+                "model" => {
+                    let raw: &'de RawValue = map.next_value()?;
+                    once(&mut f.model, "model", raw)?;
+                }
+                "stream" => {
+                    let raw: &'de RawValue = map.next_value()?;
+                    let v: Option<bool> = typed(raw, "stream", "a boolean")?;
+                    if std::mem::replace(&mut seen[0], true) {
+                        return Err(de::Error::custom("stream: the field appears twice"));
+                    }
+                    f.stream = v;
+                }
+                "max_tokens" | "max_completion_tokens" => {
+                    let raw: &'de RawValue = map.next_value()?;
+                    let v: Option<u64> = typed(raw, &key, "a non-negative integer")?;
+                    let (i, slot) = if &*key == "max_tokens" {
+                        (1, &mut f.max_tokens)
+                    } else {
+                        (2, &mut f.max_completion_tokens)
+                    };
+                    if std::mem::replace(&mut seen[i], true) {
+                        return Err(de::Error::custom(format_args!(
+                            "{key}: the field appears twice"
+                        )));
+                    }
+                    *slot = v;
+                }
+                "messages" => once(&mut f.messages, "messages", map.next_value()?)?,
+                "prompt" => once(&mut f.prompt, "prompt", map.next_value()?)?,
+                "input" => once(&mut f.input, "input", map.next_value()?)?,
+                _ => {
+                    map.next_value::<IgnoredAny>()?;
+                }
+            }
+        }
+        Ok(f)
+    }
 }
 
 /// Parses a client body. The whole document is validated as JSON.
 pub fn parse(body: &[u8], endpoint: Endpoint) -> Result<ParsedRequest, BadRequest> {
     let fields: Fields<'_> = serde_json::from_slice(body).map_err(|e| {
-        BadRequest(if e.is_data() {
-            format!("request body does not match the expected schema: {e}")
-        } else {
+        BadRequest(if !e.is_data() {
             format!("request body is not valid JSON: {e}")
+        } else if e.to_string().contains(OBJECT) {
+            NOT_AN_OBJECT.to_owned()
+        } else {
+            format!("request body: {e}")
         })
     })?;
     let raw = fields
         .model
         .ok_or_else(|| BadRequest("request body has no \"model\" field".into()))?;
     let model: Cow<'_, str> = serde_json::from_str(raw.get())
-        .map_err(|_| BadRequest("\"model\" must be a string".into()))?;
+        .map_err(|_| BadRequest("request body: model: expected a string".into()))?;
     let start = (raw.get().as_ptr() as usize).wrapping_sub(body.as_ptr() as usize);
     let end = start.wrapping_add(raw.get().len());
     if start > body.len() || end > body.len() || body.get(start..end) != Some(raw.get().as_bytes())
@@ -127,7 +208,7 @@ pub fn parse(body: &[u8], endpoint: Endpoint) -> Result<ParsedRequest, BadReques
         .iter()
         .flatten()
         .map(|c| c.0)
-        .sum::<u64>();
+        .fold(0u64, u64::saturating_add);
     let output = match endpoint {
         Endpoint::Embeddings => 0,
         _ => fields
@@ -272,9 +353,31 @@ mod tests {
         for (body, want) in [
             (&b"{not json"[..], "not valid JSON"),
             (br#"{"messages":[]}"#, "no \"model\""),
-            (br#"{"model":3}"#, "must be a string"),
-            (br#"{"model":"m","stream":"yes"}"#, "schema"),
-            (br#"[1,2]"#, "schema"),
+            (br#"{"model":3}"#, "model: expected a string"),
+            (
+                br#"{"model":"m","stream":"yes"}"#,
+                "stream: expected a boolean",
+            ),
+            (
+                br#"{"model":"m","max_tokens":-1}"#,
+                "max_tokens: expected a non-negative integer",
+            ),
+            (
+                br#"{"model":"m","max_completion_tokens":"9"}"#,
+                "max_completion_tokens: expected",
+            ),
+            (br#"{"model":"m","stream":tru}"#, "not valid JSON"),
+            (
+                br#"{"model":"m","model":"n"}"#,
+                "model: the field appears twice",
+            ),
+            (
+                br#"{"model":"m","messages":[],"messages":[]}"#,
+                "messages: the field appears twice",
+            ),
+            (br#"[1,2]"#, "the request body must be a JSON object"),
+            (br#""text""#, "the request body must be a JSON object"),
+            (br#"null"#, "the request body must be a JSON object"),
             (br#"{"model":"m"} trailing"#, "not valid JSON"),
         ] {
             let err = parse(body, Endpoint::Chat).unwrap_err();
@@ -288,5 +391,65 @@ mod tests {
         let p = parse(&body, Endpoint::Chat).unwrap();
         let same = rewrite_model(&body, p.model_span, "\"m\"");
         assert_eq!(same.as_ptr(), body.as_ptr());
+    }
+
+    mod fuzz {
+        use super::*;
+        use proptest::prelude::*;
+
+        const VALID: &str = r#"{"model":"gpt-4o-mini","messages":[{"role":"user","content":"hi ☃"}],"max_tokens":16,"stream":true,"prompt":"x","input":["a"],"max_completion_tokens":null}"#;
+
+        fn check(body: &[u8]) {
+            for endpoint in Endpoint::ALL {
+                match parse(body, endpoint) {
+                    Ok(p) => {
+                        let (start, end) = p.model_span;
+                        assert!(start < end && end <= body.len());
+                        let out =
+                            rewrite_model(&Bytes::copy_from_slice(body), p.model_span, "\"m\"");
+                        assert!(parse(&out, endpoint).is_ok(), "the rewritten body parses");
+                    }
+                    Err(e) => assert!(!e.0.is_empty(), "a rejection says why"),
+                }
+            }
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(512))]
+
+            #[test]
+            fn arbitrary_bytes_never_panic(body in proptest::collection::vec(any::<u8>(), 0..256)) {
+                check(&body);
+            }
+
+            #[test]
+            fn mutated_valid_bodies_never_panic(
+                edits in proptest::collection::vec((0usize..4, any::<usize>(), any::<u8>()), 1..6),
+            ) {
+                let mut body = VALID.as_bytes().to_vec();
+                for (op, at, byte) in edits {
+                    let at = at % (body.len() + 1);
+                    match op {
+                        0 => body.insert(at, byte),
+                        1 if at < body.len() => { body.remove(at); }
+                        2 if at < body.len() => body[at] = byte,
+                        _ => body.truncate(at),
+                    }
+                }
+                check(&body);
+            }
+
+            #[test]
+            fn wrongly_typed_fields_are_named(
+                field in prop::sample::select(vec!["stream", "max_tokens", "max_completion_tokens", "model"]),
+                value in prop::sample::select(vec!["\"x\"", "-1", "1.5", "[]", "{}", "true", "18446744073709551616"]),
+            ) {
+                let body = format!(r#"{{"model":"m","{field}":{value}}}"#);
+                let body = if field == "model" { format!(r#"{{"model":{value}}}"#) } else { body };
+                if let Err(e) = parse(body.as_bytes(), Endpoint::Chat) {
+                    prop_assert!(e.0.contains(&format!("{field}: expected")), "{}", e.0);
+                }
+            }
+        }
     }
 }

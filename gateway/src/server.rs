@@ -1,41 +1,53 @@
-//! The HTTP server: accept loop, endpoint dispatch, client authentication, graceful shutdown.
+//! The HTTP server: accept loop (with the connection cap), endpoint dispatch, client
+//! authentication, graceful shutdown.
 
 use std::convert::Infallible;
 use std::future::Future;
 use std::sync::atomic::Ordering;
-use std::time::Duration;
+use std::sync::Arc;
 
 use bytes::Bytes;
 use http::header::{self, HeaderValue};
 use http::{Method, Request, Response, StatusCode};
 use hyper::body::Incoming;
-use hyper::server::conn::http1;
 use hyper::service::service_fn;
-use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::rt::TokioIo;
 use hyper_util::server::graceful::GracefulShutdown;
 use tokio::net::TcpListener;
 use tracing::{debug, info, warn};
 
+use crate::accept::{accepted_or_back_off, http1_server, AcceptErrors};
 use crate::body::Body;
 use crate::error::{ApiError, GatewayError};
+use crate::hyper_errors::ErrorBodies;
 use crate::request::Endpoint;
-use crate::state::{Gateway, Shared};
+use crate::state::{Gateway, InFlight, Shared};
 
 /// Serves HTTP on `listener` until `shutdown` resolves, then stops accepting and lets in-flight
 /// requests finish for up to the settings' `shutdown_timeout`.
+///
+/// At most `max_connections` client connections are open at once (shared by every `serve` of
+/// one [`Gateway`]); while the cap is reached no connection is accepted, so new ones wait in
+/// the listen backlog.
 pub async fn serve(
     listener: TcpListener,
     gateway: Gateway,
     shutdown: impl Future<Output = ()>,
 ) -> Result<(), GatewayError> {
     let gw = gateway.inner.clone();
-    let http = http1_server();
+    let http = http1_server(gw.settings.header_read_timeout);
     let graceful = GracefulShutdown::new();
+    let mut accept_errors = AcceptErrors::default();
     tokio::pin!(shutdown);
     loop {
+        let slot = tokio::select! {
+            slot = gw.connection_slots.clone().acquire_owned() => slot,
+            () = &mut shutdown => break,
+        };
+        let Ok(slot) = slot else { break };
         tokio::select! {
             accepted = listener.accept() => {
-                let Some((stream, peer)) = accepted_or_back_off(accepted).await else {
+                let Some((stream, peer)) = accepted_or_back_off(accepted, &mut accept_errors).await else {
                     continue;
                 };
                 let _ = stream.set_nodelay(true);
@@ -44,11 +56,14 @@ pub async fn serve(
                     let gw = gw.clone();
                     async move { Ok::<_, Infallible>(handle(gw, req).await) }
                 });
-                let conn = graceful.watch(http.serve_connection(TokioIo::new(stream), service));
+                let io = TokioIo::new(ErrorBodies::new(stream));
+                let conn = graceful.watch(http.serve_connection(io, service));
+                let open = Open::new(&gateway.inner);
                 tokio::spawn(async move {
                     if let Err(e) = conn.await {
                         debug!(%peer, error = %e, "connection ended with an error");
                     }
+                    drop((slot, open));
                 });
             }
             () = &mut shutdown => break,
@@ -72,26 +87,46 @@ pub async fn serve(
     Ok(())
 }
 
-/// Counts a client request as in flight for as long as it lives.
-struct InFlight<'a>(&'a Shared);
+/// Counts an open client connection for as long as it lives.
+struct Open(Arc<Shared>);
 
-impl Drop for InFlight<'_> {
+impl Open {
+    fn new(gw: &Arc<Shared>) -> Open {
+        gw.http.connections.fetch_add(1, Ordering::Relaxed);
+        Open(gw.clone())
+    }
+}
+
+impl Drop for Open {
     fn drop(&mut self) {
-        self.0.http.in_flight.fetch_sub(1, Ordering::Relaxed);
+        self.0.http.connections.fetch_sub(1, Ordering::Relaxed);
     }
 }
 
 async fn handle(gateway: Gateway, req: Request<Incoming>) -> Response<Body> {
     let gw = &gateway.inner;
-    gw.http.in_flight.fetch_add(1, Ordering::Relaxed);
-    let _in_flight = InFlight(gw);
+    let in_flight = InFlight::start(gw);
     let res = dispatch(&gateway, req).await;
     gw.count_status(res.status().as_u16());
-    res
+    res.map(|body| body.counted(in_flight))
 }
+
+/// Longest request target (path and query) answered; longer ones get 414. hyper's own limit
+/// is higher than the whole head may be (`accept::MAX_HEAD_BYTES`), so this one applies.
+const MAX_URI_BYTES: usize = 8 * 1024;
 
 async fn dispatch(gateway: &Gateway, req: Request<Incoming>) -> Response<Body> {
     let gw = &gateway.inner;
+    let uri_len = req.uri().path_and_query().map_or(0, |p| p.as_str().len());
+    if uri_len > MAX_URI_BYTES {
+        return ApiError::new(
+            StatusCode::URI_TOO_LONG,
+            "invalid_request_error",
+            "uri_too_long",
+            format!("the request URI has {uri_len} bytes; at most {MAX_URI_BYTES} are accepted"),
+        )
+        .response();
+    }
     let path = req.uri().path();
     if let Some(endpoint) = Endpoint::from_path(path) {
         if req.method() != Method::POST {
@@ -181,29 +216,4 @@ fn method_not_allowed(allowed: &'static str) -> Response<Body> {
     res.headers_mut()
         .insert(header::ALLOW, HeaderValue::from_static(allowed));
     res
-}
-
-/// The HTTP/1 server settings the gateway and the mock provider share: keep-alive, and 30 s to
-/// read a request head.
-pub(crate) fn http1_server() -> http1::Builder {
-    let mut http = http1::Builder::new();
-    http.timer(TokioTimer::new())
-        .header_read_timeout(Duration::from_secs(30))
-        .keep_alive(true);
-    http
-}
-
-/// The accepted connection, or `None` after a short pause when accepting failed (typically out
-/// of file descriptors: back off briefly instead of spinning).
-pub(crate) async fn accepted_or_back_off(
-    accepted: std::io::Result<(tokio::net::TcpStream, std::net::SocketAddr)>,
-) -> Option<(tokio::net::TcpStream, std::net::SocketAddr)> {
-    match accepted {
-        Ok(a) => Some(a),
-        Err(e) => {
-            warn!(error = %e, "accept failed");
-            tokio::time::sleep(Duration::from_millis(20)).await;
-            None
-        }
-    }
 }

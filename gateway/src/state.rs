@@ -18,6 +18,12 @@ use crate::upstream::{Clients, Upstream};
 pub const DEFAULT_MAX_BODY_BYTES: usize = 4 * 1024 * 1024;
 /// Default time in-flight requests get to finish after a shutdown signal.
 pub const DEFAULT_SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(30);
+/// Default time a client gets to send a whole request body, counted from its request head.
+pub const DEFAULT_BODY_READ_TIMEOUT: Duration = Duration::from_secs(30);
+/// Default time a client gets to send a request head (also the idle keep-alive limit).
+pub const DEFAULT_HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
+/// Default cap on open client connections (see [`Settings::max_connections`]).
+pub const DEFAULT_MAX_CONNECTIONS: usize = 4096;
 
 /// Gateway settings that are not in the config file (they come from command-line flags).
 #[derive(Clone)]
@@ -32,6 +38,15 @@ pub struct Settings {
     pub trace_out: Option<PathBuf>,
     /// How long in-flight requests may run on after a shutdown signal.
     pub shutdown_timeout: Duration,
+    /// Time a client gets to send a whole request body after its head; a body still unfinished
+    /// then is answered 408 (`request_timeout`) and the connection closed.
+    pub body_read_timeout: Duration,
+    /// Time a client gets to send a request head, and how long an idle keep-alive connection
+    /// stays open; hyper closes the connection when it passes.
+    pub header_read_timeout: Duration,
+    /// Largest number of client connections open at once (all workers together). Further
+    /// connections are not accepted until one closes: they wait in the listen backlog.
+    pub max_connections: usize,
 }
 
 impl std::fmt::Debug for Settings {
@@ -45,6 +60,9 @@ impl std::fmt::Debug for Settings {
             .field("seed", &self.seed)
             .field("trace_out", &self.trace_out)
             .field("shutdown_timeout", &self.shutdown_timeout)
+            .field("body_read_timeout", &self.body_read_timeout)
+            .field("header_read_timeout", &self.header_read_timeout)
+            .field("max_connections", &self.max_connections)
             .finish()
     }
 }
@@ -57,6 +75,9 @@ impl Default for Settings {
             seed: 0,
             trace_out: None,
             shutdown_timeout: DEFAULT_SHUTDOWN_TIMEOUT,
+            body_read_timeout: DEFAULT_BODY_READ_TIMEOUT,
+            header_read_timeout: DEFAULT_HEADER_READ_TIMEOUT,
+            max_connections: DEFAULT_MAX_CONNECTIONS,
         }
     }
 }
@@ -66,8 +87,29 @@ impl Default for Settings {
 pub struct HttpCounters {
     /// Responses by status class 1xx..5xx (index 1..=5).
     pub by_class: [AtomicU64; 6],
-    /// Client requests being handled now.
+    /// Client requests being handled now: from the request head until the response body
+    /// (a stream included) has ended or been dropped.
     pub in_flight: AtomicU64,
+    /// Client connections open now.
+    pub connections: AtomicU64,
+}
+
+/// Counts one client request in [`HttpCounters::in_flight`] for as long as it lives; the
+/// response body carries it until the body ends or is dropped.
+pub(crate) struct InFlight(Arc<Shared>);
+
+impl InFlight {
+    /// Counts a new request.
+    pub fn start(gw: &Arc<Shared>) -> InFlight {
+        gw.http.in_flight.fetch_add(1, Ordering::Relaxed);
+        InFlight(gw.clone())
+    }
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.0.http.in_flight.fetch_sub(1, Ordering::Relaxed);
+    }
 }
 
 /// A running gateway's state; cheap to clone (an `Arc`).
@@ -88,6 +130,8 @@ pub(crate) struct Shared {
     pub next_request: AtomicU64,
     pub http: HttpCounters,
     pub models_json: Bytes,
+    /// One permit per open client connection (`max_connections` in all).
+    pub connection_slots: Arc<tokio::sync::Semaphore>,
 }
 
 impl Gateway {
@@ -124,6 +168,9 @@ impl Gateway {
             .filter(|k| !k.is_empty())
             .collect();
         let models_json = Bytes::from(models_json(&config));
+        let settings_max_connections = settings
+            .max_connections
+            .clamp(1, tokio::sync::Semaphore::MAX_PERMITS);
         let engine = Engine::new(config.clone(), settings.seed);
         let clients = Arc::new(Clients::new(&upstreams));
         Ok(Gateway {
@@ -139,6 +186,7 @@ impl Gateway {
                 next_request: AtomicU64::new(1),
                 http: HttpCounters::default(),
                 models_json,
+                connection_slots: Arc::new(tokio::sync::Semaphore::new(settings_max_connections)),
             }),
         })
     }
@@ -236,9 +284,15 @@ fn bearer_token(header: &[u8]) -> Option<&[u8]> {
 }
 
 /// `GET /v1/models`: every route pattern and every tier name, each with the tier serving it.
+/// A name is listed once: a tier named like a route pattern appears as the route (the first
+/// route wins for repeated patterns).
 fn models_json(config: &Config) -> String {
     let mut data: Vec<serde_json::Value> = Vec::new();
+    let mut seen = std::collections::HashSet::new();
     for r in &config.routes {
+        if !seen.insert(r.pattern.as_str()) {
+            continue;
+        }
         data.push(serde_json::json!({
             "id": r.pattern,
             "object": "model",
@@ -247,6 +301,9 @@ fn models_json(config: &Config) -> String {
         }));
     }
     for t in &config.tiers {
+        if !seen.insert(t.name.as_str()) {
+            continue;
+        }
         data.push(serde_json::json!({
             "id": t.name,
             "object": "model",
@@ -260,7 +317,27 @@ fn models_json(config: &Config) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::bearer_token;
+    use super::{bearer_token, models_json};
+
+    #[test]
+    fn models_are_listed_once() {
+        let config = engine::Config::from_toml(
+            "[[tier]]\nname = \"gpt-4o\"\n[[tier]]\nname = \"cheap\"\n\
+             [[route]]\nmodel = \"gpt-4o\"\ntier = \"gpt-4o\"\n\
+             [[route]]\nmodel = \"mini\"\ntier = \"cheap\"\n\
+             [[deployment]]\nid = \"a\"\nprovider = \"p\"\nmodel = \"m\"\ntier = \"gpt-4o\"\n\
+             [[deployment]]\nid = \"b\"\nprovider = \"p\"\nmodel = \"m\"\ntier = \"cheap\"\n",
+        )
+        .expect("valid config");
+        let v: serde_json::Value = serde_json::from_str(&models_json(&config)).expect("JSON");
+        let ids: Vec<&str> = v["data"]
+            .as_array()
+            .expect("data")
+            .iter()
+            .filter_map(|m| m["id"].as_str())
+            .collect();
+        assert_eq!(ids, ["gpt-4o", "mini", "cheap"]);
+    }
 
     #[test]
     fn bearer_tokens() {

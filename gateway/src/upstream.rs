@@ -66,42 +66,11 @@ impl Upstream {
         env: &dyn Fn(&str) -> Option<String>,
     ) -> Result<Upstream, GatewayError> {
         let e = &d.endpoint;
-        let bad = |url: &str, reason: &str| GatewayError::BaseUrl {
-            deployment: d.id.clone(),
-            url: url.to_owned(),
-            reason: reason.to_owned(),
-        };
-        let base = e.base_url.as_deref().ok_or_else(|| {
-            bad(
-                "",
-                "every deployment served by the gateway needs a base_url",
-            )
-        })?;
-        // A query (Azure's `?api-version=…`) stays at the end, after the endpoint's path.
-        let (path, query) = match base.split_once('?') {
-            Some((path, query)) => (path, format!("?{query}")),
-            None => (base, String::new()),
-        };
-        let trimmed = path.trim_end_matches('/');
-        let mut uris = Vec::with_capacity(3);
-        for endpoint in Endpoint::ALL {
-            let uri: Uri = format!("{trimmed}{}{query}", endpoint.suffix())
-                .parse()
-                .map_err(|err: http::uri::InvalidUri| bad(base, &err.to_string()))?;
-            match uri.scheme_str() {
-                Some("http") => {}
-                Some("https") if cfg!(feature = "tls") => {}
-                Some("https") => return Err(bad(base, "built without the `tls` feature")),
-                _ => return Err(bad(base, "expected an http:// or https:// URL")),
-            }
-            if uri.authority().is_none_or(|a| a.as_str().contains('@')) {
-                return Err(bad(base, "expected a host and no user:password@ part"));
-            }
-            uris.push(uri);
-        }
-        let uris: [Uri; 3] = uris
-            .try_into()
-            .map_err(|_| bad(base, "internal: wrong number of endpoints"))?;
+        let Checked {
+            uris,
+            key_header,
+            id_header,
+        } = check_endpoint(d)?;
         let auth = match &e.api_key_env {
             None => None,
             Some(var) => {
@@ -109,34 +78,27 @@ impl Upstream {
                     deployment: d.id.clone(),
                     variable: var.clone(),
                 })?;
-                let invalid = || GatewayError::InvalidKey {
-                    deployment: d.id.clone(),
-                    variable: var.clone(),
+                let key = key.trim();
+                if key.is_empty() {
+                    return Err(GatewayError::EmptyKey {
+                        deployment: d.id.clone(),
+                        variable: var.clone(),
+                    });
+                }
+                let text = match &key_header {
+                    None => format!("Bearer {key}"),
+                    Some(_) => key.to_owned(),
                 };
-                let (name, text) = match e.api_key_header.as_deref() {
-                    None => (AUTHORIZATION, format!("Bearer {}", key.trim())),
-                    Some(header) => (
-                        HeaderName::try_from(header).map_err(|_| {
-                            bad(
-                                base,
-                                &format!("api_key_header {header:?} is not a header name"),
-                            )
-                        })?,
-                        key.trim().to_owned(),
-                    ),
-                };
-                let mut value = HeaderValue::try_from(text).map_err(|_| invalid())?;
+                let mut value =
+                    HeaderValue::try_from(text).map_err(|_| GatewayError::InvalidKey {
+                        deployment: d.id.clone(),
+                        variable: var.clone(),
+                    })?;
                 value.set_sensitive(true);
-                Some((name, value))
+                Some((key_header.unwrap_or(AUTHORIZATION), value))
             }
         };
         let model = e.upstream_model.as_deref().unwrap_or(&d.model);
-        let id_header = HeaderValue::try_from(d.id.as_str()).map_err(|_| {
-            bad(
-                base,
-                "deployment id must be printable ASCII to appear in headers",
-            )
-        })?;
         Ok(Upstream {
             id: d.id.clone(),
             id_header,
@@ -170,6 +132,87 @@ impl Upstream {
     pub fn new_client(&self) -> UpstreamClient {
         client(self.connect_timeout)
     }
+}
+
+/// What [`check_endpoint`] derives from a deployment's static fields.
+struct Checked {
+    uris: [Uri; 3],
+    key_header: Option<HeaderName>,
+    id_header: HeaderValue,
+}
+
+/// Checks what the gateway needs of every deployment, from the config alone (no environment
+/// variable is read): an `http://` or `https://` `base_url` with a host and no `user:password@`,
+/// a valid `api_key_header` name, and an id usable as a header value. `switchyard serve` and
+/// `switchyard check` both run it, so they accept the same gateway configs.
+pub fn check_endpoints(config: &engine::Config) -> Result<(), GatewayError> {
+    config
+        .deployments
+        .iter()
+        .try_for_each(|d| check_endpoint(d).map(drop))
+}
+
+fn check_endpoint(d: &engine::config::Deployment) -> Result<Checked, GatewayError> {
+    let e = &d.endpoint;
+    let bad = |url: &str, reason: &str| GatewayError::BaseUrl {
+        deployment: d.id.clone(),
+        url: url.to_owned(),
+        reason: reason.to_owned(),
+    };
+    let base = e.base_url.as_deref().ok_or_else(|| {
+        bad(
+            "",
+            "every deployment served by the gateway needs a base_url",
+        )
+    })?;
+    // A query (Azure's `?api-version=…`) stays at the end, after the endpoint's path.
+    let (path, query) = match base.split_once('?') {
+        Some((path, query)) => (path, format!("?{query}")),
+        None => (base, String::new()),
+    };
+    let trimmed = path.trim_end_matches('/');
+    let mut uris = Vec::with_capacity(3);
+    for endpoint in Endpoint::ALL {
+        let uri: Uri = format!("{trimmed}{}{query}", endpoint.suffix())
+            .parse()
+            .map_err(|err: http::uri::InvalidUri| bad(base, &err.to_string()))?;
+        match uri.scheme_str() {
+            Some("http") => {}
+            Some("https") if cfg!(feature = "tls") => {}
+            Some("https") => return Err(bad(base, "built without the `tls` feature")),
+            _ => return Err(bad(base, "expected an http:// or https:// URL")),
+        }
+        if uri
+            .authority()
+            .is_none_or(|a| a.as_str().contains('@') || a.host().is_empty())
+        {
+            return Err(bad(base, "expected a host and no user:password@ part"));
+        }
+        uris.push(uri);
+    }
+    let uris: [Uri; 3] = uris
+        .try_into()
+        .map_err(|_| bad(base, "internal: wrong number of endpoints"))?;
+    let key_header = match e.api_key_header.as_deref() {
+        None => None,
+        Some(header) => Some(HeaderName::try_from(header).map_err(|_| {
+            bad(
+                base,
+                &format!("api_key_header {header:?} is not a valid HTTP header name"),
+            )
+        })?),
+    };
+    let id_header = HeaderValue::try_from(d.id.as_str()).map_err(|_| {
+        bad(
+            base,
+            "deployment id must be printable ASCII to appear in headers",
+        )
+    })?;
+    Ok(Checked {
+        uris,
+        key_header,
+        id_header,
+    })
 }
 
 /// One pooled client per deployment, indexed like the config's deployments.
@@ -245,6 +288,41 @@ mod tests {
             "http://127.0.0.1:9/v1/chat/completions"
         );
         assert_eq!(req.headers()[AUTHORIZATION], "Bearer k");
+    }
+
+    #[test]
+    fn an_empty_key_is_rejected_naming_deployment_and_variable() {
+        for value in ["", "  "] {
+            let e = upstream("base_url = \"http://127.0.0.1:9/v1\"\n", &|_| {
+                Some(value.into())
+            })
+            .unwrap_err();
+            let text = e.to_string();
+            assert!(
+                text.contains("\"az\"") && text.contains("AZ_KEY") && text.contains("empty"),
+                "{text}"
+            );
+        }
+    }
+
+    #[test]
+    fn static_checks_need_no_environment() {
+        for (extra, want) in [
+            ("base_url = \"ftp://h/v1\"\n", "http:// or https://"),
+            ("base_url = \"http://user:pw@h/v1\"\n", "user:password@"),
+            (
+                "base_url = \"http://h/v1\"\napi_key_header = \"a b\"\n",
+                "api_key_header",
+            ),
+            ("", "needs a base_url"),
+        ] {
+            let config = engine::Config::from_toml(&format!(
+                "[[tier]]\nname = \"t\"\n[[deployment]]\nid = \"d\"\nprovider = \"p\"\nmodel = \"m\"\ntier = \"t\"\n{extra}"
+            ))
+            .unwrap();
+            let e = check_endpoints(&config).unwrap_err().to_string();
+            assert!(e.contains(want), "{e} should say {want}");
+        }
     }
 
     #[test]

@@ -60,14 +60,15 @@ pub(crate) async fn serve(
     listener: TcpListener,
     shutdown: impl Future<Output = ()>,
 ) -> Result<(), MockError> {
-    let http = crate::server::http1_server();
+    let http = crate::accept::http1_server(crate::state::DEFAULT_HEADER_READ_TIMEOUT);
+    let mut accept_errors = crate::accept::AcceptErrors::default();
     let graceful = GracefulShutdown::new();
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     tokio::pin!(shutdown);
     loop {
         tokio::select! {
             accepted = listener.accept() => {
-                let Some((stream, peer)) = crate::server::accepted_or_back_off(accepted).await else {
+                let Some((stream, peer)) = crate::accept::accepted_or_back_off(accepted, &mut accept_errors).await else {
                     continue;
                 };
                 if shared.model.refusing() {
