@@ -6,7 +6,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 cargo build --release --quiet
-bin=target/release/switchyard
+bin=${CARGO_TARGET_DIR:-target}/release/switchyard
 index=reports/README.md
 mkdir -p reports
 {
