@@ -1,8 +1,7 @@
 //! Run results as files and tables: `summary.csv`, `deployments.csv`, `timeseries.csv`,
 //! `summary.json`, and the plain-text table `simulate` prints.
 
-use std::fs::File;
-use std::io::{BufWriter, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use crate::stats::{Column, DeploymentRow, Summary};
@@ -30,24 +29,16 @@ pub enum OutputError {
 }
 
 /// Writes `content` to `path` through a temporary file and a rename, so a failed write never
-/// leaves a truncated file where a good one was.
+/// leaves a truncated file where a good one was; an existing `path` that is not a regular file
+/// (a symlink, a FIFO, a device) is refused (see [`crate::files::write_atomically`]).
 pub fn write_atomically(
     path: &Path,
     content: impl FnOnce(&mut dyn Write) -> std::io::Result<()>,
 ) -> Result<(), OutputError> {
-    let io = |source| OutputError::Io {
+    crate::files::write_atomically(path, content).map_err(|source| OutputError::Io {
         path: path.to_owned(),
         source,
-    };
-    let tmp = path.with_extension(format!(
-        "{}.tmp",
-        path.extension().and_then(|e| e.to_str()).unwrap_or("out")
-    ));
-    let file = File::create(&tmp).map_err(io)?;
-    let mut w = BufWriter::new(file);
-    content(&mut w).and_then(|_| w.flush()).map_err(io)?;
-    drop(w);
-    std::fs::rename(&tmp, path).map_err(io)
+    })
 }
 
 fn write_csv<T: serde::Serialize>(
@@ -174,6 +165,18 @@ fn pct(v: f64) -> String {
     format!("{:.2}%", v * 100.0)
 }
 
+/// `s` padded with spaces to `width` characters, on the right when `left` (aligned left), else
+/// on the left. Unlike `format!("{s:<w$}")` this has no limit on the width (std's formatting
+/// panics past 65,535).
+fn pad(s: &str, width: usize, left: bool) -> String {
+    let fill = " ".repeat(width.saturating_sub(s.chars().count()));
+    if left {
+        format!("{s}{fill}")
+    } else {
+        format!("{fill}{s}")
+    }
+}
+
 /// A fixed-width text table of rows (first row is the header).
 pub fn text_table(rows: &[Vec<String>]) -> String {
     let columns = rows.iter().map(Vec::len).max().unwrap_or(0);
@@ -191,13 +194,7 @@ pub fn text_table(rows: &[Vec<String>]) -> String {
         let cells: Vec<String> = row
             .iter()
             .enumerate()
-            .map(|(c, s)| {
-                if c == 0 {
-                    format!("{s:<w$}", w = widths[c])
-                } else {
-                    format!("{s:>w$}", w = widths[c])
-                }
-            })
+            .map(|(c, s)| pad(s, widths[c], c == 0))
             .collect();
         out.push_str(cells.join("  ").trim_end());
         out.push('\n');
@@ -364,4 +361,21 @@ pub fn comparison_table(c: &crate::compare::Comparison) -> String {
         rows.push(row);
     }
     text_table(&rows)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tables_take_cells_of_any_length() {
+        let long = "é".repeat(70_000);
+        let table = text_table(&[
+            vec!["name".into(), "n".into()],
+            vec![long.clone(), "1".into()],
+        ]);
+        let lines: Vec<&str> = table.lines().collect();
+        assert_eq!(lines[0].chars().count(), 70_000 + 3);
+        assert!(lines[2].starts_with(&long) && lines[2].ends_with("  1"));
+    }
 }
