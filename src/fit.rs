@@ -13,7 +13,8 @@ pub struct FitArgs {
     /// Per-attempt trace recorded by the gateway (`serve --trace-out`) or by
     /// `simulate --trace-out` (CSV, optionally gzip-compressed).
     pub trace: PathBuf,
-    /// Scenario file to write (TOML); replaced atomically.
+    /// Scenario file to write (TOML); replaced atomically. An existing path that is not a
+    /// regular file (a symlink, a FIFO, a device) is refused.
     #[arg(long)]
     pub out: PathBuf,
     /// Scenario name (default: fitted-<trace name>).

@@ -221,7 +221,7 @@ fn positive(v: f64, name: &str) -> Result<f64, String> {
     if v > 0.0 && v.is_finite() {
         Ok(v)
     } else {
-        Err(format!("{name} must be > 0, got {v}"))
+        Err(format!("{name} must be > 0, got {v:?}"))
     }
 }
 

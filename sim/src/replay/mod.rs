@@ -26,8 +26,8 @@ use std::time::Duration;
 
 pub use error::{RowError, TraceError};
 pub use format::Format;
-pub(crate) use reader::{header_names, is_blank, open_csv};
-pub use reader::{parse_count, parse_millis, ReadStats, LOGGED_BAD_ROWS};
+pub(crate) use reader::{duplicate_column, header_names, is_blank, longer_than_header, open_csv};
+pub use reader::{parse_count, parse_millis, ReadStats, LOGGED_BAD_ROWS, TIMESTAMP};
 pub use source::TraceSource;
 
 use crate::run::stream;

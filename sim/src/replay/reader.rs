@@ -3,7 +3,6 @@
 //! flat however long the file.
 
 use std::collections::HashMap;
-use std::fs::File;
 use std::io::{BufRead, BufReader, Read};
 use std::path::Path;
 
@@ -34,7 +33,8 @@ pub(crate) struct Record {
     pub output: u32,
 }
 
-/// Opens a file for reading, decompressing gzip (recognised by its magic bytes).
+/// Opens a regular file for reading (a FIFO or a device is refused: a replay reads the file
+/// more than once), decompressing gzip (recognised by its magic bytes).
 pub(crate) fn open_input(path: &Path) -> Result<(Box<dyn Read>, bool), TraceError> {
     let file_name = path.display().to_string();
     let io = |cause| TraceError::Io {
@@ -42,7 +42,8 @@ pub(crate) fn open_input(path: &Path) -> Result<(Box<dyn Read>, bool), TraceErro
         line: None,
         cause,
     };
-    let mut reader = BufReader::with_capacity(1 << 16, File::open(path).map_err(io)?);
+    let file = crate::files::open_regular(path).map_err(io)?;
+    let mut reader = BufReader::with_capacity(1 << 16, file);
     let gzip = reader.fill_buf().map_err(io)?.starts_with(&[0x1f, 0x8b]);
     Ok(if gzip {
         (Box::new(flate2::read::MultiGzDecoder::new(reader)), true)
@@ -312,6 +313,9 @@ impl<'a> RowReader<'a> {
 
     /// Parses the current row: `None` for a retry.
     fn parse(&mut self) -> Result<Option<Record>, Bad> {
+        if let Some(e) = longer_than_header(&self.record, self.columns.names.len(), &self.file) {
+            return Err(Bad::Row(e));
+        }
         let c = &self.columns;
         let (ts_col, in_col, out_col) = (c.timestamp, c.input, c.output);
         let (attempt_col, model_col, tier_col) = (c.attempt, c.model, c.tier);
@@ -325,8 +329,7 @@ impl<'a> RowReader<'a> {
         }
         let v = self.field(ts_col)?;
         let at = match self.columns.format {
-            Format::Own => parse_millis(v)
-                .ok_or_else(|| self.bad(ts_col, v, "a time in milliseconds (a finite number)"))?,
+            Format::Own => parse_millis(v).ok_or_else(|| self.bad(ts_col, v, TIMESTAMP))?,
             Format::Azure => std::str::from_utf8(v)
                 .ok()
                 .and_then(|t| azure::parse_timestamp(t).ok())
@@ -370,10 +373,14 @@ impl<'a> RowReader<'a> {
         match self.models.resolve(model, tier, self.config) {
             Ok(i) => Ok(i),
             Err(Unresolved::Unknown(expected)) => {
+                // Blame the column that was read: the model, else a non-empty tier, else the
+                // (empty) model column if there is one.
                 let col = if model.is_some_and(|m| !m.is_empty()) {
                     model_col
-                } else {
+                } else if tier.is_some_and(|t| !t.is_empty()) {
                     tier_col
+                } else {
+                    model_col.or(tier_col)
                 };
                 let value = model.filter(|m| !m.is_empty()).or(tier).unwrap_or_default();
                 Err(self.bad(col.unwrap_or(0), value.as_bytes(), expected))
@@ -390,6 +397,36 @@ impl<'a> RowReader<'a> {
 }
 
 const TOKENS: &str = "a whole number of tokens from 0 to 4294967295";
+
+/// What a trace timestamp must be (own format), for error messages.
+pub const TIMESTAMP: &str =
+    "a time in milliseconds: a number from -9e12 to 9e12 (about ±285 years)";
+
+/// A row with more fields than the header, as an error naming its first extra field.
+pub(crate) fn longer_than_header(
+    record: &csv::ByteRecord,
+    header: usize,
+    file: &str,
+) -> Option<RowError> {
+    (record.len() > header).then(|| RowError {
+        file: file.to_owned(),
+        line: record.position().map_or(0, |p| p.line()),
+        field: format!("field {}", header + 1),
+        value: shown(&record[header]),
+        expected: format!(
+            "at most {header} fields, as many as the header (the row has {})",
+            record.len()
+        ),
+    })
+}
+
+/// The first column name (case-insensitive, non-empty) the header repeats.
+pub(crate) fn duplicate_column(names: &[String]) -> Option<&str> {
+    names.iter().enumerate().find_map(|(i, n)| {
+        (!n.is_empty() && names[..i].iter().any(|m| m.eq_ignore_ascii_case(n)))
+            .then_some(n.as_str())
+    })
+}
 
 enum Bad {
     Row(RowError),
@@ -420,6 +457,13 @@ pub fn parse_millis(v: &[u8]) -> Option<i64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn duplicate_columns_are_found() {
+        let names = |s: &str| s.split(',').map(str::to_owned).collect::<Vec<_>>();
+        assert_eq!(duplicate_column(&names("a,b,A")), Some("A"));
+        assert_eq!(duplicate_column(&names("a,,b,")), None);
+    }
 
     #[test]
     fn counts_and_millis() {

@@ -83,6 +83,19 @@ fn header_above(source: &str, line_start: usize) -> Option<usize> {
 fn indexed_header(source: &str, header_start: usize, name: &str) -> String {
     let line = source[header_start..].lines().next().unwrap_or_default();
     if !is_array_header(line) {
+        // `[world.provider.ttft]` belongs to the last `[[world.provider]]` above it.
+        let mut at = header_start;
+        while let Some(s) = header_above(source, at) {
+            let l = source[s..].lines().next().unwrap_or_default();
+            if let Some(n) = header_name(l) {
+                if is_array_header(l) {
+                    if let Some(rest) = name.strip_prefix(&format!("{n}.")) {
+                        return format!("{}.{rest}", indexed_header(source, s, &n));
+                    }
+                }
+            }
+            at = s;
+        }
         return name.to_owned();
     }
     let mut index = 0;
@@ -167,28 +180,64 @@ fn keys_before(prefix: &str) -> Vec<Option<String>> {
     stack
 }
 
-/// Rephrases serde's and toml's messages where they are cryptic.
+/// Rephrases serde's and toml's messages where they are cryptic, and shortens long values.
 pub fn readable(message: &str) -> String {
     let m = message.trim_end();
-    if m.contains("wanted exactly 1 element") {
-        return "expected exactly one kind as the only key, e.g. { poisson = { rate = 2.0 } } \
-                or { lognormal = { median = \"1s\", p99 = \"3s\" } }; found none or several"
-            .to_owned();
+    let m = if m.contains("wanted exactly 1 element") {
+        "expected exactly one kind as the only key, e.g. { poisson = { rate = 2.0 } } or \
+         { lognormal = { median = \"1s\", p99 = \"3s\" } }; found none or several"
+            .to_owned()
+    } else if m.starts_with("wanted string or table") {
+        "wrong type; expected a table naming one kind, e.g. { constant = 10 } or \
+         { poisson = { rate = 2.0 } }"
+            .to_owned()
+    } else if let Some(rest) =
+        m.strip_prefix("data did not match any variant of untagged enum Value")
+    {
+        format!("expected a number or a duration string such as \"400ms\"{rest}")
+    } else {
+        m.replace("invalid type: ", "wrong type: found ")
+            .replace("invalid length ", "wrong number of entries: ")
+            .replace(
+                ", expected u64",
+                ", expected a whole number from 0 to 18446744073709551615",
+            )
+            .replace(
+                ", expected u32",
+                ", expected a whole number from 0 to 4294967295",
+            )
+            .replace(", expected i64", ", expected a whole number")
+            .replace(", expected f64", ", expected a number")
+            .replace("found map", "found a table")
+            .replace("expected a sequence", "expected an array")
+    };
+    let m = m
+        .replace("struct variant ", "")
+        .replace("expected struct ", "expected ");
+    let words: Vec<String> = m.split(' ').map(|w| internal_names(&shorten(w))).collect();
+    words.join(" ")
+}
+
+/// `struct variant DistSpec::Lognormal`, `struct RawWorldDeployment` → `a table`.
+fn internal_names(word: &str) -> String {
+    let trimmed = word.trim_end_matches([',', ';']);
+    let internal = trimmed.contains("::")
+        || (trimmed.starts_with("Raw") && trimmed.chars().all(char::is_alphanumeric));
+    if internal {
+        word.replacen(trimmed, "(a table)", 1)
+    } else {
+        word.to_owned()
     }
-    if let Some(rest) = m.strip_prefix("data did not match any variant of untagged enum Value") {
-        return format!("expected a number or a duration string such as \"400ms\"{rest}");
+}
+
+/// A word over 80 characters cut to its first 60 and an ellipsis.
+fn shorten(word: &str) -> String {
+    if word.chars().count() > 80 {
+        let cut: String = word.chars().take(60).collect();
+        format!("{cut}…")
+    } else {
+        word.to_owned()
     }
-    m.replace("invalid type: ", "wrong type: found ")
-        .replace(
-            ", expected u64",
-            ", expected a whole number from 0 to 18446744073709551615",
-        )
-        .replace(
-            ", expected u32",
-            ", expected a whole number from 0 to 4294967295",
-        )
-        .replace(", expected i64", ", expected a whole number")
-        .replace(", expected f64", ", expected a number")
 }
 
 #[cfg(test)]
@@ -227,7 +276,29 @@ mod tests {
     }
 
     #[test]
+    fn sub_tables_of_array_tables_are_indexed() {
+        let src = "[[world.provider]]\nname = \"a\"\n[[world.provider]]\nname = \"b\"\n\
+                   [world.provider.ttft.lognormal]\nmedian = 5\n";
+        assert_eq!(
+            key(src, "5\n").as_deref(),
+            Some("world.provider[1].ttft.lognormal.median")
+        );
+    }
+
+    #[test]
     fn serde_wording_becomes_readable() {
+        let m = readable(
+            "invalid length 0, expected struct variant DistSpec::Lognormal with 3 elements",
+        );
+        assert_eq!(
+            m,
+            "wrong number of entries: 0, expected (a table) with 3 elements"
+        );
+        let m = readable(&format!(
+            "invalid type: floating point `{}`, expected a string",
+            5e-324
+        ));
+        assert!(m.chars().count() < 150, "{m}");
         assert!(
             readable("wanted exactly 1 element, more than 1 element").contains("exactly one kind")
         );
