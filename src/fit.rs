@@ -27,6 +27,9 @@ pub struct FitArgs {
 
 /// Runs the command.
 pub fn run(args: FitArgs) -> anyhow::Result<()> {
+    if let Some(name) = &args.name {
+        sim::scenario::limits::name(name).map_err(|m| anyhow::anyhow!("--name {m}"))?;
+    }
     let options = FitOptions {
         skip_bad_rows: args.skip_bad_rows,
         name: args.name.clone(),
@@ -36,8 +39,7 @@ pub fn run(args: FitArgs) -> anyhow::Result<()> {
     // Check the file we are about to write is a scenario `simulate` accepts.
     sim::Scenario::parse(&text, &args.out.display().to_string(), &fit.name)
         .context("the fitted scenario does not validate (a bug in fit)")?;
-    sim::output::write_atomically(&args.out, |w| w.write_all(text.as_bytes()))
-        .with_context(|| format!("cannot write {}", args.out.display()))?;
+    sim::output::write_atomically(&args.out, |w| w.write_all(text.as_bytes()))?;
     println!(
         "{}: {} rows, {} requests, {} attempts over {:.1} s ({:.2} requests/s), {} deployment(s)",
         fit.file,

@@ -21,10 +21,10 @@ pub struct SimulateArgs {
     #[arg(long)]
     pub strategy: Option<StrategyKind>,
     /// Seed (default: the scenario's).
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true, value_parser = crate::args::count)]
     pub seed: Option<u64>,
     /// Stop arrivals after this many requests.
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true, value_parser = crate::args::count)]
     pub requests: Option<u64>,
     /// Folder for summary.csv, deployments.csv, timeseries.csv and summary.json
     /// (default: runs/<scenario name>/).

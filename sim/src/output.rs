@@ -11,20 +11,20 @@ use crate::RunResult;
 #[derive(Debug, thiserror::Error)]
 pub enum OutputError {
     /// A file could not be created or written.
-    #[error("cannot write {path}: {source}")]
+    #[error("cannot write {path}: {cause}")]
     Io {
         /// The file.
         path: PathBuf,
-        /// The cause.
-        source: std::io::Error,
+        /// The cause (shown in the message, so not a `source`: chains would repeat it).
+        cause: std::io::Error,
     },
     /// A CSV row could not be written.
-    #[error("cannot write {path}: {source}")]
+    #[error("cannot write {path}: {cause}")]
     Csv {
         /// The file.
         path: PathBuf,
         /// The cause.
-        source: csv::Error,
+        cause: csv::Error,
     },
 }
 
@@ -35,9 +35,9 @@ pub fn write_atomically(
     path: &Path,
     content: impl FnOnce(&mut dyn Write) -> std::io::Result<()>,
 ) -> Result<(), OutputError> {
-    crate::files::write_atomically(path, content).map_err(|source| OutputError::Io {
+    crate::files::write_atomically(path, content).map_err(|cause| OutputError::Io {
         path: path.to_owned(),
-        source,
+        cause,
     })
 }
 
@@ -57,9 +57,9 @@ fn write_csv<T: serde::Serialize>(
         csv.flush()
     })?;
     match err {
-        Some(source) => Err(OutputError::Csv {
+        Some(cause) => Err(OutputError::Csv {
             path: path.to_owned(),
-            source,
+            cause,
         }),
         None => Ok(()),
     }
@@ -149,9 +149,9 @@ pub fn write_summary_json(path: &Path, results: &[&RunResult]) -> Result<(), Out
 
 /// Writes all four files of a set of runs into `dir` (created if missing).
 pub fn write_run_files(dir: &Path, results: &[&RunResult]) -> Result<(), OutputError> {
-    std::fs::create_dir_all(dir).map_err(|source| OutputError::Io {
+    std::fs::create_dir_all(dir).map_err(|cause| OutputError::Io {
         path: dir.to_owned(),
-        source,
+        cause,
     })?;
     let summaries: Vec<&Summary> = results.iter().map(|r| &r.summary).collect();
     let deployments: Vec<&DeploymentRow> = results.iter().flat_map(|r| &r.deployments).collect();
@@ -288,9 +288,9 @@ pub fn write_comparison_files(
     c: &crate::compare::Comparison,
 ) -> Result<(), OutputError> {
     use crate::compare::METRICS;
-    std::fs::create_dir_all(dir).map_err(|source| OutputError::Io {
+    std::fs::create_dir_all(dir).map_err(|cause| OutputError::Io {
         path: dir.to_owned(),
-        source,
+        cause,
     })?;
     let path = dir.join("summary.csv");
     let mut header = vec![
