@@ -137,7 +137,7 @@ fn mutate(table: &mut Table, path: &[Step], m: usize) -> bool {
         (Value::Array(a), Step::Index(i)) => {
             if m == extremes.len() {
                 a.remove(i);
-            } else if m % 2 == 0 {
+            } else if m & 1 == 0 {
                 let copy = a[i].clone();
                 a.push(copy);
             } else {

@@ -6,8 +6,8 @@ use std::fmt::Write as _;
 use std::time::Duration;
 
 use super::stats::Z;
-use crate::scenario::limits;
 use super::Fit;
+use crate::scenario::limits;
 
 /// A TOML basic string.
 fn quote(s: &str) -> String {
