@@ -97,8 +97,8 @@ pub fn detect<'h>(
     header: impl IntoIterator<Item = &'h [u8]>,
     forced: Option<Format>,
 ) -> Result<Columns, String> {
-    let names = super::reader::header_names(header);
-    if let Some(name) = super::reader::duplicate_column(&names) {
+    let names = super::cells::header_names(header);
+    if let Some(name) = super::cells::duplicate_column(&names) {
         return Err(format!(
             "the column {name:?} appears twice in the header {:?}; expected each column once",
             names.join(",")
