@@ -20,16 +20,17 @@ pub struct CompareArgs {
     #[arg(long, value_delimiter = ',')]
     pub strategies: Vec<StrategyKind>,
     /// Seeds per strategy; with more than one, means and 95 % confidence intervals are reported.
-    #[arg(long, default_value_t = 3)]
+    #[arg(long, default_value_t = 3, allow_negative_numbers = true,
+          value_parser = crate::args::at_least_one)]
     pub seeds: u64,
     /// Report folder (default: reports/<scenario name>/).
     #[arg(long)]
     pub out: Option<PathBuf>,
     /// Stop arrivals after this many requests (a short version of the scenario).
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true, value_parser = crate::args::count)]
     pub requests: Option<u64>,
     /// Worker threads (default: one per core).
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true, value_parser = crate::args::threads)]
     pub threads: Option<usize>,
 }
 

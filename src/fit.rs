@@ -13,7 +13,8 @@ pub struct FitArgs {
     /// Per-attempt trace recorded by the gateway (`serve --trace-out`) or by
     /// `simulate --trace-out` (CSV, optionally gzip-compressed).
     pub trace: PathBuf,
-    /// Scenario file to write (TOML); replaced atomically.
+    /// Scenario file to write (TOML); replaced atomically. An existing path that is not a
+    /// regular file (a symlink, a FIFO, a device) is refused.
     #[arg(long)]
     pub out: PathBuf,
     /// Scenario name (default: fitted-<trace name>).
@@ -26,6 +27,9 @@ pub struct FitArgs {
 
 /// Runs the command.
 pub fn run(args: FitArgs) -> anyhow::Result<()> {
+    if let Some(name) = &args.name {
+        sim::scenario::limits::name(name).map_err(|m| anyhow::anyhow!("--name {m}"))?;
+    }
     let options = FitOptions {
         skip_bad_rows: args.skip_bad_rows,
         name: args.name.clone(),
@@ -35,8 +39,7 @@ pub fn run(args: FitArgs) -> anyhow::Result<()> {
     // Check the file we are about to write is a scenario `simulate` accepts.
     sim::Scenario::parse(&text, &args.out.display().to_string(), &fit.name)
         .context("the fitted scenario does not validate (a bug in fit)")?;
-    sim::output::write_atomically(&args.out, |w| w.write_all(text.as_bytes()))
-        .with_context(|| format!("cannot write {}", args.out.display()))?;
+    sim::output::write_atomically(&args.out, |w| w.write_all(text.as_bytes()))?;
     println!(
         "{}: {} rows, {} requests, {} attempts over {:.1} s ({:.2} requests/s), {} deployment(s)",
         fit.file,

@@ -1,6 +1,7 @@
 //! `switchyard`: balance LLM traffic across providers, models and keys — simulate, compare,
 //! replay and serve with one engine.
 
+mod args;
 mod check;
 mod compare;
 mod fit;

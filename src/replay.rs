@@ -25,7 +25,8 @@ pub struct ReplayArgs {
     #[arg(long)]
     pub scenario: PathBuf,
     /// Time compression: 2 replays twice as fast, 0.5 at half speed.
-    #[arg(long, default_value_t = 1.0)]
+    #[arg(long, default_value_t = 1.0, allow_negative_numbers = true,
+          value_parser = crate::args::positive)]
     pub speed: f64,
     /// Replay only a slice, as offsets from the trace's first timestamp: 10m..20m, ..5m, 30s..
     #[arg(long)]
@@ -38,7 +39,8 @@ pub struct ReplayArgs {
     #[arg(long, value_delimiter = ',')]
     pub strategies: Vec<StrategyKind>,
     /// Seeds per strategy with --compare (seeds matter only when models come from the mix).
-    #[arg(long, requires = "compare")]
+    #[arg(long, requires = "compare", allow_negative_numbers = true,
+          value_parser = crate::args::at_least_one)]
     pub seeds: Option<u64>,
     /// Output folder (default: runs/<name>/, or reports/<name>/ with --compare).
     #[arg(long)]
@@ -61,7 +63,8 @@ pub struct ReplayArgs {
     #[arg(long)]
     pub model: Option<String>,
     /// Worker threads with --compare (default: one per core).
-    #[arg(long, requires = "compare")]
+    #[arg(long, requires = "compare", allow_negative_numbers = true,
+          value_parser = crate::args::threads)]
     pub threads: Option<usize>,
 }
 

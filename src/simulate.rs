@@ -1,6 +1,5 @@
 //! `switchyard simulate SCENARIO`: one run of a scenario, printed as tables and written as files.
 
-use std::fs::File;
 use std::io::BufWriter;
 use std::path::PathBuf;
 use std::time::Instant;
@@ -22,16 +21,17 @@ pub struct SimulateArgs {
     #[arg(long)]
     pub strategy: Option<StrategyKind>,
     /// Seed (default: the scenario's).
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true, value_parser = crate::args::count)]
     pub seed: Option<u64>,
     /// Stop arrivals after this many requests.
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true, value_parser = crate::args::count)]
     pub requests: Option<u64>,
     /// Folder for summary.csv, deployments.csv, timeseries.csv and summary.json
     /// (default: runs/<scenario name>/).
     #[arg(long)]
     pub out: Option<PathBuf>,
     /// Write one CSV row per attempt to this file (the trace format `replay` and `fit` read).
+    /// An existing path that is not a regular file (a symlink, a FIFO) is refused.
     #[arg(long)]
     pub trace_out: Option<PathBuf>,
 }
@@ -45,7 +45,7 @@ pub fn run(args: SimulateArgs) -> anyhow::Result<()> {
     let seed = args.seed.unwrap_or(scenario.settings.seed);
     let mut trace = match &args.trace_out {
         Some(path) => Some(CsvTrace::new(BufWriter::new(
-            File::create(path)
+            sim::files::create_output(path)
                 .with_context(|| format!("cannot create trace file {}", path.display()))?,
         ))),
         None => None,

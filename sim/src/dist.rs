@@ -13,6 +13,7 @@ use rand::Rng as _;
 use rand_distr::{Distribution, Exp, Gamma, LogNormal, Normal};
 use serde::Deserialize;
 
+use crate::scenario::limits;
 use crate::Rng;
 
 /// z-score of the 99th percentile of a standard normal.
@@ -51,13 +52,34 @@ impl Value {
                 return Err(format!("{t:?} is not a number; expected a token count"))
             }
         };
-        if v.is_finite() && v >= 0.0 {
+        let max = unit.max();
+        if v.is_finite() && (0.0..=max).contains(&v) {
             Ok(v)
         } else {
-            Err(format!("{v} is negative or not finite"))
+            Err(format!("{v:?} is out of range; expected {}", unit.range()))
         }
     }
 }
+
+impl Unit {
+    /// Largest value a distribution of this unit may state (seconds or tokens).
+    pub fn max(self) -> f64 {
+        match self {
+            Unit::Seconds => limits::MAX_LATENCY.as_secs_f64(),
+            Unit::Count => limits::MAX_TOKENS,
+        }
+    }
+
+    fn range(self) -> &'static str {
+        match self {
+            Unit::Seconds => "a duration from 0 to 1 day",
+            Unit::Count => "a token count from 0 to 2000000",
+        }
+    }
+}
+
+/// Largest value [`Dist::sample`] returns (a heavy tail is cut here; NaN becomes 0).
+pub const MAX_SAMPLE: f64 = 1e12;
 
 /// A distribution as written in a scenario file.
 #[derive(Debug, Clone, Deserialize, PartialEq)]
@@ -136,13 +158,31 @@ impl DistSpec {
                         }
                         (p99 / median).ln() / Z99
                     }
-                    (None, Some(s)) if s.is_finite() && *s >= 0.0 => *s,
+                    (None, Some(s)) if (0.0..=limits::MAX_SIGMA).contains(s) => *s,
+                    (None, Some(s)) => {
+                        return Err(format!(
+                            "sigma {s:?} is out of range; expected 0 to {}",
+                            limits::MAX_SIGMA
+                        ))
+                    }
                     _ => return Err("give exactly one of p99 or sigma (≥ 0)".into()),
                 };
+                if sigma > limits::MAX_SIGMA {
+                    return Err(format!(
+                        "p99 / median is too large (σ = {sigma:.1}); expected σ ≤ {}",
+                        limits::MAX_SIGMA
+                    ));
+                }
                 Dist::LogNormal(LogNormal::new(median.ln(), sigma).map_err(|e| e.to_string())?)
             }
             DistSpec::Gamma { shape, mean } => {
-                let shape = positive(*shape, "shape")?;
+                let (lo, hi) = limits::GAMMA_SHAPE;
+                if !(lo..=hi).contains(shape) {
+                    return Err(format!(
+                        "shape {shape:?} is out of range; expected {lo} to {hi}"
+                    ));
+                }
+                let shape = *shape;
                 let mean = positive(mean.resolve(unit)?, "mean")?;
                 Dist::Gamma(Gamma::new(shape, mean / shape).map_err(|e| e.to_string())?)
             }
@@ -181,13 +221,22 @@ fn positive(v: f64, name: &str) -> Result<f64, String> {
     if v > 0.0 && v.is_finite() {
         Ok(v)
     } else {
-        Err(format!("{name} must be > 0, got {v}"))
+        Err(format!("{name} must be > 0, got {v:?}"))
     }
 }
 
 impl Dist {
-    /// Draws one value (never negative).
+    /// Draws one value: never negative, never above [`MAX_SAMPLE`], never NaN.
     pub fn sample(&self, rng: &mut Rng) -> f64 {
+        let v = self.draw(rng);
+        if v.is_nan() {
+            0.0
+        } else {
+            v.clamp(0.0, MAX_SAMPLE)
+        }
+    }
+
+    fn draw(&self, rng: &mut Rng) -> f64 {
         match self {
             Dist::Constant(v) => *v,
             Dist::Exponential(d) => d.sample(rng),
@@ -207,6 +256,66 @@ impl Dist {
                 let (q1, v1) = points[i];
                 v0 + (v1 - v0) * (u - q0) / (q1 - q0)
             }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::SeedableRng;
+
+    fn spec(text: &str) -> DistSpec {
+        #[derive(Deserialize)]
+        struct W {
+            d: DistSpec,
+        }
+        toml::from_str::<W>(&format!("d = {text}"))
+            .expect("a distribution")
+            .d
+    }
+
+    #[test]
+    fn parameters_are_range_checked() {
+        let bad = [
+            ("{ constant = \"1000days\" }", Unit::Seconds, "out of range"),
+            ("{ constant = 1e308 }", Unit::Count, "out of range"),
+            (
+                "{ lognormal = { median = \"1ns\", p99 = \"1day\" } }",
+                Unit::Seconds,
+                "σ",
+            ),
+            (
+                "{ lognormal = { median = \"1s\", sigma = 1e300 } }",
+                Unit::Seconds,
+                "sigma",
+            ),
+            (
+                "{ gamma = { shape = 1e-300, mean = \"1s\" } }",
+                Unit::Seconds,
+                "shape",
+            ),
+            (
+                "{ normal = { mean = \"1s\", std = \"2000days\" } }",
+                Unit::Seconds,
+                "out of range",
+            ),
+        ];
+        for (text, unit, needle) in bad {
+            let e = spec(text).build(unit).unwrap_err();
+            assert!(e.contains(needle), "{text}: {e}");
+        }
+    }
+
+    #[test]
+    fn samples_are_finite_and_bounded() {
+        let d = spec("{ lognormal = { median = \"1day\", sigma = 10.0 } }")
+            .build(Unit::Seconds)
+            .unwrap();
+        let mut rng = Rng::seed_from_u64(1);
+        for _ in 0..10_000 {
+            let v = d.sample(&mut rng);
+            assert!((0.0..=MAX_SAMPLE).contains(&v), "{v}");
         }
     }
 }

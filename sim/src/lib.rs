@@ -4,6 +4,7 @@
 
 pub mod compare;
 pub mod dist;
+pub mod files;
 pub mod fit;
 pub mod limiter;
 pub mod output;
@@ -12,6 +13,7 @@ pub mod report;
 pub mod run;
 pub mod scenario;
 pub mod stats;
+pub mod time;
 pub mod trace;
 pub mod workload;
 pub mod world;

@@ -1,8 +1,7 @@
 //! Run results as files and tables: `summary.csv`, `deployments.csv`, `timeseries.csv`,
 //! `summary.json`, and the plain-text table `simulate` prints.
 
-use std::fs::File;
-use std::io::{BufWriter, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use crate::stats::{Column, DeploymentRow, Summary};
@@ -12,42 +11,34 @@ use crate::RunResult;
 #[derive(Debug, thiserror::Error)]
 pub enum OutputError {
     /// A file could not be created or written.
-    #[error("cannot write {path}: {source}")]
+    #[error("cannot write {path}: {cause}")]
     Io {
         /// The file.
         path: PathBuf,
-        /// The cause.
-        source: std::io::Error,
+        /// The cause (shown in the message, so not a `source`: chains would repeat it).
+        cause: std::io::Error,
     },
     /// A CSV row could not be written.
-    #[error("cannot write {path}: {source}")]
+    #[error("cannot write {path}: {cause}")]
     Csv {
         /// The file.
         path: PathBuf,
         /// The cause.
-        source: csv::Error,
+        cause: csv::Error,
     },
 }
 
 /// Writes `content` to `path` through a temporary file and a rename, so a failed write never
-/// leaves a truncated file where a good one was.
+/// leaves a truncated file where a good one was; an existing `path` that is not a regular file
+/// (a symlink, a FIFO, a device) is refused (see [`crate::files::write_atomically`]).
 pub fn write_atomically(
     path: &Path,
     content: impl FnOnce(&mut dyn Write) -> std::io::Result<()>,
 ) -> Result<(), OutputError> {
-    let io = |source| OutputError::Io {
+    crate::files::write_atomically(path, content).map_err(|cause| OutputError::Io {
         path: path.to_owned(),
-        source,
-    };
-    let tmp = path.with_extension(format!(
-        "{}.tmp",
-        path.extension().and_then(|e| e.to_str()).unwrap_or("out")
-    ));
-    let file = File::create(&tmp).map_err(io)?;
-    let mut w = BufWriter::new(file);
-    content(&mut w).and_then(|_| w.flush()).map_err(io)?;
-    drop(w);
-    std::fs::rename(&tmp, path).map_err(io)
+        cause,
+    })
 }
 
 fn write_csv<T: serde::Serialize>(
@@ -66,9 +57,9 @@ fn write_csv<T: serde::Serialize>(
         csv.flush()
     })?;
     match err {
-        Some(source) => Err(OutputError::Csv {
+        Some(cause) => Err(OutputError::Csv {
             path: path.to_owned(),
-            source,
+            cause,
         }),
         None => Ok(()),
     }
@@ -158,9 +149,9 @@ pub fn write_summary_json(path: &Path, results: &[&RunResult]) -> Result<(), Out
 
 /// Writes all four files of a set of runs into `dir` (created if missing).
 pub fn write_run_files(dir: &Path, results: &[&RunResult]) -> Result<(), OutputError> {
-    std::fs::create_dir_all(dir).map_err(|source| OutputError::Io {
+    std::fs::create_dir_all(dir).map_err(|cause| OutputError::Io {
         path: dir.to_owned(),
-        source,
+        cause,
     })?;
     let summaries: Vec<&Summary> = results.iter().map(|r| &r.summary).collect();
     let deployments: Vec<&DeploymentRow> = results.iter().flat_map(|r| &r.deployments).collect();
@@ -172,6 +163,18 @@ pub fn write_run_files(dir: &Path, results: &[&RunResult]) -> Result<(), OutputE
 
 fn pct(v: f64) -> String {
     format!("{:.2}%", v * 100.0)
+}
+
+/// `s` padded with spaces to `width` characters, on the right when `left` (aligned left), else
+/// on the left. Unlike `format!("{s:<w$}")` this has no limit on the width (std's formatting
+/// panics past 65,535).
+fn pad(s: &str, width: usize, left: bool) -> String {
+    let fill = " ".repeat(width.saturating_sub(s.chars().count()));
+    if left {
+        format!("{s}{fill}")
+    } else {
+        format!("{fill}{s}")
+    }
 }
 
 /// A fixed-width text table of rows (first row is the header).
@@ -191,13 +194,7 @@ pub fn text_table(rows: &[Vec<String>]) -> String {
         let cells: Vec<String> = row
             .iter()
             .enumerate()
-            .map(|(c, s)| {
-                if c == 0 {
-                    format!("{s:<w$}", w = widths[c])
-                } else {
-                    format!("{s:>w$}", w = widths[c])
-                }
-            })
+            .map(|(c, s)| pad(s, widths[c], c == 0))
             .collect();
         out.push_str(cells.join("  ").trim_end());
         out.push('\n');
@@ -291,9 +288,9 @@ pub fn write_comparison_files(
     c: &crate::compare::Comparison,
 ) -> Result<(), OutputError> {
     use crate::compare::METRICS;
-    std::fs::create_dir_all(dir).map_err(|source| OutputError::Io {
+    std::fs::create_dir_all(dir).map_err(|cause| OutputError::Io {
         path: dir.to_owned(),
-        source,
+        cause,
     })?;
     let path = dir.join("summary.csv");
     let mut header = vec![
@@ -364,4 +361,21 @@ pub fn comparison_table(c: &crate::compare::Comparison) -> String {
         rows.push(row);
     }
     text_table(&rows)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tables_take_cells_of_any_length() {
+        let long = "é".repeat(70_000);
+        let table = text_table(&[
+            vec!["name".into(), "n".into()],
+            vec![long.clone(), "1".into()],
+        ]);
+        let lines: Vec<&str> = table.lines().collect();
+        assert_eq!(lines[0].chars().count(), 70_000 + 3);
+        assert!(lines[2].starts_with(&long) && lines[2].ends_with("  1"));
+    }
 }

@@ -349,7 +349,7 @@ impl Simulation<'_> {
     fn schedule(&mut self, at: Duration, kind: Kind, slot: u32, token: u64) {
         self.seq += 1;
         self.heap.push(Reverse(Event {
-            at: at.as_nanos() as u64,
+            at: crate::time::nanos(at),
             seq: self.seq,
             kind,
             slot,
@@ -538,7 +538,7 @@ impl Simulation<'_> {
         let rng = &mut self.rngs[d];
         let u: f64 = rng.random();
         if u < wd.error_rate + cond.extra_error_rate {
-            let latency = Duration::from_secs_f64(wd.ttft.sample(rng) * cond.latency_factor);
+            let latency = crate::time::secs(wd.ttft.sample(rng) * cond.latency_factor);
             return self.answer(
                 slot,
                 token,
@@ -582,9 +582,9 @@ impl Simulation<'_> {
         let factor = self.scenario.world.conditions(d, now).latency_factor;
         let r = self.requests[slot];
         let rng = &mut self.rngs[d];
-        let ttft = Duration::from_secs_f64(wd.ttft.sample(rng) * factor);
+        let ttft = crate::time::secs(wd.ttft.sample(rng) * factor);
         let generation =
-            Duration::from_secs_f64(f64::from(r.output_tokens) * wd.per_token.sample(rng) * factor);
+            crate::time::secs(f64::from(r.output_tokens) * wd.per_token.sample(rng) * factor);
         let waited = now.saturating_sub(r.sent_at);
         if self.providers[wd.provider].capacity != u32::MAX {
             self.schedule(

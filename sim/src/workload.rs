@@ -97,7 +97,11 @@ impl ArrivalClock {
         clock
     }
 
-    /// The next arrival time in seconds, or `None` if the rate is zero forever.
+    /// The next arrival time in seconds, or `None` if the rate is zero forever (or so small the
+    /// next arrival is beyond any finite time). Each call takes time proportional to the state
+    /// changes (bursty) or rejected candidates (diurnal) it passes: the scenario's limits on
+    /// rates and burst lengths (at least one request per 1000 bursts
+    /// on average) keep those bounded.
     pub fn next(&mut self, rng: &mut Rng) -> Option<f64> {
         match self.spec {
             ArrivalSpec::Constant { rate } => {
@@ -142,6 +146,9 @@ impl ArrivalClock {
                 let (period, peak) = (period.as_secs_f64(), peak.as_secs_f64());
                 loop {
                     self.now += exp(rng) / max_rate;
+                    if !self.now.is_finite() {
+                        return None;
+                    }
                     let phase = std::f64::consts::TAU * (self.now - peak) / period;
                     let rate = mean_rate * (1.0 + amplitude * phase.cos());
                     if rng.random::<f64>() * max_rate < rate {
@@ -196,5 +203,16 @@ mod tests {
         };
         let n = count(diurnal, 100_000.0) as f64;
         assert!((n / 500_000.0 - 1.0).abs() < 0.01, "{n}");
+    }
+
+    #[test]
+    fn vanishing_rates_end_instead_of_spinning() {
+        let tiny = ArrivalSpec::Diurnal {
+            mean_rate: 5e-324,
+            amplitude: 0.5,
+            period: Duration::from_secs(60),
+            peak: Duration::ZERO,
+        };
+        assert_eq!(count(tiny, 100.0), 0);
     }
 }

@@ -5,8 +5,10 @@ use std::path::Path;
 
 use crate::replay::error::shown;
 use crate::replay::{
-    header_names, is_blank, open_csv, parse_count, parse_millis, RowError, LOGGED_BAD_ROWS,
+    duplicate_column, header_names, is_blank, longer_than_header, open_csv, parse_count,
+    parse_millis, RowError, LOGGED_BAD_ROWS, TIMESTAMP,
 };
+use crate::scenario::limits::MAX_NAME_CHARS;
 
 use super::FitError;
 
@@ -103,6 +105,12 @@ impl AttemptReader {
             file: file.clone(),
             message,
         };
+        if let Some(name) = duplicate_column(&names) {
+            return Err(header_err(format!(
+                "the column {name:?} appears twice in the header {:?}; expected each column once",
+                names.join(",")
+            )));
+        }
         let find = |n: &str| names.iter().position(|c| c.eq_ignore_ascii_case(n));
         let missing: Vec<&str> = REQUIRED.into_iter().filter(|c| find(c).is_none()).collect();
         let (outcome, status) = (find("outcome"), find("status"));
@@ -194,6 +202,9 @@ impl AttemptReader {
 }
 
 fn parse<'r>(rec: &'r csv::ByteRecord, c: &Cols, file: &str) -> Result<Attempt<'r>, RowError> {
+    if let Some(e) = longer_than_header(rec, c.names.len(), file) {
+        return Err(e);
+    }
     let line = rec.position().map_or(0, |p| p.line());
     let bad = |col: usize, v: &[u8], expected: &str| RowError {
         file: file.to_owned(),
@@ -217,22 +228,26 @@ fn parse<'r>(rec: &'r csv::ByteRecord, c: &Cols, file: &str) -> Result<Attempt<'
     };
     let text = |col: usize| -> Result<&'r str, RowError> {
         let v = get(col)?;
-        std::str::from_utf8(v).map_err(|_| bad(col, v, "UTF-8 text"))
+        let t = std::str::from_utf8(v).map_err(|_| bad(col, v, "UTF-8 text"))?;
+        if t.chars().count() > MAX_NAME_CHARS {
+            return Err(bad(col, v, NAME));
+        }
+        Ok(t)
     };
     let millis = |col: usize| -> Result<f64, RowError> {
         let v = get(col)?;
         std::str::from_utf8(v)
             .ok()
             .and_then(|t| t.parse::<f64>().ok())
-            .filter(|x| x.is_finite() && *x >= 0.0)
-            .ok_or_else(|| bad(col, v, "a duration in milliseconds ≥ 0"))
+            .filter(|x| (0.0..=MAX_LATENCY_MS).contains(x))
+            .ok_or_else(|| bad(col, v, LATENCY))
     };
     let count = |col: usize, expected: &str| -> Result<u32, RowError> {
         let v = get(col)?;
         parse_count(v).ok_or_else(|| bad(col, v, expected))
     };
     let v = get(c.timestamp)?;
-    let at = parse_millis(v).ok_or_else(|| bad(c.timestamp, v, "a time in milliseconds"))?;
+    let at = parse_millis(v).ok_or_else(|| bad(c.timestamp, v, TIMESTAMP))?;
     let attempt = match c.attempt {
         Some(col) => match count(col, "an attempt number ≥ 1")? {
             0 => return Err(bad(col, b"0", "an attempt number ≥ 1")),
@@ -257,12 +272,19 @@ fn parse<'r>(rec: &'r csv::ByteRecord, c: &Cols, file: &str) -> Result<Attempt<'
         tier: c.tier.map(text).transpose()?,
         deployment,
         class,
-        input: count(c.input, "a whole number of tokens")?,
-        output: count(c.output, "a whole number of tokens")?,
+        input: count(c.input, TOKENS)?,
+        output: count(c.output, TOKENS)?,
         latency_ms: millis(c.latency)?,
         ttft_ms,
     })
 }
+
+/// Longest attempt latency or time to first token accepted: 1 day, in ms.
+pub const MAX_LATENCY_MS: f64 = 86_400_000.0;
+
+const LATENCY: &str = "a duration in milliseconds from 0 to 86400000 (1 day)";
+const TOKENS: &str = "a whole number of tokens from 0 to 4294967295";
+const NAME: &str = "a name of at most 200 characters";
 
 fn classify(
     rec: &csv::ByteRecord,

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use super::stats::Z;
 use super::Fit;
+use crate::scenario::limits;
 
 /// A TOML basic string.
 fn quote(s: &str) -> String {
@@ -29,9 +30,23 @@ fn quote(s: &str) -> String {
     out
 }
 
-/// A duration string the scenario parser reads, to the microsecond.
+/// A rate the scenario parser accepts: 6 decimals as before, within the documented range
+/// (1e-6 to 1e6 requests per second; a slower trace is written at the slowest rate).
+fn rate(r: f64) -> String {
+    let r = r.clamp(limits::MIN_RATE, limits::MAX_RATE);
+    if r >= 1e-3 {
+        format!("{r:.6}")
+    } else {
+        format!("{r:e}")
+    }
+}
+
+/// A duration string the scenario parser reads, to the microsecond (at least 1 µs, at most
+/// 365 days).
 fn duration(seconds: f64) -> String {
-    let micros = (seconds * 1e6).round().max(1.0) as u64;
+    let micros = (seconds * 1e6)
+        .round()
+        .clamp(1.0, limits::MAX_TIME.as_secs_f64() * 1e6) as u64;
     quote(&humantime::format_duration(Duration::from_micros(micros)).to_string())
 }
 
@@ -41,7 +56,8 @@ fn percentiles(points: &[(f64, u64)]) -> String {
         .map(|(p, v)| {
             let key = format!("p{p}");
             let key = if key.contains('.') { quote(&key) } else { key };
-            format!("{key} = {v}")
+            // Scenarios state at most MAX_TOKENS (a sample is clamped there anyway).
+            format!("{key} = {}", (*v).min(limits::MAX_TOKENS as u64))
         })
         .collect();
     format!("{{ percentiles = {{ {} }} }}", cells.join(", "))
@@ -76,13 +92,17 @@ impl Fit {
         let _ = writeln!(
             w,
             "duration = {}",
-            duration(self.span_seconds.ceil().max(1.0))
+            duration(
+                self.span_seconds
+                    .ceil()
+                    .clamp(1.0, limits::MAX_TIME.as_secs_f64())
+            )
         );
         let _ = writeln!(w, "\n[workload]");
         let _ = writeln!(
             w,
-            "arrivals = {{ poisson = {{ rate = {:.6} }} }}",
-            self.arrival_rate
+            "arrivals = {{ poisson = {{ rate = {} }} }}",
+            rate(self.arrival_rate)
         );
         let _ = writeln!(w, "input_tokens = {}", percentiles(&self.input_tokens));
         let _ = writeln!(w, "output_tokens = {}", percentiles(&self.output_tokens));
@@ -151,7 +171,7 @@ impl Fit {
                 w,
                 "ttft = {{ lognormal = {{ median = {}, sigma = {:.6} }} }}",
                 duration(d.ttft.median()),
-                d.ttft.sigma
+                d.ttft.sigma.min(limits::MAX_SIGMA)
             );
             let _ = writeln!(
                 w,
@@ -165,7 +185,7 @@ impl Fit {
                 w,
                 "per_token = {{ lognormal = {{ median = {}, sigma = {:.6} }} }}",
                 duration(d.per_token.median()),
-                d.per_token.sigma
+                d.per_token.sigma.min(limits::MAX_SIGMA)
             );
             let _ = writeln!(
                 w,

@@ -97,7 +97,13 @@ pub fn detect<'h>(
     header: impl IntoIterator<Item = &'h [u8]>,
     forced: Option<Format>,
 ) -> Result<Columns, String> {
-    let names = super::reader::header_names(header);
+    let names = super::cells::header_names(header);
+    if let Some(name) = super::cells::duplicate_column(&names) {
+        return Err(format!(
+            "the column {name:?} appears twice in the header {:?}; expected each column once",
+            names.join(",")
+        ));
+    }
     let lower: Vec<String> = names.iter().map(|n| n.to_ascii_lowercase()).collect();
     let find = |name: &str| lower.iter().position(|n| n == name);
     let format = match forced {

@@ -12,6 +12,7 @@
 //! the scenario's `[workload] mix` (seeded).
 
 pub mod azure;
+mod cells;
 pub mod error;
 pub mod format;
 mod order;
@@ -24,10 +25,11 @@ use std::str::FromStr;
 use std::sync::Mutex;
 use std::time::Duration;
 
+pub(crate) use cells::{duplicate_column, header_names, is_blank, longer_than_header, open_csv};
+pub use cells::{parse_count, parse_millis, TIMESTAMP};
 pub use error::{RowError, TraceError};
 pub use format::Format;
-pub(crate) use reader::{header_names, is_blank, open_csv};
-pub use reader::{parse_count, parse_millis, ReadStats, LOGGED_BAD_ROWS};
+pub use reader::{ReadStats, LOGGED_BAD_ROWS};
 pub use source::TraceSource;
 
 use crate::run::stream;

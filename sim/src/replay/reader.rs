@@ -1,15 +1,16 @@
-//! Streaming row reader: opens a trace (plain or gzip, detected from its first bytes), reads the
-//! header, and parses one row at a time into a [`Record`], reusing one buffer, so memory stays
+//! Streaming row reader: opens a trace (see [`super::cells`]), reads the header, and parses one row at a time into a [`Record`], reusing one buffer, so memory stays
 //! flat however long the file.
 
 use std::collections::HashMap;
-use std::fs::File;
-use std::io::{BufRead, BufReader, Read};
+use std::io::Read;
 use std::path::Path;
 
 use engine::{Config, TierId};
 
 use super::azure;
+use super::cells::{
+    is_blank, longer_than_header, open_csv, parse_count, parse_millis, TIMESTAMP, TOKENS,
+};
 use super::error::{shown, RowError, TraceError};
 use super::format::{detect, Columns, Format};
 
@@ -32,71 +33,6 @@ pub(crate) struct Record {
     pub input: u32,
     /// Output tokens.
     pub output: u32,
-}
-
-/// Opens a file for reading, decompressing gzip (recognised by its magic bytes).
-pub(crate) fn open_input(path: &Path) -> Result<(Box<dyn Read>, bool), TraceError> {
-    let file_name = path.display().to_string();
-    let io = |cause| TraceError::Io {
-        file: file_name.clone(),
-        line: None,
-        cause,
-    };
-    let mut reader = BufReader::with_capacity(1 << 16, File::open(path).map_err(io)?);
-    let gzip = reader.fill_buf().map_err(io)?.starts_with(&[0x1f, 0x8b]);
-    Ok(if gzip {
-        (Box::new(flate2::read::MultiGzDecoder::new(reader)), true)
-    } else {
-        (Box::new(reader), false)
-    })
-}
-
-/// A CSV reader over a trace file, decompressed if it was gzip.
-pub(crate) type TraceCsv = csv::Reader<Box<dyn Read>>;
-
-/// Opens a CSV trace (gzip or not) and reads its header row. Records end at LF only: a CR
-/// before it is trimmed with the last field, and line numbers stay right for CRLF files (csv's
-/// own CRLF handling numbers them one short).
-pub(crate) fn open_csv(path: &Path) -> Result<(TraceCsv, csv::ByteRecord, bool), TraceError> {
-    let file = path.display().to_string();
-    let (input, gzip) = open_input(path)?;
-    let mut csv = csv::ReaderBuilder::new()
-        .has_headers(false)
-        .flexible(true)
-        .trim(csv::Trim::All)
-        .terminator(csv::Terminator::Any(b'\n'))
-        .buffer_capacity(1 << 16)
-        .from_reader(input);
-    let mut header = csv::ByteRecord::new();
-    match csv.read_byte_record(&mut header) {
-        Ok(true) => Ok((csv, header, gzip)),
-        Ok(false) => Err(TraceError::Header {
-            file,
-            message: "the file is empty; expected a header row".into(),
-        }),
-        Err(e) => Err(TraceError::Io {
-            file,
-            line: None,
-            cause: e.into(),
-        }),
-    }
-}
-
-/// A header's column names, byte-order mark and surrounding spaces trimmed.
-pub(crate) fn header_names<'h>(header: impl IntoIterator<Item = &'h [u8]>) -> Vec<String> {
-    header
-        .into_iter()
-        .enumerate()
-        .map(|(i, f)| {
-            let s = String::from_utf8_lossy(f);
-            let s = if i == 0 {
-                s.trim_start_matches('\u{feff}')
-            } else {
-                &s
-            };
-            s.trim().to_owned()
-        })
-        .collect()
 }
 
 /// Counts of what a reader saw.
@@ -312,6 +248,9 @@ impl<'a> RowReader<'a> {
 
     /// Parses the current row: `None` for a retry.
     fn parse(&mut self) -> Result<Option<Record>, Bad> {
+        if let Some(e) = longer_than_header(&self.record, self.columns.names.len(), &self.file) {
+            return Err(Bad::Row(e));
+        }
         let c = &self.columns;
         let (ts_col, in_col, out_col) = (c.timestamp, c.input, c.output);
         let (attempt_col, model_col, tier_col) = (c.attempt, c.model, c.tier);
@@ -325,8 +264,7 @@ impl<'a> RowReader<'a> {
         }
         let v = self.field(ts_col)?;
         let at = match self.columns.format {
-            Format::Own => parse_millis(v)
-                .ok_or_else(|| self.bad(ts_col, v, "a time in milliseconds (a finite number)"))?,
+            Format::Own => parse_millis(v).ok_or_else(|| self.bad(ts_col, v, TIMESTAMP))?,
             Format::Azure => std::str::from_utf8(v)
                 .ok()
                 .and_then(|t| azure::parse_timestamp(t).ok())
@@ -370,10 +308,14 @@ impl<'a> RowReader<'a> {
         match self.models.resolve(model, tier, self.config) {
             Ok(i) => Ok(i),
             Err(Unresolved::Unknown(expected)) => {
+                // Blame the column that was read: the model, else a non-empty tier, else the
+                // (empty) model column if there is one.
                 let col = if model.is_some_and(|m| !m.is_empty()) {
                     model_col
-                } else {
+                } else if tier.is_some_and(|t| !t.is_empty()) {
                     tier_col
+                } else {
+                    model_col.or(tier_col)
                 };
                 let value = model.filter(|m| !m.is_empty()).or(tier).unwrap_or_default();
                 Err(self.bad(col.unwrap_or(0), value.as_bytes(), expected))
@@ -389,50 +331,7 @@ impl<'a> RowReader<'a> {
     }
 }
 
-const TOKENS: &str = "a whole number of tokens from 0 to 4294967295";
-
 enum Bad {
     Row(RowError),
     Fatal(TraceError),
-}
-
-/// A line holding nothing but whitespace (e.g. a lone CR).
-pub(crate) fn is_blank(record: &csv::ByteRecord) -> bool {
-    record.len() == 1 && record[0].is_empty()
-}
-
-/// A non-negative whole number (plain digits, or a number with a zero fraction such as `12.0`).
-pub fn parse_count(v: &[u8]) -> Option<u32> {
-    if !v.is_empty() && v.len() <= 10 && v.iter().all(u8::is_ascii_digit) {
-        let n = v.iter().fold(0u64, |n, &c| n * 10 + u64::from(c - b'0'));
-        return u32::try_from(n).ok();
-    }
-    let f: f64 = std::str::from_utf8(v).ok()?.parse().ok()?;
-    (f.is_finite() && f >= 0.0 && f.fract() == 0.0 && f <= f64::from(u32::MAX)).then_some(f as u32)
-}
-
-/// Milliseconds as a finite number into nanoseconds.
-pub fn parse_millis(v: &[u8]) -> Option<i64> {
-    let ms: f64 = std::str::from_utf8(v).ok()?.parse().ok()?;
-    (ms.is_finite() && ms.abs() <= 9.0e12).then(|| (ms * 1e6).round() as i64)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn counts_and_millis() {
-        assert_eq!(parse_count(b"0"), Some(0));
-        assert_eq!(parse_count(b"4294967295"), Some(u32::MAX));
-        assert_eq!(parse_count(b"4294967296"), None);
-        assert_eq!(parse_count(b"12.0"), Some(12));
-        assert_eq!(parse_count(b"12.5"), None);
-        assert_eq!(parse_count(b"-1"), None);
-        assert_eq!(parse_count(b""), None);
-        assert_eq!(parse_count(b"NaN"), None);
-        assert_eq!(parse_millis(b"1520.25"), Some(1_520_250_000));
-        assert_eq!(parse_millis(b"inf"), None);
-        assert_eq!(parse_millis(b"1e300"), None);
-    }
 }

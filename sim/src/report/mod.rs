@@ -66,9 +66,9 @@ pub fn write_report(
     scenario: &Scenario,
     c: &Comparison,
 ) -> Result<Vec<PathBuf>, ReportError> {
-    std::fs::create_dir_all(dir).map_err(|source| OutputError::Io {
+    std::fs::create_dir_all(dir).map_err(|cause| OutputError::Io {
         path: dir.to_owned(),
-        source,
+        cause,
     })?;
     let facts = facts::Facts::new(scenario, c);
     let (plots, plot_files) = plots::render_all(dir, &facts)?;

@@ -1,24 +1,23 @@
 //! Scenario files: parsed once, validated into a [`Scenario`] whose errors name the file, the
 //! line, the field and what was expected.
 
+pub mod limits;
 pub mod raw;
+mod sections;
+mod toml_error;
+mod world;
 
-use std::collections::HashMap;
 use std::fmt;
 use std::ops::Range;
 use std::path::Path;
 use std::time::Duration;
 
 use engine::{Config, ConfigError, StrategyKind};
-use toml::Spanned;
 
 use crate::dist::{Dist, DistSpec, Unit};
-use crate::limiter::WindowKind;
-use crate::workload::{MixEntry, Workload};
-use crate::world::{
-    HeaderFidelity, Incident, IncidentKind, OutageMode, Provider, World, WorldDeployment,
-};
-use raw::{ArrivalSpec, RawScenario};
+use crate::workload::Workload;
+use crate::world::World;
+use raw::RawScenario;
 
 /// A scenario that cannot be used, located as precisely as the file allows.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -94,6 +93,30 @@ impl Ctx<'_> {
             + 1
     }
 
+    /// The span of the line assigning `key` in the table whose header is at `table` (the
+    /// header's span when the key is not written there, e.g. a default).
+    fn at(&self, table: &Range<usize>, key: &str) -> Range<usize> {
+        let start = table.start.min(self.source.len());
+        let mut offset = start;
+        for (i, line) in self.source[start..].split_inclusive('\n').enumerate() {
+            if i > 0 && toml_error::header_name(line).is_some() {
+                break;
+            }
+            let t = line.trim_start();
+            if let Some(rest) = t.strip_prefix(key).or_else(|| {
+                t.strip_prefix('"')
+                    .and_then(|r| r.strip_prefix(key))
+                    .and_then(|r| r.strip_prefix('"'))
+            }) {
+                if rest.trim_start().starts_with('=') {
+                    return offset..offset + line.len();
+                }
+            }
+            offset += line.len();
+        }
+        table.clone()
+    }
+
     fn err(
         &self,
         span: Option<&Range<usize>>,
@@ -108,6 +131,17 @@ impl Ctx<'_> {
         }
     }
 
+    /// An error about `key` of the table at `table` (whose dotted path is `path`).
+    fn key_err(
+        &self,
+        table: &Range<usize>,
+        path: &str,
+        key: &str,
+        message: impl Into<String>,
+    ) -> ScenarioError {
+        self.err(Some(&self.at(table, key)), format!("{path}.{key}"), message)
+    }
+
     fn config_err(&self, e: ConfigError) -> ScenarioError {
         ScenarioError {
             file: self.file.to_owned(),
@@ -117,27 +151,68 @@ impl Ctx<'_> {
         }
     }
 
+    fn toml_err(&self, e: toml::de::Error) -> ScenarioError {
+        let span = e.span();
+        ScenarioError {
+            file: self.file.to_owned(),
+            line: span.as_ref().map(|s| self.line_of(s)),
+            field: span.and_then(|s| toml_error::key_at(self.source, &s)),
+            message: toml_error::readable(e.message()),
+        }
+    }
+
+    /// Checks a name, id or model: 1 to [`limits::MAX_NAME_CHARS`] characters.
+    fn name(
+        &self,
+        table: &Range<usize>,
+        path: &str,
+        key: &str,
+        value: &str,
+    ) -> Result<(), ScenarioError> {
+        limits::name(value)
+            .map(drop)
+            .map_err(|m| self.key_err(table, path, key, m))
+    }
+
+    /// Checks a duration against `min..=max`.
+    fn duration(
+        &self,
+        table: &Range<usize>,
+        path: &str,
+        key: &str,
+        d: Duration,
+        (min, max): (Duration, Duration),
+    ) -> Result<Duration, ScenarioError> {
+        limits::duration_in(d, min, max).map_err(|m| self.key_err(table, path, key, m))
+    }
+
     fn dist(
         &self,
         spec: &DistSpec,
         unit: Unit,
-        span: &Range<usize>,
-        field: String,
+        table: &Range<usize>,
+        path: &str,
+        key: &str,
     ) -> Result<Dist, ScenarioError> {
-        spec.build(unit).map_err(|m| self.err(Some(span), field, m))
+        spec.build(unit)
+            .map_err(|m| self.key_err(table, path, key, m))
     }
 }
 
 impl Scenario {
-    /// Reads and validates a scenario file.
+    /// Reads and validates a scenario file: a regular file of at most
+    /// [`crate::files::MAX_SCENARIO_BYTES`], UTF-8.
     pub fn load(path: &Path) -> Result<Scenario, ScenarioError> {
         let file = path.display().to_string();
-        let source = std::fs::read_to_string(path).map_err(|e| ScenarioError {
-            file: file.clone(),
-            line: None,
-            field: None,
-            message: format!("cannot read the scenario: {e}"),
-        })?;
+        let source =
+            crate::files::read_text(path, crate::files::MAX_SCENARIO_BYTES).map_err(|e| {
+                ScenarioError {
+                    file: file.clone(),
+                    line: None,
+                    field: None,
+                    message: format!("cannot read the scenario: {e}"),
+                }
+            })?;
         let stem = path
             .file_stem()
             .map(|s| s.to_string_lossy().into_owned())
@@ -149,18 +224,18 @@ impl Scenario {
     /// `[simulation] name`.
     pub fn parse(source: &str, file: &str, default_name: &str) -> Result<Scenario, ScenarioError> {
         let ctx = Ctx { file, source };
-        let raw: RawScenario =
-            toml::from_str(source).map_err(|e| ctx.config_err(ConfigError::from_toml(e)))?;
+        let raw: RawScenario = toml::from_str(source).map_err(|e| ctx.toml_err(e))?;
         let config = Config::from_raw(raw.gateway_config()).map_err(|e| ctx.config_err(e))?;
-        let settings = settings(&ctx, &raw.simulation)?;
-        let workload = workload(&ctx, &raw.workload, &config)?;
-        let world = world(&ctx, &raw, &config)?;
-        let name = raw
-            .simulation
-            .get_ref()
-            .name
-            .clone()
-            .unwrap_or_else(|| default_name.to_owned());
+        let settings = sections::settings(&ctx, &raw.simulation)?;
+        let workload = sections::workload(&ctx, &raw.workload, &config, &settings)?;
+        let world = world::world(&ctx, &raw, &config)?;
+        let name = match &raw.simulation.get_ref().name {
+            Some(name) => {
+                ctx.name(&raw.simulation.span(), "simulation", "name", name)?;
+                name.clone()
+            }
+            None => default_name.chars().take(limits::MAX_NAME_CHARS).collect(),
+        };
         Ok(Scenario {
             name,
             settings,
@@ -171,398 +246,7 @@ impl Scenario {
     }
 }
 
-fn settings(ctx: &Ctx<'_>, s: &Spanned<raw::RawSimulation>) -> Result<Settings, ScenarioError> {
-    let span = s.span();
-    let s = s.get_ref();
-    if s.duration.is_zero() {
-        return Err(ctx.err(
-            Some(&span),
-            "simulation.duration",
-            "expected a duration > 0, e.g. \"10m\"",
-        ));
-    }
-    let strategies = match &s.strategies {
-        None => StrategyKind::ALL.to_vec(),
-        Some(names) if names.is_empty() => {
-            return Err(ctx.err(
-                Some(&span),
-                "simulation.strategies",
-                "expected at least one strategy",
-            ))
-        }
-        Some(names) => names
-            .iter()
-            .map(|n| n.parse::<StrategyKind>())
-            .collect::<Result<_, _>>()
-            .map_err(|m| ctx.err(Some(&span), "simulation.strategies", m))?,
-    };
-    let bucket = s
-        .bucket
-        .unwrap_or_else(|| (s.duration / 120).max(Duration::from_secs(1)));
-    if bucket.is_zero() {
-        return Err(ctx.err(Some(&span), "simulation.bucket", "expected a duration > 0"));
-    }
-    Ok(Settings {
-        seed: s.seed,
-        duration: s.duration,
-        max_requests: s.requests,
-        strategies,
-        bucket,
-        drain: s.drain,
-    })
-}
-
-fn workload(
-    ctx: &Ctx<'_>,
-    w: &Spanned<raw::RawWorkload>,
-    config: &Config,
-) -> Result<Workload, ScenarioError> {
-    let span = w.span();
-    let w = w.get_ref();
-    let rate_ok = |r: f64| r.is_finite() && r >= 0.0;
-    let bad_rate = match &w.arrivals {
-        ArrivalSpec::Constant { rate } | ArrivalSpec::Poisson { rate } => {
-            !(rate_ok(*rate) && *rate > 0.0)
-        }
-        ArrivalSpec::Bursty {
-            base_rate,
-            burst_rate,
-            ..
-        } => !(rate_ok(*base_rate) && rate_ok(*burst_rate) && base_rate.max(*burst_rate) > 0.0),
-        ArrivalSpec::Diurnal {
-            mean_rate,
-            amplitude,
-            period,
-            ..
-        } => {
-            !(rate_ok(*mean_rate)
-                && *mean_rate > 0.0
-                && (0.0..=1.0).contains(amplitude)
-                && !period.is_zero())
-        }
-    };
-    if bad_rate {
-        return Err(ctx.err(
-            Some(&span),
-            "workload.arrivals",
-            "expected rates > 0 (requests per second), an amplitude from 0 to 1 and a period > 0",
-        ));
-    }
-    let mut mix = Vec::new();
-    if w.mix.is_empty() {
-        mix.push(MixEntry {
-            model: config.tiers[0].name.clone(),
-            tier: engine::TierId::from_index(0),
-            cumulative: 1.0,
-        });
-    } else {
-        let total: f64 = w.mix.iter().map(|m| m.share).sum();
-        let mut cumulative = 0.0;
-        for (i, m) in w.mix.iter().enumerate() {
-            if !(m.share.is_finite() && m.share > 0.0) {
-                return Err(ctx.err(
-                    Some(&span),
-                    format!("workload.mix[{i}].share"),
-                    format!("{} is not > 0", m.share),
-                ));
-            }
-            let tier = config.route(&m.model).ok_or_else(|| {
-                ctx.err(
-                    Some(&span),
-                    format!("workload.mix[{i}].model"),
-                    format!("{:?} matches no [[route]] and no tier name", m.model),
-                )
-            })?;
-            cumulative += m.share / total;
-            mix.push(MixEntry {
-                model: m.model.clone(),
-                tier,
-                cumulative,
-            });
-        }
-        if let Some(last) = mix.last_mut() {
-            last.cumulative = 1.0;
-        }
-    }
-    if w.client_timeout.is_zero() {
-        return Err(ctx.err(
-            Some(&span),
-            "workload.client_timeout",
-            "expected a duration > 0",
-        ));
-    }
-    Ok(Workload {
-        arrivals: w.arrivals.clone(),
-        input_tokens: ctx.dist(
-            &w.input_tokens,
-            Unit::Count,
-            &span,
-            "workload.input_tokens".into(),
-        )?,
-        output_tokens: ctx.dist(
-            &w.output_tokens,
-            Unit::Count,
-            &span,
-            "workload.output_tokens".into(),
-        )?,
-        max_tokens: w.max_tokens,
-        client_timeout: w.client_timeout,
-        mix,
-    })
-}
-
-fn probability(
-    ctx: &Ctx<'_>,
-    span: &Range<usize>,
-    field: String,
-    p: f64,
-) -> Result<f64, ScenarioError> {
-    if (0.0..=1.0).contains(&p) {
-        Ok(p)
-    } else {
-        Err(ctx.err(
-            Some(span),
-            field,
-            format!("{p} is not a probability from 0 to 1"),
-        ))
-    }
-}
-
-fn true_limit(
-    ctx: &Ctx<'_>,
-    span: &Range<usize>,
-    field: String,
-    v: Option<i64>,
-) -> Result<Option<u64>, ScenarioError> {
-    match v {
-        None => Ok(None),
-        Some(v) if v > 0 => Ok(Some(v as u64)),
-        Some(v) => Err(ctx.err(
-            Some(span),
-            field,
-            format!("{v} is not a positive limit (omit it for none)"),
-        )),
-    }
-}
-
-fn world(ctx: &Ctx<'_>, raw: &RawScenario, config: &Config) -> Result<World, ScenarioError> {
-    let mut providers = Vec::new();
-    let mut deployments: Vec<Option<WorldDeployment>> = vec![None; config.deployments.len()];
-    for (pi, sp) in raw.world.providers.iter().enumerate() {
-        let span = sp.span();
-        let p = sp.get_ref();
-        let field = |name: &str| format!("world.provider[{pi}].{name}");
-        if providers.iter().any(|o: &Provider| o.name == p.name) {
-            return Err(ctx.err(
-                Some(&span),
-                field("name"),
-                format!("{:?} is used twice", p.name),
-            ));
-        }
-        let concurrency = match p.concurrency {
-            None => None,
-            Some(c) if c > 0 => Some(u32::try_from(c).unwrap_or(u32::MAX)),
-            Some(c) => {
-                return Err(ctx.err(Some(&span), field("concurrency"), format!("{c} is not > 0")))
-            }
-        };
-        let ttft = ctx.dist(&p.ttft, Unit::Seconds, &span, field("ttft"))?;
-        let per_token = match &p.per_token {
-            Some(spec) => ctx.dist(spec, Unit::Seconds, &span, field("per_token"))?,
-            None => Dist::Constant(0.0),
-        };
-        let error_rate = probability(ctx, &span, field("error_rate"), p.error_rate)?;
-        let timeout_rate = probability(ctx, &span, field("timeout_rate"), p.timeout_rate)?;
-        for (di, d) in p.deployments.iter().enumerate() {
-            let dfield = |name: &str| format!("world.provider[{pi}].deployment[{di}].{name}");
-            let index = config.deployment_by_id(&d.id).ok_or_else(|| {
-                ctx.err(
-                    Some(&span),
-                    dfield("id"),
-                    format!("{:?} is not the id of a gateway [[deployment]]", d.id),
-                )
-            })?;
-            if deployments[index.index()].is_some() {
-                return Err(ctx.err(
-                    Some(&span),
-                    dfield("id"),
-                    format!("{:?} appears twice in the world", d.id),
-                ));
-            }
-            let window = match d.window.as_str() {
-                "fixed" => WindowKind::Fixed,
-                "sliding" => WindowKind::Sliding,
-                other => {
-                    return Err(ctx.err(
-                        Some(&span),
-                        dfield("window"),
-                        format!("{other:?}; expected \"fixed\" or \"sliding\""),
-                    ))
-                }
-            };
-            deployments[index.index()] = Some(WorldDeployment {
-                id: d.id.clone(),
-                provider: pi,
-                ttft: match &d.ttft {
-                    Some(spec) => ctx.dist(spec, Unit::Seconds, &span, dfield("ttft"))?,
-                    None => ttft.clone(),
-                },
-                per_token: match &d.per_token {
-                    Some(spec) => ctx.dist(spec, Unit::Seconds, &span, dfield("per_token"))?,
-                    None => per_token.clone(),
-                },
-                error_rate: match d.error_rate {
-                    Some(e) => probability(ctx, &span, dfield("error_rate"), e)?,
-                    None => error_rate,
-                },
-                timeout_rate,
-                rejection_latency: p.rejection_latency,
-                limits: [
-                    true_limit(ctx, &span, dfield("rpm"), d.rpm)?,
-                    true_limit(ctx, &span, dfield("tpm"), d.tpm)?,
-                    true_limit(ctx, &span, dfield("rpd"), d.rpd)?,
-                ],
-                window,
-                context_window: true_limit(ctx, &span, dfield("context_window"), d.context_window)?,
-            });
-        }
-        let headers = match p.rate_limit_headers.as_str() {
-            "full" => HeaderFidelity::Full,
-            "remaining" => HeaderFidelity::Remaining,
-            "none" => HeaderFidelity::None,
-            other => {
-                return Err(ctx.err(
-                    Some(&span),
-                    field("rate_limit_headers"),
-                    format!("{other:?}; expected \"full\", \"remaining\" or \"none\""),
-                ))
-            }
-        };
-        providers.push(Provider {
-            name: p.name.clone(),
-            headers,
-            concurrency,
-        });
-    }
-    let deployments = deployments
-        .into_iter()
-        .enumerate()
-        .map(|(i, d)| {
-            d.ok_or_else(|| ScenarioError {
-                file: ctx.file.to_owned(),
-                line: Some(ctx.line_of(&raw_deployment_span(raw, config, i))),
-                field: Some("world.provider".into()),
-                message: format!(
-                    "gateway deployment {:?} has no [[world.provider.deployment]]; every deployment needs a true behaviour",
-                    config.deployments[i].id
-                ),
-            })
-        })
-        .collect::<Result<Vec<_>, _>>()?;
-    let incidents = incidents(ctx, raw, config, &providers, &deployments)?;
-    Ok(World {
-        providers,
-        deployments,
-        incidents,
-    })
-}
-
-fn raw_deployment_span(raw: &RawScenario, config: &Config, i: usize) -> Range<usize> {
-    raw.gateway_config()
-        .deployments
-        .iter()
-        .find(|d| d.get_ref().id == config.deployments[i].id)
-        .map(|d| d.span())
-        .unwrap_or(0..0)
-}
-
-fn incidents(
-    ctx: &Ctx<'_>,
-    raw: &RawScenario,
-    config: &Config,
-    providers: &[Provider],
-    deployments: &[WorldDeployment],
-) -> Result<Vec<Incident>, ScenarioError> {
-    let provider_index: HashMap<&str, usize> = providers
-        .iter()
-        .enumerate()
-        .map(|(i, p)| (p.name.as_str(), i))
-        .collect();
-    let mut out = Vec::new();
-    for (i, si) in raw.world.incidents.iter().enumerate() {
-        let span = si.span();
-        let inc = si.get_ref();
-        let field = |name: &str| format!("world.incident[{i}].{name}");
-        let targets: Vec<usize> = if let Some(&p) = provider_index.get(inc.target.as_str()) {
-            (0..deployments.len())
-                .filter(|&d| deployments[d].provider == p)
-                .collect()
-        } else if let Some(d) = config.deployment_by_id(&inc.target) {
-            vec![d.index()]
-        } else {
-            return Err(ctx.err(
-                Some(&span),
-                field("target"),
-                format!(
-                    "{:?} is neither a provider name nor a deployment id",
-                    inc.target
-                ),
-            ));
-        };
-        if inc.end <= inc.start {
-            return Err(ctx.err(Some(&span), field("end"), "expected an end after the start"));
-        }
-        let factor = |what: &str, lo: f64, hi: f64| -> Result<f64, ScenarioError> {
-            match inc.factor {
-                Some(k) if k > lo && k <= hi => Ok(k),
-                Some(k) => Err(ctx.err(
-                    Some(&span),
-                    field("factor"),
-                    format!("{k} is out of range for {what}"),
-                )),
-                None => Err(ctx.err(Some(&span), field("factor"), format!("required for {what}"))),
-            }
-        };
-        let kind = match inc.kind.as_str() {
-            "outage" => IncidentKind::Outage(match inc.mode.as_deref().unwrap_or("connection") {
-                "connection" => OutageMode::Connection,
-                "503" | "unavailable" => OutageMode::Unavailable,
-                "hang" => OutageMode::Hang,
-                other => {
-                    return Err(ctx.err(
-                        Some(&span),
-                        field("mode"),
-                        format!("{other:?}; expected \"connection\", \"503\" or \"hang\""),
-                    ))
-                }
-            }),
-            "degradation" => IncidentKind::Degradation(factor("a degradation (latency × factor, > 0)", 0.0, 1e6)?),
-            "error_spike" => IncidentKind::ErrorSpike(probability(
-                ctx,
-                &span,
-                field("error_rate"),
-                inc.error_rate
-                    .ok_or_else(|| ctx.err(Some(&span), field("error_rate"), "required for an error_spike"))?,
-            )?),
-            "limit_cut" => IncidentKind::LimitCut(factor("a limit_cut (a fraction in (0, 1])", 0.0, 1.0)?),
-            other => {
-                return Err(ctx.err(
-                    Some(&span),
-                    field("kind"),
-                    format!("{other:?}; expected \"outage\", \"degradation\", \"error_spike\" or \"limit_cut\""),
-                ))
-            }
-        };
-        out.push(Incident {
-            kind,
-            deployments: targets,
-            target: inc.target.clone(),
-            start: inc.start,
-            end: inc.end,
-        });
-    }
-    Ok(out)
-}
-
+#[cfg(test)]
+mod limit_tests;
 #[cfg(test)]
 mod tests;

@@ -178,7 +178,7 @@ pub struct RawProvider {
     #[serde(default = "default_rate_limit_headers")]
     pub rate_limit_headers: String,
     #[serde(rename = "deployment")]
-    pub deployments: Vec<RawWorldDeployment>,
+    pub deployments: Vec<Spanned<RawWorldDeployment>>,
 }
 
 fn default_rate_limit_headers() -> String {

@@ -1,6 +1,6 @@
 use super::*;
 
-const GOOD: &str = r#"
+pub(super) const GOOD: &str = r#"
 [simulation]
 duration = "1m"
 
@@ -75,7 +75,7 @@ fn bad_durations_and_distributions_say_what_was_expected() {
     let e = err(&text);
     assert_eq!(e.field.as_deref(), Some("world.provider[0].ttft"));
     assert!(e.message.contains("p99 or sigma"), "{e}");
-    assert_eq!(e.line, Some(line_of(&text, "[[world.provider]]")));
+    assert_eq!(e.line, Some(line_of(&text, "ttft = { lognormal")));
     let e = err(&GOOD.replace(
         "ttft = { constant = \"100ms\" }",
         "ttft = { constant = 100 }",
