@@ -34,45 +34,10 @@ pub fn run(args: CheckArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Largest file `check` reads.
-const MAX_FILE_BYTES: u64 = 16 * 1024 * 1024;
-
-/// Reads a config or scenario file: a regular file of at most [`MAX_FILE_BYTES`] (so that
-/// `check /dev/zero` or a huge file fails at once instead of filling memory).
-fn read_limited(path: &std::path::Path) -> anyhow::Result<String> {
-    use std::io::Read;
-    let file =
-        std::fs::File::open(path).with_context(|| format!("{}: cannot read", path.display()))?;
-    let meta = file
-        .metadata()
-        .with_context(|| format!("{}: cannot read", path.display()))?;
-    anyhow::ensure!(
-        meta.is_file(),
-        "{}: not a regular file (a config must be a file)",
-        path.display()
-    );
-    anyhow::ensure!(
-        meta.len() <= MAX_FILE_BYTES,
-        "{}: {} bytes, more than the {} MiB a config file may have",
-        path.display(),
-        meta.len(),
-        MAX_FILE_BYTES >> 20
-    );
-    let mut text = String::new();
-    file.take(MAX_FILE_BYTES + 1)
-        .read_to_string(&mut text)
-        .with_context(|| format!("{}: cannot read", path.display()))?;
-    anyhow::ensure!(
-        text.len() as u64 <= MAX_FILE_BYTES,
-        "{}: more than the {} MiB a config file may have",
-        path.display(),
-        MAX_FILE_BYTES >> 20
-    );
-    Ok(text)
-}
-
 fn check(path: &std::path::Path) -> anyhow::Result<String> {
-    let text = read_limited(path)?;
+    // A regular file of bounded size: `check /dev/zero` fails at once instead of filling memory.
+    let text = sim::files::read_text(path, sim::files::MAX_SCENARIO_BYTES)
+        .with_context(|| format!("{}: cannot read", path.display()))?;
     let is_scenario = text
         .lines()
         .any(|l| l.trim_start().starts_with("[simulation]"));

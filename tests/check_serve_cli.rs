@@ -167,10 +167,10 @@ fn check_refuses_devices_directories_and_huge_files_at_once() {
     assert!(out.stdout.contains("not a regular file"), "{}", out.stdout);
     let big = dir.join("check-serve-cli-big.toml");
     let f = std::fs::File::create(&big).expect("create");
-    f.set_len(17 * 1024 * 1024).expect("sparse file");
+    f.set_len(65 * 1024 * 1024).expect("sparse file");
     let out = switchyard(&["check", big.to_str().expect("utf-8")], &[]);
     let _ = std::fs::remove_file(&big);
     assert!(!out.ok);
-    assert!(out.stdout.contains("16 MiB"), "{}", out.stdout);
+    assert!(out.stdout.contains("64 MiB"), "{}", out.stdout);
     assert!(start.elapsed() < Duration::from_secs(20), "fails fast");
 }

@@ -38,6 +38,21 @@ impl ConfigError {
         }
     }
 
+    /// Wraps a TOML parse error of `source`, naming the dotted key it is about (e.g.
+    /// `retry.max_attempts: wrong type: …`) and rephrasing serde's wording for a person.
+    pub fn from_toml_in(e: toml::de::Error, source: &str) -> ConfigError {
+        let span = e.span();
+        let message = crate::config::toml_error::readable(e.message());
+        let message = match span
+            .as_ref()
+            .and_then(|s| crate::config::toml_error::key_at(source, s))
+        {
+            Some(key) => format!("{key}: {message}"),
+            None => message,
+        };
+        ConfigError::Parse { message, span }
+    }
+
     /// Byte span in the source file the error points at, if known.
     pub fn span(&self) -> Option<Range<usize>> {
         match self {

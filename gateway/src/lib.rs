@@ -124,10 +124,30 @@ pub fn default_max_connections() -> usize {
     DEFAULT_MAX_CONNECTIONS
 }
 
+/// Largest config file the gateway reads.
+const MAX_CONFIG_BYTES: u64 = 64 << 20;
+
+/// A config's text: a regular file of at most [`MAX_CONFIG_BYTES`] (never a FIFO or a device
+/// read without end).
+fn read_config(path: &std::path::Path) -> std::io::Result<String> {
+    use std::io::{Error, ErrorKind, Read};
+    let file = std::fs::File::open(path)?;
+    let meta = file.metadata()?;
+    if !meta.is_file() || meta.len() > MAX_CONFIG_BYTES {
+        return Err(Error::new(
+            ErrorKind::InvalidInput,
+            "not a regular file of at most 64 MiB",
+        ));
+    }
+    let mut text = String::new();
+    file.take(MAX_CONFIG_BYTES).read_to_string(&mut text)?;
+    Ok(text)
+}
+
 /// Reads and checks a gateway config file (the engine's checks, then [`check_endpoints`]);
 /// errors name the file and line.
 pub fn load_config(path: &std::path::Path) -> Result<engine::Config, GatewayError> {
-    let text = std::fs::read_to_string(path).map_err(|cause| GatewayError::ReadConfig {
+    let text = read_config(path).map_err(|cause| GatewayError::ReadConfig {
         path: path.to_owned(),
         cause,
     })?;

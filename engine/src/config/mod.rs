@@ -5,6 +5,7 @@
 
 pub mod duration;
 pub mod raw;
+pub mod toml_error;
 
 use std::collections::HashMap;
 use std::fmt;
@@ -190,7 +191,8 @@ pub struct Config {
 impl Config {
     /// Parses and validates a TOML gateway config.
     pub fn from_toml(text: &str) -> Result<Config, ConfigError> {
-        let raw: RawConfig = toml::from_str(text).map_err(ConfigError::from_toml)?;
+        let raw: RawConfig =
+            toml::from_str(text).map_err(|e| ConfigError::from_toml_in(e, text))?;
         Config::from_raw(raw)
     }
 

@@ -4,7 +4,7 @@
 pub mod limits;
 pub mod raw;
 mod sections;
-mod toml_error;
+use engine::config::toml_error;
 mod world;
 
 use std::fmt;

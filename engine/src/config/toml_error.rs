@@ -52,7 +52,7 @@ fn clean_key(k: &str) -> String {
 }
 
 /// `[a.b]` or `[[a.b]]` → `a.b`.
-pub(super) fn header_name(line: &str) -> Option<String> {
+pub fn header_name(line: &str) -> Option<String> {
     let t = line.trim();
     let t = t.split_once('#').map_or(t, |(h, _)| h).trim_end();
     let inner = t.strip_prefix("[[").and_then(|r| r.strip_suffix("]]"));
