@@ -278,7 +278,7 @@ mod tests {
     #[test]
     fn parameters_are_range_checked() {
         let bad = [
-            ("{ constant = \"1000days\" }", Unit::Seconds, "out of range"),
+            ("{ constant = \"1000days\" }", Unit::Seconds, "at most 365 days"),
             ("{ constant = 1e308 }", Unit::Count, "out of range"),
             (
                 "{ lognormal = { median = \"1ns\", p99 = \"1day\" } }",
@@ -298,7 +298,7 @@ mod tests {
             (
                 "{ normal = { mean = \"1s\", std = \"2000days\" } }",
                 Unit::Seconds,
-                "out of range",
+                "at most 365 days",
             ),
         ];
         for (text, unit, needle) in bad {
