@@ -278,7 +278,11 @@ mod tests {
     #[test]
     fn parameters_are_range_checked() {
         let bad = [
-            ("{ constant = \"1000days\" }", Unit::Seconds, "at most 365 days"),
+            (
+                "{ constant = \"1000days\" }",
+                Unit::Seconds,
+                "at most 365 days",
+            ),
             ("{ constant = 1e308 }", Unit::Count, "out of range"),
             (
                 "{ lognormal = { median = \"1ns\", p99 = \"1day\" } }",
