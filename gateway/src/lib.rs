@@ -24,6 +24,7 @@ mod life;
 mod metrics;
 pub mod mock;
 pub mod mock_provider;
+pub mod protocol;
 mod proxy;
 mod relay;
 pub mod request;
