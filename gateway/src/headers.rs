@@ -7,6 +7,9 @@
 //!   them (`1s`, `6m0s`, `20ms`, `1m30.5s`, `2h3m`), or a plain number of seconds.
 //! - `retry-after-ms`: milliseconds (sent by OpenAI and Azure; preferred when present).
 //! - `retry-after`: seconds (integer or decimal) or an HTTP date (RFC 9110).
+//! - Anthropic's `anthropic-ratelimit-requests-{limit,remaining,reset}` and
+//!   `anthropic-ratelimit-tokens-*` (else `-input-tokens-*`, the one that binds first for most
+//!   traffic), resets as RFC 3339 times.
 
 use std::time::{Duration, SystemTime};
 
@@ -31,10 +34,16 @@ pub(crate) const RETRY_AFTER_MS: HeaderName = HeaderName::from_static("retry-aft
 pub fn limit_headers(headers: &HeaderMap) -> LimitHeaders {
     let mut out = LimitHeaders::default();
     // Most answers carry none of these: skip the lookups when no name starts like one.
-    if !headers
-        .keys()
-        .any(|k| k.as_str().starts_with("x-ratelimit-"))
-    {
+    let mut openai = false;
+    let mut anthropic = false;
+    for k in headers.keys() {
+        openai |= k.as_str().starts_with("x-ratelimit-");
+        anthropic |= k.as_str().starts_with("anthropic-ratelimit-");
+    }
+    if !openai {
+        if anthropic {
+            return anthropic_limit_headers(headers, SystemTime::now());
+        }
         return out;
     }
     let text = |name: &HeaderName| headers.get(name).and_then(|v| v.to_str().ok());
@@ -45,6 +54,32 @@ pub fn limit_headers(headers: &HeaderMap) -> LimitHeaders {
     out.reset_requests = text(&RESET_REQUESTS).and_then(parse_reset);
     out.reset_tokens = text(&RESET_TOKENS).and_then(parse_reset);
     out
+}
+
+/// Reads Anthropic's `anthropic-ratelimit-*` headers, resets relative to `now`.
+pub fn anthropic_limit_headers(headers: &HeaderMap, now: SystemTime) -> LimitHeaders {
+    let text = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+    let reset = |name: &str| {
+        let at = humantime::parse_rfc3339_weak(text(name)?.trim()).ok()?;
+        Some(
+            at.duration_since(now)
+                .unwrap_or(Duration::ZERO)
+                .min(MAX_HEADER_DURATION),
+        )
+    };
+    let tokens = if headers.contains_key("anthropic-ratelimit-tokens-remaining") {
+        "anthropic-ratelimit-tokens"
+    } else {
+        "anthropic-ratelimit-input-tokens"
+    };
+    LimitHeaders {
+        limit_requests: text("anthropic-ratelimit-requests-limit").and_then(parse_count),
+        remaining_requests: text("anthropic-ratelimit-requests-remaining").and_then(parse_count),
+        reset_requests: reset("anthropic-ratelimit-requests-reset"),
+        limit_tokens: text(&format!("{tokens}-limit")).and_then(parse_count),
+        remaining_tokens: text(&format!("{tokens}-remaining")).and_then(parse_count),
+        reset_tokens: reset(&format!("{tokens}-reset")),
+    }
 }
 
 /// Reads `retry-after-ms` or `retry-after` as a duration from `now`.
@@ -147,6 +182,36 @@ mod tests {
 
     fn ms(v: u64) -> Option<Duration> {
         Some(Duration::from_millis(v))
+    }
+
+    #[test]
+    fn anthropic_headers_feed_the_same_limits() {
+        let now = httpdate::parse_http_date("Wed, 02 Dec 2026 08:00:00 GMT").unwrap();
+        let mut h = HeaderMap::new();
+        for (k, v) in [
+            ("anthropic-ratelimit-requests-limit", "50"),
+            ("anthropic-ratelimit-requests-remaining", "49"),
+            ("anthropic-ratelimit-requests-reset", "2026-12-02T08:00:01Z"),
+            ("anthropic-ratelimit-input-tokens-limit", "40000"),
+            ("anthropic-ratelimit-input-tokens-remaining", "39000"),
+            ("anthropic-ratelimit-input-tokens-reset", "2026-12-02T08:00:30Z"),
+        ] {
+            h.insert(k, HeaderValue::from_static(v));
+        }
+        let l = limit_headers(&h);
+        assert_eq!((l.limit_requests, l.remaining_requests), (Some(50), Some(49)));
+        assert_eq!((l.limit_tokens, l.remaining_tokens), (Some(40000), Some(39000)));
+        let l = anthropic_limit_headers(&h, now);
+        assert_eq!(l.reset_requests, ms(1000));
+        assert_eq!(l.reset_tokens, ms(30_000));
+        // The combined tokens window wins when it is sent.
+        h.insert("anthropic-ratelimit-tokens-remaining", HeaderValue::from_static("7"));
+        assert_eq!(anthropic_limit_headers(&h, now).remaining_tokens, Some(7));
+        // A reset in the past is now; garbage is ignored.
+        h.insert("anthropic-ratelimit-requests-reset", HeaderValue::from_static("2020-01-01T00:00:00Z"));
+        assert_eq!(anthropic_limit_headers(&h, now).reset_requests, Some(Duration::ZERO));
+        h.insert("anthropic-ratelimit-requests-reset", HeaderValue::from_static("soon"));
+        assert_eq!(anthropic_limit_headers(&h, now).reset_requests, None);
     }
 
     #[test]

@@ -1,10 +1,11 @@
 //! What the gateway reads from a client's JSON body, in one borrowed pass, without re-serializing.
 //!
 //! Token estimate (documented in `docs/gateway.md`):
-//! - input ≈ characters of every string value in `messages` (chat), `prompt` (completions) or
-//!   `input` (embeddings), keys `role`, `type` and `name` excluded, divided by 4, rounded up;
-//! - output = `max_completion_tokens`, else `max_tokens`, else [`DEFAULT_OUTPUT_TOKENS`]
-//!   (0 for embeddings).
+//! - input ≈ characters of every string value in `messages` (chat, Anthropic messages),
+//!   `system` (Anthropic), `prompt` (completions), `input` and `instructions` (embeddings,
+//!   Responses), keys `role`, `type` and `name` excluded, divided by 4, rounded up;
+//! - output = `max_completion_tokens`, else `max_tokens`, else `max_output_tokens` (Responses),
+//!   else [`DEFAULT_OUTPUT_TOKENS`] (0 for embeddings).
 //!
 //! The upstream body is the client's body with the `model` value replaced in place (a byte
 //! splice): every other byte, including key order and whitespace, reaches the provider unchanged.
@@ -20,7 +21,7 @@ use serde_json::value::RawValue;
 /// Output tokens assumed when the request names no `max_tokens`.
 pub const DEFAULT_OUTPUT_TOKENS: u32 = 256;
 
-/// The OpenAI-compatible endpoints the gateway proxies.
+/// The endpoints the gateway proxies, in OpenAI's and Anthropic's shapes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Endpoint {
     /// `POST /v1/chat/completions`.
@@ -29,18 +30,31 @@ pub enum Endpoint {
     Completions,
     /// `POST /v1/embeddings`.
     Embeddings,
+    /// `POST /v1/responses` (OpenAI Responses).
+    Responses,
+    /// `POST /v1/messages` (Anthropic Messages).
+    Messages,
 }
 
 impl Endpoint {
     /// Every endpoint, in index order.
-    pub const ALL: [Endpoint; 3] = [Endpoint::Chat, Endpoint::Completions, Endpoint::Embeddings];
+    pub const ALL: [Endpoint; 5] = [
+        Endpoint::Chat,
+        Endpoint::Completions,
+        Endpoint::Embeddings,
+        Endpoint::Responses,
+        Endpoint::Messages,
+    ];
 
-    /// The path below the API base (`/v1`), e.g. `/chat/completions`.
+    /// The path below an OpenAI-style API base (`…/v1`), e.g. `/chat/completions`; for
+    /// Anthropic's Messages, the path below its base (`https://api.anthropic.com`).
     pub fn suffix(self) -> &'static str {
         match self {
             Endpoint::Chat => "/chat/completions",
             Endpoint::Completions => "/completions",
             Endpoint::Embeddings => "/embeddings",
+            Endpoint::Responses => "/responses",
+            Endpoint::Messages => "/v1/messages",
         }
     }
 
@@ -55,6 +69,8 @@ impl Endpoint {
             "/v1/chat/completions" => Some(Endpoint::Chat),
             "/v1/completions" => Some(Endpoint::Completions),
             "/v1/embeddings" => Some(Endpoint::Embeddings),
+            "/v1/responses" => Some(Endpoint::Responses),
+            "/v1/messages" => Some(Endpoint::Messages),
             _ => None,
         }
     }
@@ -92,7 +108,10 @@ struct Fields<'a> {
     stream: Option<bool>,
     max_tokens: Option<u64>,
     max_completion_tokens: Option<u64>,
+    max_output_tokens: Option<u64>,
     messages: Option<CharCount>,
+    system: Option<CharCount>,
+    instructions: Option<CharCount>,
     prompt: Option<CharCount>,
     input: Option<CharCount>,
 }
@@ -140,7 +159,7 @@ impl<'de> Visitor<'de> for FieldsVisitor {
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Fields<'de>, A::Error> {
         let mut f = Fields::default();
-        let mut seen = [false; 3];
+        let mut seen = [false; 4];
         while let Some(key) = map.next_key::<Cow<'de, str>>()? {
             match &*key {
                 "model" => {
@@ -155,13 +174,13 @@ impl<'de> Visitor<'de> for FieldsVisitor {
                     }
                     f.stream = v;
                 }
-                "max_tokens" | "max_completion_tokens" => {
+                "max_tokens" | "max_completion_tokens" | "max_output_tokens" => {
                     let raw: &'de RawValue = map.next_value()?;
                     let v: Option<u64> = typed(raw, &key, "a non-negative integer")?;
-                    let (i, slot) = if &*key == "max_tokens" {
-                        (1, &mut f.max_tokens)
-                    } else {
-                        (2, &mut f.max_completion_tokens)
+                    let (i, slot) = match &*key {
+                        "max_tokens" => (1, &mut f.max_tokens),
+                        "max_completion_tokens" => (2, &mut f.max_completion_tokens),
+                        _ => (3, &mut f.max_output_tokens),
                     };
                     if std::mem::replace(&mut seen[i], true) {
                         return Err(de::Error::custom(format_args!(
@@ -173,6 +192,8 @@ impl<'de> Visitor<'de> for FieldsVisitor {
                 "messages" => once(&mut f.messages, "messages", map.next_value()?)?,
                 "prompt" => once(&mut f.prompt, "prompt", map.next_value()?)?,
                 "input" => once(&mut f.input, "input", map.next_value()?)?,
+                "system" => once(&mut f.system, "system", map.next_value()?)?,
+                "instructions" => once(&mut f.instructions, "instructions", map.next_value()?)?,
                 _ => {
                     map.next_value::<IgnoredAny>()?;
                 }
@@ -204,7 +225,13 @@ pub fn parse(body: &[u8], endpoint: Endpoint) -> Result<ParsedRequest, BadReques
     {
         return Err(BadRequest("could not locate \"model\" in the body".into()));
     }
-    let chars = [fields.messages, fields.prompt, fields.input]
+    let chars = [
+        fields.messages,
+        fields.prompt,
+        fields.input,
+        fields.system,
+        fields.instructions,
+    ]
         .iter()
         .flatten()
         .map(|c| c.0)
@@ -214,6 +241,7 @@ pub fn parse(body: &[u8], endpoint: Endpoint) -> Result<ParsedRequest, BadReques
         _ => fields
             .max_completion_tokens
             .or(fields.max_tokens)
+            .or(fields.max_output_tokens)
             .map_or(DEFAULT_OUTPUT_TOKENS, clamp_u32),
     };
     Ok(ParsedRequest {

@@ -12,6 +12,8 @@ use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
 
+use engine::config::{Api, DEFAULT_ANTHROPIC_VERSION};
+
 use crate::error::GatewayError;
 use crate::request::Endpoint;
 
@@ -37,8 +39,14 @@ pub struct Upstream {
     /// The deployment id as a response header value.
     pub id_header: HeaderValue,
     connect_timeout: Duration,
-    uris: [Uri; 3],
+    /// The API the deployment speaks.
+    pub api: Api,
+    uris: [Uri; 5],
     auth: Option<(HeaderName, HeaderValue)>,
+    /// Headers every request carries (Anthropic's `anthropic-version`, `anthropic-beta`).
+    fixed_headers: Vec<(HeaderName, HeaderValue)>,
+    /// The upstream model name.
+    pub model: String,
     /// The upstream model name as an encoded JSON string, spliced into request bodies.
     pub model_json: String,
     /// Time allowed until the response head (and, for streams, between two chunks).
@@ -70,6 +78,7 @@ impl Upstream {
             uris,
             key_header,
             id_header,
+            fixed_headers,
         } = check_endpoint(d)?;
         let auth = match &e.api_key_env {
             None => None,
@@ -103,8 +112,11 @@ impl Upstream {
             id: d.id.clone(),
             id_header,
             connect_timeout: e.connect_timeout.unwrap_or(DEFAULT_CONNECT_TIMEOUT),
+            api: e.api,
             uris,
             auth,
+            fixed_headers,
+            model: model.to_owned(),
             model_json: serde_json::Value::from(model).to_string(),
             first_byte_timeout: e.first_byte_timeout,
             total_timeout: e.total_timeout.unwrap_or(DEFAULT_TOTAL_TIMEOUT),
@@ -124,6 +136,9 @@ impl Upstream {
         if let Some((name, value)) = &self.auth {
             h.insert(name.clone(), value.clone());
         }
+        for (name, value) in &self.fixed_headers {
+            h.insert(name.clone(), value.clone());
+        }
         req
     }
 
@@ -136,9 +151,10 @@ impl Upstream {
 
 /// What [`check_endpoint`] derives from a deployment's static fields.
 struct Checked {
-    uris: [Uri; 3],
+    uris: [Uri; 5],
     key_header: Option<HeaderName>,
     id_header: HeaderValue,
+    fixed_headers: Vec<(HeaderName, HeaderValue)>,
 }
 
 /// Checks what the gateway needs of every deployment, from the config alone (no environment
@@ -171,9 +187,14 @@ fn check_endpoint(d: &engine::config::Deployment) -> Result<Checked, GatewayErro
         None => (base, String::new()),
     };
     let trimmed = path.trim_end_matches('/');
-    let mut uris = Vec::with_capacity(3);
+    let mut uris = Vec::with_capacity(Endpoint::ALL.len());
     for endpoint in Endpoint::ALL {
-        let uri: Uri = format!("{trimmed}{}{query}", endpoint.suffix())
+        // An Anthropic deployment serves every request at its Messages path.
+        let suffix = match e.api {
+            Api::OpenAi => endpoint.suffix(),
+            Api::Anthropic => Endpoint::Messages.suffix(),
+        };
+        let uri: Uri = format!("{trimmed}{suffix}{query}")
             .parse()
             .map_err(|err: http::uri::InvalidUri| bad(base, &err.to_string()))?;
         match uri.scheme_str() {
@@ -190,10 +211,11 @@ fn check_endpoint(d: &engine::config::Deployment) -> Result<Checked, GatewayErro
         }
         uris.push(uri);
     }
-    let uris: [Uri; 3] = uris
+    let uris: [Uri; 5] = uris
         .try_into()
         .map_err(|_| bad(base, "internal: wrong number of endpoints"))?;
     let key_header = match e.api_key_header.as_deref() {
+        None if e.api == Api::Anthropic => Some(HeaderName::from_static("x-api-key")),
         None => None,
         Some(header) => Some(HeaderName::try_from(header).map_err(|_| {
             bad(
@@ -208,10 +230,31 @@ fn check_endpoint(d: &engine::config::Deployment) -> Result<Checked, GatewayErro
             "deployment id must be printable ASCII to appear in headers",
         )
     })?;
+    let mut fixed_headers = Vec::new();
+    if e.api == Api::Anthropic {
+        let version = e
+            .anthropic_version
+            .as_deref()
+            .unwrap_or(DEFAULT_ANTHROPIC_VERSION);
+        for (name, value) in [
+            ("anthropic-version", Some(version)),
+            ("anthropic-beta", e.anthropic_beta.as_deref()),
+        ] {
+            let Some(value) = value else { continue };
+            let value = HeaderValue::try_from(value).map_err(|_| {
+                bad(
+                    base,
+                    &format!("{name} {value:?} is not a valid HTTP header value"),
+                )
+            })?;
+            fixed_headers.push((HeaderName::from_static(name), value));
+        }
+    }
     Ok(Checked {
         uris,
         key_header,
         id_header,
+        fixed_headers,
     })
 }
 

@@ -50,9 +50,39 @@ impl Price {
     }
 }
 
+/// The API a deployment speaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Api {
+    /// OpenAI's (and every OpenAI-compatible server's: Azure, vLLM, Groq, Gemini's
+    /// OpenAI-compatible endpoint…): `{base_url}/chat/completions`, `/responses`, ….
+    #[default]
+    OpenAi,
+    /// Anthropic's Messages API: `{base_url}/v1/messages`, `x-api-key`, `anthropic-version`.
+    Anthropic,
+}
+
+impl Api {
+    /// The name used in config files.
+    pub fn name(self) -> &'static str {
+        match self {
+            Api::OpenAi => "openai",
+            Api::Anthropic => "anthropic",
+        }
+    }
+}
+
+/// `anthropic-version` sent when a deployment names none.
+pub const DEFAULT_ANTHROPIC_VERSION: &str = "2023-06-01";
+
 /// Where and how the gateway reaches a deployment; the engine itself ignores it.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Endpoint {
+    /// The API the deployment speaks.
+    pub api: Api,
+    /// `anthropic-version` header (Anthropic deployments).
+    pub anthropic_version: Option<String>,
+    /// `anthropic-beta` header (Anthropic deployments), if any.
+    pub anthropic_beta: Option<String>,
     /// OpenAI-compatible base URL, e.g. `https://api.openai.com/v1`.
     pub base_url: Option<String>,
     /// Name of the environment variable holding the API key (never the key itself).
@@ -470,6 +500,20 @@ impl Validator {
                     output_per_million: d.output_price,
                 },
                 endpoint: Endpoint {
+                    api: match d.api.as_deref() {
+                        None | Some("openai") => Api::OpenAi,
+                        Some("anthropic") => Api::Anthropic,
+                        Some(other) => {
+                            return Err(invalid(
+                                field("api"),
+                                format!("{other:?}"),
+                                "\"openai\" (the default) or \"anthropic\"",
+                                span,
+                            ))
+                        }
+                    },
+                    anthropic_version: d.anthropic_version.clone(),
+                    anthropic_beta: d.anthropic_beta.clone(),
                     base_url: d.base_url.clone(),
                     api_key_env: d.api_key_env.clone(),
                     api_key_header: d.api_key_header.clone(),

@@ -64,6 +64,12 @@ pub struct RawDeployment {
     pub api_key_header: Option<String>,
     #[serde(default)]
     pub upstream_model: Option<String>,
+    #[serde(default)]
+    pub api: Option<String>,
+    #[serde(default)]
+    pub anthropic_version: Option<String>,
+    #[serde(default)]
+    pub anthropic_beta: Option<String>,
     #[serde(default, with = "duration::option")]
     pub connect_timeout: Option<Duration>,
     #[serde(default, with = "duration::option")]
