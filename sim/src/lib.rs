@@ -7,6 +7,7 @@ pub mod dist;
 pub mod fit;
 pub mod limiter;
 pub mod output;
+pub mod paired;
 pub mod replay;
 pub mod report;
 pub mod run;
