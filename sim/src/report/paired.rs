@@ -119,16 +119,16 @@ pub(crate) fn winners_intro(c: &Comparison) -> String {
 pub(crate) fn diffs_intro(c: &Comparison) -> String {
     let seeds = c.seeds.len();
     let ci = if seeds < 2 {
-        "one seed: differences without confidence intervals, none significant".to_owned()
+        "with one seed there is no confidence interval and nothing is significant".to_owned()
     } else {
         format!(
-            "mean over the {seeds} seeds ± the half-width of its 95% confidence interval \
-             (Student's t with {} degrees of freedom); bold where the interval excludes 0",
+            "the mean over the {seeds} seeds ± the half-width of its 95% confidence interval \
+             (Student's t, {} degrees of freedom), in bold where the interval excludes 0",
             seeds - 1
         )
     };
     format!(
-        "Each cell is strategy − baseline on the same seed ({ci}). Baseline: {}. Success rate \
+        "Each cell is strategy − baseline on the same seed: {ci}. Baseline: {}. Success rate \
          differences are in percentage points (pp), latencies in ms; whether a difference is \
          good depends on the metric (higher success rate, lower everything else).",
         baseline_words(c)
