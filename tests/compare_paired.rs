@@ -375,3 +375,41 @@ fn one_seed_names_no_winner_and_bad_choices_are_refused() {
         assert!(stderr.contains(message), "{args:?}: {stderr}");
     }
 }
+
+#[test]
+fn seeds_auto_adds_batches_and_matches_a_fixed_run() {
+    // On rate-limit-saturation adaptive's lead over random needs more than 3 and 5 seeds.
+    let work = TempDir::new("auto");
+    let (auto, fixed) = (work.0.join("auto"), work.0.join("fixed"));
+    let file = scenario("rate-limit-saturation.toml");
+    let args = ["compare", &file, "--strategies", "adaptive,random"];
+    let stdout = compare(&[&args[..], &["--seeds", "auto"]].concat(), &auto);
+    assert!(
+        stdout.contains("× 10 seed(s) = 20 runs")
+            && stdout
+                .contains("seeds auto: decided after 10 seeds: adaptive leads on success rate"),
+        "{stdout}"
+    );
+    // The batches are the seeds a fixed run of 10 uses, so the files are the same.
+    compare(&[&args[..], &["--seeds", "10"]].concat(), &fixed);
+    for f in ["summary.csv", "runs.csv", "summary.json", "report.md"] {
+        let (a, b) = (
+            std::fs::read(auto.join(f)).expect("auto"),
+            std::fs::read(fixed.join(f)).expect("fixed"),
+        );
+        assert!(a == b, "{f} differs between --seeds auto and --seeds 10");
+    }
+    // A cap below the deciding batch stops there and says so.
+    let stdout = compare(
+        &[&args[..], &["--seeds", "auto", "--max-seeds", "5"]].concat(),
+        &auto,
+    );
+    assert!(
+        stdout.contains("seeds auto: reached the cap of 5 seeds (--max-seeds) without a significant leader on success rate"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("\nbest success rate: no significant difference\n"),
+        "{stdout}"
+    );
+}

@@ -112,26 +112,6 @@ pub struct Comparison {
 }
 
 impl Comparison {
-    /// The best strategy for a metric by its mean (ties go to the first listed), whether or not
-    /// its lead is significant ([`crate::paired::verdict`] says).
-    pub fn winner(&self, metric: &str) -> Option<&StrategyResult> {
-        let better = |a: f64, b: f64| {
-            if higher_is_better(metric) {
-                a > b
-            } else {
-                a < b
-            }
-        };
-        let mut best: Option<(&StrategyResult, f64)> = None;
-        for s in &self.strategies {
-            let v = s.estimate(metric).mean;
-            if best.is_none_or(|(_, b)| better(v, b)) {
-                best = Some((s, v));
-            }
-        }
-        best.map(|(s, _)| s)
-    }
-
     /// Appends the runs of `more` (the same strategies, in the same order, on further seeds).
     pub fn extend(&mut self, more: Comparison) {
         self.seeds.extend(more.seeds);
