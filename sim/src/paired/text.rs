@@ -82,15 +82,15 @@ pub fn explanation(c: &Comparison, v: &MetricVerdict) -> String {
         return format!("{leader} is the only strategy compared");
     };
     let seeds = v.lead[r].seeds;
+    let same = |d: &PairedDiff| d.diff == 0.0 && (d.ci95 == 0.0 || d.ci95.is_nan());
+    if seeds >= 2 && v.lead.iter().all(same) {
+        return format!("every strategy has the same value on every one of the {seeds} seeds");
+    }
     let lead = format!(
         "{leader} − {} (runner-up): {}",
         name(r),
         diff_text(v.metric, &v.lead[r])
     );
-    let same = |d: &PairedDiff| d.diff == 0.0 && !(d.ci95 > 0.0);
-    if seeds >= 2 && v.lead.iter().all(same) {
-        return format!("every strategy has the same value on every one of the {seeds} seeds");
-    }
     if seeds < 2 {
         return format!(
             "{leader} is first by mean; {lead} on one seed, which gives no confidence interval (use --seeds 2 or more)"
@@ -101,10 +101,16 @@ pub fn explanation(c: &Comparison, v: &MetricVerdict) -> String {
             "{lead}, paired over {seeds} seeds; the lead over every other strategy excludes 0"
         );
     }
-    let behind: Vec<&str> = v.not_ahead_of().into_iter().map(name).collect();
+    let not_ahead = v.not_ahead_of();
+    let behind: Vec<&str> = not_ahead.iter().map(|&i| name(i)).collect();
+    // The closest call: the first strategy (by mean) the leader is not significantly ahead of.
+    let closest = not_ahead.first().map_or(r, |&i| i);
     format!(
-        "{leader} is first by mean but not significantly ahead of {}; {lead}, paired over {seeds} seeds",
-        name_list(&behind)
+        "{leader} is first by mean but not significantly ahead of {}; {leader} − {}{}: {}, paired over {seeds} seeds",
+        name_list(&behind),
+        name(closest),
+        if closest == r { " (runner-up)" } else { "" },
+        diff_text(v.metric, &v.lead[closest])
     )
 }
 
