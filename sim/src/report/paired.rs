@@ -39,6 +39,9 @@ pub(crate) fn winners(c: &Comparison, verdicts: &[MetricVerdict]) -> Vec<Winner>
             let significant = v.winner().is_some();
             let verdict = match v.runner_up() {
                 None => "the only strategy compared".to_owned(),
+                Some(r) if significant && c.strategies.len() == 2 => {
+                    format!("significantly ahead of {}", name(r))
+                }
                 Some(_) if significant => "significantly ahead of every other strategy".to_owned(),
                 Some(_) if v.lead.iter().all(|d| d.diff == 0.0 && d.ci95 == 0.0) => {
                     "no significant difference: every strategy has the same value on every seed"
