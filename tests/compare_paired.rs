@@ -241,6 +241,11 @@ fn identical_choices_never_name_a_winner() {
         md.contains("## Paired differences from the baseline"),
         "{md}"
     );
+    let html = std::fs::read_to_string(out.join("index.html")).expect("index.html");
+    assert!(
+        html.contains("<h2 id=\"paired\">") && !html.contains("num sig"),
+        "{html}"
+    );
 }
 
 #[test]
