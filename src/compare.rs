@@ -46,9 +46,9 @@ pub struct CompareArgs {
     /// significantly ahead on success rate (p99 latency if success rates tie), or --max-seeds.
     #[arg(long, default_value = "3", value_parser = parse_seeds)]
     pub seeds: Seeds,
-    /// With --seeds auto: the most seeds to run.
-    #[arg(long, default_value_t = 40)]
-    pub max_seeds: u64,
+    /// With --seeds auto: the most seeds to run [default: 40].
+    #[arg(long)]
+    pub max_seeds: Option<u64>,
     /// Strategy that paired differences are taken against (default: the best by each metric's
     /// mean). The winner is the same either way.
     #[arg(long)]
@@ -70,14 +70,21 @@ pub fn run(args: CompareArgs) -> anyhow::Result<()> {
     if let Some(n) = args.requests {
         scenario.settings.max_requests = Some(n);
     }
+    let max_seeds = args.max_seeds.unwrap_or(40);
     let schedule: Vec<u64> = match args.seeds {
-        Seeds::Fixed(n) => vec![n],
+        Seeds::Fixed(n) => {
+            anyhow::ensure!(
+                args.max_seeds.is_none(),
+                "--max-seeds only applies with --seeds auto"
+            );
+            vec![n]
+        }
         Seeds::Auto => {
             anyhow::ensure!(
-                args.max_seeds >= 2,
+                max_seeds >= 2,
                 "--max-seeds must be at least 2 (one seed gives no confidence interval)"
             );
-            paired::seed_schedule(args.max_seeds as usize)
+            paired::seed_schedule(max_seeds as usize)
                 .into_iter()
                 .map(|n| n as u64)
                 .collect()
@@ -120,11 +127,7 @@ pub fn run(args: CompareArgs) -> anyhow::Result<()> {
         }
         plan.seeds = comparison.seeds.clone();
         let metric = paired::deciding_metric(&comparison);
-        auto = Some(text::auto_line(
-            &comparison,
-            metric,
-            args.max_seeds as usize,
-        ));
+        auto = Some(text::auto_line(&comparison, metric, max_seeds as usize));
     }
     bar.finish_and_clear();
     plan.write_and_print(&scenario, &comparison, started, auto.as_deref())

@@ -370,6 +370,10 @@ fn one_seed_names_no_winner_and_bad_choices_are_refused() {
         ),
         (&["--seeds", "some"][..], "is neither a number nor `auto`"),
         (
+            &["--seeds", "5", "--max-seeds", "10"][..],
+            "--max-seeds only applies with --seeds auto",
+        ),
+        (
             &["--seeds", "auto", "--max-seeds", "1"][..],
             "--max-seeds must be at least 2",
         ),
