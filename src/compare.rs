@@ -9,7 +9,27 @@ use engine::StrategyKind;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use sim::compare::Comparison;
 use sim::output::{comparison_table, write_comparison_files};
+use sim::paired::{self, text};
 use sim::Scenario;
+
+/// How many seeds `compare` runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Seeds {
+    /// Exactly this many.
+    Fixed(u64),
+    /// Batches of 3, 5, 10, 20, … until the leader is significantly ahead, up to `--max-seeds`.
+    Auto,
+}
+
+/// Parses `--seeds`: a positive number or `auto`.
+fn parse_seeds(s: &str) -> Result<Seeds, String> {
+    if s.eq_ignore_ascii_case("auto") {
+        return Ok(Seeds::Auto);
+    }
+    crate::args::at_least_one(s)
+        .map(Seeds::Fixed)
+        .map_err(|e| format!("{e}, or `auto`"))
+}
 
 /// Arguments of `switchyard compare`.
 #[derive(clap::Args)]
@@ -19,10 +39,18 @@ pub struct CompareArgs {
     /// Strategies to compare, comma-separated (default: the scenario's list, else all).
     #[arg(long, value_delimiter = ',')]
     pub strategies: Vec<StrategyKind>,
-    /// Seeds per strategy; with more than one, means and 95 % confidence intervals are reported.
-    #[arg(long, default_value_t = 3, allow_negative_numbers = true,
-          value_parser = crate::args::at_least_one)]
-    pub seeds: u64,
+    /// Seeds per strategy, or `auto`: with more than one, means, 95 % confidence intervals and
+    /// paired differences are reported; `auto` adds seeds (3, 5, 10, 20, …) until the leader is
+    /// significantly ahead on success rate (p99 latency if success rates tie), or --max-seeds.
+    #[arg(long, default_value = "3", allow_negative_numbers = true, value_parser = parse_seeds)]
+    pub seeds: Seeds,
+    /// With --seeds auto: the most seeds to run [default: 40].
+    #[arg(long, allow_negative_numbers = true, value_parser = crate::args::at_least_one)]
+    pub max_seeds: Option<u64>,
+    /// Strategy that paired differences are taken against (default: the best by each metric's
+    /// mean). The winner is the same either way.
+    #[arg(long)]
+    pub baseline: Option<StrategyKind>,
     /// Report folder (default: reports/<scenario name>/).
     #[arg(long)]
     pub out: Option<PathBuf>,
@@ -40,24 +68,73 @@ pub fn run(args: CompareArgs) -> anyhow::Result<()> {
     if let Some(n) = args.requests {
         scenario.settings.max_requests = Some(n);
     }
-    let plan = Plan::new(
+    let max_seeds = args.max_seeds.unwrap_or(40);
+    let schedule: Vec<u64> = match args.seeds {
+        Seeds::Fixed(n) => {
+            anyhow::ensure!(
+                args.max_seeds.is_none(),
+                "--max-seeds only applies with --seeds auto"
+            );
+            vec![n]
+        }
+        Seeds::Auto => {
+            anyhow::ensure!(
+                max_seeds >= 2,
+                "--max-seeds must be at least 2 (one seed gives no confidence interval)"
+            );
+            paired::seed_schedule(max_seeds as usize)
+                .into_iter()
+                .map(|n| n as u64)
+                .collect()
+        }
+    };
+    let mut plan = Plan::new(
         &scenario,
         &args.strategies,
-        args.seeds,
+        schedule[0],
         args.threads,
         args.out,
+        args.baseline,
     )?;
     let started = Instant::now();
     let bar = plan.progress_bar(&scenario.name);
-    let comparison = sim::compare::compare(
+    let mut comparison = sim::compare::compare(
         &scenario,
         &plan.strategies,
         &plan.seeds,
         plan.threads,
         &|done, _| bar.set_position(done as u64),
     );
+    comparison.baseline = args.baseline;
+    let mut auto = None;
+    if args.seeds == Seeds::Auto {
+        for &n in &schedule[1..] {
+            if decided(&comparison) {
+                break;
+            }
+            let more = Plan::seeds_from(&scenario, comparison.seeds.len() as u64, n);
+            let before = (plan.strategies.len() * comparison.seeds.len()) as u64;
+            bar.set_length(plan.strategies.len() as u64 * n);
+            comparison.extend(sim::compare::compare(
+                &scenario,
+                &plan.strategies,
+                &more,
+                plan.threads,
+                &|done, _| bar.set_position(before + done as u64),
+            ));
+        }
+        plan.seeds = comparison.seeds.clone();
+        let metric = paired::deciding_metric(&comparison);
+        auto = Some(text::auto_line(&comparison, metric, max_seeds as usize));
+    }
     bar.finish_and_clear();
-    plan.write_and_print(&scenario, &comparison, started)
+    plan.write_and_print(&scenario, &comparison, started, auto.as_deref())
+}
+
+/// Whether `--seeds auto` can stop: the leader on the deciding metric is significantly ahead of
+/// every other strategy.
+fn decided(c: &Comparison) -> bool {
+    paired::verdict(c, paired::deciding_metric(c), None).is_some_and(|v| v.winner().is_some())
 }
 
 /// Which runs a comparison makes, on how many threads, and where it writes (shared by
@@ -81,21 +158,45 @@ impl Plan {
         seeds: u64,
         threads: Option<usize>,
         out: Option<PathBuf>,
+        baseline: Option<StrategyKind>,
     ) -> anyhow::Result<Plan> {
         anyhow::ensure!(seeds >= 1, "--seeds must be at least 1");
+        let strategies = if strategies.is_empty() {
+            scenario.settings.strategies.clone()
+        } else {
+            strategies.to_vec()
+        };
+        for (i, s) in strategies.iter().enumerate() {
+            anyhow::ensure!(
+                !strategies[..i].contains(s),
+                "--strategies lists {s} twice; each strategy runs once per seed"
+            );
+        }
+        if let Some(b) = baseline {
+            anyhow::ensure!(
+                strategies.contains(&b),
+                "--baseline {b} is not among the strategies compared ({})",
+                strategies
+                    .iter()
+                    .map(|s| s.name())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            );
+        }
         Ok(Plan {
-            strategies: if strategies.is_empty() {
-                scenario.settings.strategies.clone()
-            } else {
-                strategies.to_vec()
-            },
-            seeds: (0..seeds)
-                .map(|i| scenario.settings.seed.wrapping_add(i))
-                .collect(),
+            strategies,
+            seeds: Plan::seeds_from(scenario, 0, seeds),
             threads: threads
                 .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())),
             out: out.unwrap_or_else(|| PathBuf::from("reports").join(&scenario.name)),
         })
+    }
+
+    /// Seeds number `from` to `to` (exclusive) of a scenario: its seed, then the next ones.
+    pub fn seeds_from(scenario: &Scenario, from: u64, to: u64) -> Vec<u64> {
+        (from..to)
+            .map(|i| scenario.settings.seed.wrapping_add(i))
+            .collect()
     }
 
     /// A bar counting finished runs (hidden when stderr is not a terminal).
@@ -113,12 +214,14 @@ impl Plan {
         bar
     }
 
-    /// Writes the data files and the report, then prints the table and the winners.
+    /// Writes the data files and the report, then prints the table, the paired differences and
+    /// the winners; `auto` is what `--seeds auto` concluded.
     pub fn write_and_print(
         &self,
         scenario: &Scenario,
         comparison: &Comparison,
         started: Instant,
+        auto: Option<&str>,
     ) -> anyhow::Result<()> {
         let simulated = started.elapsed();
         write_comparison_files(&self.out, comparison)
@@ -142,18 +245,26 @@ impl Plan {
             self.threads,
             started.elapsed().as_secs_f64()
         );
+        if let Some(line) = auto {
+            println!("{line}");
+        }
         println!();
         print!("{}", comparison_table(comparison));
+        let verdicts = paired::verdicts(comparison);
+        if let Some(table) = text::diff_table(comparison, &verdicts) {
+            println!(
+                "\npaired differences, strategy − baseline on the same seed ({}; * = the 95 % interval excludes 0); baseline: {}",
+                match comparison.seeds.len() {
+                    1 => "one seed: no interval".to_owned(),
+                    n => format!("mean ± 95 % CI over {n} seeds"),
+                },
+                text::baseline_words(comparison)
+            );
+            print!("{table}");
+        }
         println!();
-        for (metric, label) in sim::compare::METRICS {
-            let best = comparison.best(metric);
-            let names: Vec<&str> = best.iter().map(|s| s.strategy.name()).collect();
-            match names.len() {
-                0 => {}
-                1 => println!("best {label}: {}", names[0]),
-                n if n == comparison.strategies.len() => println!("best {label}: all tie"),
-                _ => println!("best {label}: {} (tie)", names.join(", ")),
-            }
+        for line in text::closing_lines(comparison, &verdicts) {
+            println!("{line}");
         }
         println!(
             "\nwrote {}/ (summary.csv, runs.csv, deployments.csv, timeseries.csv, summary.json)",

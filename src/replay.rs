@@ -172,6 +172,7 @@ fn compare(args: &ReplayArgs, scenario: &Scenario, replay: &Replay) -> anyhow::R
         args.seeds.unwrap_or(1),
         args.threads,
         args.out.clone(),
+        None,
     )?;
     let started = Instant::now();
     let bar = plan.progress_bar(&scenario.name);
@@ -188,7 +189,7 @@ fn compare(args: &ReplayArgs, scenario: &Scenario, replay: &Replay) -> anyhow::R
     if let Some(e) = replay.take_error() {
         return Err(anyhow!(e).context("the replay stopped part-way; no report was written"));
     }
-    plan.write_and_print(scenario, &comparison, started)
+    plan.write_and_print(scenario, &comparison, started, None)
 }
 
 fn print_info(info: &TraceInfo, args: &ReplayArgs, scenario: &Scenario, scanned: Duration) {

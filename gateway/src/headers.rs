@@ -194,23 +194,44 @@ mod tests {
             ("anthropic-ratelimit-requests-reset", "2026-12-02T08:00:01Z"),
             ("anthropic-ratelimit-input-tokens-limit", "40000"),
             ("anthropic-ratelimit-input-tokens-remaining", "39000"),
-            ("anthropic-ratelimit-input-tokens-reset", "2026-12-02T08:00:30Z"),
+            (
+                "anthropic-ratelimit-input-tokens-reset",
+                "2026-12-02T08:00:30Z",
+            ),
         ] {
             h.insert(k, HeaderValue::from_static(v));
         }
         let l = limit_headers(&h);
-        assert_eq!((l.limit_requests, l.remaining_requests), (Some(50), Some(49)));
-        assert_eq!((l.limit_tokens, l.remaining_tokens), (Some(40000), Some(39000)));
+        assert_eq!(
+            (l.limit_requests, l.remaining_requests),
+            (Some(50), Some(49))
+        );
+        assert_eq!(
+            (l.limit_tokens, l.remaining_tokens),
+            (Some(40000), Some(39000))
+        );
         let l = anthropic_limit_headers(&h, now);
         assert_eq!(l.reset_requests, ms(1000));
         assert_eq!(l.reset_tokens, ms(30_000));
         // The combined tokens window wins when it is sent.
-        h.insert("anthropic-ratelimit-tokens-remaining", HeaderValue::from_static("7"));
+        h.insert(
+            "anthropic-ratelimit-tokens-remaining",
+            HeaderValue::from_static("7"),
+        );
         assert_eq!(anthropic_limit_headers(&h, now).remaining_tokens, Some(7));
         // A reset in the past is now; garbage is ignored.
-        h.insert("anthropic-ratelimit-requests-reset", HeaderValue::from_static("2020-01-01T00:00:00Z"));
-        assert_eq!(anthropic_limit_headers(&h, now).reset_requests, Some(Duration::ZERO));
-        h.insert("anthropic-ratelimit-requests-reset", HeaderValue::from_static("soon"));
+        h.insert(
+            "anthropic-ratelimit-requests-reset",
+            HeaderValue::from_static("2020-01-01T00:00:00Z"),
+        );
+        assert_eq!(
+            anthropic_limit_headers(&h, now).reset_requests,
+            Some(Duration::ZERO)
+        );
+        h.insert(
+            "anthropic-ratelimit-requests-reset",
+            HeaderValue::from_static("soon"),
+        );
         assert_eq!(anthropic_limit_headers(&h, now).reset_requests, None);
     }
 

@@ -449,7 +449,7 @@ async fn attempt_inner(
             Err(_) => attempt_failed(FailureKind::Connection, code, Some(ttft)),
         };
     }
-    if matches!(code, 401 | 402 | 403) {
+    if matches!(code, 401..=403) {
         // The provider refused the key: the deployment's fault, not the request's.
         warn!(
             deployment = %up.id,

@@ -232,10 +232,10 @@ pub fn parse(body: &[u8], endpoint: Endpoint) -> Result<ParsedRequest, BadReques
         fields.system,
         fields.instructions,
     ]
-        .iter()
-        .flatten()
-        .map(|c| c.0)
-        .fold(0u64, u64::saturating_add);
+    .iter()
+    .flatten()
+    .map(|c| c.0)
+    .fold(0u64, u64::saturating_add);
     let output = match endpoint {
         Endpoint::Embeddings => 0,
         _ => fields

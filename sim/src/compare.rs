@@ -70,24 +70,8 @@ impl Estimate {
         let var = values.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / (n - 1) as f64;
         Estimate {
             mean,
-            ci95: t95(n - 1) * (var / n as f64).sqrt(),
+            ci95: crate::paired::t95(n - 1) * (var / n as f64).sqrt(),
         }
-    }
-}
-
-/// Two-sided 95 % quantile of Student's t with `df` degrees of freedom.
-fn t95(df: usize) -> f64 {
-    const TABLE: [f64; 30] = [
-        12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179, 2.160,
-        2.145, 2.131, 2.120, 2.110, 2.101, 2.093, 2.086, 2.080, 2.074, 2.069, 2.064, 2.060, 2.056,
-        2.052, 2.048, 2.045, 2.042,
-    ];
-    match df {
-        0 => f64::NAN,
-        1..=30 => TABLE[df - 1],
-        31..=60 => 2.000,
-        61..=120 => 1.980,
-        _ => 1.960,
     }
 }
 
@@ -122,37 +106,19 @@ pub struct Comparison {
     pub seeds: Vec<u64>,
     /// One entry per strategy, in the order asked for.
     pub strategies: Vec<StrategyResult>,
+    /// The strategy paired differences are taken against (`None`: the best by each metric's
+    /// mean); see [`crate::paired`].
+    pub baseline: Option<StrategyKind>,
 }
 
 impl Comparison {
-    /// Every strategy whose mean equals the best mean for a metric (more than one on a tie).
-    pub fn best(&self, metric: &str) -> Vec<&StrategyResult> {
-        let Some(top) = self.winner(metric).map(|w| w.estimate(metric).mean) else {
-            return Vec::new();
-        };
-        self.strategies
-            .iter()
-            .filter(|s| s.estimate(metric).mean == top)
-            .collect()
-    }
-
-    /// The best strategy for a metric by its mean (ties go to the first listed).
-    pub fn winner(&self, metric: &str) -> Option<&StrategyResult> {
-        let better = |a: f64, b: f64| {
-            if higher_is_better(metric) {
-                a > b
-            } else {
-                a < b
-            }
-        };
-        let mut best: Option<(&StrategyResult, f64)> = None;
-        for s in &self.strategies {
-            let v = s.estimate(metric).mean;
-            if best.is_none_or(|(_, b)| better(v, b)) {
-                best = Some((s, v));
-            }
+    /// Appends the runs of `more` (the same strategies, in the same order, on further seeds).
+    pub fn extend(&mut self, more: Comparison) {
+        self.seeds.extend(more.seeds);
+        for (mine, theirs) in self.strategies.iter_mut().zip(more.strategies) {
+            debug_assert_eq!(mine.strategy, theirs.strategy);
+            mine.runs.extend(theirs.runs);
         }
-        best.map(|(s, _)| s)
     }
 }
 
@@ -229,6 +195,7 @@ pub fn compare_with<'a>(
         scenario: scenario.name.clone(),
         seeds: seeds.to_vec(),
         strategies,
+        baseline: None,
     }
 }
 

@@ -8,6 +8,7 @@ pub mod files;
 pub mod fit;
 pub mod limiter;
 pub mod output;
+pub mod paired;
 pub mod replay;
 pub mod report;
 pub mod run;

@@ -1,11 +1,16 @@
 //! Run results as files and tables: `summary.csv`, `deployments.csv`, `timeseries.csv`,
-//! `summary.json`, and the plain-text table `simulate` prints.
+//! `summary.json`, and the plain-text table `simulate` prints; a comparison's files and table are
+//! in [`compare`](write_comparison_files).
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use crate::stats::{Column, DeploymentRow, Summary};
 use crate::RunResult;
+
+mod compare;
+
+pub use compare::{comparison_table, write_comparison_files};
 
 /// Why results could not be written.
 #[derive(Debug, thiserror::Error)]
@@ -41,7 +46,7 @@ pub fn write_atomically(
     })
 }
 
-fn write_csv<T: serde::Serialize>(
+pub(crate) fn write_csv<T: serde::Serialize>(
     path: &Path,
     rows: impl IntoIterator<Item = T>,
 ) -> Result<(), OutputError> {
@@ -277,105 +282,4 @@ pub fn deployment_table(rows: &[DeploymentRow]) -> String {
         ]);
     }
     text_table(&table)
-}
-
-/// Writes a comparison's data files into `dir`: `summary.csv` (one row per strategy: the mean
-/// of each headline metric over seeds and its 95 % confidence half-width), `runs.csv` (one row
-/// per strategy × seed), `deployments.csv` (per run × deployment), `timeseries.csv` (the first
-/// seed of each strategy) and `summary.json`.
-pub fn write_comparison_files(
-    dir: &Path,
-    c: &crate::compare::Comparison,
-) -> Result<(), OutputError> {
-    use crate::compare::METRICS;
-    std::fs::create_dir_all(dir).map_err(|cause| OutputError::Io {
-        path: dir.to_owned(),
-        cause,
-    })?;
-    let path = dir.join("summary.csv");
-    let mut header = vec![
-        "strategy".to_owned(),
-        "seeds".to_owned(),
-        "requests".to_owned(),
-    ];
-    for (m, _) in METRICS {
-        header.push(m.to_owned());
-        header.push(format!("{m}_ci95"));
-    }
-    let mut rows = vec![header];
-    for s in &c.strategies {
-        let requests = s
-            .runs
-            .iter()
-            .map(|r| r.summary.requests as f64)
-            .sum::<f64>()
-            / s.runs.len().max(1) as f64;
-        let mut row = vec![
-            s.strategy.name().to_owned(),
-            s.runs.len().to_string(),
-            format!("{requests}"),
-        ];
-        for (m, _) in METRICS {
-            let e = s.estimate(m);
-            row.push(format!("{}", e.mean));
-            row.push(format!("{}", e.ci95));
-        }
-        rows.push(row);
-    }
-    write_csv(&path, rows)?;
-    let all: Vec<&RunResult> = c.strategies.iter().flat_map(|s| &s.runs).collect();
-    let summaries: Vec<&Summary> = all.iter().map(|r| &r.summary).collect();
-    write_summary_csv(&dir.join("runs.csv"), &summaries)?;
-    let deployments: Vec<&DeploymentRow> = all.iter().flat_map(|r| &r.deployments).collect();
-    write_deployments_csv(&dir.join("deployments.csv"), &deployments)?;
-    let firsts: Vec<&RunResult> = c.strategies.iter().map(|s| s.first()).collect();
-    write_timeseries_csv(&dir.join("timeseries.csv"), &firsts)?;
-    write_summary_json(&dir.join("summary.json"), &all)
-}
-
-/// The comparison table: each headline metric's mean (± 95 % CI with several seeds).
-pub fn comparison_table(c: &crate::compare::Comparison) -> String {
-    use crate::compare::METRICS;
-    let mut rows = vec![std::iter::once("strategy".to_owned())
-        .chain(METRICS.iter().map(|(_, label)| (*label).to_owned()))
-        .collect::<Vec<_>>()];
-    for s in &c.strategies {
-        let mut row = vec![s.strategy.name().to_owned()];
-        for (m, _) in METRICS {
-            let e = s.estimate(m);
-            let value = match m {
-                "success_rate" => format!("{:.2}%", e.mean * 100.0),
-                "attempts_per_request" => format!("{:.3}", e.mean),
-                "cost" => format!("{:.2}", e.mean),
-                _ => format!("{:.0}", e.mean),
-            };
-            let ci = match m {
-                _ if c.seeds.len() < 2 => String::new(),
-                "success_rate" => format!(" ±{:.2}", e.ci95 * 100.0),
-                "attempts_per_request" => format!(" ±{:.3}", e.ci95),
-                "cost" => format!(" ±{:.2}", e.ci95),
-                _ => format!(" ±{:.0}", e.ci95),
-            };
-            row.push(value + &ci);
-        }
-        rows.push(row);
-    }
-    text_table(&rows)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn tables_take_cells_of_any_length() {
-        let long = "é".repeat(70_000);
-        let table = text_table(&[
-            vec!["name".into(), "n".into()],
-            vec![long.clone(), "1".into()],
-        ]);
-        let lines: Vec<&str> = table.lines().collect();
-        assert_eq!(lines[0].chars().count(), 70_000 + 3);
-        assert!(lines[2].starts_with(&long) && lines[2].ends_with("  1"));
-    }
 }

@@ -10,7 +10,7 @@ use crate::compare::METRICS;
 use crate::output::{write_atomically, OutputError};
 
 use super::format::{html_escape as esc, metric, pct};
-use super::markdown::best_mean;
+use super::paired::{diff_cell, diffs_intro, winner_kind, winners_intro};
 use super::plots::{deployment_color, strategy_color};
 use super::Document;
 
@@ -27,6 +27,8 @@ th,td{padding:5px 10px;border-bottom:1px solid #e4e4e4;text-align:left;vertical-
 th{background:#f0f0ee;font-weight:600}
 td.num,th.num{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
 td.best{font-weight:700;background:#eef6ea}
+td.sig{font-weight:700}
+td.base{color:#777;font-style:italic}
 .dot{display:inline-block;width:11px;height:11px;border-radius:50%;margin-right:6px;vertical-align:baseline}
 .sw{display:inline-block;width:14px;height:11px;margin-right:6px;border:1px solid #888}
 ul.story li{margin:6px 0}
@@ -84,10 +86,12 @@ pub(crate) fn render(doc: &Document<'_>) -> String {
     }
 
     let _ = writeln!(s, "<h2 id=\"winners\">Winners</h2>");
+    let _ = writeln!(s, "<p>{}</p>", esc(&winners_intro(f.comparison)));
     let _ = writeln!(
         s,
-        "<table>\n<tr><th>metric</th><th>best</th><th class=\"num\">value</th>\
-         <th>runner-up</th><th class=\"num\">value</th><th>note</th></tr>"
+        "<table>\n<tr><th>metric</th><th>leader</th><th class=\"num\">value</th>\
+         <th>runner-up</th><th class=\"num\">value</th><th class=\"num\">lead (paired)</th>\
+         <th>verdict</th></tr>"
     );
     for w in &doc.winners {
         let (ru, rv) = w
@@ -96,19 +100,59 @@ pub(crate) fn render(doc: &Document<'_>) -> String {
             .map_or((String::new(), String::new()), |(n, v)| {
                 (strategy_cell(doc, n), esc(v))
             });
+        let leader = if w.significant {
+            format!("<strong>{}</strong>", strategy_cell(doc, w.leader.0))
+        } else {
+            strategy_cell(doc, w.leader.0)
+        };
         let _ = writeln!(
             s,
-            "<tr><td>{}</td><td><strong>{}</strong></td><td class=\"num\">{}</td><td>{}</td>\
-             <td class=\"num\">{}</td><td>{}</td></tr>",
+            "<tr><td>{}</td><td>{}</td><td class=\"num\">{}</td><td>{}</td>\
+             <td class=\"num\">{}</td><td class=\"num\">{}</td><td>{}</td></tr>",
             esc(w.label),
-            strategy_cell(doc, w.best.0),
-            esc(&w.best.1),
+            leader,
+            esc(&w.leader.1),
             ru,
             rv,
-            esc(w.note.as_deref().unwrap_or(""))
+            esc(&w.lead),
+            esc(&w.verdict)
         );
     }
     let _ = writeln!(s, "</table>");
+
+    if f.strategies.len() > 1 {
+        let _ = writeln!(
+            s,
+            "<h2 id=\"paired\">Paired differences from the baseline</h2>\n<p>{}</p>",
+            esc(&diffs_intro(f.comparison))
+        );
+        let _ = write!(s, "<div class=\"scroll\"><table>\n<tr><th>strategy</th>");
+        for v in &doc.verdicts {
+            let _ = write!(s, "<th class=\"num\">{}</th>", esc(v.label));
+        }
+        let _ = write!(s, "</tr>\n<tr><td class=\"base\">baseline</td>");
+        for v in &doc.verdicts {
+            let _ = write!(
+                s,
+                "<td class=\"num base\">{}</td>",
+                esc(f.comparison.strategies[v.baseline].strategy.name())
+            );
+        }
+        let _ = writeln!(s, "</tr>");
+        for st in &f.strategies {
+            let _ = write!(s, "<tr><td>{}</td>", strategy_cell(doc, st.name()));
+            for v in &doc.verdicts {
+                let (class, text) = match diff_cell(f.comparison, v, st.kind) {
+                    None => ("num base", "baseline".to_owned()),
+                    Some((text, true)) => ("num sig", text),
+                    Some((text, false)) => ("num", text),
+                };
+                let _ = write!(s, "<td class=\"{class}\">{}</td>", esc(&text));
+            }
+            let _ = writeln!(s, "</tr>");
+        }
+        let _ = writeln!(s, "</table></div>");
+    }
 
     let _ = writeln!(
         s,
@@ -127,11 +171,14 @@ pub(crate) fn render(doc: &Document<'_>) -> String {
     let _ = writeln!(s, "<h2 id=\"metrics\">All headline metrics</h2>");
     let _ = writeln!(
         s,
-        "<p>{}The best value of each column is highlighted.</p>",
+        "<p>{}</p>",
         if seeds > 1 {
-            format!("Means over {seeds} seeds ± the half-width of the 95% confidence interval. ")
+            format!(
+                "Means over {seeds} seeds ± the half-width of the 95% confidence interval; \
+                 a significant winner's value is highlighted."
+            )
         } else {
-            String::new()
+            "One seed: no winner is significant, so nothing is highlighted.".to_owned()
         }
     );
     let _ = write!(s, "<div class=\"scroll\"><table>\n<tr><th>strategy</th>");
@@ -143,7 +190,7 @@ pub(crate) fn render(doc: &Document<'_>) -> String {
         let _ = write!(s, "<tr><td>{}</td>", strategy_cell(doc, st.name()));
         for (m, _) in METRICS {
             let e = st.result.estimate(m);
-            let class = if best_mean(doc, m) == Some(e.mean) {
+            let class = if winner_kind(f.comparison, &doc.verdicts, m) == Some(st.kind) {
                 "num best"
             } else {
                 "num"

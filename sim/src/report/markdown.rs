@@ -3,32 +3,17 @@
 use std::fmt::Write as _;
 use std::path::Path;
 
-use crate::compare::{higher_is_better, METRICS};
+use crate::compare::METRICS;
 use crate::output::{write_atomically, OutputError};
 
 use super::format::{md_escape, metric, pct};
+use super::paired::{diff_cell, diffs_intro, winner_kind, winners_intro};
 use super::Document;
 
 /// Writes the Markdown report.
 pub(crate) fn write(path: &Path, doc: &Document<'_>) -> Result<(), OutputError> {
     let text = render(doc);
     write_atomically(path, |w| w.write_all(text.as_bytes()))
-}
-
-/// Best mean of a metric over strategies, to embolden the winning cells.
-pub(crate) fn best_mean(doc: &Document<'_>, m: &str) -> Option<f64> {
-    doc.facts
-        .strategies
-        .iter()
-        .map(|s| s.result.estimate(m).mean)
-        .filter(|v| v.is_finite())
-        .reduce(|a, b| {
-            if higher_is_better(m) {
-                a.max(b)
-            } else {
-                a.min(b)
-            }
-        })
 }
 
 /// The Markdown text.
@@ -48,23 +33,67 @@ pub(crate) fn render(doc: &Document<'_>) -> String {
     );
 
     let _ = writeln!(s, "## Winners\n");
-    let _ = writeln!(s, "| metric | best | value | runner-up | value | note |");
-    let _ = writeln!(s, "|---|---|---:|---|---:|---|");
+    let _ = writeln!(s, "{}\n", winners_intro(f.comparison));
+    let _ = writeln!(
+        s,
+        "| metric | leader | value | runner-up | value | lead (paired) | verdict |"
+    );
+    let _ = writeln!(s, "|---|---|---:|---|---:|---:|---|");
     for w in &doc.winners {
         let (ru, rv) = w
             .runner_up
             .as_ref()
             .map_or(("", String::new()), |(n, v)| (*n, v.clone()));
+        let leader = if w.significant {
+            format!("**{}**", w.leader.0)
+        } else {
+            w.leader.0.to_owned()
+        };
         let _ = writeln!(
             s,
-            "| {} | **{}** | {} | {} | {} | {} |",
+            "| {} | {} | {} | {} | {} | {} | {} |",
             md_escape(w.label),
-            w.best.0,
-            w.best.1,
+            leader,
+            w.leader.1,
             ru,
             rv,
-            w.note.as_deref().unwrap_or("")
+            w.lead,
+            md_escape(&w.verdict)
         );
+    }
+
+    if f.strategies.len() > 1 {
+        let _ = writeln!(s, "\n## Paired differences from the baseline\n");
+        let _ = writeln!(s, "{}\n", diffs_intro(f.comparison));
+        let _ = write!(s, "| strategy |");
+        for v in &doc.verdicts {
+            let _ = write!(s, " {} |", md_escape(v.label));
+        }
+        let _ = write!(s, "\n|---|");
+        for _ in &doc.verdicts {
+            let _ = write!(s, "---:|");
+        }
+        let _ = write!(s, "\n| *baseline* |");
+        for v in &doc.verdicts {
+            let _ = write!(
+                s,
+                " *{}* |",
+                f.comparison.strategies[v.baseline].strategy.name()
+            );
+        }
+        s.push('\n');
+        for st in &f.strategies {
+            let _ = write!(s, "| {} |", st.name());
+            for v in &doc.verdicts {
+                let cell = match diff_cell(f.comparison, v, st.kind) {
+                    None => "baseline".to_owned(),
+                    Some((text, true)) => format!("**{text}**"),
+                    Some((text, false)) => text,
+                };
+                let _ = write!(s, " {cell} |");
+            }
+            s.push('\n');
+        }
     }
 
     let _ = writeln!(s, "\n## What happened\n");
@@ -76,10 +105,13 @@ pub(crate) fn render(doc: &Document<'_>) -> String {
     if seeds > 1 {
         let _ = writeln!(
             s,
-            "Means over {seeds} seeds ± the half-width of the 95% confidence interval; the best value of each column is in bold.\n"
+            "Means over {seeds} seeds ± the half-width of the 95% confidence interval; a significant winner's value is in bold.\n"
         );
     } else {
-        let _ = writeln!(s, "The best value of each column is in bold.\n");
+        let _ = writeln!(
+            s,
+            "One seed: no winner is significant, so nothing is in bold.\n"
+        );
     }
     let _ = write!(s, "| strategy |");
     for (_, label) in METRICS {
@@ -95,7 +127,7 @@ pub(crate) fn render(doc: &Document<'_>) -> String {
         for (m, _) in METRICS {
             let e = st.result.estimate(m);
             let cell = metric(m, e, seeds);
-            if best_mean(doc, m) == Some(e.mean) {
+            if winner_kind(f.comparison, &doc.verdicts, m) == Some(st.kind) {
                 let _ = write!(s, " **{cell}** |");
             } else {
                 let _ = write!(s, " {cell} |");

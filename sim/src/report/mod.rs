@@ -17,6 +17,7 @@ mod format;
 mod html;
 mod markdown;
 mod narrative;
+mod paired;
 mod plots;
 
 use std::path::{Path, PathBuf};
@@ -45,7 +46,7 @@ pub enum ReportError {
 const DATA_FILES: [(&str, &str); 5] = [
     (
         "summary.csv",
-        "one row per strategy: each headline metric's mean and 95% confidence half-width over seeds",
+        "one row per strategy: each headline metric's mean and 95% confidence half-width over seeds, and its paired difference from the baseline with half-width and significance",
     ),
     ("runs.csv", "one row per strategy × seed: every run's summary"),
     (
@@ -56,7 +57,10 @@ const DATA_FILES: [(&str, &str); 5] = [
         "timeseries.csv",
         "one row per strategy × time bucket × deployment (first seed): attempts, successes, 429s, errors",
     ),
-    ("summary.json", "the summaries and per-deployment rows of every run"),
+    (
+        "summary.json",
+        "the summaries and per-deployment rows of every run, with its strategy's paired differences",
+    ),
 ];
 
 /// Writes `report.md`, `index.html` and the plots into `dir` (created if missing) and returns
@@ -72,9 +76,11 @@ pub fn write_report(
     })?;
     let facts = facts::Facts::new(scenario, c);
     let (plots, plot_files) = plots::render_all(dir, &facts)?;
+    let verdicts = crate::paired::verdicts(c);
     let doc = Document {
         facts: &facts,
-        winners: narrative::winners(&facts),
+        winners: paired::winners(c, &verdicts),
+        verdicts,
         sentences: narrative::sentences(&facts),
         incidents: narrative::incidents_line(&facts),
         plots,
@@ -97,8 +103,10 @@ pub fn write_report(
 pub(crate) struct Document<'a> {
     /// The data.
     pub facts: &'a facts::Facts<'a>,
-    /// Winner per headline metric.
-    pub winners: Vec<narrative::Winner>,
+    /// Winner (or none) per headline metric, in words.
+    pub winners: Vec<paired::Winner>,
+    /// The paired verdict per headline metric.
+    pub verdicts: Vec<crate::paired::MetricVerdict>,
     /// One sentence per strategy.
     pub sentences: Vec<format::Rich>,
     /// The incidents, if any.

@@ -1,7 +1,6 @@
-//! The words of the report, computed from the data: the winner of each headline metric and one
-//! plain sentence per strategy saying what it did (during incidents, or against the weights).
+//! The words of the report, computed from the data: one plain sentence per strategy saying what
+//! it did (during incidents, or against the weights). The winners are in [`super::paired`].
 
-use crate::compare::{higher_is_better, METRICS};
 use crate::stats::Column;
 
 use super::facts::{Facts, IncidentInfo, StrategyView};
@@ -13,69 +12,6 @@ const SAME_SHARE: f64 = 0.05;
 const FOLLOWS_WEIGHTS: f64 = 0.02;
 /// Incidents described per sentence; more are counted, not described.
 const MAX_INCIDENTS: usize = 3;
-
-/// The best strategy for one headline metric, and the next best.
-#[derive(Debug, Clone)]
-pub(crate) struct Winner {
-    /// Human label from [`METRICS`].
-    pub label: &'static str,
-    /// The winner's name and formatted value.
-    pub best: (&'static str, String),
-    /// The runner-up's name and formatted value, with several strategies.
-    pub runner_up: Option<(&'static str, String)>,
-    /// A remark: a tie, or a lead within the confidence intervals.
-    pub note: Option<String>,
-}
-
-/// The winner of every headline metric, in [`METRICS`] order.
-pub(crate) fn winners(f: &Facts<'_>) -> Vec<Winner> {
-    let seeds = f.seeds();
-    METRICS
-        .iter()
-        .filter_map(|&(metric, label)| {
-            let best = f.comparison.winner(metric)?;
-            if best.runs.is_empty() {
-                return None;
-            }
-            let eb = best.estimate(metric);
-            let better = |a: f64, b: f64| {
-                if higher_is_better(metric) {
-                    a > b
-                } else {
-                    a < b
-                }
-            };
-            let mut second: Option<(&'static str, crate::compare::Estimate)> = None;
-            for s in &f.comparison.strategies {
-                if s.strategy == best.strategy || s.runs.is_empty() {
-                    continue;
-                }
-                let e = s.estimate(metric);
-                if e.mean.is_finite() && second.is_none_or(|(_, b)| better(e.mean, b.mean)) {
-                    second = Some((s.strategy.name(), e));
-                }
-            }
-            let note = second.and_then(|(_, es)| {
-                if es.mean == eb.mean {
-                    Some("tie".to_owned())
-                } else if seeds > 1 && (eb.mean - es.mean).abs() <= eb.ci95 + es.ci95 {
-                    Some("lead within the 95% confidence intervals".to_owned())
-                } else {
-                    None
-                }
-            });
-            Some(Winner {
-                label,
-                best: (
-                    best.strategy.name(),
-                    super::format::metric(metric, eb, seeds),
-                ),
-                runner_up: second.map(|(n, e)| (n, super::format::metric(metric, e, seeds))),
-                note,
-            })
-        })
-        .collect()
-}
 
 /// One sentence per strategy, in the comparison's order.
 pub(crate) fn sentences(f: &Facts<'_>) -> Vec<Rich> {

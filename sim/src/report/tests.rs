@@ -120,6 +120,11 @@ fn writes_every_file_and_the_same_bytes_twice() {
     }
     let md = std::fs::read_to_string(a.join("report.md")).expect("report.md");
     assert!(md.contains("## Winners"), "{md}");
+    assert!(
+        md.contains("## Paired differences from the baseline"),
+        "{md}"
+    );
+    assert!(md.contains("one seed gives no confidence interval"), "{md}");
     assert!(md.contains("![Latency CDF](latency-cdf.svg)"), "{md}");
     let _ = std::fs::remove_dir_all(&a);
     let _ = std::fs::remove_dir_all(&b);
@@ -149,8 +154,10 @@ fn sentences_describe_the_outage_from_the_data() {
     );
     assert!(failed > 0, "{}", sentences[0]);
     assert!(sentences[0].contains(&format!("{} failed attempt", format::thousands(failed))));
-    let winners = narrative::winners(&f);
+    let winners = paired::winners(&c, &crate::paired::verdicts(&c));
     assert_eq!(winners.len(), crate::compare::METRICS.len());
+    // One seed: no interval, so no winner, whatever the means say.
+    assert!(winners.iter().all(|w| !w.significant), "{winners:?}");
 }
 
 /// Writes the report of the shipped default scenario into `$SWITCHYARD_REPORT_DIR` (default: a
