@@ -282,7 +282,10 @@ fn one_seed_names_no_winner_and_bad_choices_are_refused() {
             &["--strategies", "random,random"][..],
             "--strategies lists random twice",
         ),
-        (&["--seeds", "some"][..], "must be a whole number ≥ 1, or `auto`"),
+        (
+            &["--seeds", "some"][..],
+            "must be a whole number ≥ 1, or `auto`",
+        ),
         (
             &["--seeds", "5", "--max-seeds", "10"][..],
             "--max-seeds only applies with --seeds auto",

@@ -23,6 +23,7 @@ mod hyper_errors;
 mod life;
 mod metrics;
 pub mod mock;
+pub mod mock_answers;
 pub mod mock_provider;
 pub mod protocol;
 mod proxy;

@@ -1,6 +1,7 @@
 //! A small OpenAI-style upstream on `127.0.0.1`, for tests and demos.
 //!
-//! It answers `POST …/chat/completions`, `…/completions` and `…/embeddings` with a fixed answer
+//! It answers `POST …/chat/completions`, `…/completions`, `…/embeddings` and Anthropic's
+//! `…/v1/messages` with a fixed answer in that shape ([`crate::mock_answers`])
 //! (streamed as SSE when the request says `"stream": true`), and can be told to answer with any
 //! status (e.g. 429 with `retry-after`), to wait before answering, to pace stream chunks, or to
 //! cut a stream midway. It counts what it saw. [`closed_port_url`] gives a base URL that refuses
@@ -28,6 +29,8 @@ use hyper_util::rt::TokioIo;
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 use tokio::time::Sleep;
+
+use crate::mock_answers::{self, Asked};
 
 /// How the mock answers; change it at any time with [`MockUpstream::set_behaviour`].
 #[derive(Debug, Clone)]
@@ -215,6 +218,7 @@ async fn answer(req: Request<Incoming>, stats: Arc<MockStats>, b: Behaviour) -> 
     let auth = req
         .headers()
         .get(http::header::AUTHORIZATION)
+        .or_else(|| req.headers().get("x-api-key"))
         .and_then(|v| v.to_str().ok())
         .map(str::to_owned);
     *stats
@@ -222,6 +226,7 @@ async fn answer(req: Request<Incoming>, stats: Arc<MockStats>, b: Behaviour) -> 
         .lock()
         .unwrap_or_else(|e| e.into_inner()) = auth;
     let embeddings = req.uri().path().ends_with("/embeddings");
+    let anthropic = req.uri().path().ends_with("/v1/messages");
     let body = req
         .into_body()
         .collect()
@@ -232,6 +237,7 @@ async fn answer(req: Request<Incoming>, stats: Arc<MockStats>, b: Behaviour) -> 
     *stats.last_model.lock().unwrap_or_else(|e| e.into_inner()) =
         doc.get("model").and_then(|m| m.as_str()).map(str::to_owned);
     let stream = doc.get("stream").and_then(|s| s.as_bool()).unwrap_or(false);
+    let asked = Asked::of(&doc);
     if !b.delay.is_zero() {
         tokio::time::sleep(b.delay).await;
     }
@@ -241,24 +247,35 @@ async fn answer(req: Request<Incoming>, stats: Arc<MockStats>, b: Behaviour) -> 
         (
             "application/json",
             MockBody::full(b.error_body.clone().unwrap_or_else(|| {
-                crate::error::error_json(
-                    &format!("mock answer {}", status.as_u16()),
-                    "mock_error",
-                    "mock",
-                )
+                if anthropic {
+                    mock_answers::anthropic_error(status.as_u16())
+                } else {
+                    crate::error::error_json(
+                        &format!("mock answer {}", status.as_u16()),
+                        "mock_error",
+                        "mock",
+                    )
+                }
             })),
         )
     } else if stream && !embeddings {
         stats.ok.fetch_add(1, Ordering::SeqCst);
-        ("text/event-stream", MockBody::sse(&b))
+        let events = match (anthropic, &asked.call_tool) {
+            (true, _) => mock_answers::anthropic_sse_events(b.chunks, &asked),
+            (false, Some(tool)) => mock_answers::openai_tool_sse_events(tool),
+            (false, None) => sse_events(b.chunks),
+        };
+        ("text/event-stream", MockBody::sse(&b, events))
     } else {
         stats.ok.fetch_add(1, Ordering::SeqCst);
         let text = if embeddings {
-            EMBEDDING_ANSWER
+            EMBEDDING_ANSWER.to_owned()
+        } else if anthropic {
+            mock_answers::anthropic_answer(&asked)
         } else {
-            CHAT_ANSWER
+            mock_answers::openai_answer(&asked)
         };
-        ("application/json", MockBody::full(text.to_owned()))
+        ("application/json", MockBody::full(text))
     };
     let mut res = Response::new(body);
     *res.status_mut() = status;
@@ -321,13 +338,13 @@ impl MockBody {
         }
     }
 
-    fn sse(b: &Behaviour) -> MockBody {
+    fn sse(b: &Behaviour, events: Vec<String>) -> MockBody {
         MockBody {
             events: b
                 .stream_prefix
                 .iter()
                 .cloned()
-                .chain(sse_events(b.chunks))
+                .chain(events)
                 .map(Bytes::from)
                 .collect(),
             gap: b.chunk_gap,

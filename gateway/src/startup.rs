@@ -99,7 +99,33 @@ fn classify(line: &[u8]) -> Verdict {
     }
     match serde_json::from_slice::<Value>(data) {
         Ok(v) if v.get("error").is_some_and(|e| !e.is_null()) => Verdict::Error,
-        Ok(v) if says_nothing_yet(&v) => Verdict::Hold,
+        Ok(v) => match v.get("type").and_then(Value::as_str) {
+            Some(kind) => typed_event(kind, &v),
+            None if says_nothing_yet(&v) => Verdict::Hold,
+            None => Verdict::Commit,
+        },
+        _ => Verdict::Commit,
+    }
+}
+
+/// An event that names its type (Anthropic Messages, OpenAI Responses).
+fn typed_event(kind: &str, v: &Value) -> Verdict {
+    match kind {
+        "message_start"
+        | "ping"
+        | "response.created"
+        | "response.in_progress"
+        | "response.content_part.added" => Verdict::Hold,
+        // A text block opens empty; a tool_use block is content already.
+        "content_block_start" => {
+            if v["content_block"]["type"] == "text" && v["content_block"]["text"] == "" {
+                Verdict::Hold
+            } else {
+                Verdict::Commit
+            }
+        }
+        "response.output_item.added" if v["item"]["type"] == "message" => Verdict::Hold,
+        "error" | "response.failed" => Verdict::Error,
         _ => Verdict::Commit,
     }
 }
@@ -183,6 +209,27 @@ mod tests {
         ] {
             assert_eq!(verdicts(&[frame]), [Verdict::Commit], "{frame}");
         }
+    }
+
+    #[test]
+    fn anthropic_and_responses_start_up_events_are_held() {
+        let start = "event: message_start\ndata: {\"type\":\"message_start\",\"message\":{}}\n\n";
+        let ping = "event: ping\ndata: {\"type\":\"ping\"}\n\n";
+        let block = "event: content_block_start\ndata: {\"type\":\"content_block_start\",\"index\":0,\"content_block\":{\"type\":\"text\",\"text\":\"\"}}\n\n";
+        let delta = "event: content_block_delta\ndata: {\"type\":\"content_block_delta\",\"index\":0,\"delta\":{\"type\":\"text_delta\",\"text\":\"Hi\"}}\n\n";
+        let overloaded = "event: error\ndata: {\"type\":\"error\",\"error\":{\"type\":\"overloaded_error\",\"message\":\"Overloaded\"}}\n\n";
+        assert_eq!(
+            verdicts(&[start, ping, block, delta]),
+            [Verdict::Hold, Verdict::Hold, Verdict::Hold, Verdict::Commit]
+        );
+        assert_eq!(
+            verdicts(&[start, ping, overloaded]),
+            [Verdict::Hold, Verdict::Hold, Verdict::Error]
+        );
+        let created =
+            "event: response.created\ndata: {\"type\":\"response.created\",\"response\":{}}\n\n";
+        let text = "event: response.output_text.delta\ndata: {\"type\":\"response.output_text.delta\",\"delta\":\"Hi\"}\n\n";
+        assert_eq!(verdicts(&[created, text]), [Verdict::Hold, Verdict::Commit]);
     }
 
     #[test]
