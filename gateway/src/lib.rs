@@ -33,6 +33,7 @@ mod server;
 mod startup;
 mod state;
 pub mod trace;
+mod translate;
 mod upstream;
 mod usage;
 

@@ -30,10 +30,12 @@ use crate::error::ApiError;
 use crate::failure::failure_error;
 use crate::headers;
 use crate::life::{Attempt, Life};
+use crate::protocol::canonical::{ChatRequest, Untranslatable};
 use crate::relay::SseRelay;
 use crate::request::{self, Endpoint, ParsedRequest};
 use crate::startup::{Startup, Verdict};
 use crate::state::Shared;
+use crate::translate::{self, Plan, Shape, Transcoder};
 use crate::upstream::{Clients, Upstream, UpstreamClient};
 use crate::usage::{usage_of, UsageScanner};
 
@@ -52,16 +54,17 @@ pub(crate) async fn handle(
     endpoint: Endpoint,
     req: http::Request<Incoming>,
 ) -> Response<Body> {
+    let shape = Shape::of_client(endpoint);
     match prepare(gw, endpoint, req).await {
         Ok((parsed, body, tier)) => run(gw, clients, endpoint, parsed, body, tier).await,
         Err(e) if e.status == StatusCode::REQUEST_TIMEOUT => {
             // The connection is in an unknown state mid-body: close it after the answer.
-            let mut res = e.response();
+            let mut res = translate::error_response(&e, shape);
             res.headers_mut()
                 .insert(header::CONNECTION, HeaderValue::from_static("close"));
             res
         }
-        Err(e) => e.response(),
+        Err(e) => translate::error_response(&e, shape),
     }
 }
 
@@ -199,6 +202,9 @@ async fn run(
         output_tokens: parsed.output_tokens,
     };
     let mut attempts = 0u8;
+    let client_shape = Shape::of_client(endpoint);
+    // The client's request in the shape-neutral form, parsed on the first translation.
+    let mut canonical: Option<Result<ChatRequest, Untranslatable>> = None;
     loop {
         match step {
             Step::Send {
@@ -215,9 +221,34 @@ async fn run(
                     sent,
                     sent_at: sent.saturating_duration_since(gw.epoch),
                 };
-                let upstream_body =
-                    request::rewrite_model(&body, parsed.model_span, &up.model_json);
-                let req = up.request(endpoint, upstream_body, parsed.stream);
+                let plan = translate::plan(endpoint, up.api);
+                let (upstream_endpoint, upstream_body) = match plan {
+                    Plan::Passthrough => (
+                        endpoint,
+                        request::rewrite_model(&body, parsed.model_span, &up.model_json),
+                    ),
+                    Plan::Translate { from, to } => {
+                        let canonical = canonical.get_or_insert_with(|| from.parse_request(&body));
+                        match canonical
+                            .as_ref()
+                            .map_err(Clone::clone)
+                            .and_then(|c| to.render_request(c, &up.model))
+                        {
+                            Ok(b) => (to.endpoint(), Bytes::from(b)),
+                            Err(u) => {
+                                return refuse(&mut life, &a, client_shape, &up.id, &u.to_string())
+                            }
+                        }
+                    }
+                    Plan::Refuse => {
+                        let why = format!(
+                            "{} has no equivalent at an Anthropic deployment",
+                            endpoint.suffix()
+                        );
+                        return refuse(&mut life, &a, client_shape, &up.id, &why);
+                    }
+                };
+                let req = up.request(upstream_endpoint, upstream_body, parsed.stream);
                 let client = &clients.0[deployment.index()];
                 let cap = life.deadline();
                 match attempt_once(up, client, req, parsed.stream, sent, cap).await {
@@ -225,9 +256,43 @@ async fn run(
                         info!(request = number, deployment = %up.id, attempt, "the request's deadline passed during the attempt");
                         step = life.expire(Some(&a));
                     }
-                    AttemptResult::Complete { parts, body, ttft } => {
+                    AttemptResult::Complete {
+                        mut parts,
+                        body,
+                        ttft,
+                    } => {
+                        let (body, usage) = match plan {
+                            Plan::Translate { from, to } => match to.parse_response(&body) {
+                                Ok(answer) => {
+                                    let u = answer.usage;
+                                    parts.headers.insert(
+                                        header::CONTENT_TYPE,
+                                        HeaderValue::from_static("application/json"),
+                                    );
+                                    (
+                                        Bytes::from(from.render_response(&answer, &parsed.model)),
+                                        Some((u.input_tokens, u.output_tokens)),
+                                    )
+                                }
+                                Err(e) => {
+                                    warn!(request = number, deployment = %up.id, error = %e, "answer not understood: counted as a server error");
+                                    let outcome = Outcome::failure(FailureKind::Server);
+                                    step = life.finish(
+                                        &a,
+                                        &outcome,
+                                        parts.status.as_u16(),
+                                        Some(ttft),
+                                    );
+                                    continue;
+                                }
+                            },
+                            _ => {
+                                let u = usage_of(&body);
+                                (body, u)
+                            }
+                        };
                         let (input_tokens, output_tokens) =
-                            usage_of(&body).unwrap_or((parsed.input_tokens, parsed.output_tokens));
+                            usage.unwrap_or((parsed.input_tokens, parsed.output_tokens));
                         let outcome = Outcome::Success {
                             ttft,
                             input_tokens,
@@ -247,10 +312,18 @@ async fn run(
                         debug!(request = number, deployment = %up.id, attempt, "stream started");
                         life.first_byte();
                         let deadline = later(a.sent, up.total_timeout);
+                        let transcoder = match plan {
+                            Plan::Translate { from, to } => {
+                                Some(Transcoder::new(to, from, &parsed.model))
+                            }
+                            _ => None,
+                        };
                         let relay = SseRelay {
                             life,
                             attempt: a,
                             upstream: rest,
+                            client: client_shape,
+                            transcoder,
                             first,
                             scanner: UsageScanner::default(),
                             ttft,
@@ -299,6 +372,23 @@ async fn run(
                             life.finish_final(&a, &outcome, status, Some(ttft));
                         }
                         info!(request = number, deployment = %up.id, status, "upstream rejected the request: passed through");
+                        if let Plan::Translate { from, .. } = plan {
+                            // The provider's own words are in its shape: say it in the client's.
+                            let message = format!(
+                                "deployment {} rejected the request with status {status}",
+                                up.id
+                            );
+                            let mut res = Response::new(Body::full(Bytes::from(
+                                from.error_body(translate::error_kind(status), &message),
+                            )));
+                            *res.status_mut() = parts.status;
+                            res.headers_mut().insert(
+                                header::CONTENT_TYPE,
+                                HeaderValue::from_static("application/json"),
+                            );
+                            res.headers_mut().insert(DEPLOYMENT, up.id_header.clone());
+                            return res;
+                        }
                         return respond(parts, body, &up.id_header);
                     }
                     AttemptResult::Failed {
@@ -344,10 +434,31 @@ async fn run(
                     status = e.status.as_u16(),
                     "request failed"
                 );
-                return e.response();
+                return translate::error_response(&e, client_shape);
             }
         }
     }
+}
+
+/// Answers 400 for a request that cannot be expressed at the chosen deployment (a field with no
+/// equivalent in its API shape), reporting the attempt as the client error it is.
+fn refuse(
+    life: &mut Life,
+    a: &Attempt,
+    shape: Shape,
+    deployment: &str,
+    why: &str,
+) -> Response<Body> {
+    life.finish_final(a, &Outcome::failure(FailureKind::Client), 400, None);
+    info!(
+        request = life.number,
+        deployment, why, "request cannot be translated"
+    );
+    let e = ApiError::bad_request(
+        "untranslatable_request",
+        format!("cannot be served by deployment {deployment:?}: {why}"),
+    );
+    translate::error_response(&e, shape)
 }
 
 fn attempt_failed(kind: FailureKind, status: u16, ttft: Option<Duration>) -> AttemptResult {

@@ -17,6 +17,7 @@ use tracing::warn;
 
 use crate::error::error_json;
 use crate::life::{Attempt, Life};
+use crate::translate::{Shape, Transcoder};
 use crate::usage::UsageScanner;
 
 /// The body of a committed stream: upstream chunks passed on as they come, the outcome reported
@@ -25,6 +26,10 @@ pub(crate) struct SseRelay {
     pub(crate) life: Life,
     pub(crate) attempt: Attempt,
     pub(crate) upstream: Incoming,
+    /// The client's API shape (its error events are in that shape).
+    pub(crate) client: Shape,
+    /// Translates the upstream's events into the client's shape, when they differ.
+    pub(crate) transcoder: Option<Transcoder>,
     /// Frames read before the stream was committed (start-up frames and the first content).
     pub(crate) first: VecDeque<Bytes>,
     pub(crate) scanner: UsageScanner,
@@ -43,8 +48,19 @@ impl SseRelay {
         self.done
     }
 
+    /// The bytes to send for an upstream chunk: the chunk itself, or its translation (possibly
+    /// empty while an event is incomplete).
+    fn translate(&mut self, data: Bytes) -> Bytes {
+        match &mut self.transcoder {
+            Some(t) => t.feed(&data),
+            None => {
+                self.scanner.feed(&data);
+                data
+            }
+        }
+    }
+
     fn pass(&mut self, data: Bytes) -> Poll<Option<Frame<Bytes>>> {
-        self.scanner.feed(&data);
         match data.len() {
             0 => {}
             1 => self.tail = [self.tail[1], data[0]],
@@ -57,6 +73,17 @@ impl SseRelay {
         self.done = true;
         self.scanner.finish();
         let status = self.status;
+        let mut last = Bytes::new();
+        if let Some(t) = &mut self.transcoder {
+            last = t.finish();
+            self.scanner.saw_error |= t.error.is_some();
+            self.scanner.usage = t.usage.map(|u| (u.input_tokens, u.output_tokens));
+        }
+        let end = if last.is_empty() {
+            Poll::Ready(None)
+        } else {
+            Poll::Ready(Some(Frame::data(last)))
+        };
         if self.scanner.saw_error {
             let outcome = Outcome::Failure {
                 kind: FailureKind::Server,
@@ -66,7 +93,7 @@ impl SseRelay {
             };
             self.life
                 .finish_final(&self.attempt, &outcome, status, Some(self.ttft));
-            return Poll::Ready(None);
+            return end;
         }
         let (input_tokens, output_tokens) = self
             .scanner
@@ -80,7 +107,7 @@ impl SseRelay {
         };
         self.life
             .finish_final(&self.attempt, &outcome, status, Some(self.ttft));
-        Poll::Ready(None)
+        end
     }
 
     fn fail(&mut self, kind: FailureKind, message: &str) -> Poll<Option<Frame<Bytes>>> {
@@ -104,10 +131,14 @@ impl SseRelay {
             [_, b'\n'] => "\n",
             _ => "\n\n",
         };
-        let event = format!(
-            "{prefix}data: {}\n\n",
-            error_json(message, "upstream_error", "stream_interrupted")
-        );
+        let event = match self.client {
+            Shape::OpenAiChat => format!(
+                "{prefix}data: {}\n\n",
+                error_json(message, "upstream_error", "stream_interrupted")
+            )
+            .into_bytes(),
+            shape => [prefix.as_bytes(), &shape.stream_error(message)].concat(),
+        };
         Poll::Ready(Some(Frame::data(Bytes::from(event))))
     }
 
@@ -115,8 +146,11 @@ impl SseRelay {
         if self.done {
             return Poll::Ready(None);
         }
-        if let Some(first) = self.first.pop_front() {
-            return self.pass(first);
+        while let Some(first) = self.first.pop_front() {
+            let out = self.translate(first);
+            if !out.is_empty() {
+                return self.pass(out);
+            }
         }
         loop {
             match Pin::new(&mut self.upstream).poll_frame(cx) {
@@ -126,7 +160,11 @@ impl SseRelay {
                             let at = tokio::time::Instant::now() + *idle;
                             sleep.as_mut().reset(at.min(self.deadline.deadline()));
                         }
-                        return self.pass(data);
+                        let out = self.translate(data);
+                        if out.is_empty() {
+                            continue;
+                        }
+                        return self.pass(out);
                     }
                     // Trailers are not relayed; keep reading.
                 }

@@ -133,7 +133,10 @@ async fn dispatch(gateway: &Gateway, req: Request<Incoming>) -> Response<Body> {
             return method_not_allowed("POST");
         }
         if let Err(e) = authenticate(gw, &req) {
-            return e.response();
+            return crate::translate::error_response(
+                &e,
+                crate::translate::Shape::of_client(endpoint),
+            );
         }
         return crate::proxy::handle(gw, &gateway.clients, endpoint, req).await;
     }
@@ -179,17 +182,19 @@ fn authenticate(gw: &Shared, req: &Request<Incoming>) -> Result<(), ApiError> {
         .headers()
         .get(header::AUTHORIZATION)
         .map(HeaderValue::as_bytes);
-    if gw.authorized(header) {
+    // Anthropic's clients send the key as `x-api-key`.
+    let api_key = req.headers().get("x-api-key").map(HeaderValue::as_bytes);
+    if gw.authorized(header, api_key) {
         Ok(())
     } else {
         Err(ApiError::new(
             StatusCode::UNAUTHORIZED,
             "invalid_request_error",
             "invalid_api_key",
-            if header.is_some() {
-                "invalid gateway key in the Authorization header"
+            if header.is_some() || api_key.is_some() {
+                "invalid gateway key"
             } else {
-                "missing gateway key: send Authorization: Bearer <key>"
+                "missing gateway key: send Authorization: Bearer <key> (or x-api-key: <key>)"
             },
         ))
     }

@@ -255,11 +255,11 @@ impl Shared {
     }
 
     /// Whether `Authorization` carries an accepted key (constant-time per key).
-    pub fn authorized(&self, header: Option<&[u8]>) -> bool {
+    pub fn authorized(&self, header: Option<&[u8]>, api_key: Option<&[u8]>) -> bool {
         if self.keys.is_empty() {
             return true;
         }
-        let Some(token) = header.and_then(bearer_token) else {
+        let Some(token) = header.and_then(bearer_token).or(api_key) else {
             return false;
         };
         let mut ok = subtle::Choice::from(0);
