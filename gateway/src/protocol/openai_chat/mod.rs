@@ -35,6 +35,8 @@ mod response;
 mod stream;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_answer;
 
 pub use render::render_request;
 pub use request::parse_request;
