@@ -36,6 +36,8 @@ mod response;
 mod stream;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_answer;
 
 pub use render::{render_request, DEFAULT_MAX_TOKENS};
 pub use request::parse_request;
