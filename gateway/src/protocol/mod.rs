@@ -12,7 +12,9 @@
 //! | stream out | `Encoder::encode(&mut self, event: &StreamEvent, out: &mut Vec<u8>)` |
 //! | errors | `error_body(kind: ErrorKind, message: &str) -> Vec<u8>`, `stream_error(message: &str) -> Vec<u8>` |
 
+pub mod anthropic;
 pub mod canonical;
+pub mod openai_chat;
 pub mod sse;
 
 /// What an error is about, for rendering it in each shape's own error vocabulary.
