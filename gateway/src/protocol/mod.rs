@@ -13,6 +13,7 @@
 //! | errors | `error_body(kind: ErrorKind, message: &str) -> Vec<u8>`, `stream_error(message: &str) -> Vec<u8>` |
 
 pub mod canonical;
+pub mod responses;
 pub mod sse;
 
 /// What an error is about, for rendering it in each shape's own error vocabulary.
