@@ -239,16 +239,16 @@ fn parse_item(
         "message" => {
             let role = req_str(obj, "role", at)?;
             let content = get(obj, "content").ok_or_else(|| err(format!("{at}.content"), "is required"))?;
-            let at = format!("{at}.content");
+            let inner = format!("{at}.content");
             match role {
-                "user" => push(messages, Role::User, parse_content(content, &at)?),
-                "assistant" => push(messages, Role::Assistant, parse_content(content, &at)?),
+                "user" => push(messages, Role::User, parse_content(content, &inner)?),
+                "assistant" => push(messages, Role::Assistant, parse_content(content, &inner)?),
                 "system" | "developer" => {
                     let mut text = String::new();
-                    for (j, part) in parse_content(content, &at)?.into_iter().enumerate() {
+                    for (j, part) in parse_content(content, &inner)?.into_iter().enumerate() {
                         match part {
                             Part::Text(t) => text.push_str(&t),
-                            _ => return Err(err(format!("{at}[{j}].type"), "a system or developer message can only hold text")),
+                            _ => return Err(err(format!("{inner}[{j}].type"), "a system or developer message can only hold text")),
                         }
                     }
                     system.push(text);
