@@ -15,6 +15,7 @@
 pub mod anthropic;
 pub mod canonical;
 pub mod openai_chat;
+pub mod responses;
 pub mod sse;
 
 /// What an error is about, for rendering it in each shape's own error vocabulary.

@@ -1,0 +1,75 @@
+//! The OpenAI Responses API shape (`POST /v1/responses`), translated to and from the
+//! shape-neutral form in [`super::canonical`].
+//!
+//! The pieces follow the table in [`super`]: [`parse_request`]/[`render_request`],
+//! [`parse_response`]/[`render_response`], the stream [`Decoder`]/[`Encoder`], and
+//! [`error_body`]/[`stream_error`].
+//!
+//! # What is translated, ignored or refused
+//!
+//! Requests are stateless chat turns: `model`, `instructions`, `input` (a string, or
+//! `message`, `function_call` and `function_call_output` items), `max_output_tokens`,
+//! `temperature`, `top_p`, `stream`, function `tools`, `tool_choice` and `user`.
+//!
+//! Refused with [`Untranslatable`](super::canonical::Untranslatable) naming the field (answered
+//! 400, never dropped silently), because they need server-side state or a feature other shapes
+//! lack: `previous_response_id`, `conversation`, `background: true`, `prompt`, a non-empty
+//! `include`, `text.format` other than `text`, `truncation: "auto"`, `top_logprobs`,
+//! `max_tool_calls`, built-in tools (`web_search`, `file_search`, `computer_use_preview`, …) and
+//! tool choices naming them, input items other than messages and function calls/outputs (e.g.
+//! `reasoning`, `item_reference`), `input_file`, images by `file_id`, and unknown top-level
+//! fields.
+//!
+//! Accepted and ignored (documented normalisation): `store` (the gateway keeps nothing, so
+//! storing is moot; rendered requests send `store: false`), `reasoning` (effort is a hint the
+//! deployment's own default replaces; no reasoning items are ever produced), `metadata`,
+//! `parallel_tool_calls`, `service_tier`, `stream_options`, `prompt_cache_key`,
+//! `text.verbosity`, a tool's `strict`, an image's `detail`. `safety_identifier` becomes `user`
+//! when `user` is absent. A `null` value is the same as an absent field.
+//!
+//! Further normalisation a caller should know: consecutive input items of the same role are
+//! merged into one turn (a `message` followed by `function_call`s is one assistant turn);
+//! `system`/`developer` messages are joined into the system prompt after `instructions`, with
+//! blank lines; `data:` image URLs become inline base64 images; `refusal` parts become text
+//! (and a refused answer finishes with `ContentFilter`); tool results carry no error flag in
+//! this shape (`is_error` is not rendered and parses as `false`); function-call item ids
+//! (`fc_…`) are dropped, `call_id` is the call's id.
+
+mod request;
+mod response;
+mod stream;
+#[cfg(test)]
+mod tests;
+
+pub use request::{parse_request, render_request};
+pub use response::{parse_response, render_response};
+pub use stream::{Decoder, Encoder};
+
+use super::ErrorKind;
+
+/// The `type` and `code` of an OpenAI error of this kind.
+fn error_kind(kind: ErrorKind) -> (&'static str, &'static str) {
+    match kind {
+        ErrorKind::InvalidRequest => ("invalid_request_error", "invalid_request"),
+        ErrorKind::Authentication => ("invalid_request_error", "invalid_api_key"),
+        ErrorKind::NotFound => ("invalid_request_error", "model_not_found"),
+        ErrorKind::RateLimit => ("rate_limit_error", "rate_limit_exceeded"),
+        ErrorKind::Api => ("upstream_error", "upstream_error"),
+        ErrorKind::Overloaded => ("server_error", "overloaded"),
+    }
+}
+
+/// An OpenAI error document: `{"error":{"message":…,"type":…,"code":…}}`.
+pub fn error_body(kind: ErrorKind, message: &str) -> Vec<u8> {
+    let (kind, code) = error_kind(kind);
+    crate::error::error_json(message, kind, code).into_bytes()
+}
+
+/// One Responses-stream `error` event (`event: error`, data
+/// `{"type":"error","code":…,"message":…,"param":null,"sequence_number":0}`), for a stream that
+/// fails before or outside an [`Encoder`].
+pub fn stream_error(message: &str) -> Vec<u8> {
+    let mut out = Vec::new();
+    stream::write_error(&mut out, message, 0);
+    out
+}

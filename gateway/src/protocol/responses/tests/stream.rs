@@ -1,0 +1,418 @@
+use serde_json::{json, Value};
+
+use crate::protocol::canonical::{FinishReason, StreamEvent, Usage};
+use crate::protocol::responses::{error_body, stream_error, Decoder, Encoder};
+use crate::protocol::sse::{write_event, SseReader};
+use crate::protocol::ErrorKind;
+
+/// A stream in the documented shape: text, then a function call, then completion.
+fn documented() -> Vec<u8> {
+    let resp = |status: &str, output: Value, usage: Value| {
+        json!({"id": "resp_1", "object": "response", "created_at": 1741290958, "status": status,
+               "model": "gpt-4.1-2025-04-14", "output": output, "usage": usage})
+    };
+    let msg = json!({"id": "msg_1", "type": "message", "status": "in_progress", "role": "assistant", "content": []});
+    let call = json!({"id": "fc_1", "type": "function_call", "status": "in_progress", "arguments": "",
+                      "call_id": "call_1", "name": "get_weather"});
+    let usage = json!({"input_tokens": 37, "input_tokens_details": {"cached_tokens": 0}, "output_tokens": 11,
+                       "output_tokens_details": {"reasoning_tokens": 0}, "total_tokens": 48});
+    let events = [
+        (
+            "response.created",
+            json!({"response": resp("in_progress", json!([]), Value::Null)}),
+        ),
+        (
+            "response.in_progress",
+            json!({"response": resp("in_progress", json!([]), Value::Null)}),
+        ),
+        (
+            "response.output_item.added",
+            json!({"output_index": 0, "item": msg}),
+        ),
+        (
+            "response.content_part.added",
+            json!({"item_id": "msg_1", "output_index": 0, "content_index": 0,
+            "part": {"type": "output_text", "text": "", "annotations": []}}),
+        ),
+        (
+            "response.output_text.delta",
+            json!({"item_id": "msg_1", "output_index": 0, "content_index": 0, "delta": "Hi"}),
+        ),
+        (
+            "response.output_text.delta",
+            json!({"item_id": "msg_1", "output_index": 0, "content_index": 0, "delta": " there"}),
+        ),
+        (
+            "response.output_text.done",
+            json!({"item_id": "msg_1", "output_index": 0, "content_index": 0, "text": "Hi there"}),
+        ),
+        (
+            "response.content_part.done",
+            json!({"item_id": "msg_1", "output_index": 0, "content_index": 0,
+            "part": {"type": "output_text", "text": "Hi there", "annotations": []}}),
+        ),
+        (
+            "response.output_item.done",
+            json!({"output_index": 0, "item": {"id": "msg_1", "type": "message",
+            "status": "completed", "role": "assistant", "content": [{"type": "output_text", "text": "Hi there"}]}}),
+        ),
+        (
+            "response.output_item.added",
+            json!({"output_index": 1, "item": call}),
+        ),
+        (
+            "response.function_call_arguments.delta",
+            json!({"item_id": "fc_1", "output_index": 1, "delta": "{\"location\":"}),
+        ),
+        (
+            "response.function_call_arguments.delta",
+            json!({"item_id": "fc_1", "output_index": 1, "delta": "\"Paris\"}"}),
+        ),
+        (
+            "response.function_call_arguments.done",
+            json!({"item_id": "fc_1", "output_index": 1, "arguments": "{\"location\":\"Paris\"}"}),
+        ),
+        (
+            "response.output_item.done",
+            json!({"output_index": 1, "item": {"id": "fc_1", "type": "function_call",
+            "status": "completed", "arguments": "{\"location\":\"Paris\"}", "call_id": "call_1", "name": "get_weather"}}),
+        ),
+        ("response.some_future_event", json!({"whatever": true})),
+        (
+            "response.completed",
+            json!({"response": resp("completed", json!([]), usage)}),
+        ),
+    ];
+    let mut out = Vec::new();
+    for (i, (name, mut data)) in events.into_iter().enumerate() {
+        data["type"] = json!(name);
+        data["sequence_number"] = json!(i);
+        write_event(&mut out, name, &data.to_string());
+    }
+    out
+}
+
+fn decode(bytes: &[u8]) -> Vec<StreamEvent> {
+    let mut d = Decoder::new();
+    let mut out = Vec::new();
+    d.feed(bytes, &mut out);
+    d.finish(&mut out);
+    out
+}
+
+#[test]
+fn the_documented_stream_decodes_whatever_the_chunking() {
+    let text = documented();
+    let expected = vec![
+        StreamEvent::Start {
+            id: "resp_1".into(),
+            model: "gpt-4.1-2025-04-14".into(),
+        },
+        StreamEvent::TextDelta("Hi".into()),
+        StreamEvent::TextDelta(" there".into()),
+        StreamEvent::ToolCallStart {
+            index: 0,
+            id: "call_1".into(),
+            name: "get_weather".into(),
+        },
+        StreamEvent::ToolArgumentsDelta {
+            index: 0,
+            json: "{\"location\":".into(),
+        },
+        StreamEvent::ToolArgumentsDelta {
+            index: 0,
+            json: "\"Paris\"}".into(),
+        },
+        StreamEvent::Usage(Usage {
+            input_tokens: 37,
+            output_tokens: 11,
+            cache_read_tokens: 0,
+            cache_write_tokens: 0,
+        }),
+        StreamEvent::Finish(FinishReason::ToolCalls),
+        StreamEvent::End,
+    ];
+    assert_eq!(decode(&text), expected);
+    for cut in (0..text.len()).step_by(7) {
+        let mut d = Decoder::new();
+        let mut out = Vec::new();
+        d.feed(&text[..cut], &mut out);
+        d.feed(&text[cut..], &mut out);
+        d.finish(&mut out);
+        assert_eq!(out, expected, "cut at {cut}");
+    }
+}
+
+#[test]
+fn text_and_arguments_only_in_done_events_still_arrive() {
+    let mut text = Vec::new();
+    let events = [
+        json!({"type": "response.created", "response": {"id": "r", "model": "m"}}),
+        json!({"type": "response.output_text.done", "output_index": 0, "content_index": 0, "text": "whole"}),
+        json!({"type": "response.output_item.done", "output_index": 0, "item": {"type": "message",
+            "content": [{"type": "output_text", "text": "whole"}]}}),
+        json!({"type": "response.output_item.done", "output_index": 1, "item": {"type": "function_call",
+            "id": "fc", "call_id": "c", "name": "f", "arguments": "{}"}}),
+        json!({"type": "response.incomplete", "response": {"status": "incomplete",
+            "incomplete_details": {"reason": "max_output_tokens"}}}),
+    ];
+    for e in events {
+        // No `event:` lines: the data's `type` names the event.
+        write_event(&mut text, "", &e.to_string());
+    }
+    assert_eq!(
+        decode(&text),
+        vec![
+            StreamEvent::Start {
+                id: "r".into(),
+                model: "m".into()
+            },
+            StreamEvent::TextDelta("whole".into()),
+            StreamEvent::ToolCallStart {
+                index: 0,
+                id: "c".into(),
+                name: "f".into()
+            },
+            StreamEvent::ToolArgumentsDelta {
+                index: 0,
+                json: "{}".into()
+            },
+            StreamEvent::Finish(FinishReason::Length),
+            StreamEvent::End,
+        ]
+    );
+}
+
+#[test]
+fn failures_and_cut_streams_are_errors() {
+    let mut text = Vec::new();
+    write_event(
+        &mut text,
+        "response.created",
+        &json!({"response": {"id": "r", "model": "m"}}).to_string(),
+    );
+    write_event(
+        &mut text,
+        "error",
+        &json!({"type": "error", "code": "ERR", "message": "Rate limited", "param": null})
+            .to_string(),
+    );
+    write_event(
+        &mut text,
+        "response.output_text.delta",
+        &json!({"delta": "late"}).to_string(),
+    );
+    let events = decode(&text);
+    assert_eq!(
+        events[1..],
+        [StreamEvent::Error {
+            message: "Rate limited".into()
+        }]
+    );
+
+    let mut text = Vec::new();
+    write_event(
+        &mut text,
+        "response.failed",
+        &json!({"response": {"id": "r", "status": "failed",
+        "error": {"code": "server_error", "message": "Model crashed"}}})
+        .to_string(),
+    );
+    assert_eq!(
+        decode(&text),
+        [StreamEvent::Error {
+            message: "Model crashed".into()
+        }]
+    );
+
+    let mut text = Vec::new();
+    write_event(
+        &mut text,
+        "response.created",
+        &json!({"response": {"id": "r", "model": "m"}}).to_string(),
+    );
+    write_event(&mut text, "response.output_text.delta", "{not json");
+    let events = decode(&text);
+    assert_eq!(events.len(), 2);
+    assert!(
+        matches!(&events[1], StreamEvent::Error { message } if message.contains("ended before"))
+    );
+}
+
+/// Names of the events in an encoded stream, with their data, checking sequence numbers.
+fn events_of(bytes: &[u8]) -> Vec<(String, Value)> {
+    let mut r = SseReader::default();
+    let mut raw = Vec::new();
+    r.feed(bytes, &mut raw);
+    r.finish(&mut raw);
+    raw.into_iter()
+        .enumerate()
+        .map(|(i, e)| {
+            let data: Value = serde_json::from_str(&e.data).unwrap();
+            assert_eq!(data["type"], e.event.as_str());
+            assert_eq!(data["sequence_number"], i, "{e:?}");
+            (e.event, data)
+        })
+        .collect()
+}
+
+#[test]
+fn the_encoder_writes_the_documented_sequence() {
+    let mut enc = Encoder::new("client-model");
+    let mut out = Vec::new();
+    for e in [
+        StreamEvent::Start {
+            id: "resp_x".into(),
+            model: "upstream".into(),
+        },
+        StreamEvent::TextDelta("Hel".into()),
+        StreamEvent::TextDelta("lo".into()),
+        StreamEvent::ToolCallStart {
+            index: 0,
+            id: "call_a".into(),
+            name: "f".into(),
+        },
+        StreamEvent::ToolArgumentsDelta {
+            index: 0,
+            json: "{\"a\":".into(),
+        },
+        StreamEvent::ToolCallStart {
+            index: 1,
+            id: "call_b".into(),
+            name: "g".into(),
+        },
+        StreamEvent::ToolArgumentsDelta {
+            index: 0,
+            json: "1}".into(),
+        },
+        StreamEvent::ToolArgumentsDelta {
+            index: 1,
+            json: "{}".into(),
+        },
+        StreamEvent::Usage(Usage {
+            input_tokens: 9,
+            output_tokens: 3,
+            cache_read_tokens: 1,
+            cache_write_tokens: 0,
+        }),
+        StreamEvent::Finish(FinishReason::ToolCalls),
+        StreamEvent::End,
+        StreamEvent::TextDelta("after the end".into()),
+    ] {
+        enc.encode(&e, &mut out);
+    }
+    let events = events_of(&out);
+    let names: Vec<&str> = events.iter().map(|(n, _)| n.as_str()).collect();
+    assert_eq!(
+        names,
+        [
+            "response.created",
+            "response.in_progress",
+            "response.output_item.added",
+            "response.content_part.added",
+            "response.output_text.delta",
+            "response.output_text.delta",
+            "response.output_text.done",
+            "response.content_part.done",
+            "response.output_item.done",
+            "response.output_item.added",
+            "response.function_call_arguments.delta",
+            "response.output_item.added",
+            "response.function_call_arguments.delta",
+            "response.function_call_arguments.delta",
+            "response.function_call_arguments.done",
+            "response.output_item.done",
+            "response.function_call_arguments.done",
+            "response.output_item.done",
+            "response.completed",
+        ]
+    );
+    assert_eq!(events[0].1["response"]["status"], "in_progress");
+    assert_eq!(events[0].1["response"]["model"], "client-model");
+    assert_eq!(events[4].1["item_id"], "msg_x_0");
+    assert_eq!(events[6].1["text"], "Hello");
+    assert_eq!(events[12].1["output_index"], 1);
+    assert_eq!(events[13].1["output_index"], 2);
+    assert_eq!(events[14].1["arguments"], "{\"a\":1}");
+    let done = &events[18].1["response"];
+    assert_eq!(done["status"], "completed");
+    assert_eq!(done["usage"]["total_tokens"], 12);
+    assert_eq!(done["usage"]["input_tokens_details"]["cached_tokens"], 1);
+    assert_eq!(done["output"][0]["content"][0]["text"], "Hello");
+    assert_eq!(done["output"][2]["id"], "fc_x_2");
+    assert_eq!(done["output"][2]["arguments"], "{}");
+    // The decoder reads the encoder's output back.
+    let decoded = decode(&out);
+    assert_eq!(decoded.last(), Some(&StreamEvent::End));
+}
+
+#[test]
+fn encoder_errors_and_an_incomplete_end() {
+    let mut enc = Encoder::new("m");
+    let mut out = Vec::new();
+    enc.encode(&StreamEvent::TextDelta("partial".into()), &mut out);
+    enc.encode(
+        &StreamEvent::Error {
+            message: "upstream timed out".into(),
+        },
+        &mut out,
+    );
+    enc.encode(&StreamEvent::End, &mut out);
+    let events = events_of(&out);
+    let (name, data) = events.last().unwrap();
+    assert_eq!(name, "error");
+    assert_eq!(data["message"], "upstream timed out");
+    assert_eq!(events[0].1["response"]["id"], "resp_gateway");
+    assert_eq!(events.len(), 6);
+
+    let mut enc = Encoder::new("m");
+    let mut out = Vec::new();
+    for e in [
+        StreamEvent::Start {
+            id: "r".into(),
+            model: "m".into(),
+        },
+        StreamEvent::Finish(FinishReason::Length),
+        StreamEvent::End,
+    ] {
+        enc.encode(&e, &mut out);
+    }
+    let events = events_of(&out);
+    let (name, data) = events.last().unwrap();
+    assert_eq!(name, "response.incomplete");
+    assert_eq!(
+        data["response"]["incomplete_details"]["reason"],
+        "max_output_tokens"
+    );
+}
+
+#[test]
+fn error_documents() {
+    let v: Value =
+        serde_json::from_slice(&error_body(ErrorKind::NotFound, "no model \"x\"")).unwrap();
+    assert_eq!(
+        v,
+        json!({"error": {"message": "no model \"x\"", "type": "invalid_request_error", "code": "model_not_found"}})
+    );
+    for kind in [
+        ErrorKind::InvalidRequest,
+        ErrorKind::Authentication,
+        ErrorKind::RateLimit,
+        ErrorKind::Api,
+        ErrorKind::Overloaded,
+    ] {
+        let v: Value = serde_json::from_slice(&error_body(kind, "m")).unwrap();
+        assert!(v["error"]["type"].is_string() && v["error"]["code"].is_string());
+    }
+    let text = stream_error("boom\nline two");
+    let events = events_of(&text);
+    assert_eq!(events.len(), 1);
+    assert_eq!(events[0].0, "error");
+    assert_eq!(events[0].1["message"], "boom\nline two");
+    assert_eq!(
+        decode(&text),
+        [StreamEvent::Error {
+            message: "boom\nline two".into()
+        }]
+    );
+}
