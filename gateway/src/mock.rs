@@ -313,6 +313,7 @@ pub fn sse_events(chunks: usize) -> Vec<String> {
             )
         })
         .collect();
+    events.push("data: {\"id\":\"chatcmpl-mock\",\"object\":\"chat.completion.chunk\",\"model\":\"mock-model\",\"choices\":[{\"index\":0,\"delta\":{},\"finish_reason\":\"stop\"}]}\n\n".to_owned());
     events.push("data: {\"id\":\"chatcmpl-mock\",\"object\":\"chat.completion.chunk\",\"model\":\"mock-model\",\"choices\":[],\"usage\":{\"prompt_tokens\":9,\"completion_tokens\":5,\"total_tokens\":14}}\n\n".to_owned());
     events.push("data: [DONE]\n\n".to_owned());
     events
