@@ -16,6 +16,12 @@ pub mod anthropic;
 pub mod canonical;
 pub mod openai_chat;
 pub mod sse;
+#[cfg(test)]
+mod tests_gen;
+#[cfg(test)]
+mod tests_props_request;
+#[cfg(test)]
+mod tests_props_stream;
 
 /// What an error is about, for rendering it in each shape's own error vocabulary.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
