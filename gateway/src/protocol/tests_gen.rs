@@ -220,10 +220,19 @@ pub fn openai_normal(mut req: ChatRequest) -> ChatRequest {
     req
 }
 
-/// What an Anthropic render and parse make of a request: same-role turns merged, the default
-/// `max_tokens`.
+/// What an Anthropic render and parse make of a request: same-role turns merged, empty texts
+/// dropped from turns holding anything else (a turn of only empty texts is one empty text), the
+/// default `max_tokens`.
 pub fn anthropic_normal(mut req: ChatRequest) -> ChatRequest {
     req.messages = merge_turns(req.messages);
+    let empty = |p: &Part| matches!(p, Part::Text(t) if t.is_empty());
+    for m in &mut req.messages {
+        if !m.content.is_empty() && m.content.iter().all(empty) {
+            m.content = vec![Part::Text(String::new())];
+        } else {
+            m.content.retain(|p| !empty(p));
+        }
+    }
     req.max_tokens
         .get_or_insert(super::anthropic::DEFAULT_MAX_TOKENS);
     req
