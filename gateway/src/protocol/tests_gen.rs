@@ -375,27 +375,3 @@ pub fn assemble(events: &[StreamEvent]) -> ChatResponse {
     assert_eq!(events.last(), Some(&StreamEvent::End));
     resp
 }
-
-/// Usage events replaced by the last one (cache writes zeroed: OpenAI cannot carry them) just
-/// before the end, where an OpenAI stream reports it.
-pub fn usage_last(events: &[StreamEvent]) -> Vec<StreamEvent> {
-    let last = events.iter().rev().find_map(|e| match e {
-        StreamEvent::Usage(u) => Some(Usage {
-            cache_write_tokens: 0,
-            ..*u
-        }),
-        _ => None,
-    });
-    let mut out = Vec::new();
-    for e in events {
-        match e {
-            StreamEvent::Usage(_) => {}
-            StreamEvent::End => {
-                out.extend(last.map(StreamEvent::Usage));
-                out.push(StreamEvent::End);
-            }
-            e => out.push(e.clone()),
-        }
-    }
-    out
-}

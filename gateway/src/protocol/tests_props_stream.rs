@@ -5,7 +5,7 @@ use proptest::prelude::*;
 use serde_json::{json, Value};
 
 use super::canonical::{ChatResponse, StreamEvent, Usage};
-use super::tests_gen::{assemble, events_of, response, stream_normal, text, usage_last};
+use super::tests_gen::{assemble, events_of, response, stream_normal, text};
 use super::{anthropic, openai_chat, sse};
 
 fn openai_stream(events: &[StreamEvent], cut: usize) -> Vec<StreamEvent> {
@@ -45,6 +45,30 @@ fn openai_usage(mut resp: ChatResponse) -> ChatResponse {
         ..resp.usage
     };
     resp
+}
+
+/// Usage events replaced by the last one (cache writes zeroed: OpenAI cannot carry them) just
+/// before the end, where an OpenAI stream reports it.
+pub fn usage_last(events: &[StreamEvent]) -> Vec<StreamEvent> {
+    let last = events.iter().rev().find_map(|e| match e {
+        StreamEvent::Usage(u) => Some(Usage {
+            cache_write_tokens: 0,
+            ..*u
+        }),
+        _ => None,
+    });
+    let mut out = Vec::new();
+    for e in events {
+        match e {
+            StreamEvent::Usage(_) => {}
+            StreamEvent::End => {
+                out.extend(last.map(StreamEvent::Usage));
+                out.push(StreamEvent::End);
+            }
+            e => out.push(e.clone()),
+        }
+    }
+    out
 }
 
 proptest! {
@@ -99,6 +123,16 @@ proptest! {
             let mut d = anthropic::Decoder::default();
             bytes.chunks(c).for_each(|b| d.feed(b, &mut out));
             d.finish(&mut out);
+        }
+    }
+
+    /// Any sequence of events, in any order, is encoded without panicking into a stream the
+    /// same shape's decoder reads without panicking.
+    #[test]
+    fn encoders_take_any_event_sequence(events in proptest::collection::vec(any_event(), 0..16)) {
+        for decoded in [openai_stream(&events, 7), anthropic_stream(&events, 7)] {
+            let ends = matches!(decoded.last(), Some(StreamEvent::End | StreamEvent::Error { .. }));
+            prop_assert!(ends, "{:?}", decoded);
         }
     }
 
@@ -190,4 +224,35 @@ fn chunkish() -> impl Strategy<Value = Value> {
             }),
         ]
     })
+}
+
+fn any_event() -> impl Strategy<Value = StreamEvent> {
+    use super::canonical::FinishReason;
+    prop_oneof![
+        (text(), text()).prop_map(|(id, model)| StreamEvent::Start { id, model }),
+        text().prop_map(StreamEvent::TextDelta),
+        (0u32..3, text(), text()).prop_map(|(index, id, name)| StreamEvent::ToolCallStart {
+            index,
+            id,
+            name
+        }),
+        (0u32..3, text()).prop_map(|(index, json)| StreamEvent::ToolArgumentsDelta { index, json }),
+        prop_oneof![
+            Just(FinishReason::Stop),
+            Just(FinishReason::Length),
+            Just(FinishReason::ToolCalls),
+            Just(FinishReason::ContentFilter)
+        ]
+        .prop_map(StreamEvent::Finish),
+        (any::<u32>(), any::<u32>(), any::<u32>(), any::<u32>()).prop_map(|(a, b, c, d)| {
+            StreamEvent::Usage(Usage {
+                input_tokens: a,
+                output_tokens: b,
+                cache_read_tokens: c,
+                cache_write_tokens: d,
+            })
+        }),
+        text().prop_map(|message| StreamEvent::Error { message }),
+        Just(StreamEvent::End),
+    ]
 }
