@@ -222,8 +222,9 @@ pub fn openai_normal(mut req: ChatRequest) -> ChatRequest {
 
 /// What an Anthropic render and parse make of a request: same-role turns merged, empty texts
 /// dropped from turns holding anything else (a turn of only empty texts is one empty text), the
-/// default `max_tokens`.
+/// default `max_tokens`, no `top_p` 1.
 pub fn anthropic_normal(mut req: ChatRequest) -> ChatRequest {
+    req.top_p = req.top_p.filter(|p| *p != 1.0);
     req.messages = merge_turns(req.messages);
     let empty = |p: &Part| matches!(p, Part::Text(t) if t.is_empty());
     for m in &mut req.messages {

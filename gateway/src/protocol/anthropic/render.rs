@@ -52,7 +52,9 @@ pub fn render_request(req: &ChatRequest, model: &str) -> Result<Vec<u8>, Untrans
         }
         body.insert("temperature".into(), json!(t));
     }
-    if let Some(p) = req.top_p {
+    // top_p 1 truncates nothing; recent Claude models refuse top_p beside temperature, which
+    // OpenAI clients often send together with top_p 1.
+    if let Some(p) = req.top_p.filter(|p| *p != 1.0) {
         body.insert("top_p".into(), json!(p));
     }
     if !req.stop.is_empty() {

@@ -229,6 +229,7 @@ fn renders_merged_turns_default_max_tokens_and_tool_results() {
             },
         ],
         temperature: Some(1.0),
+        top_p: Some(1.0),
         stop: vec!["X".into()],
         tools: vec![Tool {
             name: "f".into(),
