@@ -17,6 +17,8 @@ pub mod canonical;
 pub mod openai_chat;
 pub mod sse;
 #[cfg(test)]
+mod tests_cross;
+#[cfg(test)]
 mod tests_gen;
 #[cfg(test)]
 mod tests_props_request;
