@@ -17,6 +17,14 @@ pub mod canonical;
 pub mod openai_chat;
 pub mod responses;
 pub mod sse;
+#[cfg(test)]
+mod tests_cross;
+#[cfg(test)]
+mod tests_gen;
+#[cfg(test)]
+mod tests_props_request;
+#[cfg(test)]
+mod tests_props_stream;
 
 /// What an error is about, for rendering it in each shape's own error vocabulary.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -7,9 +7,12 @@
 //! * A `tool_use` block's `input` object becomes the call's arguments serialised as compact
 //!   JSON; rendering needs arguments that are a JSON object (empty arguments are `{}`), anything
 //!   else is [`Untranslatable`].
-//! * Rendering merges consecutive turns of the same role (Anthropic requires alternation) and
-//!   writes `max_tokens` as [`DEFAULT_MAX_TOKENS`] when the request has none; a
-//!   `temperature` above 1 is [`Untranslatable`] (Anthropic's range is 0 to 1).
+//! * Rendering merges consecutive turns of the same role (Anthropic requires alternation), drops
+//!   empty text parts from turns that hold anything else (Anthropic refuses empty text blocks;
+//!   e.g. OpenAI's `"content": ""` beside `tool_calls`), and writes `max_tokens` as
+//!   [`DEFAULT_MAX_TOKENS`] when the request has none; `top_p: 1` (no truncation) is left out,
+//!   as recent Claude models refuse `top_p` beside `temperature`; a `temperature` above 1 is
+//!   [`Untranslatable`] (Anthropic's range is 0 to 1).
 //! * Canonical [`Usage::input_tokens`] includes cache reads and writes, Anthropic's
 //!   `input_tokens` excludes them: both directions convert.
 //! * `stop_reason`: `end_turn`, `stop_sequence` and `pause_turn` read as

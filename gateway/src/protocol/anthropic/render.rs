@@ -10,9 +10,9 @@ use crate::protocol::canonical::{
 /// `max_tokens` written when the request has none (Anthropic requires it).
 pub const DEFAULT_MAX_TOKENS: u32 = 4096;
 
-/// Renders an Anthropic Messages body for `model`: consecutive same-role turns merged, tool
-/// results as `tool_result` blocks of user turns, `max_tokens` defaulting to
-/// [`DEFAULT_MAX_TOKENS`].
+/// Renders an Anthropic Messages body for `model`: consecutive same-role turns merged, empty
+/// text parts dropped from turns that hold something else, tool results as `tool_result` blocks
+/// of user turns, `max_tokens` defaulting to [`DEFAULT_MAX_TOKENS`].
 pub fn render_request(req: &ChatRequest, model: &str) -> Result<Vec<u8>, Untranslatable> {
     let mut turns: Vec<(Role, Vec<Value>)> = Vec::new();
     for (i, m) in req.messages.iter().enumerate() {
@@ -30,10 +30,7 @@ pub fn render_request(req: &ChatRequest, model: &str) -> Result<Vec<u8>, Untrans
             Role::User => "user",
             Role::Assistant => "assistant",
         };
-        let content = match blocks.as_slice() {
-            [b] if b["type"] == "text" => b["text"].clone(),
-            _ => Value::Array(blocks),
-        };
+        let content = turn_content(blocks);
         json!({"role": role, "content": content})
     });
     let mut body = Map::new();
@@ -55,7 +52,9 @@ pub fn render_request(req: &ChatRequest, model: &str) -> Result<Vec<u8>, Untrans
         }
         body.insert("temperature".into(), json!(t));
     }
-    if let Some(p) = req.top_p {
+    // top_p 1 truncates nothing; recent Claude models refuse top_p beside temperature, which
+    // OpenAI clients often send together with top_p 1.
+    if let Some(p) = req.top_p.filter(|p| *p != 1.0) {
         body.insert("top_p".into(), json!(p));
     }
     if !req.stop.is_empty() {
@@ -93,6 +92,20 @@ pub fn render_request(req: &ChatRequest, model: &str) -> Result<Vec<u8>, Untrans
         body.insert("metadata".into(), json!({"user_id": u}));
     }
     Ok(Value::Object(body).to_string().into_bytes())
+}
+
+/// A turn's content: a lone text block as a string; empty text blocks dropped (Anthropic refuses
+/// them) unless the turn has nothing else, which is then the empty string.
+fn turn_content(mut blocks: Vec<Value>) -> Value {
+    let empty_text = |b: &Value| b["type"] == "text" && b["text"] == "";
+    if !blocks.is_empty() && blocks.iter().all(empty_text) {
+        return json!("");
+    }
+    blocks.retain(|b| !empty_text(b));
+    match blocks.as_slice() {
+        [b] if b["type"] == "text" => b["text"].clone(),
+        _ => Value::Array(blocks),
+    }
 }
 
 /// One content block; `path` names the part for errors.

@@ -65,7 +65,7 @@ pub fn parse_request(body: &[u8]) -> Result<ChatRequest, Untranslatable> {
                 }
                 texts.push(string(&b["text"], &format!("system[{i}].text"))?);
             }
-            Some(texts.join("\n\n"))
+            (!texts.is_empty()).then(|| texts.join("\n\n"))
         }
         Some(_) => return Err(bad("system", "must be a string or an array of text blocks")),
     };

@@ -229,6 +229,7 @@ fn renders_merged_turns_default_max_tokens_and_tool_results() {
             },
         ],
         temperature: Some(1.0),
+        top_p: Some(1.0),
         stop: vec!["X".into()],
         tools: vec![Tool {
             name: "f".into(),
@@ -300,4 +301,21 @@ fn renders_merged_turns_default_max_tokens_and_tool_results() {
     for (req, field) in cases {
         assert_eq!(render_request(&req, "m").unwrap_err().field, field);
     }
+}
+
+#[test]
+fn empty_text_beside_tool_calls_is_dropped() {
+    let openai = br#"{"model":"m","messages":[{"role":"user","content":"weather?"},
+        {"role":"assistant","content":"","tool_calls":[{"id":"call_1","type":"function","function":{"name":"f","arguments":"{}"}}]},
+        {"role":"tool","tool_call_id":"call_1","content":"sunny"},{"role":"user","content":""}]}"#;
+    let req = crate::protocol::openai_chat::parse_request(openai).unwrap();
+    let body: Value = serde_json::from_slice(&render_request(&req, "c").unwrap()).unwrap();
+    assert_eq!(
+        body["messages"],
+        json!([
+            {"role": "user", "content": "weather?"},
+            {"role": "assistant", "content": [{"type": "tool_use", "id": "call_1", "name": "f", "input": {}}]},
+            {"role": "user", "content": [{"type": "tool_result", "tool_use_id": "call_1", "content": "sunny"}]},
+        ])
+    );
 }

@@ -50,6 +50,13 @@ use super::canonical::{ChatRequest, Part, StreamEvent};
 use super::canonical::{Untranslatable, Usage};
 use super::ErrorKind;
 
+/// Whether a client's request body asks for usage in its stream
+/// (`stream_options.include_usage`), for [`Encoder::new`]; `false` for anything unreadable.
+pub fn include_usage(body: &[u8]) -> bool {
+    serde_json::from_slice::<Value>(body)
+        .is_ok_and(|v| v["stream_options"]["include_usage"] == Value::Bool(true))
+}
+
 /// An error answer in OpenAI's shape: `{"error":{"message","type","code"}}`, with the same
 /// vocabulary the gateway uses elsewhere (a bad key is `invalid_request_error` /
 /// `invalid_api_key`, as OpenAI answers it).

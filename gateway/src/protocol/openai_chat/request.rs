@@ -1,4 +1,4 @@
-//! OpenAI chat completions requests, parsed and rendered.
+//! OpenAI chat completions requests, parsed.
 
 use serde_json::{json, Map, Value};
 

@@ -210,6 +210,10 @@ fn encodes_chunks_usage_last_and_done() {
     assert_eq!(chunk(3)["choices"], json!([]));
     assert_eq!(chunk(3)["usage"]["completion_tokens"], 2);
     assert_eq!(datas[4], "data: [DONE]");
+    assert!(include_usage(
+        br#"{"stream":true,"stream_options":{"include_usage":true}}"#
+    ));
+    assert!(!include_usage(br#"{"stream":true}"#));
     let mut out = Vec::new();
     let mut e = Encoder::new(false);
     e.encode(&StreamEvent::Usage(Usage::default()), &mut out);
