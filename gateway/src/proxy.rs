@@ -314,7 +314,9 @@ async fn run(
                         let deadline = later(a.sent, up.total_timeout);
                         let transcoder = match plan {
                             Plan::Translate { from, to } => {
-                                Some(Transcoder::new(to, from, &parsed.model))
+                                let usage = from == Shape::OpenAiChat
+                                    && crate::protocol::openai_chat::include_usage(&body);
+                                Some(Transcoder::new(to, from, &parsed.model, usage))
                             }
                             _ => None,
                         };

@@ -172,8 +172,10 @@ pub struct Transcoder {
 }
 
 impl Transcoder {
-    /// From `from` (the deployment's shape) to `to` (the client's), naming the client's model.
-    pub fn new(from: Shape, to: Shape, model: &str) -> Transcoder {
+    /// From `from` (the deployment's shape) to `to` (the client's), naming the client's model;
+    /// `include_usage`: an OpenAI chat client asked for a usage chunk
+    /// (`stream_options.include_usage`).
+    pub fn new(from: Shape, to: Shape, model: &str, include_usage: bool) -> Transcoder {
         Transcoder {
             decoder: match from {
                 Shape::OpenAiChat => Decoder::Chat(openai_chat::Decoder::default()),
@@ -181,7 +183,7 @@ impl Transcoder {
                 Shape::Responses => Decoder::Responses(responses::Decoder::new()),
             },
             encoder: match to {
-                Shape::OpenAiChat => Encoder::Chat(openai_chat::Encoder::new(true)),
+                Shape::OpenAiChat => Encoder::Chat(openai_chat::Encoder::new(include_usage)),
                 Shape::Anthropic => Encoder::Anthropic(anthropic::Encoder::new()),
                 Shape::Responses => Encoder::Responses(responses::Encoder::new(model)),
             },
@@ -293,7 +295,7 @@ mod tests {
     #[test]
     fn an_anthropic_stream_reaches_an_openai_client_event_by_event() {
         let asked = crate::mock_answers::Asked::default();
-        let mut t = Transcoder::new(Shape::Anthropic, Shape::OpenAiChat, "gpt-4o-mini");
+        let mut t = Transcoder::new(Shape::Anthropic, Shape::OpenAiChat, "gpt-4o-mini", true);
         let mut text = Vec::new();
         for event in crate::mock_answers::anthropic_sse_events(3, &asked) {
             text.extend_from_slice(&t.feed(event.as_bytes()));

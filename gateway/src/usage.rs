@@ -99,8 +99,14 @@ impl UsageScanner {
                 if data.starts_with(b"{\"error\"") {
                     self.saw_error = true;
                 } else if contains(data, b"\"usage\"") {
-                    if let Some(u) = usage_of(data) {
-                        self.usage = Some(u);
+                    if let Some((input, output)) = usage_of(data) {
+                        // Anthropic counts input in `message_start` and output in
+                        // `message_delta`: a later usage without input keeps the earlier input.
+                        let input = match (input, self.usage) {
+                            (0, Some((earlier, _))) => earlier,
+                            _ => input,
+                        };
+                        self.usage = Some((input, output));
                     }
                 }
             }
@@ -129,6 +135,15 @@ mod tests {
             assert_eq!(s.usage, Some((12, 34)), "split at {split}");
             assert!(!s.saw_error);
         }
+    }
+
+    #[test]
+    fn scanner_keeps_anthropic_input_and_output_counts() {
+        let mut s = UsageScanner::default();
+        s.feed(b"event: message_start\ndata: {\"type\":\"message_start\",\"message\":{\"usage\":{\"input_tokens\":9,\"output_tokens\":1}}}\n\n");
+        s.feed(b"event: message_delta\ndata: {\"type\":\"message_delta\",\"delta\":{\"stop_reason\":\"end_turn\"},\"usage\":{\"output_tokens\":5}}\n\n");
+        s.finish();
+        assert_eq!(s.usage, Some((9, 5)));
     }
 
     #[test]
