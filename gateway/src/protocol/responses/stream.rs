@@ -98,29 +98,40 @@ impl Decoder {
         })
     }
 
-    fn text(&mut self, data: &Value, key: &str, delta: bool, out: &mut Vec<StreamEvent>) {
-        let at = |k: &str| data.get(k).and_then(Value::as_u64).unwrap_or(0);
-        let place = (at("output_index"), at("content_index"));
-        let fresh = self.texts.insert(place);
-        if let Some(t) = data.get(key).and_then(Value::as_str) {
-            if !t.is_empty() && (delta || fresh) {
-                out.push(StreamEvent::TextDelta(t.to_owned()));
+    /// Text at the place `at` names (`output_index`, `content_index`): always emitted from a
+    /// delta, from a `.done` event only when no delta came for that place.
+    fn text(&mut self, at: &Value, text: Option<&Value>, delta: bool, out: &mut Vec<StreamEvent>) {
+        let index = |k: &str| at.get(k).and_then(Value::as_u64).unwrap_or(0);
+        let fresh = self
+            .texts
+            .insert((index("output_index"), index("content_index")));
+        match text.and_then(Value::as_str) {
+            Some(t) if !t.is_empty() && (delta || fresh) => {
+                out.push(StreamEvent::TextDelta(t.to_owned()))
             }
+            _ => {}
         }
     }
 
-    fn arguments(&mut self, data: &Value, key: &str, delta: bool, out: &mut Vec<StreamEvent>) {
-        let args = data.get(key).and_then(Value::as_str).unwrap_or("");
-        if let Some(call) = self.call(data) {
-            if args.is_empty() || (!delta && call.got_arguments) {
-                return;
-            }
-            call.got_arguments = true;
-            out.push(StreamEvent::ToolArgumentsDelta {
-                index: call.index,
-                json: args.to_owned(),
-            });
+    /// Arguments of the call `at` names (`output_index` or `item_id`): always emitted from a
+    /// delta, from a `.done` event or item only when none came before.
+    fn arguments(
+        &mut self,
+        at: &Value,
+        args: Option<&Value>,
+        delta: bool,
+        out: &mut Vec<StreamEvent>,
+    ) {
+        let args = args.and_then(Value::as_str).unwrap_or("");
+        let Some(call) = self.call(at) else { return };
+        if args.is_empty() || (!delta && call.got_arguments) {
+            return;
         }
+        call.got_arguments = true;
+        out.push(StreamEvent::ToolArgumentsDelta {
+            index: call.index,
+            json: args.to_owned(),
+        });
     }
 
     /// A function call item, added (or done without having been added).
@@ -140,8 +151,8 @@ impl Decoder {
                 name: field("name"),
             });
         }
-        let data = json!({"output_index": data.get("output_index"), "item_id": item.get("id"), "arguments": item.get("arguments")});
-        self.arguments(&data, "arguments", false, out);
+        let at = json!({"output_index": data.get("output_index"), "item_id": item.get("id")});
+        self.arguments(&at, item.get("arguments"), false, out);
     }
 
     fn event(&mut self, e: &SseEvent, out: &mut Vec<StreamEvent>) {
@@ -161,16 +172,18 @@ impl Decoder {
             "response.output_text.delta" | "response.refusal.delta" => {
                 self.start(None, out);
                 self.refused |= name == "response.refusal.delta";
-                self.text(&data, "delta", true, out);
+                self.text(&data, data.get("delta"), true, out);
             }
-            "response.output_text.done" => self.text(&data, "text", false, out),
+            "response.output_text.done" => self.text(&data, data.get("text"), false, out),
             "response.refusal.done" => {
                 self.refused = true;
-                self.text(&data, "refusal", false, out);
+                self.text(&data, data.get("refusal"), false, out);
             }
-            "response.function_call_arguments.delta" => self.arguments(&data, "delta", true, out),
+            "response.function_call_arguments.delta" => {
+                self.arguments(&data, data.get("delta"), true, out)
+            }
             "response.function_call_arguments.done" => {
-                self.arguments(&data, "arguments", false, out)
+                self.arguments(&data, data.get("arguments"), false, out)
             }
             "response.output_item.added" | "response.output_item.done" => {
                 let Some(item) = data.get("item") else { return };
@@ -181,15 +194,12 @@ impl Decoder {
                         let index = data.get("output_index").cloned().unwrap_or(json!(0));
                         let parts = item.get("content").and_then(Value::as_array);
                         for (j, part) in parts.into_iter().flatten().enumerate() {
-                            let kind = part.get("type").and_then(Value::as_str);
-                            let key = if kind == Some("refusal") {
-                                "refusal"
-                            } else {
-                                "text"
-                            };
-                            self.refused |= key == "refusal";
-                            let d = json!({"output_index": index, "content_index": j, "text": part.get(key)});
-                            self.text(&d, "text", false, out);
+                            let refusal =
+                                part.get("type").and_then(Value::as_str) == Some("refusal");
+                            self.refused |= refusal;
+                            let text = part.get(if refusal { "refusal" } else { "text" });
+                            let at = json!({"output_index": index, "content_index": j});
+                            self.text(&at, text, false, out);
                         }
                     }
                     _ => {}
@@ -249,7 +259,8 @@ pub(super) fn write_error(out: &mut Vec<u8>, message: &str, sequence_number: u64
 /// when text resumes. `End` closes everything and sends `response.completed` (or
 /// `response.incomplete` for `Length`/`ContentFilter`) with the whole `response` object,
 /// including `usage`; for that the encoder keeps the text and arguments it has sent (every
-/// delta is still written at once). `Error` is an `error` event. Every event carries its
+/// delta is still written at once). `Error` is an `error` event followed by `response.failed`
+/// (the answer so far, `status: "failed"`, the message as its `error`). Every event carries its
 /// `sequence_number` from 0. Events before `Start` start the stream with the id `resp_gateway`;
 /// nothing is written after `End` or `Error`.
 #[derive(Debug)]
@@ -294,20 +305,23 @@ impl Encoder {
         write_event(out, name, &data.to_string());
     }
 
+    /// Emits `response.output_item.added` or `.done` for the item at `index`.
+    fn emit_item(&mut self, out: &mut Vec<u8>, name: &str, index: usize, item: Value) {
+        self.emit(out, name, json!({"output_index": index, "item": item}));
+    }
+
     fn start(&mut self, id: &str, out: &mut Vec<u8>) {
         if self.started {
             return;
         }
         self.started = true;
-        self.id = if id.is_empty() {
-            "resp_gateway".into()
-        } else {
-            id.to_owned()
+        self.id = match id {
+            "" => "resp_gateway".into(),
+            id => id.to_owned(),
         };
         let mut response = self.response();
         response["status"] = json!("in_progress");
         response["usage"] = Value::Null;
-        response["incomplete_details"] = Value::Null;
         self.emit(out, "response.created", json!({"response": response}));
         self.emit(out, "response.in_progress", json!({"response": response}));
     }
@@ -324,6 +338,43 @@ impl Encoder {
         response_value(&resp, &self.model)
     }
 
+    /// `item_id`, `output_index` (and `content_index` 0 for text) of the item at `index`.
+    fn place(&self, index: usize) -> Value {
+        match self.items.get(index) {
+            Some(Part::ToolCall { .. }) => {
+                json!({"item_id": item_id("fc", &self.id, index), "output_index": index})
+            }
+            _ => {
+                let id = item_id("msg", &self.id, index);
+                json!({"item_id": id, "output_index": index, "content_index": 0})
+            }
+        }
+    }
+
+    /// `place` with more fields.
+    fn at(&self, index: usize, fields: Value) -> Value {
+        let mut v = self.place(index);
+        if let (Some(v), Value::Object(fields)) = (v.as_object_mut(), fields) {
+            v.extend(fields);
+        }
+        v
+    }
+
+    /// Opens a message item for text; returns its output index.
+    fn open_message(&mut self, out: &mut Vec<u8>) -> usize {
+        let index = self.items.len();
+        self.items.push(Part::Text(String::new()));
+        self.open_text = Some(index);
+        let id = item_id("msg", &self.id, index);
+        let item = json!({"type": "message", "id": id, "status": "in_progress",
+                          "role": "assistant", "content": []});
+        self.emit_item(out, "response.output_item.added", index, item);
+        let part = json!({"type": "output_text", "text": "", "annotations": []});
+        let added = self.at(index, json!({"part": part}));
+        self.emit(out, "response.content_part.added", added);
+        index
+    }
+
     fn close_text(&mut self, out: &mut Vec<u8>) {
         let Some(index) = self.open_text.take() else {
             return;
@@ -331,21 +382,13 @@ impl Encoder {
         let Some(Part::Text(text)) = self.items.get(index).cloned() else {
             return;
         };
-        let id = item_id("msg", &self.id, index);
-        let at = json!({"item_id": id, "output_index": index, "content_index": 0});
-        let mut done = at.clone();
-        done["text"] = json!(text);
-        done["logprobs"] = json!([]);
+        let done = self.at(index, json!({"text": text, "logprobs": []}));
         self.emit(out, "response.output_text.done", done);
-        let mut part = at;
-        part["part"] = json!({"type": "output_text", "text": text, "annotations": []});
-        self.emit(out, "response.content_part.done", part);
-        let item = message_item(&id, &text);
-        self.emit(
-            out,
-            "response.output_item.done",
-            json!({"output_index": index, "item": item}),
-        );
+        let part = json!({"type": "output_text", "text": text, "annotations": []});
+        let done = self.at(index, json!({"part": part}));
+        self.emit(out, "response.content_part.done", done);
+        let item = message_item(&item_id("msg", &self.id, index), &text);
+        self.emit_item(out, "response.output_item.done", index, item);
     }
 
     fn close_calls(&mut self, out: &mut Vec<u8>) {
@@ -363,15 +406,11 @@ impl Encoder {
             else {
                 continue;
             };
-            let item = item_id("fc", &self.id, index);
-            let done = json!({"item_id": item, "output_index": index, "name": name, "arguments": arguments});
+            let done = self.at(index, json!({"name": name, "arguments": arguments}));
             self.emit(out, "response.function_call_arguments.done", done);
+            let item = item_id("fc", &self.id, index);
             let item = call_item(&item, &id, &name, &arguments, "completed");
-            self.emit(
-                out,
-                "response.output_item.done",
-                json!({"output_index": index, "item": item}),
-            );
+            self.emit_item(out, "response.output_item.done", index, item);
         }
     }
 
@@ -380,11 +419,10 @@ impl Encoder {
         if self.done {
             return;
         }
-        if let StreamEvent::Start { id, .. } = event {
-            self.start(id, out);
-            return;
+        match event {
+            StreamEvent::Start { id, .. } => self.start(id, out),
+            _ => self.start("", out),
         }
-        self.start("", out);
         match event {
             StreamEvent::Start { .. } => {}
             StreamEvent::TextDelta(t) if t.is_empty() => {}
@@ -397,8 +435,7 @@ impl Encoder {
                 if let Some(Part::Text(text)) = self.items.get_mut(index) {
                     text.push_str(t);
                 }
-                let id = item_id("msg", &self.id, index);
-                let delta = json!({"item_id": id, "output_index": index, "content_index": 0, "delta": t, "logprobs": []});
+                let delta = self.at(index, json!({"delta": t, "logprobs": []}));
                 self.emit(out, "response.output_text.delta", delta);
             }
             StreamEvent::ToolCallStart { index, id, name } => {
@@ -407,18 +444,16 @@ impl Encoder {
                 }
                 self.close_text(out);
                 let at = self.items.len();
+                let item = call_item(&item_id("fc", &self.id, at), id, name, "", "in_progress");
+                let (id, name) = (id.clone(), name.clone());
+                let arguments = String::new();
                 self.items.push(Part::ToolCall {
-                    id: id.clone(),
-                    name: name.clone(),
-                    arguments: String::new(),
+                    id,
+                    name,
+                    arguments,
                 });
                 self.calls.push((*index, at, true));
-                let item = call_item(&item_id("fc", &self.id, at), id, name, "", "in_progress");
-                self.emit(
-                    out,
-                    "response.output_item.added",
-                    json!({"output_index": at, "item": item}),
-                );
+                self.emit_item(out, "response.output_item.added", at, item);
             }
             StreamEvent::ToolArgumentsDelta { index, json } => {
                 let Some(&(_, at, true)) = self.calls.iter().find(|c| c.0 == *index) else {
@@ -430,7 +465,7 @@ impl Encoder {
                 if let Some(Part::ToolCall { arguments, .. }) = self.items.get_mut(at) {
                     arguments.push_str(json);
                 }
-                let delta = json!({"item_id": item_id("fc", &self.id, at), "output_index": at, "delta": json});
+                let delta = self.at(at, json!({"delta": json}));
                 self.emit(out, "response.function_call_arguments.delta", delta);
             }
             StreamEvent::Finish(f) => self.finish = Some(*f),
@@ -440,6 +475,11 @@ impl Encoder {
                 let seq = self.seq;
                 self.seq += 1;
                 write_error(out, message, seq);
+                let mut response = self.response();
+                response["status"] = json!("failed");
+                response["error"] = json!({"code": "server_error", "message": message});
+                response["incomplete_details"] = Value::Null;
+                self.emit(out, "response.failed", json!({"response": response}));
             }
             StreamEvent::End => {
                 self.close_text(out);
@@ -453,23 +493,5 @@ impl Encoder {
                 self.emit(out, name, json!({"response": response}));
             }
         }
-    }
-
-    /// Opens a message item for text; returns its output index.
-    fn open_message(&mut self, out: &mut Vec<u8>) -> usize {
-        let index = self.items.len();
-        self.items.push(Part::Text(String::new()));
-        self.open_text = Some(index);
-        let id = item_id("msg", &self.id, index);
-        let item = json!({"type": "message", "id": id, "status": "in_progress", "role": "assistant", "content": []});
-        self.emit(
-            out,
-            "response.output_item.added",
-            json!({"output_index": index, "item": item}),
-        );
-        let part = json!({"type": "output_text", "text": "", "annotations": []});
-        let added = json!({"item_id": id, "output_index": index, "content_index": 0, "part": part});
-        self.emit(out, "response.content_part.added", added);
-        index
     }
 }

@@ -359,11 +359,19 @@ fn encoder_errors_and_an_incomplete_end() {
     );
     enc.encode(&StreamEvent::End, &mut out);
     let events = events_of(&out);
-    let (name, data) = events.last().unwrap();
+    assert_eq!(events.len(), 7, "{events:?}");
+    assert_eq!(events[0].1["response"]["id"], "resp_gateway");
+    let (name, data) = &events[5];
     assert_eq!(name, "error");
     assert_eq!(data["message"], "upstream timed out");
-    assert_eq!(events[0].1["response"]["id"], "resp_gateway");
-    assert_eq!(events.len(), 6);
+    let (name, data) = &events[6];
+    assert_eq!(name, "response.failed");
+    assert_eq!(data["response"]["status"], "failed");
+    assert_eq!(data["response"]["error"]["message"], "upstream timed out");
+    assert_eq!(
+        data["response"]["output"][0]["content"][0]["text"],
+        "partial"
+    );
 
     let mut enc = Encoder::new("m");
     let mut out = Vec::new();
