@@ -35,15 +35,17 @@
 //! this shape (`is_error` is not rendered and parses as `false`); function-call item ids
 //! (`fc_…`) are dropped, `call_id` is the call's id.
 
+mod decoder;
+mod encoder;
 mod request;
 mod response;
-mod stream;
 #[cfg(test)]
 mod tests;
 
+pub use decoder::Decoder;
+pub use encoder::Encoder;
 pub use request::{parse_request, render_request};
 pub use response::{parse_response, render_response};
-pub use stream::{Decoder, Encoder};
 
 use super::ErrorKind;
 
@@ -70,6 +72,6 @@ pub fn error_body(kind: ErrorKind, message: &str) -> Vec<u8> {
 /// fails before or outside an [`Encoder`].
 pub fn stream_error(message: &str) -> Vec<u8> {
     let mut out = Vec::new();
-    stream::write_error(&mut out, message, 0);
+    encoder::write_error(&mut out, message, 0);
     out
 }
