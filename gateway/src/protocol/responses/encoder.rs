@@ -32,7 +32,9 @@ pub(super) fn write_error(out: &mut Vec<u8>, message: &str, sequence_number: u64
 /// delta is still written at once). `Error` is an `error` event followed by `response.failed`
 /// (the answer so far, `status: "failed"`, the message as its `error`). Every event carries its
 /// `sequence_number` from 0. Events before `Start` start the stream with the id `resp_gateway`;
-/// nothing is written after `End` or `Error`.
+/// nothing is written after `End` or `Error`. Dropped as unsayable: empty deltas, a repeated
+/// `ToolCallStart` for an index, arguments for a call never started or already closed (text
+/// came after it), and a second `Start`. Item ids are those [`super::render_response`] gives.
 #[derive(Debug)]
 pub struct Encoder {
     model: String,

@@ -165,8 +165,9 @@ fn normalised(r: &ChatResponse) -> ChatResponse {
     }
 }
 
-/// The answer as a stream of events, text and arguments cut in pieces at `cut`.
-fn as_events(r: &ChatResponse, cut: usize) -> Vec<StreamEvent> {
+/// The answer as a stream of events, text and arguments cut in pieces at `cut`; with
+/// `interleave`, a run of tool calls starts them all before any of their arguments.
+fn as_events(r: &ChatResponse, cut: usize, interleave: bool) -> Vec<StreamEvent> {
     let split = |s: &str| -> Vec<String> {
         let at = (0..=cut.min(s.len()))
             .rev()
@@ -183,9 +184,13 @@ fn as_events(r: &ChatResponse, cut: usize) -> Vec<StreamEvent> {
         model: r.model.clone(),
     }];
     let mut index = 0;
+    let mut pending = Vec::new();
     for p in &r.content {
         match p {
-            Part::Text(t) => out.extend(split(t).into_iter().map(StreamEvent::TextDelta)),
+            Part::Text(t) => {
+                out.append(&mut pending);
+                out.extend(split(t).into_iter().map(StreamEvent::TextDelta))
+            }
             Part::ToolCall {
                 id,
                 name,
@@ -196,16 +201,20 @@ fn as_events(r: &ChatResponse, cut: usize) -> Vec<StreamEvent> {
                     id: id.clone(),
                     name: name.clone(),
                 });
-                out.extend(
+                pending.extend(
                     split(arguments)
                         .into_iter()
                         .map(|json| StreamEvent::ToolArgumentsDelta { index, json }),
                 );
+                if !interleave {
+                    out.append(&mut pending);
+                }
                 index += 1;
             }
             _ => {}
         }
     }
+    out.append(&mut pending);
     out.push(StreamEvent::Usage(r.usage));
     out.extend(r.finish.map(StreamEvent::Finish));
     out.push(StreamEvent::End);
@@ -222,12 +231,17 @@ proptest! {
     }
 
     #[test]
-    fn a_streamed_answer_reassembles_to_the_whole_answer(r in answer(), cut in 0usize..16, chunk in 1usize..64) {
+    fn a_streamed_answer_reassembles_to_the_whole_answer(
+        r in answer(),
+        cut in 0usize..16,
+        chunk in 1usize..64,
+        interleave in any::<bool>(),
+    ) {
         let whole = parse_response(&render_response(&r, &r.model)).unwrap();
         prop_assert_eq!(&whole, &normalised(&r));
         let mut enc = Encoder::new(&r.model);
         let mut bytes = Vec::new();
-        for e in as_events(&r, cut) {
+        for e in as_events(&r, cut, interleave) {
             enc.encode(&e, &mut bytes);
         }
         let mut dec = Decoder::new();

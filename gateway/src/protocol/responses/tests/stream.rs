@@ -424,3 +424,88 @@ fn error_documents() {
         }]
     );
 }
+
+#[test]
+fn the_encoder_drops_what_cannot_be_said() {
+    let mut enc = Encoder::new("m");
+    let mut out = Vec::new();
+    for e in [
+        StreamEvent::Start {
+            id: "resp_y".into(),
+            model: "m".into(),
+        },
+        StreamEvent::TextDelta(String::new()),
+        StreamEvent::ToolArgumentsDelta {
+            index: 5,
+            json: "{}".into(),
+        },
+        StreamEvent::ToolCallStart {
+            index: 0,
+            id: "c".into(),
+            name: "f".into(),
+        },
+        StreamEvent::ToolCallStart {
+            index: 0,
+            id: "c".into(),
+            name: "f".into(),
+        },
+        StreamEvent::ToolArgumentsDelta {
+            index: 0,
+            json: "{}".into(),
+        },
+        StreamEvent::TextDelta("after".into()),
+        StreamEvent::ToolArgumentsDelta {
+            index: 0,
+            json: "late".into(),
+        },
+        StreamEvent::Start {
+            id: "again".into(),
+            model: "m".into(),
+        },
+        StreamEvent::End,
+    ] {
+        enc.encode(&e, &mut out);
+    }
+    let names: Vec<String> = events_of(&out).into_iter().map(|(n, _)| n).collect();
+    assert_eq!(
+        names,
+        [
+            "response.created",
+            "response.in_progress",
+            "response.output_item.added",
+            "response.function_call_arguments.delta",
+            "response.function_call_arguments.done",
+            "response.output_item.done",
+            "response.output_item.added",
+            "response.content_part.added",
+            "response.output_text.delta",
+            "response.output_text.done",
+            "response.content_part.done",
+            "response.output_item.done",
+            "response.completed",
+        ]
+    );
+    let decoded = decode(&out);
+    assert_eq!(
+        decoded,
+        [
+            StreamEvent::Start {
+                id: "resp_y".into(),
+                model: "m".into()
+            },
+            StreamEvent::ToolCallStart {
+                index: 0,
+                id: "c".into(),
+                name: "f".into()
+            },
+            StreamEvent::ToolArgumentsDelta {
+                index: 0,
+                json: "{}".into()
+            },
+            StreamEvent::TextDelta("after".into()),
+            StreamEvent::Usage(Usage::default()),
+            StreamEvent::Finish(FinishReason::ToolCalls),
+            StreamEvent::End,
+        ]
+    );
+}
