@@ -39,7 +39,9 @@
 //! base64 images; `refusal` parts become text (and a refused answer finishes with
 //! `ContentFilter`); tool results carry no error flag in this shape (`is_error` is not
 //! rendered and parses as `false`); function-call item ids (`fc_…`) are dropped, `call_id` is
-//! the call's id. A tool without `parameters` gets the empty object schema.
+//! the call's id. A tool without `parameters` gets the empty object schema. Rendering raises a
+//! `max_tokens` of 1 to 15 to 16, the least the Responses API accepts (so a `max_tokens: 1`
+//! probe may get up to 16 tokens).
 //!
 //! Answers: `created_at` is 0, item ids are derived from the answer's id (`msg_<id>_<n>`,
 //! `fc_<id>_<n>`, a leading `resp_` dropped) identically in [`render_response`] and the

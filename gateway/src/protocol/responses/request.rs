@@ -416,10 +416,24 @@ fn with_type(kind: &str, mut v: Value) -> Value {
     v
 }
 
+/// The Responses API refuses `max_output_tokens` below 16: a budget of 1 to 15 (e.g. a
+/// `max_tokens: 1` availability probe) is raised to 16; 0 passes through as the upstream's own
+/// error.
+const MIN_OUTPUT_TOKENS: u32 = 16;
+
+fn render_max_tokens(n: u32) -> u32 {
+    if n == 0 {
+        0
+    } else {
+        n.max(MIN_OUTPUT_TOKENS)
+    }
+}
+
 /// Renders a request for a deployment that speaks the Responses API, asking for `model`.
 /// Always sends `store: false` (nothing is ever looked up later). Refuses stop sequences (the
 /// Responses API has none), images in assistant turns, and tool calls or results in the wrong
-/// role's turn. A tool result's `is_error` is not rendered (this shape has no such flag).
+/// role's turn. A tool result's `is_error` is not rendered (this shape has no such flag). A
+/// `max_tokens` of 1 to 15 is raised to 16, the least this API accepts.
 pub fn render_request(req: &ChatRequest, model: &str) -> Result<Vec<u8>, Untranslatable> {
     if !req.stop.is_empty() {
         return Err(err("stop", "the Responses API has no stop sequences"));
@@ -434,7 +448,7 @@ pub fn render_request(req: &ChatRequest, model: &str) -> Result<Vec<u8>, Untrans
         set("instructions", json!(system));
     }
     if let Some(n) = req.max_tokens {
-        set("max_output_tokens", json!(n));
+        set("max_output_tokens", json!(render_max_tokens(n)));
     }
     if let Some(t) = req.temperature {
         set("temperature", json!(t));

@@ -106,7 +106,7 @@ prop_compose! {
         model in "[a-z0-9.-]{1,16}",
         system in prop::option::of(any::<String>()),
         messages in messages(),
-        max_tokens in prop::option::of(any::<u32>()),
+        max_tokens in prop::option::of(prop_oneof![Just(0u32), 16u32..]),
         temperature in unit(),
         top_p in unit(),
         stream in any::<bool>(),
@@ -427,8 +427,10 @@ proptest! {
             mutate(&mut body, target, with);
         }
         let bytes = serde_json::to_vec(&body).unwrap();
-        if let Ok(req) = parse_request(&bytes) {
+        if let Ok(mut req) = parse_request(&bytes) {
             if let Ok(rendered) = render_request(&req, &req.model) {
+                // Budgets of 1 to 15 are raised to the API's least, 16.
+                req.max_tokens = req.max_tokens.map(|n| if n == 0 { 0 } else { n.max(16) });
                 prop_assert_eq!(parse_request(&rendered), Ok(req));
             }
         }

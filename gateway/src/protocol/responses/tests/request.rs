@@ -403,6 +403,14 @@ fn render_writes_the_documented_request_shape() {
             "user": "u1"
         })
     );
+    for (asked, sent) in [(1, 16), (15, 16), (16, 16), (0, 0), (u32::MAX, u32::MAX)] {
+        let small = ChatRequest {
+            max_tokens: Some(asked),
+            ..ChatRequest::default()
+        };
+        let body: Value = serde_json::from_slice(&render_request(&small, "m").unwrap()).unwrap();
+        assert_eq!(body["max_output_tokens"], sent, "asked {asked}");
+    }
     let named = ChatRequest {
         tool_choice: Some(ToolChoice::Named("weather".into())),
         ..req
