@@ -8,7 +8,7 @@ mod stream;
 
 use crate::protocol::canonical::{ChatResponse, Part, StreamEvent, Usage};
 
-/// Parses a JSON text (test payloads are written as JSON literals).
+/// The bytes of a JSON value (test payloads are written as `json!` literals).
 fn bytes(v: serde_json::Value) -> Vec<u8> {
     serde_json::to_vec(&v).unwrap()
 }
