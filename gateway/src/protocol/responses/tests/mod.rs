@@ -1,10 +1,11 @@
 //! Tests of the Responses API shape: realistic payloads in the API's documented shapes, every
 //! refused field, and property tests of the round trips.
 
+mod decoder;
+mod encoder;
 mod props;
 mod request;
 mod response;
-mod stream;
 
 use crate::protocol::canonical::{ChatResponse, Part, StreamEvent, Usage};
 
