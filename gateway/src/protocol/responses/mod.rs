@@ -51,6 +51,7 @@
 
 mod decoder;
 mod encoder;
+mod render;
 mod request;
 mod response;
 #[cfg(test)]
@@ -58,7 +59,8 @@ mod tests;
 
 pub use decoder::Decoder;
 pub use encoder::Encoder;
-pub use request::{parse_request, render_request};
+pub use render::render_request;
+pub use request::parse_request;
 pub use response::{parse_response, render_response};
 
 use super::ErrorKind;
