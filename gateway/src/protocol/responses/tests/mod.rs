@@ -4,8 +4,10 @@
 mod decoder;
 mod encoder;
 mod props;
+mod refused;
 mod request;
 mod response;
+mod strategies;
 
 use crate::protocol::canonical::{ChatResponse, Part, StreamEvent, Usage};
 
