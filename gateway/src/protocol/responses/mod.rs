@@ -27,7 +27,7 @@
 //! storing is moot; rendered requests send `store: false`), `reasoning` (effort is a hint the
 //! deployment's own default replaces; no reasoning items are ever produced — refusing it would
 //! turn away every reasoning-aware client), `metadata`, `parallel_tool_calls`, `service_tier`,
-//! `stream_options`, `prompt_cache_key`, `text.verbosity`, a tool's `strict`, an image's
+//! `stream_options`, `prompt_cache_key`, `prompt_cache_retention`, `text.verbosity`, a tool's `strict`, an image's
 //! `detail`, the `id`/`status` of replayed items. `safety_identifier` becomes `user` when
 //! `user` is absent. A `null` value is the same as an absent field.
 //!

@@ -22,7 +22,7 @@ const REFUSED: &[(&str, &str)] = &[
 #[rustfmt::skip]
 const ACCEPTED: &[&str] = &[
     "store", "reasoning", "metadata", "parallel_tool_calls", "service_tier", "stream_options",
-    "prompt_cache_key", "safety_identifier", "model", "instructions", "input",
+    "prompt_cache_key", "prompt_cache_retention", "safety_identifier", "model", "instructions", "input",
     "max_output_tokens", "temperature", "top_p", "stream", "tools", "tool_choice", "user",
     "background", "include", "truncation", "text",
 ];

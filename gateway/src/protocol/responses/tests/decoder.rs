@@ -238,3 +238,66 @@ fn failures_and_cut_streams_are_errors() {
         matches!(&events[1], StreamEvent::Error { message } if message.contains("ended before"))
     );
 }
+
+#[test]
+fn a_reasoning_model_stream_counts_only_function_calls() {
+    let events = [
+        json!({"type": "response.created", "response": {"id": "resp_r", "model": "o4-mini"}}),
+        json!({"type": "response.output_item.added", "output_index": 0,
+               "item": {"type": "reasoning", "id": "rs_1", "summary": []}}),
+        json!({"type": "response.reasoning_summary_text.delta", "output_index": 0, "delta": "thinking"}),
+        json!({"type": "response.output_item.done", "output_index": 0,
+               "item": {"type": "reasoning", "id": "rs_1", "summary": []}}),
+        json!({"type": "response.output_item.added", "output_index": 1,
+               "item": {"type": "message", "id": "msg_1", "role": "assistant", "content": []}}),
+        json!({"type": "response.output_text.delta", "item_id": "msg_1", "output_index": 1,
+               "content_index": 0, "delta": "Sure."}),
+        json!({"type": "response.output_text.done", "item_id": "msg_1", "output_index": 1,
+               "content_index": 0, "text": "Sure."}),
+        json!({"type": "response.output_item.done", "output_index": 1, "item": {"type": "message",
+               "id": "msg_1", "content": [{"type": "output_text", "text": "Sure."}]}}),
+        json!({"type": "response.output_item.added", "output_index": 2, "item": {"type": "function_call",
+               "id": "fc_1", "call_id": "call_1", "name": "f", "arguments": ""}}),
+        json!({"type": "response.function_call_arguments.delta", "item_id": "fc_1", "output_index": 2,
+               "delta": "{}"}),
+        json!({"type": "response.function_call_arguments.done", "item_id": "fc_1", "output_index": 2,
+               "arguments": "{}"}),
+        json!({"type": "response.output_item.done", "output_index": 2, "item": {"type": "function_call",
+               "id": "fc_1", "call_id": "call_1", "name": "f", "arguments": "{}"}}),
+        json!({"type": "response.completed", "response": {"status": "completed",
+               "usage": {"input_tokens": 5, "output_tokens": 7,
+                         "output_tokens_details": {"reasoning_tokens": 4}}}}),
+    ];
+    let mut text = Vec::new();
+    for (i, mut e) in events.into_iter().enumerate() {
+        e["sequence_number"] = json!(i);
+        let name = e["type"].as_str().unwrap().to_owned();
+        write_event(&mut text, &name, &e.to_string());
+    }
+    assert_eq!(
+        decode(&text),
+        [
+            StreamEvent::Start {
+                id: "resp_r".into(),
+                model: "o4-mini".into()
+            },
+            StreamEvent::TextDelta("Sure.".into()),
+            StreamEvent::ToolCallStart {
+                index: 0,
+                id: "call_1".into(),
+                name: "f".into()
+            },
+            StreamEvent::ToolArgumentsDelta {
+                index: 0,
+                json: "{}".into()
+            },
+            StreamEvent::Usage(Usage {
+                input_tokens: 5,
+                output_tokens: 7,
+                ..Usage::default()
+            }),
+            StreamEvent::Finish(FinishReason::ToolCalls),
+            StreamEvent::End,
+        ]
+    );
+}
