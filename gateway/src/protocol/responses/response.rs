@@ -14,8 +14,8 @@ pub fn parse_response(body: &[u8]) -> Result<ChatResponse, String> {
     response_from_value(&v)
 }
 
-/// [`parse_response`] on a parsed value (also used by the stream decoder).
-pub(super) fn response_from_value(v: &Value) -> Result<ChatResponse, String> {
+/// [`parse_response`] on a parsed value.
+fn response_from_value(v: &Value) -> Result<ChatResponse, String> {
     if !v.is_object() {
         return Err("the response is not a JSON object".into());
     }

@@ -1,14 +1,17 @@
 //! Tests of the Responses API shape: realistic payloads in the API's documented shapes, every
 //! refused field, and property tests of the round trips.
 
+mod decoder;
+mod encoder;
 mod props;
+mod refused;
 mod request;
 mod response;
-mod stream;
+mod strategies;
 
 use crate::protocol::canonical::{ChatResponse, Part, StreamEvent, Usage};
 
-/// Parses a JSON text (test payloads are written as JSON literals).
+/// The bytes of a JSON value (test payloads are written as `json!` literals).
 fn bytes(v: serde_json::Value) -> Vec<u8> {
     serde_json::to_vec(&v).unwrap()
 }

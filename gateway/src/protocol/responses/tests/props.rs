@@ -1,216 +1,11 @@
 use proptest::prelude::*;
-use serde_json::json;
 
 use super::assemble;
-use crate::protocol::canonical::{
-    ChatRequest, ChatResponse, FinishReason, ImageSource, Message, Part, Role, StreamEvent, Tool,
-    ToolChoice, Usage,
-};
+use super::strategies::{answer, as_events, json_tree, mutate, normalised, translatable};
+use crate::protocol::canonical::StreamEvent;
 use crate::protocol::responses::{
     parse_request, parse_response, render_request, render_response, Decoder, Encoder,
 };
-
-fn image() -> impl Strategy<Value = ImageSource> {
-    prop_oneof![
-        "https://[a-z]{1,8}\\.example/[a-z0-9]{0,8}\\.png".prop_map(ImageSource::Url),
-        ("image/(png|jpeg|webp)", "[A-Za-z0-9+/]{0,24}={0,2}")
-            .prop_map(|(media_type, data)| ImageSource::Base64 { media_type, data }),
-    ]
-}
-
-fn user_part() -> impl Strategy<Value = Part> {
-    prop_oneof![
-        any::<String>().prop_map(Part::Text),
-        image().prop_map(Part::Image),
-        ("call_[a-z0-9]{1,6}", any::<String>()).prop_map(|(call_id, content)| Part::ToolResult {
-            call_id,
-            content,
-            is_error: false
-        }),
-    ]
-}
-
-fn tool_call() -> impl Strategy<Value = Part> {
-    (
-        "call_[a-z0-9]{1,6}",
-        "[a-zA-Z_][a-zA-Z0-9_]{0,10}",
-        any::<String>(),
-    )
-        .prop_map(|(id, name, arguments)| Part::ToolCall {
-            id,
-            name,
-            arguments,
-        })
-}
-
-fn assistant_part() -> impl Strategy<Value = Part> {
-    prop_oneof![any::<String>().prop_map(Part::Text), tool_call()]
-}
-
-/// Turns of alternating roles (consecutive same-role turns are merged by design).
-fn messages() -> impl Strategy<Value = Vec<Message>> {
-    (
-        any::<bool>(),
-        prop::collection::vec(
-            (
-                prop::collection::vec(user_part(), 0..4),
-                prop::collection::vec(assistant_part(), 0..4),
-            ),
-            0..4,
-        ),
-    )
-        .prop_map(|(user_first, turns)| {
-            let mut out = Vec::new();
-            for (i, (user, assistant)) in turns.into_iter().enumerate() {
-                let (role, content) = if (i % 2 == 0) == user_first {
-                    (Role::User, user)
-                } else {
-                    (Role::Assistant, assistant)
-                };
-                out.push(Message { role, content });
-            }
-            out
-        })
-}
-
-fn unit() -> impl Strategy<Value = Option<f64>> {
-    prop::option::of((0u32..=200).prop_map(|k| f64::from(k) / 100.0))
-}
-
-fn tool() -> impl Strategy<Value = Tool> {
-    (
-        "[a-zA-Z_]{1,10}",
-        prop::option::of(any::<String>()),
-        "[a-z]{1,6}",
-    )
-        .prop_map(|(name, description, prop)| Tool {
-            name,
-            description,
-            parameters: json!({"type": "object", "properties": {prop: {"type": "string"}}}),
-        })
-}
-
-fn tool_choice() -> impl Strategy<Value = ToolChoice> {
-    prop_oneof![
-        Just(ToolChoice::Auto),
-        Just(ToolChoice::None),
-        Just(ToolChoice::Required),
-        "[a-z_]{1,8}".prop_map(ToolChoice::Named),
-    ]
-}
-
-prop_compose! {
-    /// Any request this shape can carry: no stop sequences, no tool-result error flags, no
-    /// images from the assistant, alternating roles.
-    fn translatable()(
-        model in "[a-z0-9.-]{1,16}",
-        system in prop::option::of(any::<String>()),
-        messages in messages(),
-        max_tokens in prop::option::of(any::<u32>()),
-        temperature in unit(),
-        top_p in unit(),
-        stream in any::<bool>(),
-        tools in prop::collection::vec(tool(), 0..3),
-        tool_choice in prop::option::of(tool_choice()),
-        user in prop::option::of(any::<String>()),
-    ) -> ChatRequest {
-        ChatRequest { model, system, messages, max_tokens, temperature, top_p, stop: vec![], stream, tools, tool_choice, user }
-    }
-}
-
-prop_compose! {
-    fn answer()(
-        id in "resp_[a-z0-9]{1,8}",
-        model in "[a-z0-9.-]{1,16}",
-        content in prop::collection::vec(prop_oneof![".{1,12}".prop_map(Part::Text), tool_call()], 0..6),
-        finish in prop::option::of(prop_oneof![
-            Just(FinishReason::Stop), Just(FinishReason::Length),
-            Just(FinishReason::ToolCalls), Just(FinishReason::ContentFilter),
-        ]),
-        usage in (any::<u32>(), any::<u32>(), any::<u32>(), any::<u32>()),
-    ) -> ChatResponse {
-        let (input_tokens, output_tokens, cache_read_tokens, cache_write_tokens) = usage;
-        let usage = Usage { input_tokens, output_tokens, cache_read_tokens, cache_write_tokens };
-        ChatResponse { id, model, content, finish, usage }
-    }
-}
-
-/// What a round trip through this shape keeps of an answer: adjacent texts joined, the finish
-/// reason this shape can say (derived from its status and whether tools were called), no
-/// cache-write count.
-fn normalised(r: &ChatResponse) -> ChatResponse {
-    let mut content: Vec<Part> = Vec::new();
-    for p in &r.content {
-        match (content.last_mut(), p) {
-            (Some(Part::Text(s)), Part::Text(t)) => s.push_str(t),
-            _ => content.push(p.clone()),
-        }
-    }
-    let calls = content.iter().any(|p| matches!(p, Part::ToolCall { .. }));
-    let finish = match r.finish {
-        Some(FinishReason::Length) => FinishReason::Length,
-        Some(FinishReason::ContentFilter) => FinishReason::ContentFilter,
-        _ if calls => FinishReason::ToolCalls,
-        _ => FinishReason::Stop,
-    };
-    let usage = Usage {
-        cache_write_tokens: 0,
-        ..r.usage
-    };
-    ChatResponse {
-        content,
-        finish: Some(finish),
-        usage,
-        ..r.clone()
-    }
-}
-
-/// The answer as a stream of events, text and arguments cut in pieces at `cut`.
-fn as_events(r: &ChatResponse, cut: usize) -> Vec<StreamEvent> {
-    let split = |s: &str| -> Vec<String> {
-        let at = (0..=cut.min(s.len()))
-            .rev()
-            .find(|&i| s.is_char_boundary(i))
-            .unwrap_or(0);
-        [&s[..at], &s[at..]]
-            .into_iter()
-            .filter(|p| !p.is_empty())
-            .map(str::to_owned)
-            .collect()
-    };
-    let mut out = vec![StreamEvent::Start {
-        id: r.id.clone(),
-        model: r.model.clone(),
-    }];
-    let mut index = 0;
-    for p in &r.content {
-        match p {
-            Part::Text(t) => out.extend(split(t).into_iter().map(StreamEvent::TextDelta)),
-            Part::ToolCall {
-                id,
-                name,
-                arguments,
-            } => {
-                out.push(StreamEvent::ToolCallStart {
-                    index,
-                    id: id.clone(),
-                    name: name.clone(),
-                });
-                out.extend(
-                    split(arguments)
-                        .into_iter()
-                        .map(|json| StreamEvent::ToolArgumentsDelta { index, json }),
-                );
-                index += 1;
-            }
-            _ => {}
-        }
-    }
-    out.push(StreamEvent::Usage(r.usage));
-    out.extend(r.finish.map(StreamEvent::Finish));
-    out.push(StreamEvent::End);
-    out
-}
 
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(256))]
@@ -222,12 +17,17 @@ proptest! {
     }
 
     #[test]
-    fn a_streamed_answer_reassembles_to_the_whole_answer(r in answer(), cut in 0usize..16, chunk in 1usize..64) {
+    fn a_streamed_answer_reassembles_to_the_whole_answer(
+        r in answer(),
+        cut in 0usize..16,
+        chunk in 1usize..64,
+        interleave in any::<bool>(),
+    ) {
         let whole = parse_response(&render_response(&r, &r.model)).unwrap();
         prop_assert_eq!(&whole, &normalised(&r));
         let mut enc = Encoder::new(&r.model);
         let mut bytes = Vec::new();
-        for e in as_events(&r, cut) {
+        for e in as_events(&r, cut, interleave) {
             enc.encode(&e, &mut bytes);
         }
         let mut dec = Decoder::new();
@@ -284,5 +84,51 @@ proptest! {
     fn parsers_never_panic(body in prop::collection::vec(any::<u8>(), 0..300)) {
         let _ = parse_request(&body);
         let _ = parse_response(&body);
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(512))]
+
+    /// Whatever a client sends (here: a valid request with parts replaced by odd JSON),
+    /// parsing never panics, and a request that parses renders to a body that parses back to
+    /// the same request (parsing already normalises).
+    #[test]
+    fn parsed_requests_survive_a_render(
+        req in translatable(),
+        changes in prop::collection::vec((any::<usize>(), json_tree()), 1..4),
+    ) {
+        let mut body: serde_json::Value =
+            serde_json::from_slice(&render_request(&req, &req.model).unwrap()).unwrap();
+        for (target, with) in changes {
+            mutate(&mut body, target, with);
+        }
+        let bytes = serde_json::to_vec(&body).unwrap();
+        if let Ok(mut req) = parse_request(&bytes) {
+            if let Ok(rendered) = render_request(&req, &req.model) {
+                // Budgets of 1 to 15 are raised to the API's least, 16.
+                req.max_tokens = req.max_tokens.map(|n| if n == 0 { 0 } else { n.max(16) });
+                prop_assert_eq!(parse_request(&rendered), Ok(req));
+            }
+        }
+    }
+
+    /// Parsing any answer (a valid one with parts replaced by odd JSON) never panics, and one
+    /// that parses renders and parses back the same (but for the finish reason's
+    /// normalisation).
+    #[test]
+    fn parsed_answers_survive_a_render(
+        r in answer(),
+        changes in prop::collection::vec((any::<usize>(), json_tree()), 1..4),
+    ) {
+        let mut body: serde_json::Value = serde_json::from_slice(&render_response(&r, &r.model)).unwrap();
+        for (target, with) in changes {
+            mutate(&mut body, target, with);
+        }
+        let bytes = serde_json::to_vec(&body).unwrap();
+        if let Ok(resp) = parse_response(&bytes) {
+            let again = parse_response(&render_response(&resp, &resp.model)).unwrap();
+            prop_assert_eq!(again, normalised(&resp));
+        }
     }
 }
