@@ -25,7 +25,10 @@ fn stream() -> Vec<Bytes> {
     for i in 0..60 {
         events.push(format!("event: content_block_delta\ndata: {{\"type\":\"content_block_delta\",\"index\":0,\"delta\":{{\"type\":\"text_delta\",\"text\":\"word{i} \"}}}}\n\n"));
     }
-    events.push("event: content_block_stop\ndata: {\"type\":\"content_block_stop\",\"index\":0}\n\n".to_owned());
+    events.push(
+        "event: content_block_stop\ndata: {\"type\":\"content_block_stop\",\"index\":0}\n\n"
+            .to_owned(),
+    );
     events.push("event: message_delta\ndata: {\"type\":\"message_delta\",\"delta\":{\"stop_reason\":\"end_turn\"},\"usage\":{\"output_tokens\":61}}\n\n".to_owned());
     events.push("event: message_stop\ndata: {\"type\":\"message_stop\"}\n\n".to_owned());
     events.into_iter().map(Bytes::from).collect()
@@ -35,8 +38,9 @@ fn bench(c: &mut Criterion) {
     let body = Bytes::from_static(REQUEST.as_bytes());
     c.bench_function("passthrough: parse for routing + model splice", |b| {
         b.iter(|| {
-            let parsed = gateway::request::parse(black_box(&body), gateway::request::Endpoint::Chat)
-                .expect("valid");
+            let parsed =
+                gateway::request::parse(black_box(&body), gateway::request::Endpoint::Chat)
+                    .expect("valid");
             gateway::request::rewrite_model(&body, parsed.model_span, "\"claude-haiku\"")
         })
     });
@@ -53,25 +57,28 @@ fn bench(c: &mut Criterion) {
         })
     });
     let events = stream();
-    c.bench_function("translate stream: 64 anthropic events -> openai chunks", |b| {
-        b.iter(|| {
-            let mut decoder = anthropic::Decoder::default();
-            let mut encoder = openai_chat::Encoder::new(true);
-            let mut decoded: Vec<StreamEvent> = Vec::new();
-            let mut out = Vec::new();
-            for e in &events {
-                decoder.feed(black_box(e), &mut decoded);
+    c.bench_function(
+        "translate stream: 64 anthropic events -> openai chunks",
+        |b| {
+            b.iter(|| {
+                let mut decoder = anthropic::Decoder::default();
+                let mut encoder = openai_chat::Encoder::new(true);
+                let mut decoded: Vec<StreamEvent> = Vec::new();
+                let mut out = Vec::new();
+                for e in &events {
+                    decoder.feed(black_box(e), &mut decoded);
+                    for ev in decoded.drain(..) {
+                        encoder.encode(&ev, &mut out);
+                    }
+                }
+                decoder.finish(&mut decoded);
                 for ev in decoded.drain(..) {
                     encoder.encode(&ev, &mut out);
                 }
-            }
-            decoder.finish(&mut decoded);
-            for ev in decoded.drain(..) {
-                encoder.encode(&ev, &mut out);
-            }
-            out
-        })
-    });
+                out
+            })
+        },
+    );
 }
 
 criterion_group!(benches, bench);

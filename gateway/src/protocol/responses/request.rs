@@ -169,7 +169,12 @@ fn check_stateless(obj: &Object) -> Result<(), Untranslatable> {
     }
     match get(obj, "include").map(Value::as_array) {
         None => {}
-        Some(Some(items)) if items.is_empty() => {}
+        // Agent clients (Codex) ask for encrypted reasoning to replay it: nothing to translate,
+        // and no reasoning items are produced, so asking is harmless.
+        Some(Some(items))
+            if items
+                .iter()
+                .all(|i| i.as_str() == Some("reasoning.encrypted_content")) => {}
         Some(Some(_)) => return Err(err("include", "extra output data is not translated")),
         Some(None) => return Err(err("include", "must be an array")),
     }
@@ -250,6 +255,9 @@ fn parse_item(
                 }],
             );
         }
+        // Reasoning an agent client replays from an earlier answer: provider-specific and
+        // encrypted, it means nothing to another deployment; left out.
+        "reasoning" => {}
         other => {
             let why = "only message, function_call and function_call_output items are translated";
             return Err(err(

@@ -274,3 +274,22 @@ fn render_writes_the_documented_request_shape() {
         json!({"type": "function", "name": "weather"})
     );
 }
+
+/// An agent client (Codex) replaying its encrypted reasoning: the reasoning item is left out
+/// and `include: ["reasoning.encrypted_content"]` is accepted, so the turn still translates.
+#[test]
+fn replayed_reasoning_from_agent_clients_is_left_out() {
+    let body = json!({
+        "model": "gpt-5-codex",
+        "include": ["reasoning.encrypted_content"],
+        "input": [
+            {"type": "message", "role": "user", "content": "list the files"},
+            {"type": "reasoning", "id": "rs_1", "summary": [], "encrypted_content": "gAAA…"},
+            {"type": "function_call", "call_id": "call_1", "name": "shell", "arguments": "{\"cmd\":\"ls\"}"},
+            {"type": "function_call_output", "call_id": "call_1", "output": "README.md"}
+        ]
+    });
+    let req = parse_request(&bytes(body)).expect("translatable");
+    assert_eq!(req.messages.len(), 3);
+    assert!(matches!(req.messages[1].content[0], Part::ToolCall { .. }));
+}
