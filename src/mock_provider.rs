@@ -32,13 +32,13 @@ pub struct MockProviderArgs {
 pub fn run(args: MockProviderArgs) -> anyhow::Result<()> {
     let scenario = sim::Scenario::load(&args.scenario)?;
     let mut opts =
-        gateway::mock_provider::MockOptions::for_deployment(Arc::new(scenario), &args.deployment)
+        mock::provider::MockOptions::for_deployment(Arc::new(scenario), &args.deployment)
             .with_context(|| format!("scenario {}", args.scenario.display()))?;
     opts.time_scale = args.time_scale;
     if let Some(seed) = args.seed {
         opts.seed = seed;
     }
-    gateway::mock_provider::run(opts, &args.listen).with_context(|| {
+    mock::provider::run(opts, &args.listen).with_context(|| {
         format!(
             "mock provider for deployment {:?} of {}",
             args.deployment,

@@ -169,7 +169,7 @@ async fn chat_answer_takes_ttft_plus_tokens_and_carries_headers() {
         .parse()
         .expect("a count");
     assert!((100_000 - 5 - 64..=100_000).contains(&tokens), "{tokens}");
-    let reset = crate::headers::parse_reset(
+    let reset = gateway::headers::parse_reset(
         headers["x-ratelimit-reset-requests"]
             .to_str()
             .expect("ascii"),
@@ -177,7 +177,7 @@ async fn chat_answer_takes_ttft_plus_tokens_and_carries_headers() {
     .expect("a Go duration");
     // Sliding window: one request of 100/min back in 0.6 s modelled = 60 ms real.
     assert!(reset <= Duration::from_millis(61), "{reset:?}");
-    let limits = crate::headers::limit_headers(&headers);
+    let limits = gateway::headers::limit_headers(&headers);
     assert_eq!(limits.remaining_requests, Some(99));
     assert_eq!(m.provider.stats().ok.load(Ordering::Relaxed), 1);
     // Completions answer in their own shape.
@@ -254,7 +254,7 @@ async fn streams_are_paced_and_end_with_usage_and_done() {
     let usage = json(events[6].as_bytes());
     assert_eq!(usage["usage"]["completion_tokens"], 5);
     // The gateway's stream scanner finds the usage.
-    let mut scanner = crate::UsageScanner::default();
+    let mut scanner = gateway::UsageScanner::default();
     scanner.feed(&body);
     scanner.finish();
     assert_eq!(scanner.usage, Some((2, 5)));
@@ -297,7 +297,7 @@ async fn true_rate_limits_answer_429_with_retry_after() {
             .expect("a number");
         assert!((1.0..=600.0).contains(&ms), "retry-after-ms {ms}");
         assert_eq!(last["retry-after"], "1", "whole seconds, rounded up");
-        let retry = crate::headers::retry_after(&last, std::time::SystemTime::now())
+        let retry = gateway::headers::retry_after(&last, std::time::SystemTime::now())
             .expect("the gateway reads it");
         assert!(retry <= Duration::from_millis(600));
         assert_eq!(m.provider.stats().rate_limited.load(Ordering::Relaxed), 1);
@@ -567,7 +567,7 @@ async fn inputs_longer_than_the_context_window_get_a_400_before_any_quota() {
     let doc: serde_json::Value = serde_json::from_slice(&body).expect("JSON");
     assert_eq!(doc["error"]["code"], "context_length_exceeded");
     assert!(
-        crate::proxy::says_context_length_exceeded(&body),
+        gateway::says_context_length_exceeded(&body),
         "the gateway recognises it"
     );
     assert_eq!(m.provider.stats().context_length.load(Ordering::SeqCst), 1);

@@ -6,7 +6,7 @@ use std::time::Duration;
 use engine::LimitHeaders;
 use http::{HeaderMap, HeaderValue};
 
-use crate::headers::{
+use gateway::headers::{
     LIMIT_REQUESTS, LIMIT_TOKENS, REMAINING_REQUESTS, REMAINING_TOKENS, RESET_REQUESTS,
     RESET_TOKENS, RETRY_AFTER_MS,
 };
@@ -81,7 +81,7 @@ pub fn insert_retry_after(map: &mut HeaderMap, after: Duration) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::headers::{limit_headers, parse_reset, retry_after};
+    use gateway::headers::{limit_headers, parse_reset, retry_after};
 
     fn ms(v: u64) -> Duration {
         Duration::from_millis(v)

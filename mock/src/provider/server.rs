@@ -21,7 +21,7 @@ use super::answer::{Api, Generation, MockBody};
 use super::headers::{insert_limit_headers, insert_retry_after};
 use super::model::{Ask, Decision, Model};
 use super::{MockError, MockStats, SHUTDOWN_GRACE};
-use crate::request::Endpoint;
+use gateway::request::Endpoint;
 
 /// Largest request body the mock reads (413 above).
 const MAX_BODY: usize = 16 * 1024 * 1024;
@@ -60,15 +60,15 @@ pub(crate) async fn serve(
     listener: TcpListener,
     shutdown: impl Future<Output = ()>,
 ) -> Result<(), MockError> {
-    let http = crate::accept::http1_server(crate::state::DEFAULT_HEADER_READ_TIMEOUT);
-    let mut accept_errors = crate::accept::AcceptErrors::default();
+    let http = gateway::accept::http1_server(gateway::DEFAULT_HEADER_READ_TIMEOUT);
+    let mut accept_errors = gateway::accept::AcceptErrors::default();
     let graceful = GracefulShutdown::new();
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     tokio::pin!(shutdown);
     loop {
         tokio::select! {
             accepted = listener.accept() => {
-                let Some((stream, peer)) = crate::accept::accepted_or_back_off(accepted, &mut accept_errors).await else {
+                let Some((stream, peer)) = gateway::accept::accepted_or_back_off(accepted, &mut accept_errors).await else {
                     continue;
                 };
                 if shared.model.refusing() {
@@ -189,9 +189,9 @@ async fn handle(s: Arc<Shared>, req: Request<Incoming>) -> Result<Response<MockB
         Api::Completions => Endpoint::Completions,
         Api::Embeddings => Endpoint::Embeddings,
     };
-    let parsed = crate::request::parse(&body, endpoint).and_then(|p| {
-        let m: MaxTokens =
-            serde_json::from_slice(&body).map_err(|e| crate::request::BadRequest(e.to_string()))?;
+    let parsed = gateway::request::parse(&body, endpoint).and_then(|p| {
+        let m: MaxTokens = serde_json::from_slice(&body)
+            .map_err(|e| gateway::request::BadRequest(e.to_string()))?;
         Ok((p, m.max_completion_tokens.or(m.max_tokens)))
     });
     let (parsed, max_tokens) = match parsed {

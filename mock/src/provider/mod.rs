@@ -215,7 +215,7 @@ pub async fn serve_mock(
 /// What `switchyard mock-provider` calls: listens on `listen` and serves until SIGTERM/Ctrl-C,
 /// logging through `tracing` (`RUST_LOG=debug` logs every decision).
 pub fn run(opts: MockOptions, listen: &str) -> Result<(), MockError> {
-    crate::init_logging();
+    gateway::init_logging();
     let provider = MockProvider::new(opts.clone())?;
     let bind_error = |cause| MockError::Bind {
         addr: listen.to_owned(),
@@ -239,7 +239,7 @@ pub fn run(opts: MockOptions, listen: &str) -> Result<(), MockError> {
             seed = opts.seed,
             "mock provider listening (base URL http://{addr}/v1)"
         );
-        provider.serve(listener, crate::shutdown_signal()).await
+        provider.serve(listener, gateway::shutdown_signal()).await
     })?;
     runtime.shutdown_timeout(Duration::from_millis(200));
     Ok(())
