@@ -283,6 +283,7 @@ async fn simulator_and_gateway_agree_on_shares_and_success() {
             deployment: i,
             time_scale: TIME_SCALE,
             seed: SEED,
+            api: scenario.config.deployments[i].endpoint.api,
         })
         .expect("mock options are valid");
         let (tx, rx) = oneshot::channel::<()>();

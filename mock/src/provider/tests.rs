@@ -18,7 +18,7 @@ use super::*;
 
 /// A one-deployment scenario: `provider` and `deployment` are extra TOML lines of the world's
 /// provider and deployment tables, `tail` more tables (incidents).
-fn scenario(provider: &str, deployment: &str, tail: &str) -> Arc<Scenario> {
+pub(super) fn scenario(provider: &str, deployment: &str, tail: &str) -> Arc<Scenario> {
     let text = format!(
         r#"
 [simulation]
@@ -66,15 +66,15 @@ per_token = {{ constant = "10ms" }}
     Arc::new(Scenario::parse(&text, "test.toml", "test").expect("test scenario is valid"))
 }
 
-struct Running {
-    provider: MockProvider,
-    url: String,
+pub(super) struct Running {
+    pub provider: MockProvider,
+    pub url: String,
     stop: Option<oneshot::Sender<()>>,
     task: tokio::task::JoinHandle<Result<(), MockError>>,
 }
 
 impl Running {
-    async fn stop(mut self) {
+    pub async fn stop(mut self) {
         if let Some(tx) = self.stop.take() {
             let _ = tx.send(());
         }
@@ -86,9 +86,14 @@ impl Running {
     }
 }
 
-async fn start(scenario: Arc<Scenario>, time_scale: f64) -> Running {
+pub(super) async fn start(scenario: Arc<Scenario>, time_scale: f64) -> Running {
     let mut opts = MockOptions::for_deployment(scenario, "d").expect("deployment d exists");
     opts.time_scale = time_scale;
+    start_with(opts).await
+}
+
+/// Serves a mock with these options on 127.0.0.1; its `url` is `http://ADDR/v1`.
+pub(super) async fn start_with(opts: MockOptions) -> Running {
     let provider = MockProvider::new(opts).expect("valid options");
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let url = format!("http://{}/v1", listener.local_addr().expect("addr"));
@@ -113,9 +118,9 @@ const CHAT: &str =
 const CHAT_STREAM: &str =
     r#"{"model":"m","messages":[{"role":"user","content":"hello"}],"stream":true,"max_tokens":5}"#;
 
-type Answer = Result<(StatusCode, HeaderMap, Bytes), String>;
+pub(super) type Answer = Result<(StatusCode, HeaderMap, Bytes), String>;
 
-async fn post(url: &str, body: &'static str, limit: Duration) -> Answer {
+pub(super) async fn post(url: &str, body: &'static str, limit: Duration) -> Answer {
     let client = Client::builder(TokioExecutor::new()).build_http::<Full<Bytes>>();
     let req = Request::post(url)
         .header("content-type", "application/json")
@@ -132,7 +137,7 @@ async fn post(url: &str, body: &'static str, limit: Duration) -> Answer {
         .unwrap_or_else(|_| Err("timed out".to_owned()))
 }
 
-fn json(body: &[u8]) -> serde_json::Value {
+pub(super) fn json(body: &[u8]) -> serde_json::Value {
     serde_json::from_slice(body).expect("JSON body")
 }
 
