@@ -5,8 +5,7 @@
 //! (streamed as SSE when the request says `"stream": true`), and can be told to answer with any
 //! status (e.g. 429 with `retry-after`), to wait before answering, to pace stream chunks, or to
 //! cut a stream midway. It counts what it saw. [`closed_port_url`] gives a base URL that refuses
-//! connections. A future `switchyard mock-provider` can drive [`Behaviour`] from a scenario's
-//! world model.
+//! connections. For a scenario-driven provider see [`crate::provider`].
 
 use std::collections::VecDeque;
 use std::convert::Infallible;
