@@ -7,7 +7,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use http::StatusCode;
 
-use super::tests::{json, post, scenario, start, start_with};
+use super::test_support::{json, post, scenario, start, start_with};
 use super::*;
 
 const MESSAGE: &str =

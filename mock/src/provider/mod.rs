@@ -278,4 +278,8 @@ pub fn run(opts: MockOptions, listen: &str) -> Result<(), MockError> {
 #[cfg(test)]
 mod anthropic_tests;
 #[cfg(test)]
+mod outage_tests;
+#[cfg(test)]
+mod test_support;
+#[cfg(test)]
 mod tests;
