@@ -8,8 +8,7 @@ use hyper_util::rt::TokioTimer;
 use tracing::warn;
 
 /// Largest request head hyper buffers (request line + headers). A longer head is refused with
-/// 431 (given an OpenAI error body by [`crate::hyper_errors`]); also the cap on chunked
-/// trailers.
+/// 431 (given an OpenAI error body by the gateway); also the cap on chunked trailers.
 pub const MAX_HEAD_BYTES: usize = 64 * 1024;
 
 /// How often at most an accept error is logged (per accept loop); the others are counted and
