@@ -26,19 +26,29 @@ pub struct MockProviderArgs {
     /// draws).
     #[arg(long)]
     pub seed: Option<u64>,
+    /// API to speak: openai (POST /v1/chat/completions, /v1/completions, /v1/embeddings) or
+    /// anthropic (POST /v1/messages). Default: the world deployment's `api`, else its gateway
+    /// deployment's.
+    #[arg(long, value_name = "API", value_parser = ["openai", "anthropic"])]
+    pub api: Option<String>,
 }
 
 /// Serves until SIGTERM or Ctrl-C.
 pub fn run(args: MockProviderArgs) -> anyhow::Result<()> {
     let scenario = sim::Scenario::load(&args.scenario)?;
     let mut opts =
-        gateway::mock_provider::MockOptions::for_deployment(Arc::new(scenario), &args.deployment)
+        mock::provider::MockOptions::for_deployment(Arc::new(scenario), &args.deployment)
             .with_context(|| format!("scenario {}", args.scenario.display()))?;
     opts.time_scale = args.time_scale;
     if let Some(seed) = args.seed {
         opts.seed = seed;
     }
-    gateway::mock_provider::run(opts, &args.listen).with_context(|| {
+    match args.api.as_deref() {
+        Some("anthropic") => opts.api = mock::provider::Api::Anthropic,
+        Some(_) => opts.api = mock::provider::Api::OpenAi,
+        None => {}
+    }
+    mock::provider::run(opts, &args.listen).with_context(|| {
         format!(
             "mock provider for deployment {:?} of {}",
             args.deployment,

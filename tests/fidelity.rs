@@ -1,5 +1,5 @@
 //! Fidelity: one scenario run (a) in the simulator and (b) through the real gateway in front of
-//! mock providers for that scenario (`gateway::mock_provider`, in-process on 127.0.0.1,
+//! mock providers for that scenario (`mock::provider`, in-process on 127.0.0.1,
 //! time-scaled 100× faster) gives per-deployment traffic shares within 3 percentage points and
 //! success rates within 1 point.
 //!
@@ -15,11 +15,11 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use gateway::mock_provider::{MockOptions, MockProvider};
 use http::{Request, StatusCode};
 use http_body_util::{BodyExt, Full};
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
+use mock::provider::{MockOptions, MockProvider};
 use sim::Scenario;
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
@@ -283,6 +283,7 @@ async fn simulator_and_gateway_agree_on_shares_and_success() {
             deployment: i,
             time_scale: TIME_SCALE,
             seed: SEED,
+            api: scenario.config.deployments[i].endpoint.api,
         })
         .expect("mock options are valid");
         let (tx, rx) = oneshot::channel::<()>();

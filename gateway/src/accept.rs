@@ -8,18 +8,17 @@ use hyper_util::rt::TokioTimer;
 use tracing::warn;
 
 /// Largest request head hyper buffers (request line + headers). A longer head is refused with
-/// 431 (given an OpenAI error body by [`crate::hyper_errors`]); also the cap on chunked
-/// trailers.
-pub(crate) const MAX_HEAD_BYTES: usize = 64 * 1024;
+/// 431 (given an OpenAI error body by the gateway); also the cap on chunked trailers.
+pub const MAX_HEAD_BYTES: usize = 64 * 1024;
 
 /// How often at most an accept error is logged (per accept loop); the others are counted and
 /// reported with the next logged one.
-pub(crate) const ACCEPT_ERROR_LOG_INTERVAL: Duration = Duration::from_secs(1);
+pub const ACCEPT_ERROR_LOG_INTERVAL: Duration = Duration::from_secs(1);
 
-/// The HTTP/1 server settings the gateway and the mock provider share: keep-alive, and
+/// The HTTP/1 server settings the gateway and the mock provider (`switchyard-mock`) share: keep-alive, and
 /// `header_read_timeout` to read a request head (which also bounds an idle keep-alive
 /// connection, since hyper starts the timer when it waits for the next head).
-pub(crate) fn http1_server(header_read_timeout: Duration) -> http1::Builder {
+pub fn http1_server(header_read_timeout: Duration) -> http1::Builder {
     let mut http = http1::Builder::new();
     http.timer(TokioTimer::new())
         .header_read_timeout(header_read_timeout)
@@ -30,7 +29,7 @@ pub(crate) fn http1_server(header_read_timeout: Duration) -> http1::Builder {
 
 /// Rate-limits the log of accept errors and picks the pause after one.
 #[derive(Debug, Default)]
-pub(crate) struct AcceptErrors {
+pub struct AcceptErrors {
     last_logged: Option<Instant>,
     suppressed: u64,
 }
@@ -73,7 +72,7 @@ fn out_of_resources(e: &std::io::Error) -> bool {
 /// file descriptors (accepting again at once would fail again and spin), 5 ms otherwise. The
 /// error is logged at most once per [`ACCEPT_ERROR_LOG_INTERVAL`] with the count of the ones
 /// not logged.
-pub(crate) async fn accepted_or_back_off(
+pub async fn accepted_or_back_off(
     accepted: std::io::Result<(tokio::net::TcpStream, std::net::SocketAddr)>,
     errors: &mut AcceptErrors,
 ) -> Option<(tokio::net::TcpStream, std::net::SocketAddr)> {

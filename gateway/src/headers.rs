@@ -19,16 +19,23 @@ use http::{HeaderMap, HeaderName};
 /// Longest duration any header may ask for; larger values are clamped (a day).
 pub const MAX_HEADER_DURATION: Duration = Duration::from_secs(86_400);
 
-/// The rate-limit header names, shared with the mock provider that writes them.
-pub(crate) const LIMIT_REQUESTS: HeaderName = HeaderName::from_static("x-ratelimit-limit-requests");
-pub(crate) const LIMIT_TOKENS: HeaderName = HeaderName::from_static("x-ratelimit-limit-tokens");
-pub(crate) const REMAINING_REQUESTS: HeaderName =
+// The rate-limit header names, shared with the mock provider (`switchyard-mock`) that writes
+// them.
+/// `x-ratelimit-limit-requests`.
+pub const LIMIT_REQUESTS: HeaderName = HeaderName::from_static("x-ratelimit-limit-requests");
+/// `x-ratelimit-limit-tokens`.
+pub const LIMIT_TOKENS: HeaderName = HeaderName::from_static("x-ratelimit-limit-tokens");
+/// `x-ratelimit-remaining-requests`.
+pub const REMAINING_REQUESTS: HeaderName =
     HeaderName::from_static("x-ratelimit-remaining-requests");
-pub(crate) const REMAINING_TOKENS: HeaderName =
-    HeaderName::from_static("x-ratelimit-remaining-tokens");
-pub(crate) const RESET_REQUESTS: HeaderName = HeaderName::from_static("x-ratelimit-reset-requests");
-pub(crate) const RESET_TOKENS: HeaderName = HeaderName::from_static("x-ratelimit-reset-tokens");
-pub(crate) const RETRY_AFTER_MS: HeaderName = HeaderName::from_static("retry-after-ms");
+/// `x-ratelimit-remaining-tokens`.
+pub const REMAINING_TOKENS: HeaderName = HeaderName::from_static("x-ratelimit-remaining-tokens");
+/// `x-ratelimit-reset-requests`.
+pub const RESET_REQUESTS: HeaderName = HeaderName::from_static("x-ratelimit-reset-requests");
+/// `x-ratelimit-reset-tokens`.
+pub const RESET_TOKENS: HeaderName = HeaderName::from_static("x-ratelimit-reset-tokens");
+/// `retry-after-ms`.
+pub const RETRY_AFTER_MS: HeaderName = HeaderName::from_static("retry-after-ms");
 
 /// Reads the `x-ratelimit-*` headers of a response.
 pub fn limit_headers(headers: &HeaderMap) -> LimitHeaders {

@@ -8,13 +8,14 @@
 //! - [`run`]: what `switchyard serve` calls — reads the config, builds a multi-thread runtime,
 //!   listens, serves until SIGTERM/Ctrl-C.
 //! - [`Gateway`] + [`serve`]: the same pieces for embedding and tests (bind `127.0.0.1:0`).
-//! - [`mock`]: a small OpenAI-style upstream for tests and demos.
+//! - [`accept`], [`headers`], [`request`], [`error`]: pieces shared with the test and mock
+//!   servers of the `switchyard-mock` crate.
 //!
 //! See `docs/gateway.md` for endpoints, errors, metrics and the trace format.
 
 #![warn(missing_docs)]
 
-mod accept;
+pub mod accept;
 mod body;
 pub mod error;
 mod failure;
@@ -22,9 +23,6 @@ pub mod headers;
 mod hyper_errors;
 mod life;
 mod metrics;
-pub mod mock;
-pub mod mock_answers;
-pub mod mock_provider;
 pub mod protocol;
 mod proxy;
 mod relay;
@@ -45,7 +43,7 @@ use tracing::info;
 
 pub use body::Body;
 pub use error::{ApiError, GatewayError};
-pub use proxy::{DEPLOYMENT_HEADER, TIER_HEADER};
+pub use proxy::{says_context_length_exceeded, DEPLOYMENT_HEADER, TIER_HEADER};
 pub use server::serve;
 pub use state::{
     Gateway, Settings, DEFAULT_BODY_READ_TIMEOUT, DEFAULT_HEADER_READ_TIMEOUT,

@@ -668,7 +668,7 @@ const MAX_ERROR_BYTES: usize = 1 << 20;
 /// Whether a 400's body says the input exceeds the model's context window, in the words of
 /// OpenAI and Azure (`context_length_exceeded`), vLLM and most OpenAI-compatible servers
 /// ("maximum context length"), and others ("context window", "prompt is too long").
-pub(crate) fn says_context_length_exceeded(body: &[u8]) -> bool {
+pub fn says_context_length_exceeded(body: &[u8]) -> bool {
     const MARKERS: [&[u8]; 4] = [
         b"context_length_exceeded",
         b"maximum context length",

@@ -292,12 +292,24 @@ mod tests {
         );
     }
 
+    /// A streamed Anthropic answer of three text deltas, in Anthropic's event order (what the
+    /// test upstream of `switchyard-mock` sends).
+    const ANTHROPIC_EVENTS: [&str; 8] = [
+        "event: message_start\ndata: {\"type\":\"message_start\",\"message\":{\"id\":\"msg_mock\",\"type\":\"message\",\"role\":\"assistant\",\"model\":\"mock-model\",\"content\":[],\"stop_reason\":null,\"stop_sequence\":null,\"usage\":{\"input_tokens\":9,\"output_tokens\":1}}}\n\n",
+        "event: ping\ndata: {\"type\":\"ping\"}\n\n",
+        "event: content_block_start\ndata: {\"type\":\"content_block_start\",\"index\":0,\"content_block\":{\"type\":\"text\",\"text\":\"\"}}\n\n",
+        "event: content_block_delta\ndata: {\"type\":\"content_block_delta\",\"index\":0,\"delta\":{\"type\":\"text_delta\",\"text\":\"token0 token1 \"}}\n\n",
+        "event: content_block_delta\ndata: {\"type\":\"content_block_delta\",\"index\":0,\"delta\":{\"type\":\"text_delta\",\"text\":\"token2 \"}}\n\n",
+        "event: content_block_stop\ndata: {\"type\":\"content_block_stop\",\"index\":0}\n\n",
+        "event: message_delta\ndata: {\"type\":\"message_delta\",\"delta\":{\"stop_reason\":\"end_turn\",\"stop_sequence\":null},\"usage\":{\"output_tokens\":5}}\n\n",
+        "event: message_stop\ndata: {\"type\":\"message_stop\"}\n\n",
+    ];
+
     #[test]
     fn an_anthropic_stream_reaches_an_openai_client_event_by_event() {
-        let asked = crate::mock_answers::Asked::default();
         let mut t = Transcoder::new(Shape::Anthropic, Shape::OpenAiChat, "gpt-4o-mini", true);
         let mut text = Vec::new();
-        for event in crate::mock_answers::anthropic_sse_events(3, &asked) {
+        for event in ANTHROPIC_EVENTS {
             text.extend_from_slice(&t.feed(event.as_bytes()));
         }
         text.extend_from_slice(&t.finish());

@@ -7,8 +7,8 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use common::*;
-use gateway::mock::{sse_events, Behaviour, MockUpstream};
 use http::StatusCode;
+use mock::{sse_events, Behaviour, MockUpstream};
 
 async fn mock(b: Behaviour) -> MockUpstream {
     MockUpstream::start(b).await.expect("mock starts")

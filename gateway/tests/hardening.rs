@@ -7,9 +7,9 @@ mod common;
 use std::time::{Duration, Instant};
 
 use common::{chat, chat_stream, config, error_of, eventually, metric, post, Dep, TestGateway};
-use gateway::mock::{Behaviour, MockUpstream};
 use gateway::Settings;
 use http::StatusCode;
+use mock::{Behaviour, MockUpstream};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 

@@ -6,10 +6,10 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use common::*;
-use gateway::mock::{closed_port_url, sse_events, Behaviour, MockUpstream};
 use gateway::Settings;
 use http::StatusCode;
 use http_body_util::BodyExt;
+use mock::{closed_port_url, sse_events, Behaviour, MockUpstream};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 async fn mock(b: Behaviour) -> MockUpstream {
@@ -47,7 +47,7 @@ async fn weights_3_2_1_split_600_requests_exactly() {
         let (status, headers, body) = post(&url, chat("gpt-4o-mini")).await;
         assert_eq!(status, StatusCode::OK, "request {i}: {body:?}");
         assert!(headers.contains_key(gateway::DEPLOYMENT_HEADER));
-        assert_eq!(&body[..], gateway::mock::CHAT_ANSWER.as_bytes());
+        assert_eq!(&body[..], mock::CHAT_ANSWER.as_bytes());
     }
     assert_eq!((a.hits(), b.hits(), c.hits()), (300, 200, 100));
     let m = gw.metrics().await;
@@ -583,7 +583,7 @@ async fn embeddings_and_completions_are_proxied() {
     )
     .await;
     assert_eq!(status, StatusCode::OK);
-    assert_eq!(&body[..], gateway::mock::EMBEDDING_ANSWER.as_bytes());
+    assert_eq!(&body[..], mock::EMBEDDING_ANSWER.as_bytes());
     assert_eq!(
         m.stats().last_model.lock().unwrap().as_deref(),
         Some("provider-name")
@@ -751,7 +751,7 @@ async fn raw_http_keeps_alive_across_requests() {
             .matches("HTTP/1.1 200")
             .count()
             == 2
-            && seen.ends_with(gateway::mock::CHAT_ANSWER.as_bytes())
+            && seen.ends_with(mock::CHAT_ANSWER.as_bytes())
         {
             break;
         }
@@ -903,7 +903,7 @@ async fn context_length_errors_move_to_the_longer_context_tier() {
     let (status, headers, body) = post(&url, chat("gpt-4o-mini")).await;
     assert_eq!(status, StatusCode::OK, "{body:?}");
     assert_eq!(headers[gateway::DEPLOYMENT_HEADER], "long");
-    assert_eq!(&body[..], gateway::mock::CHAT_ANSWER.as_bytes());
+    assert_eq!(&body[..], mock::CHAT_ANSWER.as_bytes());
     assert_eq!((short.hits(), long.hits()), (1, 1));
     assert_eq!(
         long.stats().last_model.lock().unwrap().as_deref(),

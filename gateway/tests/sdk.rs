@@ -14,7 +14,7 @@ use std::process::Command;
 use std::time::Duration;
 
 use common::TestGateway;
-use gateway::mock::{Behaviour, MockUpstream};
+use mock::{Behaviour, MockUpstream};
 
 async fn mock(b: Behaviour) -> MockUpstream {
     MockUpstream::start(b).await.expect("mock starts")

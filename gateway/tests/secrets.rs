@@ -8,9 +8,9 @@ use std::io::Write;
 use std::sync::{Arc, Mutex};
 
 use common::*;
-use gateway::mock::{closed_port_url, Behaviour, MockUpstream};
 use gateway::{GatewayError, Settings};
 use http::StatusCode;
+use mock::{closed_port_url, Behaviour, MockUpstream};
 
 #[derive(Clone, Default)]
 struct Capture(Arc<Mutex<Vec<u8>>>);

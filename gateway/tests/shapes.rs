@@ -6,8 +6,8 @@ mod common;
 
 use bytes::Bytes;
 use common::*;
-use gateway::mock::{Behaviour, MockUpstream};
 use http::StatusCode;
+use mock::{Behaviour, MockUpstream};
 use serde_json::Value;
 
 async fn mock(b: Behaviour) -> MockUpstream {
@@ -125,10 +125,10 @@ async fn an_anthropic_client_reaches_an_anthropic_deployment_byte_for_byte() {
     let gw = gateway(&config(&[anthropic("claude", &claude, 1.0)], "")).await;
     let (status, _, body) = post(&gw.url("/v1/messages"), MESSAGES).await;
     assert_eq!(status, StatusCode::OK);
-    let expected = gateway::mock_answers::anthropic_answer(&Default::default());
+    let expected = mock::answers::anthropic_answer(&Default::default());
     assert_eq!(body, Bytes::from(expected));
     let (_, _, body) = post(&gw.url("/v1/messages"), MESSAGES_STREAM).await;
-    let expected = gateway::mock_answers::anthropic_sse_events(5, &Default::default()).concat();
+    let expected = mock::answers::anthropic_sse_events(5, &Default::default()).concat();
     assert_eq!(body, Bytes::from(expected));
 }
 

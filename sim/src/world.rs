@@ -66,6 +66,9 @@ pub struct WorldDeployment {
     /// Longest request it takes, in tokens (input + `max_tokens`); longer ones get a 400
     /// `context_length_exceeded`. `None`: no limit.
     pub context_window: Option<u64>,
+    /// The API the deployment speaks over HTTP (`api = "openai"` | `"anthropic"`), if the
+    /// scenario says: the shape `switchyard mock-provider` answers in. The simulator ignores it.
+    pub api: Option<engine::config::Api>,
 }
 
 impl WorldDeployment {

@@ -210,6 +210,10 @@ pub struct RawWorldDeployment {
     pub error_rate: Option<f64>,
     #[serde(default)]
     pub context_window: Option<i64>,
+    /// The API it speaks (`"openai"` | `"anthropic"`): read by `switchyard mock-provider`,
+    /// ignored by the simulator.
+    #[serde(default)]
+    pub api: Option<String>,
 }
 
 fn default_window() -> String {

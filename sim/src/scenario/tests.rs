@@ -105,6 +105,29 @@ fn world_and_gateway_must_describe_the_same_deployments() {
 }
 
 #[test]
+fn a_world_deployment_may_name_its_api() {
+    let s = Scenario::parse(GOOD, "s.toml", "s").unwrap();
+    assert_eq!(s.world.deployments[0].api, None);
+    let text = GOOD.replace("  id = \"a\"", "  id = \"a\"\n  api = \"anthropic\"");
+    let s = Scenario::parse(&text, "s.toml", "s").unwrap();
+    assert_eq!(
+        s.world.deployments[0].api,
+        Some(engine::config::Api::Anthropic)
+    );
+    let text = GOOD.replace("  id = \"a\"", "  id = \"a\"\n  api = \"gemini\"");
+    let e = err(&text);
+    assert_eq!(
+        e.field.as_deref(),
+        Some("world.provider[0].deployment[0].api")
+    );
+    assert_eq!(e.line, Some(line_of(&text, "api = \"gemini\"")));
+    assert!(
+        e.message.contains("expected \"openai\" or \"anthropic\""),
+        "{e}"
+    );
+}
+
+#[test]
 fn gateway_config_errors_keep_their_field() {
     let e = err(&GOOD.replace("tier = \"t\"\n\n[[world", "tier = \"nope\"\n\n[[world"));
     assert!(e.message.contains("deployment[0].tier = \"nope\""), "{e}");

@@ -5,6 +5,7 @@ use std::collections::HashMap;
 use std::ops::Range;
 use std::time::Duration;
 
+use engine::config::Api;
 use engine::Config;
 
 use super::limits::{MAX_LATENCY, MAX_TIME};
@@ -139,6 +140,19 @@ pub(super) fn world(
                     ),
                 ));
             }
+            let api = match d.api.as_deref() {
+                None => None,
+                Some("openai") => Some(Api::OpenAi),
+                Some("anthropic") => Some(Api::Anthropic),
+                Some(other) => {
+                    return Err(ctx.key_err(
+                        &dspan,
+                        &dpath,
+                        "api",
+                        format!("{other:?}; expected \"openai\" or \"anthropic\""),
+                    ))
+                }
+            };
             deployments[index.index()] = Some(WorldDeployment {
                 id: d.id.clone(),
                 provider: pi,
@@ -166,6 +180,7 @@ pub(super) fn world(
                     "context_window",
                     d.context_window,
                 )?,
+                api,
             });
         }
         let headers = match p.rate_limit_headers.as_str() {

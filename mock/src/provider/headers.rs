@@ -1,12 +1,15 @@
-//! Rate-limit headers as OpenAI writes them: `x-ratelimit-*` counts, Go-style reset durations
-//! (`1s`, `6m0s`, `250ms`), and `retry-after` / `retry-after-ms` on a 429.
+//! Rate-limit headers as each provider writes them: OpenAI's `x-ratelimit-*` counts with
+//! Go-style reset durations (`1s`, `6m0s`, `250ms`) and `retry-after` / `retry-after-ms` on a
+//! 429; Anthropic's `anthropic-ratelimit-{requests,tokens}-{limit,remaining,reset}` with resets
+//! as RFC 3339 UTC times, and `retry-after` alone.
 
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
+use engine::config::Api;
 use engine::LimitHeaders;
 use http::{HeaderMap, HeaderValue};
 
-use crate::headers::{
+use gateway::headers::{
     LIMIT_REQUESTS, LIMIT_TOKENS, REMAINING_REQUESTS, REMAINING_TOKENS, RESET_REQUESTS,
     RESET_TOKENS, RETRY_AFTER_MS,
 };
@@ -68,6 +71,55 @@ pub fn insert_limit_headers(map: &mut HeaderMap, h: &LimitHeaders) {
     }
 }
 
+/// Writes Anthropic's `anthropic-ratelimit-requests-{limit,remaining,reset}` and
+/// `anthropic-ratelimit-tokens-{limit,remaining,reset}` present in `h`; a reset is the RFC 3339
+/// UTC time `now` + the reset duration, at millisecond precision (`2026-12-02T09:00:01.250Z`).
+pub fn insert_anthropic_limit_headers(map: &mut HeaderMap, h: &LimitHeaders, now: SystemTime) {
+    let counts = [
+        ("anthropic-ratelimit-requests-limit", h.limit_requests),
+        (
+            "anthropic-ratelimit-requests-remaining",
+            h.remaining_requests,
+        ),
+        ("anthropic-ratelimit-tokens-limit", h.limit_tokens),
+        ("anthropic-ratelimit-tokens-remaining", h.remaining_tokens),
+    ];
+    for (name, v) in counts {
+        if let Some(v) = v {
+            map.insert(name, HeaderValue::from(v));
+        }
+    }
+    for (name, v) in [
+        ("anthropic-ratelimit-requests-reset", h.reset_requests),
+        ("anthropic-ratelimit-tokens-reset", h.reset_tokens),
+    ] {
+        let at = v.and_then(|d| now.checked_add(d));
+        let value = at.and_then(|at| {
+            HeaderValue::from_str(&humantime::format_rfc3339_millis(at).to_string()).ok()
+        });
+        if let Some(value) = value {
+            map.insert(name, value);
+        }
+    }
+}
+
+/// Writes the rate-limit headers of `h` in `api`'s names and forms (resets from `now`).
+pub fn insert_limits(map: &mut HeaderMap, api: Api, h: &LimitHeaders, now: SystemTime) {
+    match api {
+        Api::OpenAi => insert_limit_headers(map, h),
+        Api::Anthropic => insert_anthropic_limit_headers(map, h, now),
+    }
+}
+
+/// Writes a 429's retry headers as `api` does: OpenAI's `retry-after` and `retry-after-ms`
+/// ([`insert_retry_after`]), Anthropic's `retry-after` (whole seconds, rounded up) alone.
+pub fn insert_retry(map: &mut HeaderMap, api: Api, after: Duration) {
+    insert_retry_after(map, after);
+    if api == Api::Anthropic {
+        map.remove(RETRY_AFTER_MS);
+    }
+}
+
 /// Writes `retry-after` (whole seconds, rounded up, as RFC 9110 wants) and `retry-after-ms`
 /// (milliseconds, rounded up, at least 1), which OpenAI also sends and the gateway prefers.
 pub fn insert_retry_after(map: &mut HeaderMap, after: Duration) {
@@ -81,7 +133,7 @@ pub fn insert_retry_after(map: &mut HeaderMap, after: Duration) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::headers::{limit_headers, parse_reset, retry_after};
+    use gateway::headers::{anthropic_limit_headers, limit_headers, parse_reset, retry_after};
 
     fn ms(v: u64) -> Duration {
         Duration::from_millis(v)
@@ -125,5 +177,32 @@ mod tests {
             retry_after(&map, std::time::SystemTime::now()),
             Some(ms(1250))
         );
+    }
+
+    #[test]
+    fn the_gateway_reads_what_the_anthropic_mock_writes() {
+        let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000);
+        let h = LimitHeaders {
+            limit_requests: Some(50),
+            limit_tokens: Some(40_000),
+            remaining_requests: Some(49),
+            remaining_tokens: Some(39_000),
+            reset_requests: Some(ms(1200)),
+            reset_tokens: Some(ms(60_000)),
+        };
+        let mut map = HeaderMap::new();
+        insert_limits(&mut map, Api::Anthropic, &h, now);
+        assert_eq!(map["anthropic-ratelimit-requests-limit"], "50");
+        assert_eq!(map["anthropic-ratelimit-tokens-remaining"], "39000");
+        assert_eq!(
+            map["anthropic-ratelimit-requests-reset"],
+            "2027-01-15T08:00:01.200Z"
+        );
+        assert!(!map.keys().any(|k| k.as_str().starts_with("x-ratelimit-")));
+        assert_eq!(anthropic_limit_headers(&map, now), h);
+        assert_eq!(limit_headers(&map).remaining_requests, Some(49));
+        insert_retry(&mut map, Api::Anthropic, ms(1250));
+        assert_eq!(map["retry-after"], "2");
+        assert!(map.get("retry-after-ms").is_none());
     }
 }

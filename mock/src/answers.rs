@@ -1,4 +1,4 @@
-//! The fixed answers of the test mock ([`crate::mock`]) in each API shape it speaks: OpenAI chat
+//! The fixed answers of the test mock ([`crate::upstream`]) in each API shape it speaks: OpenAI chat
 //! completions (`…/chat/completions`) and Anthropic Messages (`…/v1/messages`), plain and
 //! streamed, with a tool call when the request offers tools and has no tool result yet (so a
 //! client can run a whole tool round trip), and each shape's error body.
@@ -44,7 +44,7 @@ pub const TOOL_ARGUMENTS: &str = r#"{"location":"Paris"}"#;
 /// A non-streamed OpenAI chat answer.
 pub fn openai_answer(asked: &Asked) -> String {
     let Some(tool) = &asked.call_tool else {
-        return crate::mock::CHAT_ANSWER.to_owned();
+        return crate::upstream::CHAT_ANSWER.to_owned();
     };
     json!({
         "id": "chatcmpl-mock", "object": "chat.completion", "created": 1_700_000_000,

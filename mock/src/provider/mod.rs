@@ -1,20 +1,25 @@
 //! `switchyard mock-provider`: a real HTTP server that behaves like one modelled deployment of a
 //! scenario's world — for tests, demos and the sim-vs-gateway fidelity check.
 //!
-//! It answers `POST …/chat/completions`, `…/completions` (and `…/embeddings`), non-streamed or
-//! as SSE (`"stream": true`) paced at the modelled token rate, with:
+//! It speaks OpenAI's API — `POST …/chat/completions`, `…/completions` (and `…/embeddings`) —
+//! or, with [`MockOptions::api`] = [`Api::Anthropic`] (`--api anthropic`, or `api =
+//! "anthropic"` on the scenario's world deployment), Anthropic's `POST /v1/messages`. It
+//! answers non-streamed or as SSE (`"stream": true`) paced at the modelled token rate, with:
 //! - latency = time to first token + output tokens × per-token time, drawn from the world's
 //!   distributions (× the degradation factor during a `degradation` incident);
 //! - output tokens drawn from the scenario workload's `output_tokens`, capped by the request's
 //!   `max_tokens` (`max_completion_tokens`), else by the workload's `max_tokens`;
 //! - the deployment's true rate limits ([`sim::limiter::Limiter`]): input + max_tokens charged on
 //!   arrival, 429 with `retry-after` and `retry-after-ms`, and `x-ratelimit-*` headers on every
-//!   answer as the provider's `rate_limit_headers` fidelity allows;
-//! - 400 `context_length_exceeded` when input + max_tokens exceed the deployment's
-//!   `context_window`, before any quota is charged;
+//!   answer as the provider's `rate_limit_headers` fidelity allows (Anthropic:
+//!   `rate_limit_error`, `retry-after` alone, `anthropic-ratelimit-*` headers with RFC 3339
+//!   resets);
+//! - 400 `context_length_exceeded` (Anthropic: `invalid_request_error`, "prompt is too long")
+//!   when input + max_tokens exceed the deployment's `context_window`, before any quota is
+//!   charged;
 //! - 5xx at the world's error rate (plus `error_spike` incidents), hangs at its `timeout_rate`;
-//! - outages by elapsed time: `connection` drops connections unanswered, `503` answers 503,
-//!   `hang` never answers;
+//! - outages by elapsed time: `connection` drops connections unanswered, `503` answers 503
+//!   (Anthropic: 529 `overloaded_error`), `hang` never answers;
 //! - the provider's `concurrency` as a FIFO semaphore (this mock serves one deployment, so the
 //!   slots are its own, not shared with sibling deployments as in the simulator).
 //!
@@ -31,6 +36,8 @@
 //! what the command line calls. See `docs/mock-provider.md`.
 
 mod answer;
+mod anthropic;
+mod errors;
 pub mod headers;
 mod model;
 mod server;
@@ -40,6 +47,7 @@ use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
 use std::time::Duration;
 
+pub use engine::config::Api;
 use sim::Scenario;
 use tokio::net::TcpListener;
 
@@ -94,10 +102,14 @@ pub struct MockOptions {
     pub time_scale: f64,
     /// Seed of the random streams (the scenario's seed gives the simulator's draws).
     pub seed: u64,
+    /// The API it speaks: OpenAI's (`/chat/completions`, …) or Anthropic's (`/v1/messages`).
+    pub api: Api,
 }
 
 impl MockOptions {
-    /// Options for the deployment with this id, in real time, with the scenario's seed.
+    /// Options for the deployment with this id, in real time, with the scenario's seed, in the
+    /// API its world deployment names (`api = "anthropic"`), else the one its gateway
+    /// `[[deployment]]` speaks.
     pub fn for_deployment(scenario: Arc<Scenario>, id: &str) -> Result<MockOptions, MockError> {
         let deployment = scenario
             .config
@@ -114,11 +126,18 @@ impl MockOptions {
             })?
             .index();
         let seed = scenario.settings.seed;
+        let api = scenario
+            .world
+            .deployments
+            .get(deployment)
+            .and_then(|d| d.api)
+            .unwrap_or(scenario.config.deployments[deployment].endpoint.api);
         Ok(MockOptions {
             scenario,
             deployment,
             time_scale: 1.0,
             seed,
+            api,
         })
     }
 }
@@ -134,9 +153,10 @@ pub struct MockStats {
     pub rate_limited: AtomicU64,
     /// Answered 500 (the error-rate draw).
     pub server_errors: AtomicU64,
-    /// Answered 400 `context_length_exceeded` (longer than the modelled context window).
+    /// Answered 400 `context_length_exceeded` (longer than the modelled context window; "prompt
+    /// is too long" in Anthropic's API).
     pub context_length: AtomicU64,
-    /// Answered 503 (a `503` outage).
+    /// Answered 503 (a `503` outage; 529 `overloaded_error` in Anthropic's API).
     pub unavailable: AtomicU64,
     /// Connections dropped unanswered (a `connection` outage).
     pub refused: AtomicU64,
@@ -171,13 +191,18 @@ impl MockProvider {
         }
         let model = model::Model::new(opts.scenario, opts.deployment, opts.seed, opts.time_scale);
         Ok(MockProvider {
-            shared: Arc::new(server::Shared::new(model)),
+            shared: Arc::new(server::Shared::new(model, opts.api)),
         })
     }
 
     /// The deployment id being modelled.
     pub fn deployment_id(&self) -> &str {
         self.shared.model.id()
+    }
+
+    /// The API it speaks.
+    pub fn api(&self) -> Api {
+        self.shared.api
     }
 
     /// Counters of what it has seen.
@@ -215,7 +240,7 @@ pub async fn serve_mock(
 /// What `switchyard mock-provider` calls: listens on `listen` and serves until SIGTERM/Ctrl-C,
 /// logging through `tracing` (`RUST_LOG=debug` logs every decision).
 pub fn run(opts: MockOptions, listen: &str) -> Result<(), MockError> {
-    crate::init_logging();
+    gateway::init_logging();
     let provider = MockProvider::new(opts.clone())?;
     let bind_error = |cause| MockError::Bind {
         addr: listen.to_owned(),
@@ -237,13 +262,24 @@ pub fn run(opts: MockOptions, listen: &str) -> Result<(), MockError> {
             provider = %provider_name,
             time_scale = opts.time_scale,
             seed = opts.seed,
-            "mock provider listening (base URL http://{addr}/v1)"
+            api = opts.api.name(),
+            "mock provider listening (base URL http://{addr}{})",
+            match opts.api {
+                Api::OpenAi => "/v1",
+                Api::Anthropic => "",
+            }
         );
-        provider.serve(listener, crate::shutdown_signal()).await
+        provider.serve(listener, gateway::shutdown_signal()).await
     })?;
     runtime.shutdown_timeout(Duration::from_millis(200));
     Ok(())
 }
 
+#[cfg(test)]
+mod anthropic_tests;
+#[cfg(test)]
+mod outage_tests;
+#[cfg(test)]
+mod test_support;
 #[cfg(test)]
 mod tests;

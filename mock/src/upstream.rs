@@ -1,12 +1,11 @@
 //! A small OpenAI-style upstream on `127.0.0.1`, for tests and demos.
 //!
 //! It answers `POST …/chat/completions`, `…/completions`, `…/embeddings` and Anthropic's
-//! `…/v1/messages` with a fixed answer in that shape ([`crate::mock_answers`])
+//! `…/v1/messages` with a fixed answer in that shape ([`crate::answers`])
 //! (streamed as SSE when the request says `"stream": true`), and can be told to answer with any
 //! status (e.g. 429 with `retry-after`), to wait before answering, to pace stream chunks, or to
 //! cut a stream midway. It counts what it saw. [`closed_port_url`] gives a base URL that refuses
-//! connections. A future `switchyard mock-provider` can drive [`Behaviour`] from a scenario's
-//! world model.
+//! connections. For a scenario-driven provider see [`crate::provider`].
 
 use std::collections::VecDeque;
 use std::convert::Infallible;
@@ -30,7 +29,7 @@ use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 use tokio::time::Sleep;
 
-use crate::mock_answers::{self, Asked};
+use crate::answers::{self, Asked};
 
 /// How the mock answers; change it at any time with [`MockUpstream::set_behaviour`].
 #[derive(Debug, Clone)]
@@ -248,9 +247,9 @@ async fn answer(req: Request<Incoming>, stats: Arc<MockStats>, b: Behaviour) -> 
             "application/json",
             MockBody::full(b.error_body.clone().unwrap_or_else(|| {
                 if anthropic {
-                    mock_answers::anthropic_error(status.as_u16())
+                    answers::anthropic_error(status.as_u16())
                 } else {
-                    crate::error::error_json(
+                    gateway::error::error_json(
                         &format!("mock answer {}", status.as_u16()),
                         "mock_error",
                         "mock",
@@ -261,8 +260,8 @@ async fn answer(req: Request<Incoming>, stats: Arc<MockStats>, b: Behaviour) -> 
     } else if stream && !embeddings {
         stats.ok.fetch_add(1, Ordering::SeqCst);
         let events = match (anthropic, &asked.call_tool) {
-            (true, _) => mock_answers::anthropic_sse_events(b.chunks, &asked),
-            (false, Some(tool)) => mock_answers::openai_tool_sse_events(tool),
+            (true, _) => answers::anthropic_sse_events(b.chunks, &asked),
+            (false, Some(tool)) => answers::openai_tool_sse_events(tool),
             (false, None) => sse_events(b.chunks),
         };
         ("text/event-stream", MockBody::sse(&b, events))
@@ -271,9 +270,9 @@ async fn answer(req: Request<Incoming>, stats: Arc<MockStats>, b: Behaviour) -> 
         let text = if embeddings {
             EMBEDDING_ANSWER.to_owned()
         } else if anthropic {
-            mock_answers::anthropic_answer(&asked)
+            answers::anthropic_answer(&asked)
         } else {
-            mock_answers::openai_answer(&asked)
+            answers::openai_answer(&asked)
         };
         ("application/json", MockBody::full(text))
     };

@@ -5,6 +5,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
+use engine::config::Api;
+
 use bytes::Bytes;
 use http::header::{self, HeaderValue};
 use http::{Method, Request, Response, StatusCode};
@@ -17,11 +19,12 @@ use serde::Deserialize;
 use tokio::net::TcpListener;
 use tracing::debug;
 
-use super::answer::{Api, Generation, MockBody};
-use super::headers::{insert_limit_headers, insert_retry_after};
+use super::answer::{Generation, MockBody, Shape};
+use super::errors::{self, error, json_type};
+use super::headers::{insert_limits, insert_retry};
 use super::model::{Ask, Decision, Model};
 use super::{MockError, MockStats, SHUTDOWN_GRACE};
-use crate::request::Endpoint;
+use gateway::request::Endpoint;
 
 /// Largest request body the mock reads (413 above).
 const MAX_BODY: usize = 16 * 1024 * 1024;
@@ -29,14 +32,23 @@ const MAX_BODY: usize = 16 * 1024 * 1024;
 /// State shared by every connection of one mock.
 pub(crate) struct Shared {
     pub model: Model,
+    /// The API it speaks.
+    pub api: Api,
     pub stats: Arc<MockStats>,
     next_id: AtomicU64,
 }
 
 impl Shared {
-    pub fn new(model: Model) -> Shared {
+    /// Writes the deployment's rate-limit headers as they are now, in its API's form.
+    fn limit_headers(&self, res: &mut Response<MockBody>) {
+        let h = self.model.headers();
+        insert_limits(res.headers_mut(), self.api, &h, SystemTime::now());
+    }
+
+    pub fn new(model: Model, api: Api) -> Shared {
         Shared {
             model,
+            api,
             stats: Arc::new(MockStats::default()),
             next_id: AtomicU64::new(1),
         }
@@ -60,15 +72,15 @@ pub(crate) async fn serve(
     listener: TcpListener,
     shutdown: impl Future<Output = ()>,
 ) -> Result<(), MockError> {
-    let http = crate::accept::http1_server(crate::state::DEFAULT_HEADER_READ_TIMEOUT);
-    let mut accept_errors = crate::accept::AcceptErrors::default();
+    let http = gateway::accept::http1_server(gateway::DEFAULT_HEADER_READ_TIMEOUT);
+    let mut accept_errors = gateway::accept::AcceptErrors::default();
     let graceful = GracefulShutdown::new();
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     tokio::pin!(shutdown);
     loop {
         tokio::select! {
             accepted = listener.accept() => {
-                let Some((stream, peer)) = crate::accept::accepted_or_back_off(accepted, &mut accept_errors).await else {
+                let Some((stream, peer)) = gateway::accept::accepted_or_back_off(accepted, &mut accept_errors).await else {
                     continue;
                 };
                 if shared.model.refusing() {
@@ -123,6 +135,17 @@ impl Drop for Pending<'_> {
     }
 }
 
+/// The shape a completion path asks for, if the mock's API serves it.
+fn shape_of(api: Api, path: &str) -> Option<Shape> {
+    match api {
+        Api::Anthropic => path.ends_with("/messages").then_some(Shape::Messages),
+        Api::OpenAi if path.ends_with("/chat/completions") => Some(Shape::Chat),
+        Api::OpenAi if path.ends_with("/completions") => Some(Shape::Completions),
+        Api::OpenAi if path.ends_with("/embeddings") => Some(Shape::Embeddings),
+        Api::OpenAi => None,
+    }
+}
+
 #[derive(Deserialize)]
 struct MaxTokens {
     #[serde(default)]
@@ -132,21 +155,13 @@ struct MaxTokens {
 }
 
 async fn handle(s: Arc<Shared>, req: Request<Incoming>) -> Result<Response<MockBody>, Refused> {
-    let path = req.uri().path();
-    let api = if path.ends_with("/chat/completions") {
-        Some(Api::Chat)
-    } else if path.ends_with("/completions") {
-        Some(Api::Completions)
-    } else if path.ends_with("/embeddings") {
-        Some(Api::Embeddings)
-    } else {
-        None
-    };
-    let Some(api) = api else {
+    let api = s.api;
+    let Some(shape) = shape_of(api, req.uri().path()) else {
         return Ok(other(&s, &req));
     };
     if req.method() != Method::POST {
         let mut res = error(
+            api,
             StatusCode::METHOD_NOT_ALLOWED,
             "this path accepts POST only",
             "method_not_allowed",
@@ -171,12 +186,14 @@ async fn handle(s: Arc<Shared>, req: Request<Incoming>) -> Result<Response<MockB
                 .is_some();
             return Ok(if too_large {
                 error(
+                    api,
                     StatusCode::PAYLOAD_TOO_LARGE,
                     "request body too large",
                     "request_too_large",
                 )
             } else {
                 error(
+                    api,
                     StatusCode::BAD_REQUEST,
                     "could not read the request body",
                     "invalid_body",
@@ -184,30 +201,38 @@ async fn handle(s: Arc<Shared>, req: Request<Incoming>) -> Result<Response<MockB
             });
         }
     };
-    let endpoint = match api {
-        Api::Chat => Endpoint::Chat,
-        Api::Completions => Endpoint::Completions,
-        Api::Embeddings => Endpoint::Embeddings,
+    let endpoint = match shape {
+        Shape::Chat => Endpoint::Chat,
+        Shape::Completions => Endpoint::Completions,
+        Shape::Embeddings => Endpoint::Embeddings,
+        Shape::Messages => Endpoint::Messages,
     };
-    let parsed = crate::request::parse(&body, endpoint).and_then(|p| {
-        let m: MaxTokens =
-            serde_json::from_slice(&body).map_err(|e| crate::request::BadRequest(e.to_string()))?;
-        Ok((p, m.max_completion_tokens.or(m.max_tokens)))
+    let parsed = gateway::request::parse(&body, endpoint).and_then(|p| {
+        let m: MaxTokens = serde_json::from_slice(&body)
+            .map_err(|e| gateway::request::BadRequest(e.to_string()))?;
+        let max_tokens = m.max_completion_tokens.or(m.max_tokens);
+        if shape == Shape::Messages && max_tokens.is_none() {
+            // Anthropic requires it.
+            return Err(gateway::request::BadRequest(
+                "max_tokens: Field required".into(),
+            ));
+        }
+        Ok((p, max_tokens))
     });
     let (parsed, max_tokens) = match parsed {
         Ok(p) => p,
         Err(e) => {
             pending.answered = true;
             stats.bad_requests.fetch_add(1, Ordering::Relaxed);
-            let mut res = error(StatusCode::BAD_REQUEST, &e.0, "invalid_json");
-            insert_limit_headers(res.headers_mut(), &s.model.headers());
+            let mut res = error(api, StatusCode::BAD_REQUEST, &e.0, "invalid_json");
+            s.limit_headers(&mut res);
             return Ok(res);
         }
     };
     let ask = Ask {
         input_tokens: parsed.input_tokens,
         max_tokens: max_tokens.map(|m| u32::try_from(m).unwrap_or(u32::MAX)),
-        embeddings: api == Api::Embeddings,
+        embeddings: shape == Shape::Embeddings,
     };
     let decision = s.model.decide(ask);
     debug!(deployment = s.model.id(), ?decision, "mock decision");
@@ -227,27 +252,17 @@ async fn handle(s: Arc<Shared>, req: Request<Incoming>) -> Result<Response<MockB
             tokio::time::sleep(after).await;
             pending.answered = true;
             stats.unavailable.fetch_add(1, Ordering::Relaxed);
-            let mut res = error(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "the mock provider is in a modelled outage",
-                "service_unavailable",
-            );
-            insert_limit_headers(res.headers_mut(), &s.model.headers());
+            let mut res = errors::outage(api);
+            s.limit_headers(&mut res);
             return Ok(res);
         }
         Decision::RateLimited { after, retry_after } => {
             tokio::time::sleep(after).await;
             pending.answered = true;
             stats.rate_limited.fetch_add(1, Ordering::Relaxed);
-            let mut res = Response::new(MockBody::full(error_body(
-                "Rate limit reached for requests (modelled by switchyard mock-provider). Please try again later.",
-                "requests",
-                "rate_limit_exceeded",
-            )));
-            *res.status_mut() = StatusCode::TOO_MANY_REQUESTS;
-            json_type(&mut res);
-            insert_limit_headers(res.headers_mut(), &s.model.headers());
-            insert_retry_after(res.headers_mut(), retry_after);
+            let mut res = errors::rate_limited(api);
+            s.limit_headers(&mut res);
+            insert_retry(res.headers_mut(), api, retry_after);
             return Ok(res);
         }
         Decision::ContextLength {
@@ -258,26 +273,16 @@ async fn handle(s: Arc<Shared>, req: Request<Incoming>) -> Result<Response<MockB
             tokio::time::sleep(after).await;
             pending.answered = true;
             stats.context_length.fetch_add(1, Ordering::Relaxed);
-            let mut res = error(
-                StatusCode::BAD_REQUEST,
-                &format!(
-                    "This model's maximum context length is {window} tokens. However, you requested {tokens} tokens (modelled). Please reduce the length of the messages or completion."
-                ),
-                "context_length_exceeded",
-            );
-            insert_limit_headers(res.headers_mut(), &s.model.headers());
+            let mut res = errors::context_length(api, tokens, window);
+            s.limit_headers(&mut res);
             return Ok(res);
         }
         Decision::ServerError { after } => {
             tokio::time::sleep(after).await;
             pending.answered = true;
             stats.server_errors.fetch_add(1, Ordering::Relaxed);
-            let mut res = error(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "The server had an error while processing your request (modelled).",
-                "server_error",
-            );
-            insert_limit_headers(res.headers_mut(), &s.model.headers());
+            let mut res = errors::server_error(api);
+            s.limit_headers(&mut res);
             return Ok(res);
         }
         Decision::Serve {
@@ -296,11 +301,12 @@ async fn handle(s: Arc<Shared>, req: Request<Incoming>) -> Result<Response<MockB
     };
     let n = s.next_id.fetch_add(1, Ordering::Relaxed);
     let generation = Generation {
-        api,
-        id: match api {
-            Api::Chat => format!("chatcmpl-mock-{n}"),
-            Api::Completions => format!("cmpl-mock-{n}"),
-            Api::Embeddings => format!("embd-mock-{n}"),
+        shape,
+        id: match shape {
+            Shape::Chat => format!("chatcmpl-mock-{n}"),
+            Shape::Completions => format!("cmpl-mock-{n}"),
+            Shape::Embeddings => format!("embd-mock-{n}"),
+            Shape::Messages => format!("msg_mock_{n}"),
         },
         created: SystemTime::now()
             .duration_since(SystemTime::UNIX_EPOCH)
@@ -311,7 +317,7 @@ async fn handle(s: Arc<Shared>, req: Request<Incoming>) -> Result<Response<MockB
         capped,
     };
     tokio::time::sleep(service.ttft).await;
-    let streamed = parsed.stream && api != Api::Embeddings;
+    let streamed = parsed.stream && shape != Shape::Embeddings;
     let mut res = if streamed {
         pending.answered = true;
         let body = MockBody::stream(generation, service.per_token, permit, s.stats.clone());
@@ -332,7 +338,7 @@ async fn handle(s: Arc<Shared>, req: Request<Incoming>) -> Result<Response<MockB
         json_type(&mut res);
         res
     };
-    insert_limit_headers(res.headers_mut(), &s.model.headers());
+    s.limit_headers(&mut res);
     Ok(res)
 }
 
@@ -346,48 +352,33 @@ fn other(s: &Shared, req: &Request<Incoming>) -> Response<MockBody> {
         return res;
     }
     if get && path.ends_with("/models") {
-        let doc = serde_json::json!({"object": "list", "data": [{
-            "id": s.model.model_name(),
-            "object": "model",
-            "owned_by": format!("switchyard-mock:{}", s.model.id()),
-        }]});
+        let name = s.model.model_name();
+        let doc = match s.api {
+            Api::OpenAi => serde_json::json!({"object": "list", "data": [{
+                "id": name,
+                "object": "model",
+                "owned_by": format!("switchyard-mock:{}", s.model.id()),
+            }]}),
+            Api::Anthropic => serde_json::json!({"data": [{
+                "type": "model",
+                "id": name,
+                "display_name": format!("{name} (switchyard-mock:{})", s.model.id()),
+                "created_at": "2025-01-01T00:00:00Z",
+            }], "has_more": false, "first_id": name, "last_id": name}),
+        };
         let mut res = Response::new(MockBody::full(Bytes::from(doc.to_string())));
         json_type(&mut res);
         return res;
     }
     s.stats.bad_requests.fetch_add(1, Ordering::Relaxed);
+    let serves = match s.api {
+        Api::OpenAi => "POST /v1/chat/completions, /v1/completions and /v1/embeddings",
+        Api::Anthropic => "POST /v1/messages",
+    };
     error(
+        s.api,
         StatusCode::NOT_FOUND,
-        &format!("unknown path {path:?}; the mock serves POST /v1/chat/completions, /v1/completions and /v1/embeddings"),
+        &format!("unknown path {path:?}; the mock serves {serves}"),
         "unknown_url",
     )
-}
-
-/// OpenAI's error shape, keys in OpenAI's order.
-fn error_body(message: &str, kind: &str, code: &str) -> Bytes {
-    let q = |s: &str| serde_json::Value::from(s).to_string();
-    Bytes::from(format!(
-        r#"{{"error":{{"message":{},"type":{},"param":null,"code":{}}}}}"#,
-        q(message),
-        q(kind),
-        q(code)
-    ))
-}
-
-fn json_type(res: &mut Response<MockBody>) {
-    res.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/json"),
-    );
-}
-
-fn error(status: StatusCode, message: &str, code: &str) -> Response<MockBody> {
-    let kind = match status.as_u16() {
-        500..=599 => "server_error",
-        _ => "invalid_request_error",
-    };
-    let mut res = Response::new(MockBody::full(error_body(message, kind, code)));
-    *res.status_mut() = status;
-    json_type(&mut res);
-    res
 }

@@ -1,4 +1,5 @@
-//! The mock's answers: OpenAI-shaped JSON, and SSE streams paced at the modelled token rate.
+//! The mock's answers: JSON in OpenAI's or Anthropic's shape ([`super::anthropic`]), and SSE
+//! streams paced at the modelled token rate.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -35,27 +36,29 @@ const WORDS: [&str; 16] = [
 ];
 
 /// The text of token `i` (a word and a space).
-fn token(i: u32) -> String {
+pub(crate) fn token(i: u32) -> String {
     format!("{} ", WORDS[i as usize % WORDS.len()])
 }
 
-/// Which API shape to answer in.
+/// Which shape to answer in: the endpoint asked.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Api {
-    /// `/chat/completions`.
+pub(crate) enum Shape {
+    /// OpenAI's `/chat/completions`.
     Chat,
-    /// `/completions`.
+    /// OpenAI's `/completions`.
     Completions,
-    /// `/embeddings`.
+    /// OpenAI's `/embeddings`.
     Embeddings,
+    /// Anthropic's `/v1/messages`.
+    Messages,
 }
 
 /// What one generated answer is made of.
 #[derive(Debug, Clone)]
 pub(crate) struct Generation {
     /// Answer shape.
-    pub api: Api,
-    /// Response id, e.g. `chatcmpl-mock-17`.
+    pub shape: Shape,
+    /// Response id, e.g. `chatcmpl-mock-17` or `msg_mock_17`.
     pub id: String,
     /// `created` (Unix seconds).
     pub created: u64,
@@ -65,13 +68,14 @@ pub(crate) struct Generation {
     pub input_tokens: u32,
     /// Completion tokens.
     pub output_tokens: u32,
-    /// Whether `max_tokens` cut the answer (`finish_reason: "length"`).
+    /// Whether `max_tokens` cut the answer (`finish_reason: "length"`, `stop_reason:
+    /// "max_tokens"`).
     pub capped: bool,
 }
 
-/// A JSON string literal (keys are written in OpenAI's order by hand: `serde_json::json!`
+/// A JSON string literal (keys are written in the provider's order by hand: `serde_json::json!`
 /// would sort them).
-fn quoted(text: &str) -> String {
+pub(crate) fn quoted(text: &str) -> String {
     serde_json::Value::from(text).to_string()
 }
 
@@ -85,11 +89,12 @@ impl Generation {
     }
 
     fn object(&self, streamed: bool) -> &'static str {
-        match (self.api, streamed) {
-            (Api::Chat, false) => "chat.completion",
-            (Api::Chat, true) => "chat.completion.chunk",
-            (Api::Completions, _) => "text_completion",
-            (Api::Embeddings, _) => "list",
+        match (self.shape, streamed) {
+            (Shape::Chat, false) => "chat.completion",
+            (Shape::Chat, true) => "chat.completion.chunk",
+            (Shape::Completions, _) => "text_completion",
+            (Shape::Embeddings, _) => "list",
+            (Shape::Messages, _) => "message",
         }
     }
 
@@ -113,22 +118,28 @@ impl Generation {
         )
     }
 
+    /// The whole generated text.
+    pub fn text(&self) -> String {
+        (0..self.output_tokens).map(token).collect()
+    }
+
     /// The whole (non-streamed) answer.
     pub fn full(&self) -> Bytes {
-        let text = quoted(&(0..self.output_tokens).map(token).collect::<String>());
+        let text = quoted(&self.text());
         let finish = self.finish_reason();
-        let doc = match self.api {
-            Api::Chat => format!(
+        let doc = match self.shape {
+            Shape::Messages => super::anthropic::message(self),
+            Shape::Chat => format!(
                 r#"{{{},"choices":[{{"index":0,"message":{{"role":"assistant","content":{text}}},"finish_reason":"{finish}"}}],"usage":{}}}"#,
                 self.head(false),
                 self.usage()
             ),
-            Api::Completions => format!(
+            Shape::Completions => format!(
                 r#"{{{},"choices":[{{"text":{text},"index":0,"logprobs":null,"finish_reason":"{finish}"}}],"usage":{}}}"#,
                 self.head(false),
                 self.usage()
             ),
-            Api::Embeddings => {
+            Shape::Embeddings => {
                 let embedding: Vec<String> = (0..8u32)
                     .map(|i| {
                         format!(
@@ -153,11 +164,21 @@ impl Generation {
         format!("data: {{{},\"choices\":[{choice}]}}\n\n", self.head(true))
     }
 
+    /// The SSE events before the first token (Anthropic's `message_start`,
+    /// `content_block_start`, `ping`; none for OpenAI).
+    fn opening_events(&self) -> String {
+        match self.shape {
+            Shape::Messages => super::anthropic::opening_events(self),
+            _ => String::new(),
+        }
+    }
+
     /// The SSE event carrying token `i`.
     fn token_event(&self, i: u32) -> String {
         let text = quoted(&token(i));
-        let choice = match self.api {
-            Api::Completions => {
+        let choice = match self.shape {
+            Shape::Messages => return super::anthropic::token_event(&text),
+            Shape::Completions => {
                 format!(r#"{{"text":{text},"index":0,"logprobs":null,"finish_reason":null}}"#)
             }
             _ if i == 0 => format!(
@@ -168,11 +189,13 @@ impl Generation {
         self.chunk(&choice)
     }
 
-    /// The closing events: the finish reason, the usage chunk, `[DONE]`.
+    /// The closing events: the finish reason, the usage chunk, `[DONE]` (Anthropic's
+    /// `content_block_stop`, `message_delta` with the usage, `message_stop`).
     fn closing_events(&self) -> String {
         let finish = self.finish_reason();
-        let choice = match self.api {
-            Api::Completions => {
+        let choice = match self.shape {
+            Shape::Messages => return super::anthropic::closing_events(self),
+            Shape::Completions => {
                 format!(r#"{{"text":"","index":0,"logprobs":null,"finish_reason":"{finish}"}}"#)
             }
             _ => format!(r#"{{"index":0,"delta":{{}},"finish_reason":"{finish}"}}"#),
@@ -203,6 +226,7 @@ struct Stream {
     start: Instant,
     per_token: Duration,
     next: u32,
+    opened: bool,
     done: bool,
     sleep: Pin<Box<Sleep>>,
     permit: Option<OwnedSemaphorePermit>,
@@ -234,6 +258,7 @@ impl MockBody {
                 start,
                 per_token,
                 next: 0,
+                opened: false,
                 done: false,
                 sleep: Box::pin(tokio::time::sleep_until(start)),
                 permit,
@@ -276,6 +301,10 @@ impl http_body::Body for MockBody {
             let now = Instant::now();
             let total = s.generation.output_tokens;
             let mut out = String::new();
+            if !s.opened {
+                out.push_str(&s.generation.opening_events());
+                s.opened = true;
+            }
             let mut emitted = 0;
             while s.next < total && s.due(s.next) <= now && emitted < MAX_EVENTS_PER_FRAME {
                 out.push_str(&s.generation.token_event(s.next));

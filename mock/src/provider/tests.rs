@@ -1,140 +1,14 @@
-//! The mock provider over real HTTP on 127.0.0.1: answers, pacing, limits, errors, outages,
-//! concurrency, and draw-for-draw agreement with the simulator.
+//! The mock provider over real HTTP on 127.0.0.1: answers, pacing, limits, errors,
+//! concurrency, and draw-for-draw agreement with the simulator (outages: `outage_tests.rs`).
 
 use std::sync::atomic::Ordering;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use bytes::Bytes;
-use http::{HeaderMap, Request, StatusCode};
-use http_body_util::{BodyExt, Full};
-use hyper_util::client::legacy::Client;
-use hyper_util::rt::TokioExecutor;
-use sim::Scenario;
-use tokio::net::TcpListener;
-use tokio::sync::oneshot;
+use http::{HeaderMap, StatusCode};
 
 use super::*;
 
-/// A one-deployment scenario: `provider` and `deployment` are extra TOML lines of the world's
-/// provider and deployment tables, `tail` more tables (incidents).
-fn scenario(provider: &str, deployment: &str, tail: &str) -> Arc<Scenario> {
-    let text = format!(
-        r#"
-[simulation]
-seed = 11
-duration = "1h"
-requests = 40
-drain = "1h"
-
-[workload]
-arrivals = {{ constant = {{ rate = 0.1 }} }}
-input_tokens = {{ constant = 40 }}
-output_tokens = {{ constant = 20 }}
-max_tokens = 64
-
-[[tier]]
-name = "t"
-strategy = "weighted-round-robin"
-
-[[route]]
-model = "m"
-tier = "t"
-
-[[deployment]]
-id = "d"
-provider = "p"
-model = "m"
-tier = "t"
-
-[retry]
-max_attempts = 1
-
-[[world.provider]]
-name = "p"
-ttft = {{ constant = "200ms" }}
-per_token = {{ constant = "10ms" }}
-{provider}
-
-  [[world.provider.deployment]]
-  id = "d"
-  {deployment}
-
-{tail}
-"#
-    );
-    Arc::new(Scenario::parse(&text, "test.toml", "test").expect("test scenario is valid"))
-}
-
-struct Running {
-    provider: MockProvider,
-    url: String,
-    stop: Option<oneshot::Sender<()>>,
-    task: tokio::task::JoinHandle<Result<(), MockError>>,
-}
-
-impl Running {
-    async fn stop(mut self) {
-        if let Some(tx) = self.stop.take() {
-            let _ = tx.send(());
-        }
-        tokio::time::timeout(Duration::from_secs(10), &mut self.task)
-            .await
-            .expect("serve returns after shutdown")
-            .expect("no panic")
-            .expect("no error");
-    }
-}
-
-async fn start(scenario: Arc<Scenario>, time_scale: f64) -> Running {
-    let mut opts = MockOptions::for_deployment(scenario, "d").expect("deployment d exists");
-    opts.time_scale = time_scale;
-    let provider = MockProvider::new(opts).expect("valid options");
-    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-    let url = format!("http://{}/v1", listener.local_addr().expect("addr"));
-    let (tx, rx) = oneshot::channel::<()>();
-    let p = provider.clone();
-    let task = tokio::spawn(async move {
-        p.serve(listener, async {
-            let _ = rx.await;
-        })
-        .await
-    });
-    Running {
-        provider,
-        url,
-        stop: Some(tx),
-        task,
-    }
-}
-
-const CHAT: &str =
-    r#"{"model":"m","messages":[{"role":"user","content":"hello there, mock"}],"max_tokens":64}"#;
-const CHAT_STREAM: &str =
-    r#"{"model":"m","messages":[{"role":"user","content":"hello"}],"stream":true,"max_tokens":5}"#;
-
-type Answer = Result<(StatusCode, HeaderMap, Bytes), String>;
-
-async fn post(url: &str, body: &'static str, limit: Duration) -> Answer {
-    let client = Client::builder(TokioExecutor::new()).build_http::<Full<Bytes>>();
-    let req = Request::post(url)
-        .header("content-type", "application/json")
-        .body(Full::new(Bytes::from_static(body.as_bytes())))
-        .map_err(|e| e.to_string())?;
-    let work = async {
-        let res = client.request(req).await.map_err(|e| format!("{e:?}"))?;
-        let (parts, body) = res.into_parts();
-        let body = body.collect().await.map_err(|e| e.to_string())?.to_bytes();
-        Ok((parts.status, parts.headers, body))
-    };
-    tokio::time::timeout(limit, work)
-        .await
-        .unwrap_or_else(|_| Err("timed out".to_owned()))
-}
-
-fn json(body: &[u8]) -> serde_json::Value {
-    serde_json::from_slice(body).expect("JSON body")
-}
+use super::test_support::*;
 
 #[tokio::test]
 async fn chat_answer_takes_ttft_plus_tokens_and_carries_headers() {
@@ -169,7 +43,7 @@ async fn chat_answer_takes_ttft_plus_tokens_and_carries_headers() {
         .parse()
         .expect("a count");
     assert!((100_000 - 5 - 64..=100_000).contains(&tokens), "{tokens}");
-    let reset = crate::headers::parse_reset(
+    let reset = gateway::headers::parse_reset(
         headers["x-ratelimit-reset-requests"]
             .to_str()
             .expect("ascii"),
@@ -177,7 +51,7 @@ async fn chat_answer_takes_ttft_plus_tokens_and_carries_headers() {
     .expect("a Go duration");
     // Sliding window: one request of 100/min back in 0.6 s modelled = 60 ms real.
     assert!(reset <= Duration::from_millis(61), "{reset:?}");
-    let limits = crate::headers::limit_headers(&headers);
+    let limits = gateway::headers::limit_headers(&headers);
     assert_eq!(limits.remaining_requests, Some(99));
     assert_eq!(m.provider.stats().ok.load(Ordering::Relaxed), 1);
     // Completions answer in their own shape.
@@ -254,7 +128,7 @@ async fn streams_are_paced_and_end_with_usage_and_done() {
     let usage = json(events[6].as_bytes());
     assert_eq!(usage["usage"]["completion_tokens"], 5);
     // The gateway's stream scanner finds the usage.
-    let mut scanner = crate::UsageScanner::default();
+    let mut scanner = gateway::UsageScanner::default();
     scanner.feed(&body);
     scanner.finish();
     assert_eq!(scanner.usage, Some((2, 5)));
@@ -297,7 +171,7 @@ async fn true_rate_limits_answer_429_with_retry_after() {
             .expect("a number");
         assert!((1.0..=600.0).contains(&ms), "retry-after-ms {ms}");
         assert_eq!(last["retry-after"], "1", "whole seconds, rounded up");
-        let retry = crate::headers::retry_after(&last, std::time::SystemTime::now())
+        let retry = gateway::headers::retry_after(&last, std::time::SystemTime::now())
             .expect("the gateway reads it");
         assert!(retry <= Duration::from_millis(600));
         assert_eq!(m.provider.stats().rate_limited.load(Ordering::Relaxed), 1);
@@ -336,116 +210,6 @@ async fn header_fidelity_filters_what_is_sent() {
     .expect("answer");
     assert!(!h.keys().any(|k| k.as_str().starts_with("x-ratelimit-")));
     none.stop().await;
-}
-
-#[tokio::test]
-async fn outages_refuse_answer_503_or_hang() {
-    let incident = |mode: &str| {
-        format!(
-            "[[world.incident]]\nkind = \"outage\"\ntarget = \"p\"\nmode = \"{mode}\"\nstart = \"0s\"\nend = \"10h\""
-        )
-    };
-    let refused = start(scenario("", "", &incident("connection")), 0.01).await;
-    let r = post(
-        &format!("{}/chat/completions", refused.url),
-        CHAT,
-        Duration::from_secs(5),
-    )
-    .await;
-    assert!(r.is_err(), "connection dropped: {r:?}");
-    assert!(refused.provider.stats().refused.load(Ordering::Relaxed) >= 1);
-    refused.stop().await;
-
-    let down = start(scenario("", "", &incident("503")), 0.01).await;
-    let (status, _, body) = post(
-        &format!("{}/chat/completions", down.url),
-        CHAT,
-        Duration::from_secs(5),
-    )
-    .await
-    .expect("answer");
-    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
-    assert!(json(&body)["error"]["code"].is_string());
-    down.stop().await;
-
-    let hang = start(scenario("", "", &incident("hang")), 0.01).await;
-    let r = post(
-        &format!("{}/chat/completions", hang.url),
-        CHAT,
-        Duration::from_millis(300),
-    )
-    .await;
-    assert_eq!(r.err().as_deref(), Some("timed out"));
-    assert_eq!(hang.provider.stats().hung.load(Ordering::Relaxed), 1);
-    // Shutdown does not wait for the hanging request beyond the grace period.
-    hang.stop().await;
-}
-
-#[tokio::test]
-async fn a_connection_outage_also_drops_kept_alive_connections() {
-    // Outage from 3 s modelled = 300 ms real at 0.1; a request takes 40 ms real.
-    let m = start(
-        scenario(
-            "",
-            "",
-            "[[world.incident]]\nkind = \"outage\"\ntarget = \"d\"\nmode = \"connection\"\nstart = \"3s\"\nend = \"10h\"",
-        ),
-        0.1,
-    )
-    .await;
-    let url = format!("{}/chat/completions", m.url);
-    let client = Client::builder(TokioExecutor::new()).build_http::<Full<Bytes>>();
-    let send = || {
-        let req = Request::post(&url)
-            .header("content-type", "application/json")
-            .body(Full::new(Bytes::from_static(CHAT.as_bytes())))
-            .expect("request");
-        tokio::time::timeout(Duration::from_secs(5), client.request(req))
-    };
-    let first = send()
-        .await
-        .expect("in time")
-        .expect("answered before the outage");
-    assert_eq!(first.status(), StatusCode::OK);
-    first.into_body().collect().await.expect("body");
-    for _ in 0..100 {
-        if m.provider.modelled_now() > Duration::from_millis(3100) {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    let second = send().await.expect("in time");
-    assert!(second.is_err(), "dropped without an answer: {second:?}");
-    let stats = m.provider.stats();
-    assert_eq!(
-        stats.requests.load(Ordering::Relaxed),
-        2,
-        "the second request reached the handler on the kept-alive connection"
-    );
-    assert!(stats.refused.load(Ordering::Relaxed) >= 1);
-    m.stop().await;
-}
-
-#[tokio::test]
-async fn incidents_follow_the_scaled_clock() {
-    // A 503 outage from 1 s to 2 s modelled = 10–20 ms real at 0.01.
-    let m = start(
-        scenario(
-            "",
-            "",
-            "[[world.incident]]\nkind = \"outage\"\ntarget = \"d\"\nmode = \"503\"\nstart = \"1s\"\nend = \"2s\"",
-        ),
-        0.01,
-    )
-    .await;
-    let url = format!("{}/chat/completions", m.url);
-    tokio::time::sleep(Duration::from_millis(30)).await;
-    assert!(m.provider.modelled_now() >= Duration::from_secs(2));
-    let (status, _, _) = post(&url, CHAT, Duration::from_secs(5))
-        .await
-        .expect("answer");
-    assert_eq!(status, StatusCode::OK, "the outage is over");
-    m.stop().await;
 }
 
 #[tokio::test]
@@ -567,7 +331,7 @@ async fn inputs_longer_than_the_context_window_get_a_400_before_any_quota() {
     let doc: serde_json::Value = serde_json::from_slice(&body).expect("JSON");
     assert_eq!(doc["error"]["code"], "context_length_exceeded");
     assert!(
-        crate::proxy::says_context_length_exceeded(&body),
+        gateway::says_context_length_exceeded(&body),
         "the gateway recognises it"
     );
     assert_eq!(m.provider.stats().context_length.load(Ordering::SeqCst), 1);
