@@ -347,6 +347,37 @@ mod tests {
     }
 
     #[test]
+    fn anthropic_and_responses_bodies_are_estimated_too() {
+        // Anthropic: messages and system count; max_tokens is the output estimate.
+        let p = parse(
+            br#"{"model":"claude","system":"abcd","max_tokens":64,"messages":[{"role":"user","content":"abcdefgh"}]}"#,
+            Endpoint::Messages,
+        )
+        .unwrap();
+        assert_eq!(
+            (p.model.as_str(), p.input_tokens, p.output_tokens),
+            ("claude", 3, 64)
+        );
+        // Responses: input and instructions count; max_output_tokens is the output estimate.
+        let p = parse(
+            br#"{"model":"gpt","instructions":"abcd","input":"abcdefgh","max_output_tokens":99,"stream":true}"#,
+            Endpoint::Responses,
+        )
+        .unwrap();
+        assert_eq!((p.input_tokens, p.output_tokens, p.stream), (3, 99, true));
+        let p = parse(br#"{"model":"gpt","input":"hi"}"#, Endpoint::Responses).unwrap();
+        assert_eq!(p.output_tokens, DEFAULT_OUTPUT_TOKENS);
+        assert_eq!(
+            Endpoint::from_path("/v1/messages"),
+            Some(Endpoint::Messages)
+        );
+        assert_eq!(
+            Endpoint::from_path("/v1/responses"),
+            Some(Endpoint::Responses)
+        );
+    }
+
+    #[test]
     fn defaults_and_other_endpoints() {
         let p = parse(br#"{"model":"m","prompt":"abcde"}"#, Endpoint::Completions).unwrap();
         assert_eq!(
