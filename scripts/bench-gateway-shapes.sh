@@ -4,7 +4,8 @@
 # wrk at c=8 and c=64 on four paths — OpenAI client → OpenAI deployment (the reference),
 # Anthropic client → Anthropic deployment (same shape: must cost no more), and the two translated
 # paths (OpenAI client → Anthropic deployment, Anthropic client → OpenAI deployment).
-# Usage: scripts/bench-gateway-shapes.sh [seconds]   (default 10; BUILD=0 skips the build)
+# Usage: scripts/bench-gateway-shapes.sh [seconds]   (default 10; BUILD=0 skips the build;
+#        ROUNDS=N repeats the four paths N times, alternating)
 # Needs: apt-get install -y nginx wrk
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -37,8 +38,12 @@ run() { # name path lua model
       "$(echo "$o" | awk '/Non-2xx/ {print $NF}' | grep . || echo 0)"
   done
 }
-run openai-to-openai /v1/chat/completions post.lua gpt-4o-mini
-run anthropic-to-anthropic /v1/messages post-anthropic.lua claude-3-5-haiku
-run openai-to-anthropic /v1/chat/completions post.lua claude-3-5-haiku
-run anthropic-to-openai /v1/messages post-anthropic.lua gpt-4o-mini
+# ROUNDS alternates the paths so that load from elsewhere on the machine falls on all of them.
+for round in $(seq 1 "${ROUNDS:-1}"); do
+  [ "${ROUNDS:-1}" = 1 ] || echo "round $round"
+  run openai-to-openai /v1/chat/completions post.lua gpt-4o-mini
+  run anthropic-to-anthropic /v1/messages post-anthropic.lua claude-3-5-haiku
+  run openai-to-anthropic /v1/chat/completions post.lua claude-3-5-haiku
+  run anthropic-to-openai /v1/messages post-anthropic.lua gpt-4o-mini
+done
 echo "gateway log (tail):"; tail -n 3 "$TMP/gateway.log"
