@@ -1,30 +1,16 @@
 //! `switchyard check` and `switchyard serve` agree on what a gateway config must hold, and both
 //! refuse bad input early, through the binary.
 
+mod cli;
+
+use cli::{Output, BIN};
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-const BIN: &str = env!("CARGO_BIN_EXE_switchyard");
-
-struct Output {
-    ok: bool,
-    stdout: String,
-    stderr: String,
-}
-
 fn switchyard(args: &[&str], env: &[(&str, &str)]) -> Output {
-    let out = Command::new(BIN)
-        .args(args)
-        .envs(env.iter().copied())
-        .env("RUST_LOG", "error")
-        .output()
-        .expect("the binary runs");
-    Output {
-        ok: out.status.success(),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    }
+    cli::switchyard_env(args, env)
 }
 
 /// Runs `serve` (expected to exit on its own) and kills it after 20 s if it does not.

@@ -1,39 +1,16 @@
 //! `switchyard replay` and `switchyard fit` end to end, through the binary.
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
+mod cli;
 
-const BIN: &str = env!("CARGO_BIN_EXE_switchyard");
+use cli::*;
+
+use std::path::{Path, PathBuf};
+
 /// A real public trace (CRLF line ends, no final newline), vendored in traces/.
 const AZURE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/traces/azure-2023-code.csv");
-const DEFAULT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/scenarios/default.toml");
 
-struct Output {
-    ok: bool,
-    stdout: String,
-    stderr: String,
-}
-
-fn switchyard(args: &[&str]) -> Output {
-    let out = Command::new(BIN)
-        .args(args)
-        .output()
-        .expect("the binary runs");
-    Output {
-        ok: out.status.success(),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    }
-}
-
-/// A fresh, empty folder for one test.
 fn dir(name: &str) -> PathBuf {
-    let d = Path::new(env!("CARGO_TARGET_TMPDIR"))
-        .join("replay-cli")
-        .join(name);
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
+    cli::fresh_dir("replay-cli", name)
 }
 
 fn write(dir: &Path, name: &str, text: &str) -> String {
