@@ -519,6 +519,28 @@ async fn attempt_once(
     }
 }
 
+/// An upstream answer that failed the attempt: its kind, status, `retry-after` and rate-limit
+/// headers; the (small) body is drained in the background.
+fn failed_answer(
+    response: http::Response<Incoming>,
+    kind: FailureKind,
+    ttft: Duration,
+) -> AttemptResult {
+    let code = response.status().as_u16();
+    let outcome = Outcome::Failure {
+        kind,
+        status: Some(code),
+        retry_after: headers::retry_after(response.headers(), SystemTime::now()),
+        headers: headers::limit_headers(response.headers()),
+    };
+    drain(response.into_body());
+    AttemptResult::Failed {
+        outcome,
+        status: code,
+        ttft: Some(ttft),
+    }
+}
+
 /// Reads a small upstream error body in the background so the connection can be reused.
 fn drain(body: Incoming) {
     tokio::spawn(async move {
@@ -569,18 +591,7 @@ async fn attempt_inner(
             status = code,
             "the provider refused this deployment's API key: out of rotation until the config is reloaded"
         );
-        let outcome = Outcome::Failure {
-            kind: FailureKind::Auth,
-            status: Some(code),
-            retry_after: None,
-            headers: headers::limit_headers(response.headers()),
-        };
-        drain(response.into_body());
-        return AttemptResult::Failed {
-            outcome,
-            status: code,
-            ttft: Some(ttft),
-        };
+        return failed_answer(response, FailureKind::Auth, ttft);
     }
     if status.is_client_error() && status != StatusCode::TOO_MANY_REQUESTS {
         let (parts, incoming) = response.into_parts();
@@ -597,18 +608,7 @@ async fn attempt_inner(
         } else {
             FailureKind::Server
         };
-        let outcome = Outcome::Failure {
-            kind,
-            status: Some(code),
-            retry_after: headers::retry_after(response.headers(), SystemTime::now()),
-            headers: headers::limit_headers(response.headers()),
-        };
-        drain(response.into_body());
-        return AttemptResult::Failed {
-            outcome,
-            status: code,
-            ttft: Some(ttft),
-        };
+        return failed_answer(response, kind, ttft);
     }
     let (parts, mut incoming) = response.into_parts();
     if stream {
