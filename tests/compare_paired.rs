@@ -361,14 +361,24 @@ fn header_learning_decides_the_hot_spot() {
     ];
     let stdout = compare(&args, &out);
     let csv = summary(&out);
-    assert!(number(field(&csv, "random", "rate_limit_hits")) > 100.0, "{stdout}");
-    assert_eq!(number(field(&csv, "adaptive", "rate_limit_hits")), 0.0, "{stdout}");
+    assert!(
+        number(field(&csv, "random", "rate_limit_hits")) > 100.0,
+        "{stdout}"
+    );
+    assert_eq!(
+        number(field(&csv, "adaptive", "rate_limit_hits")),
+        0.0,
+        "{stdout}"
+    );
     let (d, h) = (
         number(field(&csv, "adaptive", "rate_limit_hits_diff")),
         number(field(&csv, "adaptive", "rate_limit_hits_diff_ci95")),
     );
     assert!(d + h < 0.0, "adaptive − random 429s {d} ± {h} excludes 0");
-    assert_eq!(field(&csv, "adaptive", "rate_limit_hits_significant"), "yes");
+    assert_eq!(
+        field(&csv, "adaptive", "rate_limit_hits_significant"),
+        "yes"
+    );
     assert!(stdout.contains("\nbest 429s: adaptive\n"), "{stdout}");
 
     // The same world with Azure reporting its limit too: the engine adopts it after the first
