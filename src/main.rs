@@ -10,6 +10,7 @@ mod progress;
 mod replay;
 mod serve;
 mod simulate;
+mod whatif;
 
 use std::process::ExitCode;
 
@@ -33,9 +34,11 @@ enum Command {
     Replay(replay::ReplayArgs),
     /// Fit provider models (a scenario's world) from a recorded trace.
     Fit(fit::FitArgs),
+    /// Would a config change be better or worse on recorded traffic? Paired runs, CIs, a gate.
+    Whatif(whatif::WhatifArgs),
     /// Validate gateway configs and scenario files without running them.
     Check(check::CheckArgs),
-    /// Run the OpenAI-compatible gateway with a config file.
+    /// Run the gateway (OpenAI and Anthropic APIs) with a config file.
     Serve(serve::ServeArgs),
     /// Serve one modelled deployment of a scenario over HTTP (for tests and demos).
     MockProvider(mock_provider::MockProviderArgs),
@@ -51,6 +54,7 @@ fn main() -> ExitCode {
         Command::Simulate(args) => simulate::run(args),
         Command::Replay(args) => replay::run(args),
         Command::Fit(args) => fit::run(args),
+        Command::Whatif(args) => whatif::run(args),
         Command::Check(args) => check::run(args),
         Command::Serve(args) => serve::run(args),
         Command::MockProvider(args) => mock_provider::run(args),
