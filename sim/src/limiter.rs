@@ -1,11 +1,16 @@
 //! A provider's true rate limits for one key: what actually answers 429, as opposed to what the
 //! gateway's config believes.
 //!
-//! Two kinds of window, as providers document them: `fixed` windows reset on wall-clock
-//! boundaries (every minute on the minute); `sliding` windows replenish continuously (a token
-//! bucket holding at most the limit, refilled at limit ÷ window length), which is how OpenAI
-//! describes its limits.
+//! Three kinds of window, each named for what it does:
+//! - `fixed`: resets on wall-clock boundaries (every minute on the minute); up to twice the
+//!   limit can pass within one minute that straddles a boundary;
+//! - `sliding`: never more than the limit within any window of its length (a log of what was
+//!   admitted, each entry expiring one window later);
+//! - `token-bucket`: replenishes continuously at limit ÷ window length up to a burst (the limit
+//!   by default), which is how OpenAI describes its limits; after a quiet window it admits a
+//!   full burst and the refill on top, so nearly twice the limit can pass in one window.
 
+use std::collections::VecDeque;
 use std::time::Duration;
 
 use engine::LimitHeaders;
@@ -14,23 +19,31 @@ const MINUTE: f64 = 60.0;
 const DAY: f64 = 86_400.0;
 
 /// How a window resets.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub enum WindowKind {
     /// Resets to zero at each multiple of the window length.
     Fixed,
-    /// Replenishes continuously (token bucket).
+    /// Never more than the limit in any window of its length.
     Sliding,
+    /// Replenishes continuously up to a burst of this many times the limit (1 = the limit).
+    TokenBucket {
+        /// Burst as a multiple of the limit.
+        burst: f64,
+    },
 }
 
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 struct Meter {
     limit: Option<f64>,
     length: f64,
     kind: WindowKind,
-    /// Fixed: units used in the current window. Sliding: units available.
+    /// Fixed: units used in the current window. Token bucket: units available. Sliding: units
+    /// admitted within the last window (the sum of `log`).
     level: f64,
-    /// Fixed: index of the current window. Sliding: time of the last refill (s).
+    /// Fixed: index of the current window. Token bucket: time of the last refill (s).
     mark: f64,
+    /// Sliding: (time admitted, units), oldest first, only those within the last window.
+    log: VecDeque<(f64, f64)>,
 }
 
 /// The meter's verdict on one request.
@@ -45,14 +58,12 @@ impl Meter {
             limit: limit.map(|l| l as f64),
             length,
             kind,
-            level: limit.map_or(0.0, |l| {
-                if kind == WindowKind::Sliding {
-                    l as f64
-                } else {
-                    0.0
-                }
-            }),
+            level: match (limit, kind) {
+                (Some(l), WindowKind::TokenBucket { burst }) => l as f64 * burst,
+                _ => 0.0,
+            },
             mark: 0.0,
+            log: VecDeque::new(),
         }
     }
 
@@ -66,11 +77,35 @@ impl Meter {
                 }
             }
             WindowKind::Sliding => {
+                while let Some(&(at, amount)) = self.log.front() {
+                    if at + self.length > now {
+                        break;
+                    }
+                    self.log.pop_front();
+                    self.level -= amount;
+                }
+                if self.log.is_empty() {
+                    self.level = 0.0; // no drift from float sums
+                }
+            }
+            WindowKind::TokenBucket { burst } => {
                 let refill = (now - self.mark).max(0.0) * limit / self.length;
-                self.level = (self.level + refill).min(limit);
+                self.level = (self.level + refill).min(limit * burst);
                 self.mark = now;
             }
         }
+    }
+
+    /// Sliding: seconds from `now` until `amount` more fits under `limit`.
+    fn sliding_wait(&self, now: f64, amount: f64, limit: f64) -> f64 {
+        let mut used = self.level;
+        for &(at, units) in &self.log {
+            used -= units;
+            if used + amount <= limit {
+                return at + self.length - now;
+            }
+        }
+        self.length
     }
 
     fn check(&mut self, now: f64, amount: f64, factor: f64) -> Check {
@@ -96,22 +131,34 @@ impl Meter {
                 fits: false,
                 retry_after: (self.mark + 1.0) * self.length - now,
             },
-            WindowKind::Sliding if self.level >= amount => Check {
+            WindowKind::Sliding if self.level + amount <= limit => Check {
                 fits: true,
                 retry_after: 0.0,
             },
             WindowKind::Sliding => Check {
+                fits: false,
+                retry_after: self.sliding_wait(now, amount, limit),
+            },
+            WindowKind::TokenBucket { .. } if self.level >= amount => Check {
+                fits: true,
+                retry_after: 0.0,
+            },
+            WindowKind::TokenBucket { .. } => Check {
                 fits: false,
                 retry_after: (amount - self.level) * self.length / limit,
             },
         }
     }
 
-    fn charge(&mut self, amount: f64) {
+    fn charge(&mut self, now: f64, amount: f64) {
         if self.limit.is_some() {
             match self.kind {
                 WindowKind::Fixed => self.level += amount,
-                WindowKind::Sliding => self.level -= amount,
+                WindowKind::Sliding => {
+                    self.level += amount;
+                    self.log.push_back((now, amount));
+                }
+                WindowKind::TokenBucket { .. } => self.level -= amount,
             }
         }
     }
@@ -127,6 +174,12 @@ impl Meter {
                 (self.mark + 1.0) * self.length - now,
             ),
             WindowKind::Sliding => (
+                (limit - self.level).max(0.0),
+                self.log
+                    .front()
+                    .map_or(0.0, |&(at, _)| at + self.length - now),
+            ),
+            WindowKind::TokenBucket { .. } => (
                 self.level.max(0.0),
                 (limit - self.level).max(0.0) * self.length / limit,
             ),
@@ -175,9 +228,9 @@ impl Limiter {
             self.rpd.check(t, 1.0, factor),
         ];
         if checks.iter().all(|c| c.fits) {
-            self.rpm.charge(1.0);
-            self.tpm.charge(tokens as f64);
-            self.rpd.charge(1.0);
+            self.rpm.charge(t, 1.0);
+            self.tpm.charge(t, tokens as f64);
+            self.rpd.charge(t, 1.0);
             return Ok(());
         }
         let wait = checks
@@ -232,8 +285,47 @@ mod tests {
     }
 
     #[test]
-    fn sliding_window_replenishes_continuously() {
+    fn sliding_window_never_admits_more_than_the_limit_in_any_window() {
         let mut l = Limiter::new(Some(60), None, None, WindowKind::Sliding);
+        // After a quiet minute: 60 at once, then nothing until the first of them is a minute old.
+        for _ in 0..60 {
+            assert!(l.admit(s(100.0), 1, 1.0).is_ok());
+        }
+        let r = l.admit(s(130.0), 1, 1.0).unwrap_err();
+        assert!((r.retry_after.as_secs_f64() - 30.0).abs() < 1e-6, "{r:?}");
+        assert_eq!(l.headers(s(130.0), 1.0).remaining_requests, Some(0));
+        assert!(l.admit(s(160.0), 1, 1.0).is_ok());
+        // A steady 2/s stream: in every 60 s window at most 60 pass.
+        let mut l = Limiter::new(Some(60), None, None, WindowKind::Sliding);
+        let mut admitted = Vec::new();
+        for i in 0..1200 {
+            let t = i as f64 * 0.5;
+            if l.admit(s(t), 1, 1.0).is_ok() {
+                admitted.push(t);
+            }
+        }
+        for (i, &t) in admitted.iter().enumerate() {
+            let in_window = admitted[i..].iter().take_while(|&&u| u < t + 60.0).count();
+            assert!(in_window <= 60, "{in_window} within 60 s of {t}");
+        }
+        assert!(admitted.len() >= 590, "{}", admitted.len());
+    }
+
+    #[test]
+    fn a_token_bucket_after_a_quiet_minute_admits_nearly_twice_its_limit() {
+        let mut l = Limiter::new(Some(60), None, None, WindowKind::TokenBucket { burst: 1.0 });
+        let admitted = (0..240)
+            .filter(|i| l.admit(s(60.0 + *i as f64 * 0.25), 1, 1.0).is_ok())
+            .count();
+        assert!(admitted >= 118, "{admitted} in one minute");
+        let mut l = Limiter::new(Some(60), None, None, WindowKind::TokenBucket { burst: 0.5 });
+        let burst = (0..60).filter(|_| l.admit(s(0.0), 1, 1.0).is_ok()).count();
+        assert_eq!(burst, 30);
+    }
+
+    #[test]
+    fn token_bucket_replenishes_continuously() {
+        let mut l = Limiter::new(Some(60), None, None, WindowKind::TokenBucket { burst: 1.0 });
         for _ in 0..60 {
             assert!(l.admit(s(0.0), 1, 1.0).is_ok());
         }

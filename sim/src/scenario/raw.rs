@@ -203,6 +203,8 @@ pub struct RawWorldDeployment {
     #[serde(default = "default_window")]
     pub window: String,
     #[serde(default)]
+    pub burst: Option<f64>,
+    #[serde(default)]
     pub ttft: Option<DistSpec>,
     #[serde(default)]
     pub per_token: Option<DistSpec>,
@@ -217,7 +219,7 @@ pub struct RawWorldDeployment {
 }
 
 fn default_window() -> String {
-    "sliding".to_owned()
+    "token-bucket".to_owned()
 }
 
 /// `[[world.incident]]`: a timed change to a provider or deployment.

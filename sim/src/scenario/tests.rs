@@ -128,6 +128,40 @@ fn a_world_deployment_may_name_its_api() {
 }
 
 #[test]
+fn windows_are_named_for_what_they_do() {
+    use crate::limiter::WindowKind;
+    let s = Scenario::parse(GOOD, "s.toml", "s").unwrap();
+    assert_eq!(
+        s.world.deployments[0].window,
+        WindowKind::TokenBucket { burst: 1.0 }
+    );
+    for (line, kind) in [
+        ("window = \"sliding\"", WindowKind::Sliding),
+        ("window = \"fixed\"", WindowKind::Fixed),
+        ("burst = 0.5", WindowKind::TokenBucket { burst: 0.5 }),
+    ] {
+        let text = GOOD.replace("  id = \"a\"", &format!("  id = \"a\"\n  {line}"));
+        let s = Scenario::parse(&text, "s.toml", "s").unwrap();
+        assert_eq!(s.world.deployments[0].window, kind, "{line}");
+    }
+    for (line, says) in [
+        (
+            "window = \"leaky\"",
+            "expected \"fixed\", \"sliding\" or \"token-bucket\"",
+        ),
+        ("burst = 50.0", "from 0.01 to 10"),
+        (
+            "window = \"sliding\"\n  burst = 2.0",
+            "only a token-bucket window has a burst",
+        ),
+    ] {
+        let text = GOOD.replace("  id = \"a\"", &format!("  id = \"a\"\n  {line}"));
+        let e = err(&text);
+        assert!(e.message.contains(says), "{line}: {e}");
+    }
+}
+
+#[test]
 fn gateway_config_errors_keep_their_field() {
     let e = err(&GOOD.replace("tier = \"t\"\n\n[[world", "tier = \"nope\"\n\n[[world"));
     assert!(e.message.contains("deployment[0].tier = \"nope\""), "{e}");

@@ -112,15 +112,35 @@ pub(super) fn world(
                     format!("{:?} appears twice in the world", d.id),
                 ));
             }
-            let window = match d.window.as_str() {
-                "fixed" => WindowKind::Fixed,
-                "sliding" => WindowKind::Sliding,
-                other => {
+            let window = match (d.window.as_str(), d.burst) {
+                ("fixed", None) => WindowKind::Fixed,
+                ("sliding", None) => WindowKind::Sliding,
+                ("token-bucket", None) => WindowKind::TokenBucket { burst: 1.0 },
+                ("token-bucket", Some(b)) if (0.01..=10.0).contains(&b) => {
+                    WindowKind::TokenBucket { burst: b }
+                }
+                ("token-bucket", Some(b)) => {
+                    return Err(ctx.key_err(
+                        &dspan,
+                        &dpath,
+                        "burst",
+                        format!("{b}; expected a multiple of the limit from 0.01 to 10"),
+                    ))
+                }
+                ("fixed" | "sliding", Some(_)) => {
+                    return Err(ctx.key_err(
+                        &dspan,
+                        &dpath,
+                        "burst",
+                        "only a token-bucket window has a burst".to_owned(),
+                    ))
+                }
+                (other, _) => {
                     return Err(ctx.key_err(
                         &dspan,
                         &dpath,
                         "window",
-                        format!("{other:?}; expected \"fixed\" or \"sliding\""),
+                        format!("{other:?}; expected \"fixed\", \"sliding\" or \"token-bucket\""),
                     ))
                 }
             };
