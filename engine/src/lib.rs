@@ -45,7 +45,7 @@ mod step;
 pub mod strategy;
 
 pub use config::Config;
-pub use engine::Engine;
+pub use engine::{Engine, Reconfigured};
 pub use error::ConfigError;
 pub use ids::{DeploymentId, RequestId, TierId};
 pub use metrics::{Metrics, Snapshot};
