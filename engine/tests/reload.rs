@@ -6,7 +6,9 @@ use std::fmt::Write as _;
 use std::time::Duration;
 
 use engine::state::DeploymentState;
-use engine::{Config, Engine, FailReason, FailureKind, Outcome, Request, RequestId, Step};
+use engine::{
+    Config, Engine, FailReason, FailureKind, LimitHeaders, Outcome, Request, RequestId, Step,
+};
 use proptest::prelude::*;
 
 const MS: Duration = Duration::from_millis(1);
@@ -138,6 +140,41 @@ fn a_changed_limit_applies_and_keeps_what_was_used() {
     let s = state_of(&engine, "a");
     assert_eq!(s.rpm.limit(), Some(100));
     assert!((s.rpm.available(Duration::ZERO) - 4.0).abs() < 1e-9);
+}
+
+#[test]
+fn a_limit_learned_from_headers_survives_a_reload_that_keeps_the_configured_one() {
+    let text = |rpm: u32, weight: u32| {
+        format!(
+            "[[tier]]\nname = \"t\"\nstrategy = \"random\"\n[[deployment]]\nid = \"a\"\n\
+             provider = \"p\"\nmodel = \"m\"\ntier = \"t\"\nrpm = {rpm}\nweight = {weight}\n"
+        )
+    };
+    let mut engine = Engine::new(Config::from_toml(&text(1000, 1)).unwrap(), 1);
+    let step = engine.start(request(&engine, "t"), Duration::ZERO);
+    let (id, _) = sent(&engine, step);
+    let headers = LimitHeaders {
+        limit_requests: Some(50),
+        remaining_requests: Some(40),
+        ..LimitHeaders::default()
+    };
+    let outcome = Outcome::Success {
+        ttft: MS,
+        input_tokens: 10,
+        output_tokens: 10,
+        headers,
+    };
+    engine.finish(id, &outcome, Duration::ZERO);
+    let learned = state_of(&engine, "a");
+    assert_eq!(learned.rpm.limit(), Some(50));
+    engine.reconfigure(Config::from_toml(&text(1000, 3)).unwrap(), Duration::ZERO);
+    assert_eq!(state_of(&engine, "a"), learned);
+    engine.reconfigure(Config::from_toml(&text(2000, 3)).unwrap(), Duration::ZERO);
+    assert_eq!(
+        state_of(&engine, "a").rpm.limit(),
+        Some(2000),
+        "the operator's new limit wins"
+    );
 }
 
 #[test]

@@ -70,9 +70,18 @@ impl Engine {
             let (state, metrics) = match entry {
                 Some((o, (before, mut state, metrics))) => {
                     map[o] = Some(DeploymentId::from_index(i));
-                    state.rpm.set_limit(now, d.limits.rpm);
-                    state.tpm.set_limit(now, d.limits.tpm);
-                    state.rpd.set_limit(now, d.limits.rpd);
+                    // A limit the operator changed replaces the one in force (learned or
+                    // not); an unchanged one leaves what the headers taught.
+                    let (was, is) = (before.limits, d.limits);
+                    if was.rpm != is.rpm {
+                        state.rpm.set_limit(now, is.rpm);
+                    }
+                    if was.tpm != is.tpm {
+                        state.tpm.set_limit(now, is.tpm);
+                    }
+                    if was.rpd != is.rpd {
+                        state.rpd.set_limit(now, is.rpd);
+                    }
                     if before.endpoint != d.endpoint || before.key != d.key {
                         // A refused key stays out until the config changes how it is sent.
                         state.disabled = false;
