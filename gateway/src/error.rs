@@ -66,6 +66,9 @@ pub enum GatewayError {
         /// Name of the variable.
         variable: String,
     },
+    /// The admin-key variable is named but not set or empty.
+    #[error("environment variable {0} (--admin-key-env) is not set or empty")]
+    MissingAdminKey(String),
     /// The gateway-keys variable is named but not set or empty.
     #[error("environment variable {0} (--gateway-keys-env) is not set or holds no key")]
     MissingGatewayKeys(String),

@@ -140,6 +140,9 @@ async fn dispatch(gateway: &Gateway, req: Request<Incoming>) -> Response<Body> {
         }
         return crate::proxy::handle(gw, &gateway.clients, endpoint, req).await;
     }
+    if path.starts_with("/admin/") {
+        return crate::admin::handle(gw, &req);
+    }
     let get = matches!(*req.method(), Method::GET | Method::HEAD);
     match path {
         "/health" | "/ready" | "/metrics" | "/v1/models" if !get => method_not_allowed("GET"),
@@ -164,7 +167,7 @@ async fn dispatch(gateway: &Gateway, req: Request<Incoming>) -> Response<Body> {
             res
         }
         "/v1/models" => match authenticate(gw, &req) {
-            Ok(()) => json(StatusCode::OK, gw.models_json.clone()),
+            Ok(()) => json(StatusCode::OK, gw.live().models_json.clone()),
             Err(e) => e.response(),
         },
         _ => ApiError::new(
