@@ -10,6 +10,7 @@ mod progress;
 mod replay;
 mod serve;
 mod simulate;
+mod status;
 
 use std::process::ExitCode;
 
@@ -37,6 +38,8 @@ enum Command {
     Check(check::CheckArgs),
     /// Run the OpenAI-compatible gateway with a config file.
     Serve(serve::ServeArgs),
+    /// Show what a running gateway's balancer believes now (its GET /admin/state) as tables.
+    Status(status::StatusArgs),
     /// Serve one modelled deployment of a scenario over HTTP (for tests and demos).
     MockProvider(mock_provider::MockProviderArgs),
 }
@@ -54,6 +57,7 @@ fn main() -> ExitCode {
         Command::Check(args) => check::run(args),
         Command::Serve(args) => serve::run(args),
         Command::MockProvider(args) => mock_provider::run(args),
+        Command::Status(args) => status::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
