@@ -15,8 +15,9 @@ use std::time::Duration;
 
 use rand::{Rng as _, SeedableRng};
 
+use crate::clients::{ClientRefusal, ClientState};
 use crate::config::{Config, Deployment, MAX_ATTEMPTS_LIMIT};
-use crate::ids::{DeploymentId, RequestId, TierId};
+use crate::ids::{ClientId, DeploymentId, RequestId, TierId};
 use crate::latency::DecayRates;
 use crate::metrics::{self, Metrics, Snapshot};
 use crate::outcome::{FailureKind, Outcome};
@@ -129,6 +130,8 @@ pub struct Engine {
     /// Their state and metrics follow the live ones in `states` and `metrics.deployments`
     /// (index `config.deployments.len() + i`); no tier lists them, so nothing picks them.
     retired: Vec<Deployment>,
+    /// Per `[[client]]`, its own limits' counters.
+    clients: Vec<ClientState>,
     scratch: Vec<DeploymentId>,
     rng: Rng,
     metrics: Metrics,
@@ -155,6 +158,7 @@ impl Engine {
             slots: Vec::new(),
             free: Vec::new(),
             retired: Vec::new(),
+            clients: config.clients.iter().map(ClientState::new).collect(),
             rng: Rng::seed_from_u64(seed),
             metrics,
             live: 0,
@@ -204,6 +208,30 @@ impl Engine {
         self.metrics.totals.started += 1;
         self.metrics.tiers[request.tier.index()].requests += 1;
         self.next_step(slot, now)
+    }
+
+    /// [`Engine::start`] for a request of `client` (a `[[client]]` of the config): refused
+    /// before any deployment is picked if the client may not use the tier or is over one of
+    /// its own limits (then nothing is counted anywhere and no request starts). Admitted, the
+    /// request counts against the client's limits (its estimated tokens against `tpm`).
+    pub fn start_for(
+        &mut self,
+        client: ClientId,
+        request: Request,
+        now: Duration,
+    ) -> Result<Step, ClientRefusal> {
+        let state = &mut self.clients[client.index()];
+        if !self.config.clients[client.index()].allows(request.tier) {
+            state.refused += 1;
+            return Err(ClientRefusal::TierNotAllowed);
+        }
+        state.admit(now, request.estimated_tokens())?;
+        Ok(self.start(request, now))
+    }
+
+    /// Counters of every client, indexed by [`ClientId`].
+    pub fn client_states(&self) -> &[ClientState] {
+        &self.clients
     }
 
     /// Reports how the attempt sent by the last `Send` step went; says what to do next.

@@ -18,6 +18,7 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use super::{tables, Engine};
+use crate::clients::ClientState;
 use crate::config::{Config, Deployment};
 use crate::ids::{DeploymentId, TierId};
 use crate::metrics::{DeploymentMetrics, TierMetrics};
@@ -117,6 +118,19 @@ impl Engine {
                 self.metrics.deployments.push(metrics);
             }
         }
+        // Client counters follow the client's name.
+        let mut old_clients: Vec<Option<ClientState>> = self.clients.drain(..).map(Some).collect();
+        self.clients = config
+            .clients
+            .iter()
+            .map(|c| {
+                let old = self.config.client_by_name(&c.name);
+                match old.and_then(|o| old_clients[o.index()].take()) {
+                    Some(state) => ClientState::reloaded(c, state),
+                    None => ClientState::new(c),
+                }
+            })
+            .collect();
         let tier_map = self.remap_tiers(&config);
         report.orphaned = self.remap_requests(&config, &map, &tier_map);
         let (balancers, selections, cumulative_weights) = tables(&config);
