@@ -110,7 +110,7 @@ fn json(status: StatusCode, v: &Value) -> Response<Body> {
 /// `GET /admin/state`: the engine's beliefs now. Copied under the lock, formatted after.
 pub(crate) fn state(gw: &Shared) -> Value {
     let now = gw.now();
-    let (live, snapshot, states, draining) = {
+    let (live, snapshot, states, draining, clients) = {
         let engine = gw.lock();
         (
             engine.live().clone(),
@@ -120,6 +120,7 @@ pub(crate) fn state(gw: &Shared) -> Value {
                 .draining()
                 .map(|(id, n)| json!({"id": id, "in_flight": n}))
                 .collect::<Vec<_>>(),
+            engine.client_states().to_vec(),
         )
     };
     let config = &live.config;
@@ -182,8 +183,32 @@ pub(crate) fn state(gw: &Shared) -> Value {
             })
         })
         .collect();
+    let clients: Vec<Value> = config
+        .clients
+        .iter()
+        .zip(&clients)
+        .map(|(c, s)| {
+            let budget = |w: &engine::clients::SlidingLimit| match w.limit() {
+                None => json!({"limit": null}),
+                Some(limit) => {
+                    let used = w.used(now);
+                    json!({"limit": limit, "used": used, "left": limit.saturating_sub(used)})
+                }
+            };
+            json!({
+                "name": c.name,
+                "tiers": c.tiers.as_ref().map(|t| {
+                    t.iter().map(|&t| config.tier(t).name.clone()).collect::<Vec<_>>()
+                }),
+                "budgets": {"rpm": budget(&s.rpm), "tpm": budget(&s.tpm), "rpd": budget(&s.rpd)},
+                "admitted": s.admitted,
+                "refused": s.refused,
+            })
+        })
+        .collect();
     json!({
         "generation": live.generation,
+        "clients": clients,
         "uptime_s": now_s,
         "deployments": deployments,
         "tiers": tiers,

@@ -17,6 +17,7 @@
 mod accept;
 mod admin;
 mod body;
+mod clients;
 pub mod error;
 mod failure;
 pub mod headers;
@@ -33,6 +34,7 @@ mod relay;
 pub mod reload;
 pub mod request;
 mod server;
+mod sha256;
 mod startup;
 mod state;
 pub mod trace;

@@ -9,7 +9,9 @@
 use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
+use engine::config::clients::ClientKey;
 use engine::{Config, DeploymentId};
+use subtle::ConstantTimeEq;
 
 use crate::error::GatewayError;
 use crate::upstream::{Upstream, UpstreamClient};
@@ -28,6 +30,16 @@ pub(crate) struct Live {
     pub models_json: Bytes,
     /// 0 for the config the gateway started with, +1 per successful reload.
     pub generation: u64,
+    /// How each `[[client]]`'s key is recognised, in config order.
+    pub client_keys: Vec<(Arc<str>, KnownKey)>,
+}
+
+/// A client key as the gateway holds it.
+pub(crate) enum KnownKey {
+    /// The key itself (read from `key_env`).
+    Exact(Vec<u8>),
+    /// Its SHA-256 (`key_sha256`).
+    Hash([u8; 32]),
 }
 
 impl Live {
@@ -54,6 +66,23 @@ impl Live {
                 Err(e) => errors.push(e),
             }
         }
+        let mut client_keys = Vec::with_capacity(config.clients.len());
+        for c in &config.clients {
+            let key = match &c.key {
+                ClientKey::Sha256(h) => KnownKey::Hash(*h),
+                ClientKey::Env(var) => match env(var).map(|k| k.trim().to_owned()) {
+                    Some(k) if !k.is_empty() => KnownKey::Exact(k.into_bytes()),
+                    _ => {
+                        errors.push(GatewayError::MissingClientKey {
+                            client: c.name.clone(),
+                            variable: var.clone(),
+                        });
+                        continue;
+                    }
+                },
+            };
+            client_keys.push((Arc::from(c.name.as_str()), key));
+        }
         if !errors.is_empty() {
             return Err(errors);
         }
@@ -72,7 +101,27 @@ impl Live {
             config,
             upstreams,
             generation,
+            client_keys,
         })
+    }
+
+    /// The client whose key `token` is, if any (constant time per key).
+    pub fn client_of(&self, token: &[u8]) -> Option<Arc<str>> {
+        let mut hash = None;
+        let mut found = None;
+        for (name, key) in &self.client_keys {
+            let same: bool = match key {
+                KnownKey::Exact(k) => k.as_slice().ct_eq(token).into(),
+                KnownKey::Hash(h) => {
+                    let digest = hash.get_or_insert_with(|| crate::sha256::sha256(token));
+                    h.ct_eq(digest).into()
+                }
+            };
+            if same && found.is_none() {
+                found = Some(name.clone());
+            }
+        }
+        found
     }
 }
 

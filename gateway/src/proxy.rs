@@ -54,10 +54,11 @@ pub(crate) async fn handle(
     clients: &WorkerClients,
     endpoint: Endpoint,
     req: http::Request<Incoming>,
+    client: Option<Arc<str>>,
 ) -> Response<Body> {
     let shape = Shape::of_client(endpoint);
     match prepare(gw, endpoint, req).await {
-        Ok((parsed, body, tier)) => run(gw, clients, endpoint, parsed, body, tier).await,
+        Ok((parsed, body, tier)) => run(gw, clients, endpoint, parsed, body, (tier, client)).await,
         Err(e) if e.status == StatusCode::REQUEST_TIMEOUT => {
             // The connection is in an unknown state mid-body: close it after the answer.
             let mut res = translate::error_response(&e, shape);
@@ -192,7 +193,7 @@ async fn run(
     endpoint: Endpoint,
     parsed: ParsedRequest,
     body: Bytes,
-    tier: Option<String>,
+    (tier, client): (Option<String>, Option<Arc<str>>),
 ) -> Response<Body> {
     let number = gw.next_request.fetch_add(1, Ordering::Relaxed);
     let now = gw.now();
@@ -207,7 +208,13 @@ async fn run(
             input_tokens: parsed.input_tokens,
             output_tokens: parsed.output_tokens,
         };
-        let step = engine.start(request, now);
+        let step = match client {
+            None => engine.start(request, now),
+            Some(name) => match crate::clients::start(&mut engine, &name, request, now) {
+                Ok(step) => step,
+                Err(e) => return translate::error_response(&e, Shape::of_client(endpoint)),
+            },
+        };
         let live = engine.live().clone();
         let name = live.tier_names[tier.index()].clone();
         (step, live, name)

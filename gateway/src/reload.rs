@@ -6,8 +6,9 @@
 //! upstreams they are using until they end. A file that fails any check changes nothing: every
 //! error is logged as `file:line: field: what is wrong` and counted in
 //! `switchyard_config_reloads_total{result="error"}`. API keys are read again from the process
-//! environment, which a running process cannot see change: a rotated key needs a new variable
-//! name in the file (the upstream is rebuilt when its `api_key_env` changes).
+//! environment (as [`Gateway::new`]'s `env` sees it), which a running process cannot see
+//! change: a rotated key needs a new variable name in the file (the upstream is rebuilt when its
+//! `api_key_env` changes).
 
 use std::path::Path;
 use std::sync::atomic::Ordering;
@@ -105,10 +106,9 @@ fn swap(gw: &Shared, path: &Path) -> Result<ReloadReport, Vec<String>> {
         .to_string()]
     })?;
     let previous = gw.live();
-    let env = |name: &str| std::env::var(name).ok();
     let live = Live::build(
         config.clone(),
-        &env,
+        &*gw.env,
         Some(&previous),
         previous.generation + 1,
     )
@@ -136,30 +136,36 @@ fn swap(gw: &Shared, path: &Path) -> Result<ReloadReport, Vec<String>> {
 
 /// An upstream error as `file:line: deployment[i].field: message`.
 fn located(e: &GatewayError, path: &Path, text: &str, config: &engine::Config) -> String {
-    let (id, field) = match e {
-        GatewayError::BaseUrl { deployment, .. } => (deployment, "base_url"),
-        GatewayError::MissingKey { deployment, .. }
-        | GatewayError::EmptyKey { deployment, .. }
-        | GatewayError::InvalidKey { deployment, .. } => (deployment, "api_key_env"),
+    let deployment = |id: &str| config.deployment_by_id(id).map_or(0, |d| d.index());
+    let (table, index, field) = match e {
+        GatewayError::BaseUrl { deployment: d, .. } => ("deployment", deployment(d), "base_url"),
+        GatewayError::MissingKey { deployment: d, .. }
+        | GatewayError::EmptyKey { deployment: d, .. }
+        | GatewayError::InvalidKey { deployment: d, .. } => {
+            ("deployment", deployment(d), "api_key_env")
+        }
+        GatewayError::MissingClientKey { client, .. } => (
+            "client",
+            config.client_by_name(client).map_or(0, |c| c.index()),
+            "key_env",
+        ),
         other => return format!("{}: {other}", path.display()),
     };
-    let index = config.deployment_by_id(id).map_or(0, |d| d.index());
-    let line = deployment_line(text, index)
+    let line = table_line(text, table, index)
         .map(|l| format!(":{l}"))
         .unwrap_or_default();
-    format!("{}{line}: deployment[{index}].{field}: {e}", path.display())
+    format!("{}{line}: {table}[{index}].{field}: {e}", path.display())
 }
 
-/// The 1-based line of the `index`-th `[[deployment]]` table header.
-fn deployment_line(text: &str, index: usize) -> Option<usize> {
+/// The 1-based line of the `index`-th `[[table]]` header.
+fn table_line(text: &str, table: &str, index: usize) -> Option<usize> {
     text.lines()
         .enumerate()
         .filter(|(_, l)| {
             let l = l.trim();
-            l.starts_with("[[")
-                && l.trim_start_matches("[[")
-                    .trim_start()
-                    .starts_with("deployment")
+            l.strip_prefix("[[")
+                .and_then(|l| l.strip_suffix("]]"))
+                .is_some_and(|name| name.trim() == table)
         })
         .nth(index)
         .map(|(n, _)| n + 1)
@@ -167,14 +173,15 @@ fn deployment_line(text: &str, index: usize) -> Option<usize> {
 
 #[cfg(test)]
 mod tests {
-    use super::deployment_line;
+    use super::table_line;
 
     #[test]
     fn deployment_tables_are_found_by_position() {
         let text =
             "[[tier]]\nname = \"t\"\n\n[[deployment]]\nid = \"a\"\n[[ deployment ]]\nid = \"b\"\n";
-        assert_eq!(deployment_line(text, 0), Some(4));
-        assert_eq!(deployment_line(text, 1), Some(6));
-        assert_eq!(deployment_line(text, 2), None);
+        assert_eq!(table_line(text, "deployment", 0), Some(4));
+        assert_eq!(table_line(text, "deployment", 1), Some(6));
+        assert_eq!(table_line(text, "deployment", 2), None);
+        assert_eq!(table_line(text, "tier", 0), Some(1));
     }
 }

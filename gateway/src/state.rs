@@ -178,6 +178,8 @@ pub(crate) struct Shared {
     pub reloads: ReloadCounters,
     /// Serialises reloads (two at once would race on the generation number).
     pub reloading: Mutex<()>,
+    /// Where keys are looked up (the process environment, or a test's).
+    pub env: Box<dyn Fn(&str) -> Option<String> + Send + Sync>,
     pub settings: Settings,
     pub trace: Option<TraceSink>,
     pub next_request: AtomicU64,
@@ -188,11 +190,12 @@ pub(crate) struct Shared {
 
 impl Gateway {
     /// Builds the gateway for a checked config. `env` looks up environment variables (the
-    /// deployments' API keys); a deployment whose `api_key_env` is unset is an error naming both.
+    /// deployments' API keys, the clients' keys), now and at every reload; a deployment whose
+    /// `api_key_env` is unset is an error naming both.
     pub fn new(
         config: Config,
         settings: Settings,
-        env: impl Fn(&str) -> Option<String>,
+        env: impl Fn(&str) -> Option<String> + Send + Sync + 'static,
     ) -> Result<Gateway, GatewayError> {
         let live = Live::build(config.clone(), &env, None, 0)
             .map_err(|mut errors| errors.swap_remove(0))?;
@@ -233,6 +236,7 @@ impl Gateway {
                 admin_key,
                 reloads: ReloadCounters::default(),
                 reloading: Mutex::new(()),
+                env: Box::new(env),
                 settings,
                 trace,
                 next_request: AtomicU64::new(1),
@@ -305,19 +309,32 @@ impl Shared {
         self.lock().live().clone()
     }
 
-    /// Whether `Authorization` carries an accepted key (constant-time per key).
-    pub fn authorized(&self, header: Option<&[u8]>, api_key: Option<&[u8]>) -> bool {
-        if self.keys.is_empty() {
-            return true;
+    /// Who is calling: `Ok(Some(name))` for a `[[client]]` key, `Ok(None)` for a
+    /// `--gateway-keys-env` key (or anyone, when neither keys nor clients are configured),
+    /// `Err(())` otherwise. Keys compare in constant time.
+    pub fn identify(
+        &self,
+        header: Option<&[u8]>,
+        api_key: Option<&[u8]>,
+    ) -> Result<Option<Arc<str>>, ()> {
+        let token = header.and_then(bearer_token).or(api_key);
+        let live = self.live();
+        if let Some(client) = token.and_then(|t| live.client_of(t)) {
+            return Ok(Some(client));
         }
-        let Some(token) = header.and_then(bearer_token).or(api_key) else {
-            return false;
-        };
+        if self.keys.is_empty() && live.client_keys.is_empty() {
+            return Ok(None);
+        }
+        let Some(token) = token else { return Err(()) };
         let mut ok = subtle::Choice::from(0);
         for k in &self.keys {
             ok |= k.as_slice().ct_eq(token);
         }
-        ok.into()
+        if bool::from(ok) {
+            Ok(None)
+        } else {
+            Err(())
+        }
     }
 
     pub fn count_status(&self, status: u16) {

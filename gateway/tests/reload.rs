@@ -197,7 +197,8 @@ async fn reload_under_load_fails_no_request_and_keeps_what_was_learned() {
     assert!(b_now["attempts"].as_u64() >= b_before["attempts"].as_u64());
     assert!(b_now["in_flight"].as_u64().unwrap() > 0);
     let c_now = deployment(&s, "c");
-    assert_eq!(c_now["attempts"], 0);
+    // Fresh: requests still arriving may already be on their way to it, none answered yet.
+    assert_eq!(c_now["successes"], 0);
     assert!(c_now["latency_ms"].is_null());
     let draining = s["draining"].as_array().expect("draining");
     assert_eq!(draining.len(), 1, "{s}");
