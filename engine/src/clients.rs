@@ -103,9 +103,12 @@ impl SlidingLimit {
         Err(None)
     }
 
-    /// Same limit and window as `other`? Then counts carry over a reload.
-    fn same_shape(&self, other: &SlidingLimit) -> bool {
-        self.limit == other.limit && self.bucket == other.bucket
+    /// This window's counts under `new`'s limit (a reload): what was used stays used.
+    fn reloaded(self, new: SlidingLimit) -> SlidingLimit {
+        SlidingLimit {
+            limit: new.limit,
+            ..self
+        }
     }
 }
 
@@ -175,14 +178,14 @@ impl ClientState {
         }
     }
 
-    /// Counters for `c` carried over from `old`: a limit that changed starts afresh.
+    /// Counters for `c` carried over from `old`: a changed limit applies to what was already
+    /// used (nothing was counted while a limit was unset).
     pub(crate) fn reloaded(c: &Client, old: ClientState) -> ClientState {
         let new = ClientState::new(c);
-        let keep = |o: SlidingLimit, n: SlidingLimit| if o.same_shape(&n) { o } else { n };
         ClientState {
-            rpm: keep(old.rpm, new.rpm),
-            tpm: keep(old.tpm, new.tpm),
-            rpd: keep(old.rpd, new.rpd),
+            rpm: old.rpm.reloaded(new.rpm),
+            tpm: old.tpm.reloaded(new.tpm),
+            rpd: old.rpd.reloaded(new.rpd),
             admitted: old.admitted,
             refused: old.refused,
         }

@@ -145,7 +145,7 @@ fn tiers_and_tokens_are_the_clients_own() {
 }
 
 #[test]
-fn a_reload_keeps_a_clients_counters_unless_its_limit_changed() {
+fn a_reload_keeps_a_clients_counters_under_its_new_limit() {
     let text = |rpm: u32| format!("[[client]]\nname = \"c\"\nkey_env = \"K\"\nrpm = {rpm}\n");
     let mut engine = Engine::new(config(&text(3)), 1);
     for _ in 0..3 {
@@ -158,7 +158,12 @@ fn a_reload_keeps_a_clients_counters_unless_its_limit_changed() {
     );
     engine.reconfigure(config(&text(5)), SECOND);
     call(&mut engine, "c", "cheap", 1, SECOND).unwrap();
-    assert_eq!(engine.client_states()[0].admitted, 4);
+    call(&mut engine, "c", "cheap", 1, SECOND).unwrap();
+    assert!(
+        call(&mut engine, "c", "cheap", 1, SECOND).is_err(),
+        "5 in the minute"
+    );
+    assert_eq!(engine.client_states()[0].admitted, 5);
 }
 
 proptest! {

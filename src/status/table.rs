@@ -93,6 +93,36 @@ pub fn render(url: &str, state: &Value) -> String {
         ]);
     }
     out.push_str(&align(&deployments));
+    let clients = list(&state["clients"]);
+    if !clients.is_empty() {
+        let mut rows = vec![row(&[
+            "CLIENT",
+            "TIERS",
+            "RPM USED/LIMIT",
+            "TPM USED/LIMIT",
+            "RPD USED/LIMIT",
+            "ADMITTED",
+            "REFUSED",
+        ])];
+        for c in clients {
+            let tiers = match c["tiers"].as_array() {
+                None => "all".to_owned(),
+                Some(t) => t.iter().map(text).collect::<Vec<_>>().join(","),
+            };
+            let b = &c["budgets"];
+            rows.push(vec![
+                text(&c["name"]),
+                tiers,
+                budget(&b["rpm"]),
+                budget(&b["tpm"]),
+                budget(&b["rpd"]),
+                text(&c["admitted"]),
+                text(&c["refused"]),
+            ]);
+        }
+        out.push('\n');
+        out.push_str(&align(&rows));
+    }
     let draining = list(&state["draining"]);
     if !draining.is_empty() {
         let names: Vec<String> = draining
@@ -196,6 +226,9 @@ mod tests {
                 "cooldown_left_s": 0.0, "breaker": {"state": "closed"}, "latency_ms": 110.2,
                 "error_rate": 0.02, "in_flight": 3, "configured_share": 0.5, "actual_share": 0.6}],
             "draining": [{"id": "old", "in_flight": 1}],
+            "clients": [{"name": "team-a", "tiers": ["standard"], "admitted": 7, "refused": 2,
+                "budgets": {"rpm": {"limit": 10, "used": 7}, "tpm": {"limit": null},
+                            "rpd": {"limit": null}}}],
         });
         let text = render("http://127.0.0.1:8080", &state);
         assert!(
