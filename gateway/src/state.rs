@@ -170,6 +170,9 @@ pub(crate) struct ReloadCounters {
     pub error: AtomicU64,
 }
 
+/// Looks up an environment variable (the process's, or a test's).
+pub(crate) type EnvLookup = dyn Fn(&str) -> Option<String> + Send + Sync;
+
 pub(crate) struct Shared {
     pub engine: Mutex<Core>,
     pub epoch: Instant,
@@ -179,7 +182,7 @@ pub(crate) struct Shared {
     /// Serialises reloads (two at once would race on the generation number).
     pub reloading: Mutex<()>,
     /// Where keys are looked up (the process environment, or a test's).
-    pub env: Box<dyn Fn(&str) -> Option<String> + Send + Sync>,
+    pub env: Box<EnvLookup>,
     pub settings: Settings,
     pub trace: Option<TraceSink>,
     pub next_request: AtomicU64,
