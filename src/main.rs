@@ -11,6 +11,7 @@ mod replay;
 mod serve;
 mod simulate;
 mod whatif;
+mod status;
 
 use std::process::ExitCode;
 
@@ -40,6 +41,8 @@ enum Command {
     Check(check::CheckArgs),
     /// Run the gateway (OpenAI and Anthropic APIs) with a config file.
     Serve(serve::ServeArgs),
+    /// Show what a running gateway's balancer believes now (its GET /admin/state) as tables.
+    Status(status::StatusArgs),
     /// Serve one modelled deployment of a scenario over HTTP (for tests and demos).
     MockProvider(mock_provider::MockProviderArgs),
 }
@@ -58,6 +61,7 @@ fn main() -> ExitCode {
         Command::Check(args) => check::run(args),
         Command::Serve(args) => serve::run(args),
         Command::MockProvider(args) => mock_provider::run(args),
+        Command::Status(args) => status::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -47,6 +47,11 @@ pub struct ServeArgs {
     /// Default: 4096, or less if the file-descriptor limit (ulimit -n) is lower than ~8300.
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
     pub max_connections: Option<u32>,
+    /// Environment variable holding the admin key for `POST /admin/reload` and
+    /// `GET /admin/state` (`Authorization: Bearer KEY`). Without it those endpoints answer 404.
+    /// SIGHUP reloads the config file either way.
+    #[arg(long, value_name = "NAME")]
+    pub admin_key_env: Option<String>,
 }
 
 /// `--listen`: HOST:PORT with a port that fits in 16 bits (`[::1]:8080` for IPv6).
@@ -91,6 +96,7 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
         body_read_timeout,
         header_read_timeout,
         max_connections: args.max_connections.map(|n| n as usize),
+        admin_key_env: args.admin_key_env,
     };
     gateway::run(opts)?;
     Ok(())

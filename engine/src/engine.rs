@@ -15,14 +15,18 @@ use std::time::Duration;
 
 use rand::{Rng as _, SeedableRng};
 
-use crate::config::{Config, MAX_ATTEMPTS_LIMIT};
-use crate::ids::{DeploymentId, RequestId, TierId};
+use crate::clients::{ClientRefusal, ClientState};
+use crate::config::{Config, Deployment, MAX_ATTEMPTS_LIMIT};
+use crate::ids::{ClientId, DeploymentId, RequestId, TierId};
 use crate::latency::DecayRates;
 use crate::metrics::{self, Metrics, Snapshot};
 use crate::outcome::{FailureKind, Outcome};
 use crate::state::{Blocked, DeploymentState};
 use crate::step::{FailReason, Request, Step};
 use crate::strategy::{Balancer, PickContext, Rng, Selection};
+
+mod reconfigure;
+pub use reconfigure::Reconfigured;
 
 /// One attempt on the wire.
 #[derive(Debug, Clone, Copy)]
@@ -58,6 +62,9 @@ struct Slot {
     backoff_until: Duration,
     fell_back: bool,
     current: Option<InFlight>,
+    /// Its tier vanished in a reload: the attempt in flight may still succeed, but the request
+    /// fails at its next decision and counts in no tier.
+    orphaned: bool,
 }
 
 impl Slot {
@@ -83,6 +90,7 @@ impl Slot {
             backoff_until: Duration::ZERO,
             fell_back: false,
             current: None,
+            orphaned: false,
         }
     }
 
@@ -118,6 +126,12 @@ pub struct Engine {
     cumulative_weights: Vec<Vec<f64>>,
     slots: Vec<Slot>,
     free: Vec<u32>,
+    /// Deployments removed by a reload while attempts were still out on them ("draining").
+    /// Their state and metrics follow the live ones in `states` and `metrics.deployments`
+    /// (index `config.deployments.len() + i`); no tier lists them, so nothing picks them.
+    retired: Vec<Deployment>,
+    /// Per `[[client]]`, its own limits' counters.
+    clients: Vec<ClientState>,
     scratch: Vec<DeploymentId>,
     rng: Rng,
     metrics: Metrics,
@@ -132,36 +146,7 @@ impl Engine {
             .iter()
             .map(DeploymentState::new)
             .collect();
-        let balancers: Vec<Box<dyn Balancer>> = config
-            .tiers
-            .iter()
-            .map(|t| {
-                let members: Vec<(DeploymentId, f64)> = t
-                    .deployments
-                    .iter()
-                    .map(|&d| (d, config.deployments[d.index()].weight))
-                    .collect();
-                t.strategy.build(config.deployments.len(), &members)
-            })
-            .collect();
-        let selections = balancers
-            .iter()
-            .zip(&config.tiers)
-            .map(|(b, t)| b.selection(t.deployments.len()))
-            .collect();
-        let cumulative_weights = config
-            .tiers
-            .iter()
-            .map(|t| {
-                t.deployments
-                    .iter()
-                    .scan(0.0, |sum, d| {
-                        *sum += config.deployments[d.index()].weight;
-                        Some(*sum)
-                    })
-                    .collect()
-            })
-            .collect();
+        let (balancers, selections, cumulative_weights) = tables(&config);
         let metrics = Metrics::new(&config);
         Engine {
             scratch: Vec::with_capacity(config.deployments.len()),
@@ -172,6 +157,8 @@ impl Engine {
             cumulative_weights,
             slots: Vec::new(),
             free: Vec::new(),
+            retired: Vec::new(),
+            clients: config.clients.iter().map(ClientState::new).collect(),
             rng: Rng::seed_from_u64(seed),
             metrics,
             live: 0,
@@ -191,7 +178,7 @@ impl Engine {
 
     /// Live state of every deployment, indexed by [`DeploymentId`].
     pub fn states(&self) -> &[DeploymentState] {
-        &self.states
+        &self.states[..self.config.deployments.len()]
     }
 
     /// Raw counters and histograms.
@@ -211,7 +198,7 @@ impl Engine {
 
     /// Whether any deployment could take a small request right now (for readiness checks).
     pub fn any_usable(&self, now: Duration) -> bool {
-        self.states.iter().any(|s| s.check(now, 1).is_ok())
+        self.states().iter().any(|s| s.check(now, 1).is_ok())
     }
 
     /// Starts a request routed to `request.tier` and says where to send its first attempt.
@@ -221,6 +208,30 @@ impl Engine {
         self.metrics.totals.started += 1;
         self.metrics.tiers[request.tier.index()].requests += 1;
         self.next_step(slot, now)
+    }
+
+    /// [`Engine::start`] for a request of `client` (a `[[client]]` of the config): refused
+    /// before any deployment is picked if the client may not use the tier or is over one of
+    /// its own limits (then nothing is counted anywhere and no request starts). Admitted, the
+    /// request counts against the client's limits (its estimated tokens against `tpm`).
+    pub fn start_for(
+        &mut self,
+        client: ClientId,
+        request: Request,
+        now: Duration,
+    ) -> Result<Step, ClientRefusal> {
+        let state = &mut self.clients[client.index()];
+        if !self.config.clients[client.index()].allows(request.tier) {
+            state.refused += 1;
+            return Err(ClientRefusal::TierNotAllowed);
+        }
+        state.admit(now, request.estimated_tokens())?;
+        Ok(self.start(request, now))
+    }
+
+    /// Counters of every client, indexed by [`ClientId`].
+    pub fn client_states(&self) -> &[ClientState] {
+        &self.clients
     }
 
     /// Reports how the attempt sent by the last `Send` step went; says what to do next.
@@ -301,7 +312,7 @@ impl Engine {
                 self.on_failure(d, flight.probe, kind, retry_after, elapsed, now);
                 // Nothing in this chain takes the input: go where longer inputs fit, if anywhere.
                 let moves_to = match kind {
-                    FailureKind::ContextLength if may_retry => {
+                    FailureKind::ContextLength if may_retry && !self.is_retired(d) => {
                         self.config
                             .tier(self.config.deployment(d).tier)
                             .context_fallback
@@ -484,18 +495,26 @@ impl Engine {
     /// Records a terminal step's metrics and frees the slot.
     fn end(&mut self, slot: usize, failure: Option<FailReason>, now: Duration) {
         let s = &self.slots[slot];
-        let tier = &mut self.metrics.tiers[s.request.tier.index()];
-        if s.fell_back {
-            tier.fell_back += 1;
+        // An orphan's tier is gone: it counts in the totals only.
+        let mut tier = match s.orphaned {
+            false => Some(&mut self.metrics.tiers[s.request.tier.index()]),
+            true => None,
+        };
+        if let Some(t) = tier.as_mut().filter(|_| s.fell_back) {
+            t.fell_back += 1;
         }
         match failure {
             None => {
-                tier.successes += 1;
-                metrics::record(&mut tier.latency, now.saturating_sub(s.started));
+                if let Some(t) = tier {
+                    t.successes += 1;
+                    metrics::record(&mut t.latency, now.saturating_sub(s.started));
+                }
                 self.metrics.totals.succeeded += 1;
             }
             Some(reason) => {
-                tier.failures += 1;
+                if let Some(t) = tier {
+                    t.failures += 1;
+                }
                 self.metrics.totals.count_failure(&reason);
             }
         }
@@ -505,6 +524,12 @@ impl Engine {
     fn next_step(&mut self, slot: usize, now: Duration) -> Step {
         let request = self.id_of(slot);
         let s = &self.slots[slot];
+        if s.orphaned {
+            // Its tier is gone from the config: nothing will ever serve it.
+            let reason = FailReason::NoCapacity { earliest: None };
+            self.end(slot, Some(reason), now);
+            return Step::Failed { request, reason };
+        }
         let out_of_attempts = usize::from(s.attempts) >= self.config.retry.max_attempts;
         if now >= s.deadline || out_of_attempts {
             let reason = if now >= s.deadline {
@@ -792,6 +817,20 @@ impl Engine {
         s.attempts
     }
 
+    /// Whether `d` names a deployment removed by a reload and still draining.
+    fn is_retired(&self, d: DeploymentId) -> bool {
+        d.index() >= self.config.deployments.len()
+    }
+
+    /// The config of a live or draining deployment.
+    fn deployment_any(&self, d: DeploymentId) -> &Deployment {
+        let n = self.config.deployments.len();
+        match d.index().checked_sub(n) {
+            None => &self.config.deployments[d.index()],
+            Some(i) => &self.retired[i],
+        }
+    }
+
     fn release(&mut self, d: DeploymentId) {
         let state = &mut self.states[d.index()];
         state.in_flight = state.in_flight.saturating_sub(1);
@@ -832,7 +871,7 @@ impl Engine {
         state.errors.record_at(now_secs, self.rates.errors, false);
         state.ttft.record_at(now_secs, ttft.as_secs_f64(), tau);
         state.breaker.on_success();
-        let price = self.config.deployments[d.index()].price;
+        let price = self.deployment_any(d).price;
         let m = &mut self.metrics.deployments[d.index()];
         m.successes += 1;
         metrics::record(&mut m.latency, elapsed);
@@ -910,10 +949,46 @@ fn pick_context<'a>(
         now,
         slot.request.estimated_tokens(),
         &config.deployments,
-        states,
+        &states[..config.deployments.len()],
         &config.balancing,
         &config.health,
         &slot.tried[..usize::from(slot.tried_len)],
         rates,
     )
+}
+
+/// Per tier: its balancer, how candidates are gathered, and running sums of its weights.
+#[allow(clippy::type_complexity)]
+fn tables(config: &Config) -> (Vec<Box<dyn Balancer>>, Vec<Selection>, Vec<Vec<f64>>) {
+    let balancers: Vec<Box<dyn Balancer>> = config
+        .tiers
+        .iter()
+        .map(|t| {
+            let members: Vec<(DeploymentId, f64)> = t
+                .deployments
+                .iter()
+                .map(|&d| (d, config.deployments[d.index()].weight))
+                .collect();
+            t.strategy.build(config.deployments.len(), &members)
+        })
+        .collect();
+    let selections = balancers
+        .iter()
+        .zip(&config.tiers)
+        .map(|(b, t)| b.selection(t.deployments.len()))
+        .collect();
+    let cumulative_weights = config
+        .tiers
+        .iter()
+        .map(|t| {
+            t.deployments
+                .iter()
+                .scan(0.0, |sum, d| {
+                    *sum += config.deployments[d.index()].weight;
+                    Some(*sum)
+                })
+                .collect()
+        })
+        .collect();
+    (balancers, selections, cumulative_weights)
 }

@@ -8,6 +8,10 @@ pub struct DeploymentId(u32);
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct TierId(u32);
 
+/// Index of a client in [`crate::Config::clients`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ClientId(u32);
+
 macro_rules! index_id {
     ($t:ty) => {
         impl $t {
@@ -24,6 +28,7 @@ macro_rules! index_id {
 }
 index_id!(DeploymentId);
 index_id!(TierId);
+index_id!(ClientId);
 
 /// A request in flight through the engine; stale handles are detected, never misapplied.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

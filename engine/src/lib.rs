@@ -31,6 +31,7 @@
 //! assert_eq!(done, Step::Done { request });
 //! ```
 
+pub mod clients;
 pub mod config;
 mod engine;
 pub mod error;
@@ -44,10 +45,11 @@ pub mod state;
 mod step;
 pub mod strategy;
 
+pub use clients::{ClientLimit, ClientRefusal};
 pub use config::Config;
-pub use engine::Engine;
+pub use engine::{Engine, Reconfigured};
 pub use error::ConfigError;
-pub use ids::{DeploymentId, RequestId, TierId};
+pub use ids::{ClientId, DeploymentId, RequestId, TierId};
 pub use metrics::{Metrics, Snapshot};
 pub use outcome::{FailureKind, LimitHeaders, Outcome};
 pub use step::{FailReason, Request, Step};

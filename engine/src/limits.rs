@@ -142,6 +142,28 @@ impl Window {
         }
     }
 
+    /// Replaces the configured limit (a reloaded config), keeping what has been used: the
+    /// budget left is clamped to the new limit; a window that had no limit starts full.
+    pub fn set_limit(&mut self, now: Duration, limit: Option<u64>) {
+        if limit == self.limit {
+            return;
+        }
+        self.settle(now);
+        let was_unlimited = self.limit.is_none();
+        let length = Duration::from_secs_f64(self.length);
+        let fresh = Window::new(limit, length);
+        let level = if was_unlimited || limit.is_none() {
+            fresh.level
+        } else {
+            self.level.min(fresh.cap)
+        };
+        *self = Window {
+            level,
+            updated: now.as_secs_f64(),
+            ..fresh
+        };
+    }
+
     /// Adopts what the provider reported: its own `limit` (which replaces a wrong or missing
     /// configured one), `remaining` units left, full again in `reset`.
     pub fn observe(
@@ -251,5 +273,30 @@ mod tests {
             "learned from headers that nothing is left"
         );
         assert!(unknown.fits(s(1.0), 1));
+    }
+
+    #[test]
+    fn a_new_limit_keeps_what_was_used() {
+        let mut w = Window::new(Some(100), MIN);
+        w.charge(s(0.0), 60);
+        w.set_limit(s(0.0), Some(200));
+        assert_eq!(w.limit(), Some(200));
+        assert!((w.available(s(0.0)) - 40.0).abs() < 1e-9, "used stays used");
+        assert!(
+            (w.available(s(6.0)) - 60.0).abs() < 1e-9,
+            "refills at the new rate"
+        );
+        w.set_limit(s(6.0), Some(30));
+        assert!(
+            (w.available(s(6.0)) - 30.0).abs() < 1e-9,
+            "clamped to the new limit"
+        );
+        w.set_limit(s(6.0), None);
+        assert!(w.fits(s(6.0), 1 << 40));
+        w.set_limit(s(6.0), Some(10));
+        assert!(
+            (w.available(s(6.0)) - 10.0).abs() < 1e-9,
+            "a new limit starts full"
+        );
     }
 }

@@ -66,6 +66,19 @@ pub enum GatewayError {
         /// Name of the variable.
         variable: String,
     },
+    /// A `[[client]]`'s `key_env` names a variable that is not set or is empty.
+    #[error(
+        "client {client:?}: environment variable {variable} (its key_env) is not set or empty"
+    )]
+    MissingClientKey {
+        /// Client name.
+        client: String,
+        /// Name of the variable.
+        variable: String,
+    },
+    /// The admin-key variable is named but not set or empty.
+    #[error("environment variable {0} (--admin-key-env) is not set or empty")]
+    MissingAdminKey(String),
     /// The gateway-keys variable is named but not set or empty.
     #[error("environment variable {0} (--gateway-keys-env) is not set or holds no key")]
     MissingGatewayKeys(String),

@@ -16,18 +16,23 @@
 #![warn(missing_docs)]
 
 pub mod accept;
+mod admin;
 mod body;
+mod clients;
 pub mod error;
 mod failure;
 pub mod headers;
 mod hyper_errors;
 mod life;
+mod live;
 mod metrics;
 pub mod protocol;
 mod proxy;
 mod relay;
+pub mod reload;
 pub mod request;
 mod server;
+mod sha256;
 mod startup;
 mod state;
 pub mod trace;
@@ -82,6 +87,9 @@ pub struct ServeOptions {
     pub header_read_timeout: Duration,
     /// Cap on open client connections; `None` = [`default_max_connections`].
     pub max_connections: Option<usize>,
+    /// Name of the environment variable holding the admin key (`/admin/*`); `None` = the
+    /// admin endpoints are off (404).
+    pub admin_key_env: Option<String>,
 }
 
 impl ServeOptions {
@@ -100,6 +108,7 @@ impl ServeOptions {
             body_read_timeout: DEFAULT_BODY_READ_TIMEOUT,
             header_read_timeout: DEFAULT_HEADER_READ_TIMEOUT,
             max_connections: None,
+            admin_key_env: None,
         }
     }
 }
@@ -176,6 +185,14 @@ pub fn gateway_keys_from_env(name: &str) -> Result<Vec<String>, GatewayError> {
     Ok(keys)
 }
 
+/// Reads the admin key from the environment variable `name` (`--admin-key-env`).
+pub fn admin_key_from_env(name: &str) -> Result<String, GatewayError> {
+    match std::env::var(name) {
+        Ok(k) if !k.trim().is_empty() => Ok(k.trim().to_owned()),
+        _ => Err(GatewayError::MissingAdminKey(name.to_owned())),
+    }
+}
+
 /// Installs the `tracing` subscriber: human-readable lines on stderr, filtered by `RUST_LOG`
 /// (default `info`). Does nothing if a subscriber is already installed.
 pub fn init_logging() {
@@ -206,6 +223,11 @@ pub fn run(opts: ServeOptions) -> Result<(), GatewayError> {
         body_read_timeout: opts.body_read_timeout,
         header_read_timeout: opts.header_read_timeout,
         max_connections: opts.max_connections.unwrap_or_else(default_max_connections),
+        config_path: Some(opts.config.clone()),
+        admin_key: match &opts.admin_key_env {
+            Some(name) => Some(admin_key_from_env(name)?),
+            None => None,
+        },
     };
     let gateway = Gateway::from_env(config, settings)?;
     let workers = opts
@@ -230,6 +252,7 @@ pub fn run(opts: ServeOptions) -> Result<(), GatewayError> {
         deployments = gateway.config().deployments.len(),
         tiers = gateway.config().tiers.len(),
         auth = !gateway.settings().gateway_keys.is_empty(),
+        admin = gateway.settings().admin_key.is_some(),
         threading = ?opts.threading,
         workers,
         max_connections = gateway.settings().max_connections,
@@ -252,6 +275,7 @@ pub fn run(opts: ServeOptions) -> Result<(), GatewayError> {
                 let listener = listeners.next().ok_or_else(|| {
                     GatewayError::Io(std::io::Error::other("no listener was bound"))
                 })?;
+                tokio::spawn(reload_on_hangup(gateway.clone()));
                 serve(listener, gateway.clone(), shutdown_signal()).await
             })?;
             runtime.shutdown_timeout(Duration::from_secs(1));
@@ -352,6 +376,7 @@ fn run_per_core(
         .enable_all()
         .build()?;
     let early = runtime.block_on(async {
+        tokio::spawn(reload_on_hangup(gateway.clone()));
         tokio::select! {
             () = shutdown_signal() => None,
             exited = exit_rx.recv() => exited,
@@ -375,6 +400,26 @@ fn run_per_core(
         }
     }
     result
+}
+
+/// Reloads the config on every SIGHUP, for as long as the runtime runs (see [`reload`]).
+pub async fn reload_on_hangup(gateway: Gateway) {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        let Ok(mut hup) = signal(SignalKind::hangup()) else {
+            tracing::warn!("cannot watch SIGHUP: reload only through POST /admin/reload");
+            return;
+        };
+        while hup.recv().await.is_some() {
+            info!("SIGHUP: reloading the config");
+            let gw = gateway.clone();
+            // Reading the file and building upstreams is blocking work.
+            let _ = tokio::task::spawn_blocking(move || gw.reload()).await;
+        }
+    }
+    #[cfg(not(unix))]
+    drop(gateway);
 }
 
 /// Resolves on SIGTERM or Ctrl-C (SIGINT).

@@ -5,16 +5,18 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use engine::{DeploymentId, FailReason, FailureKind, Outcome, RequestId, Step, TierId};
+use engine::{FailReason, FailureKind, Outcome, RequestId, Step};
 use tracing::debug;
 
+use crate::live::Live;
 use crate::state::Shared;
 use crate::trace::Row;
 
 /// One attempt as sent.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub(crate) struct Attempt {
-    pub(crate) deployment: DeploymentId,
+    /// The deployment's id (for the trace).
+    pub(crate) name: Arc<str>,
     pub(crate) number: u8,
     pub(crate) sent: Instant,
     pub(crate) sent_at: Duration,
@@ -29,7 +31,11 @@ pub(crate) struct Life {
     /// The gateway's running request number (logs and traces).
     pub(crate) number: u64,
     pub(crate) model: Arc<str>,
-    pub(crate) tier: TierId,
+    /// The routed tier's name (for the trace).
+    pub(crate) tier: Arc<str>,
+    /// The config whose ids the engine's last step used: a reload swaps the gateway's, never
+    /// this one while the request holds it.
+    pub(crate) config: Arc<Live>,
     pub(crate) input_tokens: u32,
     pub(crate) output_tokens: u32,
 }
@@ -43,7 +49,12 @@ impl Life {
         ttft: Option<Duration>,
     ) -> Step {
         let now = self.gw.now();
-        let step = self.gw.lock().finish(self.id, outcome, now);
+        let step = {
+            let mut engine = self.gw.lock();
+            let step = engine.finish(self.id, outcome, now);
+            keep_config(&mut self.config, &engine, step);
+            step
+        };
         self.live = !step.is_terminal();
         self.record(a, outcome, status, ttft, now);
         step
@@ -93,7 +104,12 @@ impl Life {
 
     pub(crate) fn resume(&mut self) -> Step {
         let now = self.gw.now();
-        let step = self.gw.lock().resume(self.id, now);
+        let step = {
+            let mut engine = self.gw.lock();
+            let step = engine.resume(self.id, now);
+            keep_config(&mut self.config, &engine, step);
+            step
+        };
         self.live = !step.is_terminal();
         step
     }
@@ -120,8 +136,8 @@ impl Life {
             request_id: self.number,
             attempt: a.number,
             model: self.model.clone(),
-            tier: self.tier.index(),
-            deployment: a.deployment.index(),
+            tier: self.tier.clone(),
+            deployment: a.name.clone(),
             failure,
             status,
             input_tokens,
@@ -129,6 +145,13 @@ impl Life {
             latency: now.saturating_sub(a.sent_at),
             ttft,
         });
+    }
+}
+
+/// Keeps the config a `Send` step's deployment id refers to (read under the same lock).
+fn keep_config(config: &mut Arc<Live>, engine: &crate::state::EngineGuard<'_>, step: Step) {
+    if matches!(step, Step::Send { .. }) && !Arc::ptr_eq(config, engine.live()) {
+        *config = engine.live().clone();
     }
 }
 

@@ -384,6 +384,19 @@ pub(crate) fn render(gw: &Shared) -> String {
         "switchyard_http_connections {}",
         gw.http.connections.load(Ordering::Relaxed)
     );
+    header(
+        &mut out,
+        "switchyard_config_reloads_total",
+        "counter",
+        "Config reloads (SIGHUP, POST /admin/reload) by result; an error keeps the running config.",
+    );
+    for (result, n) in [("ok", &gw.reloads.ok), ("error", &gw.reloads.error)] {
+        let _ = writeln!(
+            out,
+            "switchyard_config_reloads_total{{result=\"{result}\"}} {}",
+            n.load(Ordering::Relaxed)
+        );
+    }
     out
 }
 

@@ -30,13 +30,14 @@ use crate::error::ApiError;
 use crate::failure::failure_error;
 use crate::headers;
 use crate::life::{Attempt, Life};
+use crate::live::WorkerClients;
 use crate::protocol::canonical::{ChatRequest, Untranslatable};
 use crate::relay::SseRelay;
 use crate::request::{self, Endpoint, ParsedRequest};
 use crate::startup::{Startup, Verdict};
 use crate::state::Shared;
 use crate::translate::{self, Plan, Shape, Transcoder};
-use crate::upstream::{Clients, Upstream, UpstreamClient};
+use crate::upstream::{Upstream, UpstreamClient};
 use crate::usage::{usage_of, UsageScanner};
 
 /// Header naming the deployment that answered.
@@ -50,13 +51,14 @@ pub const TIER_HEADER: &str = "x-switchyard-tier";
 /// Handles one proxied request after authentication.
 pub(crate) async fn handle(
     gw: &Arc<Shared>,
-    clients: &Clients,
+    clients: &WorkerClients,
     endpoint: Endpoint,
     req: http::Request<Incoming>,
+    client: Option<Arc<str>>,
 ) -> Response<Body> {
     let shape = Shape::of_client(endpoint);
     match prepare(gw, endpoint, req).await {
-        Ok((parsed, body, tier)) => run(gw, clients, endpoint, parsed, body, tier).await,
+        Ok((parsed, body, tier)) => run(gw, clients, endpoint, parsed, body, (tier, client)).await,
         Err(e) if e.status == StatusCode::REQUEST_TIMEOUT => {
             // The connection is in an unknown state mid-body: close it after the answer.
             let mut res = translate::error_response(&e, shape);
@@ -72,7 +74,7 @@ async fn prepare(
     gw: &Arc<Shared>,
     endpoint: Endpoint,
     req: http::Request<Incoming>,
-) -> Result<(ParsedRequest, Bytes, TierId), ApiError> {
+) -> Result<(ParsedRequest, Bytes, Option<String>), ApiError> {
     let limit = gw.settings.max_body_bytes;
     let (parts, body) = req.into_parts();
     let too_large = || {
@@ -115,19 +117,30 @@ async fn prepare(
     };
     let parsed =
         request::parse(&body, endpoint).map_err(|e| ApiError::bad_request("invalid_json", e.0))?;
-    let tier = match parts.headers.get(&TIER) {
-        Some(v) => {
-            let name = v.to_str().unwrap_or_default();
-            gw.tier_by_name(name).ok_or_else(|| {
-                ApiError::new(
-                    StatusCode::NOT_FOUND,
-                    "invalid_request_error",
-                    "tier_not_found",
-                    format!("{TIER_HEADER} names no configured tier: {name:?}"),
-                )
-            })?
-        }
-        None => gw.config.route(&parsed.model).ok_or_else(|| {
+    let tier = parts
+        .headers
+        .get(&TIER)
+        .map(|v| v.to_str().unwrap_or_default().to_owned());
+    Ok((parsed, body, tier))
+}
+
+/// The tier serving a request: the one `x-switchyard-tier` names, else routing by model. Done
+/// under the engine's lock, with the config the engine runs.
+fn resolve(
+    config: &engine::Config,
+    parsed: &ParsedRequest,
+    tier: Option<&str>,
+) -> Result<TierId, ApiError> {
+    match tier {
+        Some(name) => config.tier_by_name(name).ok_or_else(|| {
+            ApiError::new(
+                StatusCode::NOT_FOUND,
+                "invalid_request_error",
+                "tier_not_found",
+                format!("{TIER_HEADER} names no configured tier: {name:?}"),
+            )
+        }),
+        None => config.route(&parsed.model).ok_or_else(|| {
             ApiError::new(
                 StatusCode::NOT_FOUND,
                 "invalid_request_error",
@@ -137,9 +150,8 @@ async fn prepare(
                     parsed.model
                 ),
             )
-        })?,
-    };
-    Ok((parsed, body, tier))
+        }),
+    }
 }
 
 /// What one attempt came to.
@@ -177,20 +189,36 @@ enum AttemptResult {
 
 async fn run(
     gw: &Arc<Shared>,
-    clients: &Clients,
+    clients: &WorkerClients,
     endpoint: Endpoint,
     parsed: ParsedRequest,
     body: Bytes,
-    tier: TierId,
+    (tier, client): (Option<String>, Option<Arc<str>>),
 ) -> Response<Body> {
     let number = gw.next_request.fetch_add(1, Ordering::Relaxed);
-    let request = Request {
-        tier,
-        input_tokens: parsed.input_tokens,
-        output_tokens: parsed.output_tokens,
-    };
     let now = gw.now();
-    let mut step = gw.lock().start(request, now);
+    let (mut step, config, tier) = {
+        let mut engine = gw.lock();
+        let tier = match resolve(&engine.live().config, &parsed, tier.as_deref()) {
+            Ok(tier) => tier,
+            Err(e) => return translate::error_response(&e, Shape::of_client(endpoint)),
+        };
+        let request = Request {
+            tier,
+            input_tokens: parsed.input_tokens,
+            output_tokens: parsed.output_tokens,
+        };
+        let step = match client {
+            None => engine.start(request, now),
+            Some(name) => match crate::clients::start(&mut engine, &name, request, now) {
+                Ok(step) => step,
+                Err(e) => return translate::error_response(&e, Shape::of_client(endpoint)),
+            },
+        };
+        let live = engine.live().clone();
+        let name = live.tier_names[tier.index()].clone();
+        (step, live, name)
+    };
     let mut life = Life {
         gw: gw.clone(),
         id: step.request(),
@@ -198,6 +226,7 @@ async fn run(
         number,
         model: Arc::from(parsed.model.as_str()),
         tier,
+        config,
         input_tokens: parsed.input_tokens,
         output_tokens: parsed.output_tokens,
     };
@@ -213,10 +242,12 @@ async fn run(
                 ..
             } => {
                 attempts = attempt;
-                let up = &gw.upstreams[deployment.index()];
+                // The config the engine picked from: its upstream lives while this attempt runs.
+                let live = life.config.clone();
+                let up = &live.upstreams[deployment.index()];
                 let sent = Instant::now();
                 let a = Attempt {
-                    deployment,
+                    name: live.deployment_names[deployment.index()].clone(),
                     number: attempt,
                     sent,
                     sent_at: sent.saturating_duration_since(gw.epoch),
@@ -249,7 +280,7 @@ async fn run(
                     }
                 };
                 let req = up.request(upstream_endpoint, upstream_body, parsed.stream);
-                let client = &clients.0[deployment.index()];
+                let client = &clients.get(&live, deployment);
                 let cap = life.deadline();
                 match attempt_once(up, client, req, parsed.stream, sent, cap).await {
                     AttemptResult::Expired => {

@@ -132,13 +132,19 @@ async fn dispatch(gateway: &Gateway, req: Request<Incoming>) -> Response<Body> {
         if req.method() != Method::POST {
             return method_not_allowed("POST");
         }
-        if let Err(e) = authenticate(gw, &req) {
-            return crate::translate::error_response(
-                &e,
-                crate::translate::Shape::of_client(endpoint),
-            );
-        }
-        return crate::proxy::handle(gw, &gateway.clients, endpoint, req).await;
+        let client = match authenticate(gw, &req) {
+            Ok(client) => client,
+            Err(e) => {
+                return crate::translate::error_response(
+                    &e,
+                    crate::translate::Shape::of_client(endpoint),
+                )
+            }
+        };
+        return crate::proxy::handle(gw, &gateway.clients, endpoint, req, client).await;
+    }
+    if path.starts_with("/admin/") {
+        return crate::admin::handle(gw, &req);
     }
     let get = matches!(*req.method(), Method::GET | Method::HEAD);
     match path {
@@ -164,7 +170,7 @@ async fn dispatch(gateway: &Gateway, req: Request<Incoming>) -> Response<Body> {
             res
         }
         "/v1/models" => match authenticate(gw, &req) {
-            Ok(()) => json(StatusCode::OK, gw.models_json.clone()),
+            Ok(_) => json(StatusCode::OK, gw.live().models_json.clone()),
             Err(e) => e.response(),
         },
         _ => ApiError::new(
@@ -177,15 +183,16 @@ async fn dispatch(gateway: &Gateway, req: Request<Incoming>) -> Response<Body> {
     }
 }
 
-fn authenticate(gw: &Shared, req: &Request<Incoming>) -> Result<(), ApiError> {
+/// The caller's `[[client]]` name, if its key is a client's; an error if no accepted key.
+fn authenticate(gw: &Shared, req: &Request<Incoming>) -> Result<Option<Arc<str>>, ApiError> {
     let header = req
         .headers()
         .get(header::AUTHORIZATION)
         .map(HeaderValue::as_bytes);
     // Anthropic's clients send the key as `x-api-key`.
     let api_key = req.headers().get("x-api-key").map(HeaderValue::as_bytes);
-    if gw.authorized(header, api_key) {
-        Ok(())
+    if let Ok(client) = gw.identify(header, api_key) {
+        Ok(client)
     } else {
         Err(ApiError::new(
             StatusCode::UNAUTHORIZED,

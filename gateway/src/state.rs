@@ -1,18 +1,18 @@
-//! The gateway's shared state: the engine behind one mutex (held only for the microseconds of a
-//! call, never across an await), the upstreams, the settings and a few counters.
+//! The gateway's shared state: the engine and the [`Live`] config it runs behind one mutex (held
+//! only for the microseconds of a call, never across an await), the settings and a few counters.
 
+use std::ops::{Deref, DerefMut};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use bytes::Bytes;
-use engine::{Config, Engine, TierId};
+use engine::{Config, Engine};
 use subtle::ConstantTimeEq;
 
 use crate::error::GatewayError;
+use crate::live::{Live, WorkerClients};
 use crate::trace::TraceSink;
-use crate::upstream::{Clients, Upstream};
 
 /// Default request body limit: 4 MiB.
 pub const DEFAULT_MAX_BODY_BYTES: usize = 4 * 1024 * 1024;
@@ -47,6 +47,11 @@ pub struct Settings {
     /// Largest number of client connections open at once (all workers together). Further
     /// connections are not accepted until one closes: they wait in the listen backlog.
     pub max_connections: usize,
+    /// The config file that SIGHUP and `POST /admin/reload` re-read; `None`: reload refused.
+    pub config_path: Option<PathBuf>,
+    /// Key of the admin endpoints (`/admin/*`, `Authorization: Bearer …`); `None`: they
+    /// answer 404, as if they did not exist.
+    pub admin_key: Option<String>,
 }
 
 impl std::fmt::Debug for Settings {
@@ -63,6 +68,8 @@ impl std::fmt::Debug for Settings {
             .field("body_read_timeout", &self.body_read_timeout)
             .field("header_read_timeout", &self.header_read_timeout)
             .field("max_connections", &self.max_connections)
+            .field("config_path", &self.config_path)
+            .field("admin_key", &self.admin_key.as_ref().map(|_| "<redacted>"))
             .finish()
     }
 }
@@ -78,6 +85,8 @@ impl Default for Settings {
             body_read_timeout: DEFAULT_BODY_READ_TIMEOUT,
             header_read_timeout: DEFAULT_HEADER_READ_TIMEOUT,
             max_connections: DEFAULT_MAX_CONNECTIONS,
+            config_path: None,
+            admin_key: None,
         }
     }
 }
@@ -116,46 +125,87 @@ impl Drop for InFlight {
 #[derive(Clone)]
 pub struct Gateway {
     pub(crate) inner: Arc<Shared>,
-    pub(crate) clients: Arc<Clients>,
+    pub(crate) clients: Arc<WorkerClients>,
 }
 
+/// The engine and the config it runs, changed together.
+pub(crate) struct Core {
+    pub engine: Engine,
+    pub live: Arc<Live>,
+}
+
+/// The locked [`Core`]: derefs to the engine; [`EngineGuard::live`] is the config whose
+/// deployment and tier ids the engine hands out meanwhile.
+pub(crate) struct EngineGuard<'a>(MutexGuard<'a, Core>);
+
+impl EngineGuard<'_> {
+    /// The config the engine runs (its ids index these upstreams and tiers).
+    pub fn live(&self) -> &Arc<Live> {
+        &self.0.live
+    }
+
+    /// Both halves, for a reload.
+    pub fn core(&mut self) -> &mut Core {
+        &mut self.0
+    }
+}
+
+impl Deref for EngineGuard<'_> {
+    type Target = Engine;
+    fn deref(&self) -> &Engine {
+        &self.0.engine
+    }
+}
+
+impl DerefMut for EngineGuard<'_> {
+    fn deref_mut(&mut self) -> &mut Engine {
+        &mut self.0.engine
+    }
+}
+
+/// Reload outcomes, for `switchyard_config_reloads_total`.
+#[derive(Debug, Default)]
+pub(crate) struct ReloadCounters {
+    pub ok: AtomicU64,
+    pub error: AtomicU64,
+}
+
+/// Looks up an environment variable (the process's, or a test's).
+pub(crate) type EnvLookup = dyn Fn(&str) -> Option<String> + Send + Sync;
+
 pub(crate) struct Shared {
-    pub engine: Mutex<Engine>,
-    pub config: Config,
+    pub engine: Mutex<Core>,
     pub epoch: Instant,
-    pub upstreams: Vec<Upstream>,
     pub keys: Vec<Vec<u8>>,
+    pub admin_key: Option<Vec<u8>>,
+    pub reloads: ReloadCounters,
+    /// Serialises reloads (two at once would race on the generation number).
+    pub reloading: Mutex<()>,
+    /// Where keys are looked up (the process environment, or a test's).
+    pub env: Box<EnvLookup>,
     pub settings: Settings,
     pub trace: Option<TraceSink>,
     pub next_request: AtomicU64,
     pub http: HttpCounters,
-    pub models_json: Bytes,
     /// One permit per open client connection (`max_connections` in all).
     pub connection_slots: Arc<tokio::sync::Semaphore>,
 }
 
 impl Gateway {
     /// Builds the gateway for a checked config. `env` looks up environment variables (the
-    /// deployments' API keys); a deployment whose `api_key_env` is unset is an error naming both.
+    /// deployments' API keys, the clients' keys), now and at every reload; a deployment whose
+    /// `api_key_env` is unset is an error naming both.
     pub fn new(
         config: Config,
         settings: Settings,
-        env: impl Fn(&str) -> Option<String>,
+        env: impl Fn(&str) -> Option<String> + Send + Sync + 'static,
     ) -> Result<Gateway, GatewayError> {
-        let upstreams = config
-            .deployments
-            .iter()
-            .map(|d| Upstream::new(d, &env))
-            .collect::<Result<Vec<_>, _>>()?;
+        let live = Live::build(config.clone(), &env, None, 0)
+            .map_err(|mut errors| errors.swap_remove(0))?;
         let trace = match &settings.trace_out {
             None => None,
             Some(path) => Some(
-                TraceSink::create(
-                    path,
-                    config.tiers.iter().map(|t| t.name.clone()).collect(),
-                    config.deployments.iter().map(|d| d.id.clone()).collect(),
-                )
-                .map_err(|cause| GatewayError::Trace {
+                TraceSink::create(path).map_err(|cause| GatewayError::Trace {
                     path: path.clone(),
                     cause,
                 })?,
@@ -167,25 +217,33 @@ impl Gateway {
             .map(|k| k.trim().as_bytes().to_vec())
             .filter(|k| !k.is_empty())
             .collect();
-        let models_json = Bytes::from(models_json(&config));
+        let admin_key = settings
+            .admin_key
+            .as_deref()
+            .map(|k| k.trim().as_bytes().to_vec())
+            .filter(|k| !k.is_empty());
         let settings_max_connections = settings
             .max_connections
             .clamp(1, tokio::sync::Semaphore::MAX_PERMITS);
-        let engine = Engine::new(config.clone(), settings.seed);
-        let clients = Arc::new(Clients::new(&upstreams));
+        let engine = Engine::new(config, settings.seed);
+        let clients = Arc::new(WorkerClients::new(&live));
         Ok(Gateway {
             clients,
             inner: Arc::new(Shared {
-                engine: Mutex::new(engine),
-                config,
+                engine: Mutex::new(Core {
+                    engine,
+                    live: Arc::new(live),
+                }),
                 epoch: Instant::now(),
-                upstreams,
                 keys,
+                admin_key,
+                reloads: ReloadCounters::default(),
+                reloading: Mutex::new(()),
+                env: Box::new(env),
                 settings,
                 trace,
                 next_request: AtomicU64::new(1),
                 http: HttpCounters::default(),
-                models_json,
                 connection_slots: Arc::new(tokio::sync::Semaphore::new(settings_max_connections)),
             }),
         })
@@ -201,13 +259,13 @@ impl Gateway {
     pub fn worker(&self) -> Gateway {
         Gateway {
             inner: self.inner.clone(),
-            clients: Arc::new(Clients::new(&self.inner.upstreams)),
+            clients: Arc::new(WorkerClients::new(&self.inner.live())),
         }
     }
 
-    /// The config being served.
-    pub fn config(&self) -> &Config {
-        &self.inner.config
+    /// The config being served now (a copy: a reload may replace it at any time).
+    pub fn config(&self) -> Config {
+        self.inner.lock().live().config.clone()
     }
 
     /// The settings.
@@ -243,30 +301,43 @@ impl Shared {
         self.epoch.elapsed()
     }
 
-    pub fn lock(&self) -> MutexGuard<'_, Engine> {
+    pub fn lock(&self) -> EngineGuard<'_> {
         // A panic while the engine was locked leaves it poisoned; its state is still the best
         // information there is, so keep serving rather than failing every request.
-        self.engine.lock().unwrap_or_else(|e| e.into_inner())
+        EngineGuard(self.engine.lock().unwrap_or_else(|e| e.into_inner()))
     }
 
-    /// The tier for a request: the `x-switchyard-tier` header if given, else routing.
-    pub fn tier_by_name(&self, name: &str) -> Option<TierId> {
-        self.config.tier_by_name(name)
+    /// The config served now.
+    pub fn live(&self) -> Arc<Live> {
+        self.lock().live().clone()
     }
 
-    /// Whether `Authorization` carries an accepted key (constant-time per key).
-    pub fn authorized(&self, header: Option<&[u8]>, api_key: Option<&[u8]>) -> bool {
-        if self.keys.is_empty() {
-            return true;
+    /// Who is calling: `Ok(Some(name))` for a `[[client]]` key, `Ok(None)` for a
+    /// `--gateway-keys-env` key (or anyone, when neither keys nor clients are configured),
+    /// `Err(())` otherwise. Keys compare in constant time.
+    pub fn identify(
+        &self,
+        header: Option<&[u8]>,
+        api_key: Option<&[u8]>,
+    ) -> Result<Option<Arc<str>>, ()> {
+        let token = header.and_then(bearer_token).or(api_key);
+        let live = self.live();
+        if let Some(client) = token.and_then(|t| live.client_of(t)) {
+            return Ok(Some(client));
         }
-        let Some(token) = header.and_then(bearer_token).or(api_key) else {
-            return false;
-        };
+        if self.keys.is_empty() && live.client_keys.is_empty() {
+            return Ok(None);
+        }
+        let Some(token) = token else { return Err(()) };
         let mut ok = subtle::Choice::from(0);
         for k in &self.keys {
             ok |= k.as_slice().ct_eq(token);
         }
-        ok.into()
+        if bool::from(ok) {
+            Ok(None)
+        } else {
+            Err(())
+        }
     }
 
     pub fn count_status(&self, status: u16) {
@@ -286,7 +357,7 @@ fn bearer_token(header: &[u8]) -> Option<&[u8]> {
 /// `GET /v1/models`: every route pattern and every tier name, each with the tier serving it.
 /// A name is listed once: a tier named like a route pattern appears as the route (the first
 /// route wins for repeated patterns).
-fn models_json(config: &Config) -> String {
+pub(crate) fn models_json(config: &Config) -> String {
     let mut data: Vec<serde_json::Value> = Vec::new();
     let mut seen = std::collections::HashSet::new();
     for r in &config.routes {

@@ -35,10 +35,10 @@ pub struct Row {
     pub attempt: u8,
     /// Model name the client asked for.
     pub model: Arc<str>,
-    /// Tier index.
-    pub tier: usize,
-    /// Deployment index.
-    pub deployment: usize,
+    /// Tier name.
+    pub tier: Arc<str>,
+    /// Deployment id.
+    pub deployment: Arc<str>,
     /// `None` for success.
     pub failure: Option<FailureKind>,
     /// HTTP status, 0 when none.
@@ -65,20 +65,15 @@ pub struct TraceSink {
 }
 
 impl TraceSink {
-    /// Creates the file, writes the header and starts the writer thread. `tiers` and
-    /// `deployments` name the indices in rows.
-    pub fn create(
-        path: &Path,
-        tiers: Vec<String>,
-        deployments: Vec<String>,
-    ) -> io::Result<TraceSink> {
+    /// Creates the file, writes the header and starts the writer thread.
+    pub fn create(path: &Path) -> io::Result<TraceSink> {
         let mut out = BufWriter::with_capacity(64 * 1024, File::create(path)?);
         writeln!(out, "{HEADER}")?;
         out.flush()?;
         let (tx, rx) = mpsc::channel();
         let thread = std::thread::Builder::new()
             .name("switchyard-trace".into())
-            .spawn(move || writer(rx, out, &tiers, &deployments))?;
+            .spawn(move || writer(rx, out))?;
         Ok(TraceSink {
             tx,
             thread: std::sync::Mutex::new(Some(thread)),
@@ -111,12 +106,12 @@ impl Drop for TraceSink {
     }
 }
 
-fn writer(rx: Receiver<Msg>, mut out: BufWriter<File>, tiers: &[String], deployments: &[String]) {
+fn writer(rx: Receiver<Msg>, mut out: BufWriter<File>) {
     let mut dirty = false;
     loop {
         match rx.recv_timeout(FLUSH_EVERY) {
             Ok(Msg::Row(row)) => {
-                if let Err(e) = write_row(&mut out, &row, tiers, deployments) {
+                if let Err(e) = write_row(&mut out, &row) {
                     tracing::warn!(error = %e, "trace: cannot write row");
                 }
                 dirty = true;
@@ -148,13 +143,7 @@ fn ms(d: Duration) -> f64 {
 }
 
 /// Writes one CSV row.
-pub fn write_row(
-    out: &mut impl Write,
-    r: &Row,
-    tiers: &[String],
-    deployments: &[String],
-) -> io::Result<()> {
-    let name = |names: &[String], i: usize| names.get(i).cloned().unwrap_or_default();
+pub fn write_row(out: &mut impl Write, r: &Row) -> io::Result<()> {
     write!(
         out,
         "{:.3},{},{},{},{},{},{},{},{},{},{:.3},",
@@ -162,8 +151,8 @@ pub fn write_row(
         r.request_id,
         r.attempt,
         csv_field(&r.model),
-        csv_field(&name(tiers, r.tier)),
-        csv_field(&name(deployments, r.deployment)),
+        csv_field(&r.tier),
+        csv_field(&r.deployment),
         r.failure.map_or("ok", FailureKind::name),
         r.status,
         r.input_tokens,
@@ -196,8 +185,8 @@ mod tests {
             request_id: 7,
             attempt: 2,
             model: "gpt,4".into(),
-            tier: 0,
-            deployment: 1,
+            tier: "std".into(),
+            deployment: "b".into(),
             failure: Some(FailureKind::RateLimited),
             status: 429,
             input_tokens: 10,
@@ -206,7 +195,7 @@ mod tests {
             ttft: None,
         };
         let mut out = Vec::new();
-        write_row(&mut out, &row, &["std".into()], &["a".into(), "b".into()]).unwrap();
+        write_row(&mut out, &row).unwrap();
         assert_eq!(
             String::from_utf8(out).unwrap(),
             "12.345,7,2,\"gpt,4\",std,b,rate_limited,429,10,256,1.500,\n"

@@ -258,16 +258,6 @@ fn check_endpoint(d: &engine::config::Deployment) -> Result<Checked, GatewayErro
     })
 }
 
-/// One pooled client per deployment, indexed like the config's deployments.
-pub struct Clients(pub Vec<UpstreamClient>);
-
-impl Clients {
-    /// Fresh clients for these upstreams.
-    pub fn new(upstreams: &[Upstream]) -> Clients {
-        Clients(upstreams.iter().map(Upstream::new_client).collect())
-    }
-}
-
 fn client(connect_timeout: Duration) -> UpstreamClient {
     let mut http = HttpConnector::new();
     http.set_connect_timeout(Some(connect_timeout));

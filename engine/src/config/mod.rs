@@ -3,6 +3,7 @@
 //! [`Config::from_toml`] (or [`Config::from_raw`]) is the only way to build one, so every
 //! [`Config`] in the program has unique ids, known tiers, acyclic fallbacks and sane limits.
 
+pub mod clients;
 pub mod duration;
 pub mod raw;
 pub mod toml_error;
@@ -215,6 +216,9 @@ pub struct Config {
     pub health: HealthPolicy,
     /// Estimator time constants.
     pub balancing: BalancingParams,
+    /// Clients with their own keys, tiers and limits (`[[client]]`), indexed by
+    /// [`crate::ClientId`].
+    pub clients: Vec<clients::Client>,
     exact_routes: HashMap<String, TierId>,
 }
 
@@ -262,6 +266,14 @@ impl Config {
             .iter()
             .position(|d| d.id == id)
             .map(DeploymentId::from_index)
+    }
+
+    /// The client with this name.
+    pub fn client_by_name(&self, name: &str) -> Option<crate::ClientId> {
+        self.clients
+            .iter()
+            .position(|c| c.name == name)
+            .map(crate::ClientId::from_index)
     }
 
     /// The deployment behind an id.
@@ -347,6 +359,7 @@ impl Validator {
         Self::fallbacks(&raw, &tier_index, &mut tiers)?;
         Self::check_acyclic(&tiers, &raw)?;
         let routes = Self::routes(&raw, &tier_index)?;
+        let clients = clients::clients(&raw, &tier_index)?;
         let exact_routes = routes
             .iter()
             .filter(|r| !r.pattern.ends_with('*'))
@@ -364,6 +377,7 @@ impl Validator {
                 default_latency: raw.balancing.default_latency,
                 error_sensitivity: Self::sensitivity(&raw)?,
             },
+            clients,
             exact_routes,
         })
     }

@@ -32,6 +32,28 @@ pub struct RawConfig {
     /// `[balancing]`: the time constants the strategies use.
     #[serde(default)]
     pub balancing: RawBalancing,
+    /// `[[client]]`: a client key with its own allowed tiers and limits.
+    #[serde(default, rename = "client")]
+    pub clients: Vec<Spanned<RawClient>>,
+}
+
+/// `[[client]]` as written.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawClient {
+    pub name: String,
+    #[serde(default)]
+    pub key_env: Option<String>,
+    #[serde(default)]
+    pub key_sha256: Option<String>,
+    #[serde(default)]
+    pub tiers: Option<Vec<String>>,
+    #[serde(default)]
+    pub rpm: Option<i64>,
+    #[serde(default)]
+    pub tpm: Option<i64>,
+    #[serde(default)]
+    pub rpd: Option<i64>,
 }
 
 /// `[[deployment]]` as written.

@@ -79,7 +79,7 @@ impl TestGateway {
     pub async fn start_with(
         toml: &str,
         settings: Settings,
-        env: impl Fn(&str) -> Option<String>,
+        env: impl Fn(&str) -> Option<String> + Send + Sync + 'static,
     ) -> TestGateway {
         let config = engine::Config::from_toml(toml).expect("test config is valid");
         let gateway = Gateway::new(config, settings, env).expect("gateway starts");

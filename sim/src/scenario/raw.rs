@@ -47,6 +47,7 @@ impl RawScenario {
             retry: self.retry.clone(),
             health: self.health.clone(),
             balancing: self.balancing.clone(),
+            clients: Vec::new(),
         }
     }
 }
