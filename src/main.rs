@@ -10,8 +10,8 @@ mod progress;
 mod replay;
 mod serve;
 mod simulate;
-mod whatif;
 mod status;
+mod whatif;
 
 use std::process::ExitCode;
 

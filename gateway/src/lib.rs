@@ -32,7 +32,6 @@ mod relay;
 pub mod reload;
 pub mod request;
 mod server;
-mod sha256;
 mod startup;
 mod state;
 pub mod trace;

@@ -6,6 +6,7 @@
 //! attempt on it runs, so a reload that removes a deployment never pulls a connection from
 //! under an in-flight request: the old upstream lives until its last attempt ends.
 
+use sha2::{Digest as _, Sha256};
 use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
@@ -113,7 +114,8 @@ impl Live {
             let same: bool = match key {
                 KnownKey::Exact(k) => k.as_slice().ct_eq(token).into(),
                 KnownKey::Hash(h) => {
-                    let digest = hash.get_or_insert_with(|| crate::sha256::sha256(token));
+                    let digest: &[u8; 32] =
+                        hash.get_or_insert_with(|| Sha256::digest(token).into());
                     h.ct_eq(digest).into()
                 }
             };

@@ -5,9 +5,9 @@
 mod common;
 
 use common::*;
-use mock::{Behaviour, MockUpstream};
 use gateway::Settings;
 use http::StatusCode;
+use mock::{Behaviour, MockUpstream};
 use serde_json::Value;
 
 /// SHA-256 of "team-b-secret".

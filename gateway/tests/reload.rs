@@ -8,10 +8,10 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use common::*;
-use mock::{Behaviour, MockUpstream};
 use gateway::Settings;
 use http::{Request, StatusCode};
 use http_body_util::{BodyExt, Full};
+use mock::{Behaviour, MockUpstream};
 use serde_json::Value;
 
 const ADMIN: &str = "admin-secret-7f3a";

@@ -165,7 +165,7 @@ fn scenario_with(world: &str, name: &str, config_path: &Path) -> anyhow::Result<
     let gateway_text = toml::to_string(&gateway).context("re-encoding the config")?;
     engine::Config::from_toml(&gateway_text).map_err(|e| anyhow!("{file}: {e}"))?;
     let mut merged: toml::Table = toml::from_str(world).context("the world scenario")?;
-    merged.retain(|k, _| !GATEWAY_TABLES.iter().any(|t| *t == k));
+    merged.retain(|k, _| !GATEWAY_TABLES.contains(&k));
     merged.extend(gateway);
     let merged_text = toml::to_string(&merged).context("re-encoding the scenario")?;
     Scenario::parse(&merged_text, &format!("{name} with {file}"), name)
