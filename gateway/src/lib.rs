@@ -17,6 +17,7 @@
 
 pub mod accept;
 mod admin;
+mod attempt;
 mod body;
 mod clients;
 pub mod error;
@@ -45,9 +46,10 @@ use std::time::Duration;
 use tokio::net::TcpListener;
 use tracing::info;
 
+pub use attempt::says_context_length_exceeded;
 pub use body::Body;
 pub use error::{ApiError, GatewayError};
-pub use proxy::{says_context_length_exceeded, DEPLOYMENT_HEADER, TIER_HEADER};
+pub use proxy::{DEPLOYMENT_HEADER, TIER_HEADER};
 pub use server::serve;
 pub use state::{
     Gateway, Settings, DEFAULT_BODY_READ_TIMEOUT, DEFAULT_HEADER_READ_TIMEOUT,
