@@ -14,6 +14,7 @@
 
 pub mod anthropic;
 pub mod canonical;
+mod fields;
 pub mod openai_chat;
 pub mod responses;
 pub mod sse;

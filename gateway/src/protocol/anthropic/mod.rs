@@ -50,8 +50,8 @@ pub use stream::{Decoder, Encoder};
 use serde_json::{json, Value};
 
 #[cfg(doc)]
-use super::canonical::StreamEvent;
-use super::canonical::{FinishReason, Untranslatable, Usage};
+use super::canonical::{StreamEvent, Untranslatable};
+use super::canonical::{FinishReason, Usage};
 use super::ErrorKind;
 
 /// An error answer in Anthropic's shape:
@@ -81,14 +81,6 @@ fn error_json(kind: ErrorKind, message: &str) -> Value {
         ErrorKind::Overloaded => "overloaded_error",
     };
     json!({"type": "error", "error": {"type": kind, "message": message}})
-}
-
-/// An [`Untranslatable`] for `field`.
-fn bad(field: impl Into<String>, reason: impl Into<String>) -> Untranslatable {
-    Untranslatable {
-        field: field.into(),
-        reason: reason.into(),
-    }
 }
 
 /// Anthropic's `stop_reason` for a canonical one.

@@ -2,10 +2,10 @@
 
 use serde_json::{json, Map, Value};
 
-use super::bad;
 use crate::protocol::canonical::{
     ChatRequest, ImageSource, Part, Role, ToolChoice, Untranslatable,
 };
+use crate::protocol::fields::bad;
 
 /// `max_tokens` written when the request has none (Anthropic requires it).
 pub const DEFAULT_MAX_TOKENS: u32 = 4096;

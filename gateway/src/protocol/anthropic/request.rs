@@ -2,20 +2,16 @@
 
 use serde_json::{Map, Value};
 
-use super::bad;
 use crate::protocol::canonical::{
     ChatRequest, ImageSource, Message, Part, Role, Tool, ToolChoice, Untranslatable,
 };
+use crate::protocol::fields::{bad, json_object, number, string, uint};
 
 /// Parses an Anthropic Messages body; a field that would change the answer and has no
 /// canonical equivalent is an [`Untranslatable`] naming it (see the [module](super) docs). A
 /// missing `max_tokens` is accepted (`None`).
 pub fn parse_request(body: &[u8]) -> Result<ChatRequest, Untranslatable> {
-    let doc: Value =
-        serde_json::from_slice(body).map_err(|e| bad("body", format!("not JSON: {e}")))?;
-    let obj = doc
-        .as_object()
-        .ok_or_else(|| bad("body", "must be a JSON object"))?;
+    let obj = &json_object(body)?;
     refuse_unsupported(obj)?;
     let get = |k: &str| obj.get(k).filter(|v| !v.is_null());
     let mut req = ChatRequest {
@@ -24,11 +20,7 @@ pub fn parse_request(body: &[u8]) -> Result<ChatRequest, Untranslatable> {
             .transpose()?
             .unwrap_or_default(),
         max_tokens: get("max_tokens")
-            .map(|v| {
-                v.as_u64()
-                    .and_then(|n| u32::try_from(n).ok())
-                    .ok_or_else(|| bad("max_tokens", "must be a whole number below 2^32"))
-            })
+            .map(|v| uint(v, "max_tokens"))
             .transpose()?,
         temperature: get("temperature")
             .map(|v| number(v, "temperature"))
@@ -225,14 +217,4 @@ fn tool_choice(c: &Value) -> Result<ToolChoice, Untranslatable> {
         "tool" => Ok(ToolChoice::Named(string(&c["name"], "tool_choice.name")?)),
         other => Err(bad("tool_choice.type", format!("unknown choice `{other}`"))),
     }
-}
-
-fn string(v: &Value, path: &str) -> Result<String, Untranslatable> {
-    v.as_str()
-        .map(str::to_owned)
-        .ok_or_else(|| bad(path, "must be a string"))
-}
-
-fn number(v: &Value, path: &str) -> Result<f64, Untranslatable> {
-    v.as_f64().ok_or_else(|| bad(path, "must be a number"))
 }

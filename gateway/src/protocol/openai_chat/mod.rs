@@ -45,9 +45,9 @@ pub use stream::{Decoder, Encoder};
 
 use serde_json::{json, Value};
 
+use super::canonical::Usage;
 #[cfg(doc)]
-use super::canonical::{ChatRequest, Part, StreamEvent};
-use super::canonical::{Untranslatable, Usage};
+use super::canonical::{ChatRequest, Part, StreamEvent, Untranslatable};
 use super::ErrorKind;
 
 /// Whether a client's request body asks for usage in its stream
@@ -81,14 +81,6 @@ pub fn stream_error(message: &str) -> Vec<u8> {
     let mut out = Vec::new();
     super::sse::write_event(&mut out, "", &data.to_string());
     out
-}
-
-/// An [`Untranslatable`] for `field`.
-fn bad(field: impl Into<String>, reason: impl Into<String>) -> Untranslatable {
-    Untranslatable {
-        field: field.into(),
-        reason: reason.into(),
-    }
 }
 
 /// OpenAI's `usage` object.

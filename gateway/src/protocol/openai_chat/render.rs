@@ -2,10 +2,10 @@
 
 use serde_json::{json, Map, Value};
 
-use super::bad;
 use crate::protocol::canonical::{
     ChatRequest, ImageSource, Message, Part, Role, ToolChoice, Untranslatable,
 };
+use crate::protocol::fields::bad;
 
 /// Renders an OpenAI chat completions body for `model` (streams ask for usage with
 /// `stream_options.include_usage`).

@@ -2,19 +2,15 @@
 
 use serde_json::{json, Map, Value};
 
-use super::bad;
 use crate::protocol::canonical::{
     ChatRequest, ImageSource, Message, Part, Role, Tool, ToolChoice, Untranslatable,
 };
+use crate::protocol::fields::{bad, json_object, number, string, uint};
 
 /// Parses an OpenAI chat completions body; a field that would change the answer and has no
 /// canonical equivalent is an [`Untranslatable`] naming it (see the [module](super) docs).
 pub fn parse_request(body: &[u8]) -> Result<ChatRequest, Untranslatable> {
-    let doc: Value =
-        serde_json::from_slice(body).map_err(|e| bad("body", format!("not JSON: {e}")))?;
-    let obj = doc
-        .as_object()
-        .ok_or_else(|| bad("body", "must be a JSON object"))?;
+    let obj = &json_object(body)?;
     refuse_unsupported(obj)?;
     let get = |k: &str| obj.get(k).filter(|v| !v.is_null());
     let mut req = ChatRequest {
@@ -335,20 +331,4 @@ fn parse_tool_choice(v: &Value) -> Result<ToolChoice, Untranslatable> {
         )?)),
         _ => Err(bad("tool_choice.type", "only function tool choices")),
     }
-}
-
-fn string(v: &Value, path: &str) -> Result<String, Untranslatable> {
-    v.as_str()
-        .map(str::to_owned)
-        .ok_or_else(|| bad(path, "must be a string"))
-}
-
-fn uint(v: &Value, path: &str) -> Result<u32, Untranslatable> {
-    v.as_u64()
-        .and_then(|n| u32::try_from(n).ok())
-        .ok_or_else(|| bad(path, "must be a whole number below 2^32"))
-}
-
-fn number(v: &Value, path: &str) -> Result<f64, Untranslatable> {
-    v.as_f64().ok_or_else(|| bad(path, "must be a number"))
 }

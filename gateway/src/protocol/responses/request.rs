@@ -27,13 +27,7 @@ const ACCEPTED: &[&str] = &[
     "background", "include", "truncation", "text",
 ];
 
-/// An [`Untranslatable`] naming `field`.
-pub(super) fn err(field: impl Into<String>, reason: impl Into<String>) -> Untranslatable {
-    Untranslatable {
-        field: field.into(),
-        reason: reason.into(),
-    }
-}
+pub(super) use crate::protocol::fields::bad as err;
 
 /// `at.key`, or `key` at the top level.
 fn path(at: &str, key: &str) -> String {
