@@ -3,7 +3,11 @@
 //! saturation scenarios adaptive's lead over random is significant once the runs are paired,
 //! although each strategy's own confidence interval overlaps the other's.
 
-use std::path::{Path, PathBuf};
+mod cli;
+
+use cli::TempDir;
+
+use std::path::Path;
 use std::process::{Command, Output};
 
 /// Two tiers with one deployment each, so a strategy has nothing to choose: every strategy that
@@ -20,27 +24,6 @@ const LABELS: [&str; 8] = [
     "fallback attempts",
     "cost",
 ];
-
-/// A fresh empty folder under the system temp dir, removed when dropped.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(name: &str) -> TempDir {
-        let dir = std::env::temp_dir().join(format!(
-            "switchyard-compare-paired-{}-{name}",
-            std::process::id()
-        ));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).expect("create temp dir");
-        TempDir(dir)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
 
 fn switchyard(args: &[&str], out: &Path) -> Output {
     Command::new(env!("CARGO_BIN_EXE_switchyard"))
@@ -107,7 +90,7 @@ fn number(s: &str) -> f64 {
 
 #[test]
 fn identical_choices_never_name_a_winner() {
-    let work = TempDir::new("identical");
+    let work = TempDir::new("compare-paired", "identical");
     let file = work.0.join("one-per-tier.toml");
     std::fs::write(&file, ONE_PER_TIER).expect("write scenario");
     let file = file.display().to_string();
@@ -164,7 +147,7 @@ fn identical_choices_never_name_a_winner() {
 
 #[test]
 fn adaptive_beats_random_in_the_provider_outage() {
-    let work = TempDir::new("outage");
+    let work = TempDir::new("compare-paired", "outage");
     let out = work.0.join("report");
     let file = scenario("provider-outage.toml");
     let args = ["compare", &file, "--strategies", "adaptive,random"];
@@ -207,7 +190,7 @@ fn adaptive_beats_random_in_the_provider_outage() {
 fn pairing_separates_strategies_whose_intervals_overlap() {
     // The example: on rate-limit-saturation adaptive and random are 96.82 % ± 1.21 and
     // 96.52 % ± 1.25 over 20 seeds, but adaptive is ahead on the same seeds.
-    let work = TempDir::new("saturation");
+    let work = TempDir::new("compare-paired", "saturation");
     let out = work.0.join("report");
     let file = scenario("rate-limit-saturation.toml");
     let stdout = compare(
@@ -253,7 +236,7 @@ fn pairing_separates_strategies_whose_intervals_overlap() {
 
 #[test]
 fn one_seed_names_no_winner_and_bad_choices_are_refused() {
-    let work = TempDir::new("refused");
+    let work = TempDir::new("compare-paired", "refused");
     let out = work.0.join("report");
     let file = scenario("provider-outage.toml");
     let stdout = compare(
@@ -305,7 +288,7 @@ fn one_seed_names_no_winner_and_bad_choices_are_refused() {
 #[test]
 fn seeds_auto_adds_batches_and_matches_a_fixed_run() {
     // On rate-limit-saturation adaptive's lead over random needs more than 3 and 5 seeds.
-    let work = TempDir::new("auto");
+    let work = TempDir::new("compare-paired", "auto");
     let (auto, fixed) = (work.0.join("auto"), work.0.join("fixed"));
     let file = scenario("rate-limit-saturation.toml");
     let args = ["compare", &file, "--strategies", "adaptive,random"];
@@ -346,7 +329,7 @@ fn header_learning_decides_the_hot_spot() {
     // configured 300k. Azure sends only `x-ratelimit-remaining-*`, so the engine never learns the
     // limit: random follows the weight into 429s, adaptive reads the remaining headroom and
     // takes none — significantly fewer on the same seeds.
-    let work = TempDir::new("hot-spot");
+    let work = TempDir::new("compare-paired", "hot-spot");
     let out = work.0.join("report");
     let file = scenario("hot-spot.toml");
     let args = [

@@ -2,7 +2,11 @@
 //! the CSVs parse, the PNGs are well-formed, `index.html` links only to files that exist, and the
 //! same seed gives byte-identical report files.
 
-use std::path::{Path, PathBuf};
+mod cli;
+
+use cli::TempDir;
+
+use std::path::Path;
 use std::process::Command;
 
 /// A short two-tier, four-deployment scenario: one OpenAI key is down (503s) from 1m to 2m.
@@ -164,27 +168,6 @@ const PLOTS: [&str; 5] = [
     "cost-p99",
     "weights",
 ];
-
-/// A fresh empty folder under the system temp dir, removed when dropped.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(name: &str) -> TempDir {
-        let dir = std::env::temp_dir().join(format!(
-            "switchyard-compare-report-{}-{name}",
-            std::process::id()
-        ));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).expect("create temp dir");
-        TempDir(dir)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
 
 fn compare(scenario: &Path, out: &Path) {
     let output = Command::new(env!("CARGO_BIN_EXE_switchyard"))
@@ -372,7 +355,7 @@ fn report_files() -> Vec<String> {
 
 #[test]
 fn compare_writes_a_complete_deterministic_report() {
-    let work = TempDir::new("work");
+    let work = TempDir::new("compare-report", "work");
     let scenario = work.0.join("small.toml");
     std::fs::write(&scenario, SCENARIO).expect("write scenario");
     let a = work.0.join("a");

@@ -46,3 +46,24 @@ pub fn fresh_dir(suite: &str, name: &str) -> PathBuf {
     std::fs::create_dir_all(&d).expect("a scratch folder");
     d
 }
+
+/// A fresh empty folder `switchyard-SUITE-PID-NAME` under the system temp dir, removed when
+/// dropped.
+pub struct TempDir(pub PathBuf);
+
+impl TempDir {
+    /// Creates it (emptied if a previous run left it).
+    pub fn new(suite: &str, name: &str) -> TempDir {
+        let dir =
+            std::env::temp_dir().join(format!("switchyard-{suite}-{}-{name}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("create temp dir");
+        TempDir(dir)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}

@@ -49,9 +49,9 @@ pub use stream::{Decoder, Encoder};
 
 use serde_json::{json, Value};
 
+use super::canonical::{FinishReason, Usage};
 #[cfg(doc)]
 use super::canonical::{StreamEvent, Untranslatable};
-use super::canonical::{FinishReason, Usage};
 use super::ErrorKind;
 
 /// An error answer in Anthropic's shape:
