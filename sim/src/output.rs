@@ -182,10 +182,10 @@ fn pad(s: &str, width: usize, left: bool) -> String {
     }
 }
 
-/// A fixed-width text table of rows (first row is the header).
-pub fn text_table(rows: &[Vec<String>]) -> String {
+/// The width in characters of each column of `rows` (rows may differ in length).
+pub fn column_widths(rows: &[Vec<String>]) -> Vec<usize> {
     let columns = rows.iter().map(Vec::len).max().unwrap_or(0);
-    let widths: Vec<usize> = (0..columns)
+    (0..columns)
         .map(|c| {
             rows.iter()
                 .filter_map(|r| r.get(c))
@@ -193,7 +193,12 @@ pub fn text_table(rows: &[Vec<String>]) -> String {
                 .max()
                 .unwrap_or(0)
         })
-        .collect();
+        .collect()
+}
+
+/// A fixed-width text table of rows (first row is the header).
+pub fn text_table(rows: &[Vec<String>]) -> String {
+    let widths = column_widths(rows);
     let mut out = String::new();
     for (i, row) in rows.iter().enumerate() {
         let cells: Vec<String> = row

@@ -183,16 +183,7 @@ fn duration(secs: f64) -> String {
 
 /// Left-aligned columns separated by two spaces.
 fn align(rows: &[Vec<String>]) -> String {
-    let columns = rows.iter().map(Vec::len).max().unwrap_or(0);
-    let widths: Vec<usize> = (0..columns)
-        .map(|c| {
-            rows.iter()
-                .filter_map(|r| r.get(c))
-                .map(|s| s.chars().count())
-                .max()
-                .unwrap_or(0)
-        })
-        .collect();
+    let widths = sim::output::column_widths(rows);
     let mut out = String::new();
     for r in rows {
         let mut line = String::new();
