@@ -46,6 +46,9 @@ pub fn limit_headers(headers: &HeaderMap) -> LimitHeaders {
     for k in headers.keys() {
         openai |= k.as_str().starts_with("x-ratelimit-");
         anthropic |= k.as_str().starts_with("anthropic-ratelimit-");
+        if openai {
+            break;
+        }
     }
     if !openai {
         if anthropic {

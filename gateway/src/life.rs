@@ -81,12 +81,6 @@ impl Life {
         self.gw.lock().first_byte(self.id, now);
     }
 
-    /// When the request's end-to-end deadline falls, as an instant, if it has one.
-    pub(crate) fn deadline(&self) -> Option<Instant> {
-        let at = self.gw.lock().deadline(self.id)?;
-        self.gw.epoch.checked_add(at)
-    }
-
     /// The deadline passed: the request fails with the engine's deadline reason.
     pub(crate) fn expire(&mut self, a: Option<&Attempt>) -> Step {
         let now = self.gw.now();

@@ -160,7 +160,8 @@ async fn run(
 ) -> Response<Body> {
     let number = gw.next_request.fetch_add(1, Ordering::Relaxed);
     let now = gw.now();
-    let (mut step, config, tier) = {
+    // The end-to-end deadline is fixed at the start: read it while the engine is locked anyway.
+    let (mut step, config, tier, deadline) = {
         let mut engine = gw.lock();
         let tier = match resolve(&engine.live().config, &parsed, tier.as_deref()) {
             Ok(tier) => tier,
@@ -180,7 +181,10 @@ async fn run(
         };
         let live = engine.live().clone();
         let name = live.tier_names[tier.index()].clone();
-        (step, live, name)
+        let deadline = engine
+            .deadline(step.request())
+            .and_then(|at| gw.epoch.checked_add(at));
+        (step, live, name, deadline)
     };
     let mut life = Life {
         gw: gw.clone(),
@@ -244,8 +248,7 @@ async fn run(
                 };
                 let req = up.request(upstream_endpoint, upstream_body, parsed.stream);
                 let client = &clients.get(&live, deployment);
-                let cap = life.deadline();
-                match attempt_once(up, client, req, parsed.stream, sent, cap).await {
+                match attempt_once(up, client, req, parsed.stream, sent, deadline).await {
                     AttemptResult::Expired => {
                         info!(request = number, deployment = %up.id, attempt, "the request's deadline passed during the attempt");
                         step = life.expire(Some(&a));
