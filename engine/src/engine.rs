@@ -26,6 +26,7 @@ use crate::step::{FailReason, Request, Step};
 use crate::strategy::{Balancer, Rng, Selection};
 
 mod bookkeeping;
+mod cluster;
 mod reconfigure;
 mod select;
 
@@ -139,6 +140,8 @@ pub struct Engine {
     rng: Rng,
     metrics: Metrics,
     live: usize,
+    /// The fraction of every limit this replica spends (1 alone; see [`crate::cluster`]).
+    fleet_share: f64,
 }
 
 impl Engine {
@@ -165,6 +168,7 @@ impl Engine {
             rng: Rng::seed_from_u64(seed),
             metrics,
             live: 0,
+            fleet_share: 1.0,
             config,
         }
     }

@@ -88,6 +88,20 @@ impl Breaker {
         }
     }
 
+    /// Until when the breaker is open, if it is (half-open included).
+    pub fn open_until(&self) -> Option<Duration> {
+        self.open_until
+    }
+
+    /// Another replica's breaker opened until `until`: this one stays shut as long (if it is
+    /// not already open longer), without counting an opening of its own. A probe of its own
+    /// that is out keeps its result.
+    pub fn open_from_fleet(&mut self, now: Duration, until: Duration) {
+        if until > now && self.open_until.is_none_or(|u| u < until) && !self.probing {
+            self.open_until = Some(until);
+        }
+    }
+
     /// A request is being sent; returns true when it is the half-open probe (the breaker was open).
     pub fn on_send(&mut self) -> bool {
         if self.open_until.is_some() {

@@ -32,6 +32,7 @@
 //! ```
 
 pub mod clients;
+pub mod cluster;
 pub mod config;
 mod engine;
 pub mod error;

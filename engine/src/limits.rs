@@ -15,19 +15,47 @@
 use std::time::Duration;
 
 /// A refilling budget of units (requests or tokens) against an optional limit.
+///
+/// In a fleet of replicas (see [`crate::cluster`]) the budget is this replica's *share*: it
+/// holds at most limit × share and refills at that fraction of the rate, and beside it the
+/// window keeps the replica's view of the whole fleet's budget and the use not yet reported.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Window {
     limit: Option<u64>,
-    /// The limit as a float; infinite when unlimited (as is `level` then), so a fit check
-    /// needs neither a branch nor an integer conversion.
+    /// The share's ceiling: limit × share (the limit alone), infinite when unlimited (as is
+    /// `level` then), so a fit check needs neither a branch nor an integer conversion.
     cap: f64,
-    /// 1 ÷ limit (0 when unlimited), so headroom fractions need no division.
+    /// The limit as a float (infinite when unlimited).
+    limit_f: f64,
+    /// 1 ÷ cap (0 when unlimited), so headroom fractions need no division.
     inv_limit: f64,
     length: f64,
+    /// limit ÷ length: the whole fleet's refill rate.
+    full_rate: f64,
     base_rate: f64,
     rate: f64,
     level: f64,
     updated: f64,
+    /// This replica's fraction of the fleet's budget (1 alone).
+    share: f64,
+    /// Units charged (net of corrections) since the last [`Window::export_used`].
+    pending: f64,
+    /// The fleet's budget as this replica last learned it.
+    fleet_level: f64,
+    fleet_updated: f64,
+    /// The provider's last word on this window, not yet exported to the fleet.
+    observed: Option<Observation>,
+}
+
+/// What a provider's rate-limit headers said about a window, and when.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Observation {
+    /// When the headers arrived (driver time).
+    pub at: Duration,
+    /// The limit the provider reported, if it did.
+    pub limit: Option<u64>,
+    /// Units the provider said were left.
+    pub remaining: u64,
 }
 
 impl Window {
@@ -39,12 +67,19 @@ impl Window {
         Window {
             limit,
             cap,
+            limit_f: cap,
             inv_limit: limit.map_or(0.0, |l| 1.0 / l as f64),
             length: length.as_secs_f64().max(1e-9),
+            full_rate: rate,
             base_rate: rate,
             rate,
             level: cap,
             updated: 0.0,
+            share: 1.0,
+            pending: 0.0,
+            fleet_level: cap,
+            fleet_updated: 0.0,
+            observed: None,
         }
     }
 
@@ -67,7 +102,7 @@ impl Window {
         if self.limit.is_some() && now.as_secs_f64() > self.updated {
             self.level = self.available(now);
             self.updated = now.as_secs_f64();
-            if self.level >= self.limit.unwrap_or(0) as f64 {
+            if self.level >= self.cap {
                 self.rate = self.base_rate;
             }
         }
@@ -81,8 +116,15 @@ impl Window {
     /// [`Window::fits`] with `now` in seconds and `amount` as a float (the engine checks many
     /// windows at once).
     pub fn fits_at_secs(&self, now: f64, amount: f64) -> bool {
+        // A share smaller than one request still lets it through once full (the overdraft is
+        // bounded by that request); more than the whole limit never fits.
+        let need = if amount <= self.limit_f {
+            amount.min(self.cap)
+        } else {
+            amount
+        };
         // A hair of tolerance so that the time `available_at` promised really fits.
-        self.available_at_secs(now) >= amount - 1e-6
+        self.available_at_secs(now) >= need - 1e-6
     }
 
     /// Earliest time `amount` units fit, or `None` if never (more than the limit).
@@ -93,7 +135,7 @@ impl Window {
         if amount > limit {
             return None;
         }
-        let missing = amount as f64 - self.available(now);
+        let missing = (amount as f64).min(self.cap) - self.available(now);
         if missing <= 0.0 {
             return Some(now);
         }
@@ -122,7 +164,7 @@ impl Window {
     pub fn utilisation(&self, now: Duration) -> f64 {
         match self.limit {
             None => 0.0,
-            Some(l) => (1.0 - self.available(now) / l as f64).clamp(0.0, 1.0),
+            Some(_) => (1.0 - self.available(now) * self.inv_limit).clamp(0.0, 1.0),
         }
     }
 
@@ -132,14 +174,16 @@ impl Window {
             self.settle(now);
             self.level -= amount as f64;
         }
+        self.pending += amount as f64;
     }
 
     /// Replaces an estimate charged earlier by the real amount (refunds or charges the difference).
     pub fn correct(&mut self, now: Duration, estimated: u64, actual: u64) {
-        if let Some(l) = self.limit {
+        if self.limit.is_some() {
             self.settle(now);
-            self.level = (self.level + estimated as f64 - actual as f64).min(l as f64);
+            self.level = (self.level + estimated as f64 - actual as f64).min(self.cap);
         }
+        self.pending += actual as f64 - estimated as f64;
     }
 
     /// Replaces the configured limit (a reloaded config), keeping what has been used: the
@@ -157,15 +201,21 @@ impl Window {
         } else {
             self.level.min(fresh.cap)
         };
+        let (share, pending, observed) = (self.share, self.pending, self.observed);
         *self = Window {
             level,
             updated: now.as_secs_f64(),
+            fleet_updated: now.as_secs_f64(),
+            pending,
+            observed,
             ..fresh
         };
+        self.set_share(now, share);
     }
 
     /// Adopts what the provider reported: its own `limit` (which replaces a wrong or missing
-    /// configured one), `remaining` units left, full again in `reset`.
+    /// configured one), `remaining` units left, full again in `reset`. The provider counts the
+    /// whole fleet: in a fleet this replica keeps its share of what is left.
     pub fn observe(
         &mut self,
         now: Duration,
@@ -173,28 +223,150 @@ impl Window {
         remaining: Option<u64>,
         reset: Option<Duration>,
     ) {
+        self.learn_limit(now, limit);
+        if self.limit.is_none() {
+            return;
+        }
+        let Some(remaining) = remaining else { return };
+        self.settle(now);
+        self.observed = Some(Observation {
+            at: now,
+            limit,
+            remaining,
+        });
+        // Still to be exported, the replica's own recent use is in `remaining` already.
+        self.fleet_level = remaining as f64 + self.pending;
+        self.fleet_updated = now.as_secs_f64();
+        self.level = if self.share < 1.0 {
+            (self.fleet_level * self.share - self.pending).min(self.cap)
+        } else {
+            (remaining as f64).min(self.cap)
+        };
+        self.rate = match reset {
+            Some(r) if !r.is_zero() => {
+                ((self.cap - self.level) / r.as_secs_f64()).max(self.base_rate)
+            }
+            _ => self.base_rate,
+        };
+    }
+
+    fn learn_limit(&mut self, now: Duration, limit: Option<u64>) {
         if let Some(reported) = limit.filter(|&l| l > 0 && Some(l) != self.limit) {
             self.settle(now);
             if self.limit.is_none() {
                 self.level = reported as f64;
                 self.updated = now.as_secs_f64();
+                self.fleet_level = reported as f64;
+                self.fleet_updated = now.as_secs_f64();
             }
             self.limit = Some(reported);
-            self.cap = reported as f64;
-            self.inv_limit = 1.0 / reported as f64;
-            self.base_rate = reported as f64 / self.length;
-            self.rate = self.base_rate;
-            self.level = self.level.min(reported as f64);
+            self.limit_f = reported as f64;
+            self.full_rate = reported as f64 / self.length;
+            self.fleet_level = self.fleet_level.min(self.limit_f);
+            let share = self.share;
+            self.share = f64::NAN; // force set_share to recompute the share's numbers
+            self.set_share(now, share);
         }
-        let Some(limit) = self.limit else { return };
-        let Some(remaining) = remaining else { return };
+    }
+
+    /// This replica's fraction of the fleet's budget (1 alone).
+    pub fn share(&self) -> f64 {
+        self.share
+    }
+
+    /// Spends only `share` of the limit from now on (a fleet of 1 ÷ `share` replicas, or a
+    /// replica cut off from it): the budget left is clamped to the smaller ceiling and the
+    /// refill slows to that fraction.
+    pub fn set_share(&mut self, now: Duration, share: f64) {
+        let share = share.clamp(1e-6, 1.0);
+        if share == self.share {
+            return;
+        }
         self.settle(now);
-        let l = limit as f64;
-        self.level = (remaining as f64).min(l);
-        self.rate = match reset {
-            Some(r) if !r.is_zero() => ((l - self.level) / r.as_secs_f64()).max(self.base_rate),
-            _ => self.base_rate,
+        self.share = share;
+        if self.limit.is_none() {
+            return;
+        }
+        self.cap = self.limit_f * share;
+        self.inv_limit = 1.0 / self.cap;
+        self.base_rate = self.full_rate * share;
+        self.rate = self.base_rate;
+        self.level = self.level.min(self.cap);
+        self.updated = now.as_secs_f64();
+    }
+
+    fn settle_fleet(&mut self, now: Duration) {
+        let now = now.as_secs_f64();
+        if self.limit.is_some() && now > self.fleet_updated {
+            self.fleet_level =
+                (self.fleet_level + (now - self.fleet_updated) * self.full_rate).min(self.limit_f);
+            self.fleet_updated = now;
+        }
+    }
+
+    /// The fleet's budget left at `now` as this replica knows it (its own use counted, the
+    /// others' as of the last exchange).
+    pub fn fleet_available(&self, now: Duration) -> f64 {
+        let dt = (now.as_secs_f64() - self.fleet_updated).max(0.0);
+        let unreported = if self.limit.is_some() {
+            self.pending
+        } else {
+            0.0
         };
+        (self.fleet_level + dt * self.full_rate).min(self.limit_f) - unreported
+    }
+
+    /// How much of the fleet's budget is in use as this replica sees it (0 when unlimited).
+    pub fn fleet_used(&self, now: Duration) -> f64 {
+        match self.limit {
+            None => 0.0,
+            Some(_) => (self.limit_f - self.fleet_available(now)).max(0.0),
+        }
+    }
+
+    /// Units used since the last call (net of corrections), for the fleet; they move into
+    /// this replica's view of the fleet's budget. At most the share's ceiling: use older than
+    /// that (piled up while the store was out of reach) has refilled since.
+    pub fn export_used(&mut self, now: Duration) -> f64 {
+        let used = std::mem::take(&mut self.pending).min(self.cap);
+        if self.limit.is_some() {
+            self.settle_fleet(now);
+            self.fleet_level -= used;
+        }
+        used
+    }
+
+    /// The provider's word not yet exported (see [`Window::observe`]).
+    pub fn take_observation(&mut self) -> Option<Observation> {
+        self.observed.take()
+    }
+
+    /// Another replica saw the provider's headers: a reported limit is learned, and the fleet's
+    /// budget is at most what was left then plus what refilled since.
+    pub fn observe_fleet(&mut self, now: Duration, seen: Observation) {
+        self.learn_limit(now, seen.limit);
+        if self.limit.is_none() {
+            return;
+        }
+        self.settle_fleet(now);
+        let since = now.saturating_sub(seen.at).as_secs_f64();
+        let then = seen.remaining as f64 + since * self.full_rate;
+        self.fleet_level = self.fleet_level.min(then);
+    }
+
+    /// An exchange with the fleet at `now`: the other replicas used `others` units since the
+    /// last one, and the fleet now counts 1 ÷ `share` replicas. This replica's budget becomes
+    /// its share of the fleet's headroom, less what it used and has not reported yet.
+    pub fn import(&mut self, now: Duration, others: f64, share: f64) {
+        self.set_share(now, share);
+        if self.limit.is_none() {
+            return;
+        }
+        self.settle_fleet(now);
+        self.fleet_level -= others.max(0.0);
+        self.level = (self.fleet_level.max(0.0) * self.share - self.pending).min(self.cap);
+        self.updated = now.as_secs_f64();
+        self.rate = self.base_rate;
     }
 }
 

@@ -4,6 +4,7 @@
 //! [`Config`] in the program has unique ids, known tiers, acyclic fallbacks and sane limits.
 
 pub mod clients;
+pub mod cluster;
 pub mod duration;
 pub mod raw;
 pub mod toml_error;
@@ -219,6 +220,8 @@ pub struct Config {
     /// Clients with their own keys, tiers and limits (`[[client]]`), indexed by
     /// [`crate::ClientId`].
     pub clients: Vec<clients::Client>,
+    /// `[cluster]`: replicas sharing limits through a store; `None`: this process alone.
+    pub cluster: Option<cluster::Cluster>,
     exact_routes: HashMap<String, TierId>,
 }
 
@@ -360,6 +363,7 @@ impl Validator {
         Self::check_acyclic(&tiers, &raw)?;
         let routes = Self::routes(&raw, &tier_index)?;
         let clients = clients::clients(&raw, &tier_index)?;
+        let cluster = cluster::cluster(&raw)?;
         let exact_routes = routes
             .iter()
             .filter(|r| !r.pattern.ends_with('*'))
@@ -378,6 +382,7 @@ impl Validator {
                 error_sensitivity: Self::sensitivity(&raw)?,
             },
             clients,
+            cluster,
             exact_routes,
         })
     }

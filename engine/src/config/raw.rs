@@ -35,6 +35,24 @@ pub struct RawConfig {
     /// `[[client]]`: a client key with its own allowed tiers and limits.
     #[serde(default, rename = "client")]
     pub clients: Vec<Spanned<RawClient>>,
+    /// `[cluster]`: replicas sharing limits through Redis.
+    #[serde(default)]
+    pub cluster: Option<Spanned<RawCluster>>,
+}
+
+/// `[cluster]` as written.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawCluster {
+    pub redis_url: String,
+    #[serde(default, with = "duration::option")]
+    pub sync_interval: Option<Duration>,
+    #[serde(default)]
+    pub replica: Option<String>,
+    #[serde(default)]
+    pub replicas: Option<i64>,
+    #[serde(default)]
+    pub key_prefix: Option<String>,
 }
 
 /// `[[client]]` as written.

@@ -139,6 +139,8 @@ impl Engine {
         self.cumulative_weights = cumulative_weights;
         self.scratch = Vec::with_capacity(config.deployments.len());
         self.config = config;
+        // New deployments join the fleet's share like the others.
+        self.apply_fleet_share(now);
         report
     }
 
