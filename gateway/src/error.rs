@@ -40,6 +40,12 @@ pub enum GatewayError {
         /// Why.
         reason: String,
     },
+    /// `[cluster] redis_url` is not a URL the Redis client accepts.
+    #[error("cluster.redis_url is not usable: {reason}")]
+    ClusterUrl {
+        /// Why (the URL itself is left out: it may carry a password).
+        reason: String,
+    },
     /// A deployment's `api_key_env` names an environment variable that is not set.
     #[error(
         "deployment {deployment:?}: environment variable {variable} (its api_key_env) is not set"

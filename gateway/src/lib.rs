@@ -20,6 +20,7 @@ mod admin;
 mod attempt;
 mod body;
 mod clients;
+mod cluster;
 pub mod error;
 mod failure;
 pub mod headers;

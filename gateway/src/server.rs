@@ -35,6 +35,7 @@ pub async fn serve(
     shutdown: impl Future<Output = ()>,
 ) -> Result<(), GatewayError> {
     let gw = gateway.inner.clone();
+    gw.start_cluster();
     let http = http1_server(gw.settings.header_read_timeout);
     let graceful = GracefulShutdown::new();
     let mut accept_errors = AcceptErrors::default();

@@ -189,6 +189,8 @@ pub(crate) struct Shared {
     pub http: HttpCounters,
     /// One permit per open client connection (`max_connections` in all).
     pub connection_slots: Arc<tokio::sync::Semaphore>,
+    /// The fleet exchange (`[cluster]`), if configured.
+    pub cluster_status: crate::cluster::ClusterStatus,
 }
 
 impl Gateway {
@@ -225,7 +227,12 @@ impl Gateway {
         let settings_max_connections = settings
             .max_connections
             .clamp(1, tokio::sync::Semaphore::MAX_PERMITS);
-        let engine = Engine::new(config, settings.seed);
+        let mut engine = Engine::new(config, settings.seed);
+        if let Some(cluster) = &engine.config().cluster {
+            // Until the first exchange says otherwise, this replica spends only its share.
+            let replicas = cluster.replicas;
+            engine.cluster_isolated(Duration::ZERO, replicas);
+        }
         let clients = Arc::new(WorkerClients::new(&live));
         Ok(Gateway {
             clients,
@@ -245,6 +252,7 @@ impl Gateway {
                 next_request: AtomicU64::new(1),
                 http: HttpCounters::default(),
                 connection_slots: Arc::new(tokio::sync::Semaphore::new(settings_max_connections)),
+                cluster_status: crate::cluster::ClusterStatus::default(),
             }),
         })
     }
@@ -297,6 +305,22 @@ impl Gateway {
 }
 
 impl Shared {
+    /// Starts the fleet exchange on the current runtime if the config has `[cluster]` and it
+    /// is not running yet (every event loop's `serve` asks; the first one starts it).
+    pub fn start_cluster(self: &Arc<Self>) {
+        let Some(cluster) = self.live().config.cluster.clone() else {
+            return;
+        };
+        if self
+            .cluster_status
+            .started
+            .swap(true, std::sync::atomic::Ordering::AcqRel)
+        {
+            return;
+        }
+        tokio::spawn(crate::cluster::run(self.clone(), cluster));
+    }
+
     pub fn now(&self) -> Duration {
         self.epoch.elapsed()
     }

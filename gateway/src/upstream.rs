@@ -162,6 +162,11 @@ struct Checked {
 /// a valid `api_key_header` name, and an id usable as a header value. `switchyard serve` and
 /// `switchyard check` both run it, so they accept the same gateway configs.
 pub fn check_endpoints(config: &engine::Config) -> Result<(), GatewayError> {
+    if let Some(cluster) = &config.cluster {
+        redis::Client::open(cluster.redis_url.as_str()).map_err(|e| GatewayError::ClusterUrl {
+            reason: e.to_string(),
+        })?;
+    }
     config
         .deployments
         .iter()

@@ -42,7 +42,7 @@ pub(super) fn cluster(raw: &RawConfig) -> Result<Option<Cluster>, ConfigError> {
     if !valid_redis_url(url) {
         return Err(invalid(
             "cluster.redis_url".to_owned(),
-            format!("{:?}", c.redis_url),
+            format!("{:?}", redact(&c.redis_url)),
             "a redis://host[:port][/db] or rediss://… URL",
             span,
         ));
@@ -95,6 +95,17 @@ pub(super) fn cluster(raw: &RawConfig) -> Result<Option<Cluster>, ConfigError> {
         replicas: replicas as u32,
         key_prefix: prefix,
     }))
+}
+
+/// The URL with any credentials replaced, for error messages.
+fn redact(url: &str) -> String {
+    match url.split_once("://") {
+        Some((scheme, rest)) => match rest.split_once('@') {
+            Some((_, host)) => format!("{scheme}://***@{host}"),
+            None => url.to_owned(),
+        },
+        None => url.to_owned(),
+    }
 }
 
 /// Scheme `redis` or `rediss`, a host, an optional numeric port and an optional `/db` number.
@@ -169,9 +180,11 @@ mod tests {
                 "cluster.key_prefix",
             ),
             ("redis_url = \"redis://x\"\nsync = \"1s\"", "sync"),
+            ("redis_url = \"redis://u:hunter2@x:0\"", "***@x:0"),
         ] {
             let e = with(text).expect_err(text).to_string();
             assert!(e.contains(field), "{text}: {e}");
+            assert!(!e.contains("hunter2"), "no password in errors: {e}");
         }
     }
 
