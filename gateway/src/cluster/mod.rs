@@ -51,7 +51,11 @@ pub(crate) fn default_replica_name() -> String {
         .filter(|c| c.is_ascii_alphanumeric() || "-_.".contains(*c))
         .take(40)
         .collect();
-    let host = if host.is_empty() { "replica".into() } else { host };
+    let host = if host.is_empty() {
+        "replica".into()
+    } else {
+        host
+    };
     format!("{host}-{}", std::process::id())
 }
 
@@ -136,7 +140,10 @@ pub(crate) async fn run(gw: Arc<crate::state::Shared>, cluster: Cluster) {
             }
         };
         if connected && was_connected != Some(true) {
-            info!(replicas = replica.fleet_size(), "cluster: exchanging with the fleet");
+            info!(
+                replicas = replica.fleet_size(),
+                "cluster: exchanging with the fleet"
+            );
         }
         status.connected.store(connected, Ordering::Relaxed);
         was_connected = Some(connected);

@@ -1,6 +1,8 @@
 //! Shared test helpers: start a gateway on 127.0.0.1:0, talk HTTP to it, read its metrics.
 #![allow(dead_code)]
 
+pub mod redis;
+
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
@@ -30,6 +32,7 @@ pub fn chat_stream(model: &str) -> String {
 }
 
 /// One deployment line of a test config.
+#[derive(Clone)]
 pub struct Dep<'a> {
     pub id: &'a str,
     pub url: String,

@@ -48,6 +48,7 @@ impl RawScenario {
             health: self.health.clone(),
             balancing: self.balancing.clone(),
             clients: Vec::new(),
+            cluster: None,
         }
     }
 }
