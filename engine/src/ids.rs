@@ -42,4 +42,25 @@ impl RequestId {
     pub fn slot(self) -> usize {
         self.slot as usize
     }
+
+    /// For a driver running `of` engines side by side (a simulated fleet): the handle issued
+    /// by engine `tag`, made unique across them (its slot becomes `slot × of + tag`).
+    pub fn tagged(self, tag: u32, of: u32) -> RequestId {
+        RequestId {
+            slot: self.slot.saturating_mul(of).saturating_add(tag),
+            generation: self.generation,
+        }
+    }
+
+    /// Undoes [`RequestId::tagged`]: which engine issued it, and its own handle.
+    pub fn untagged(self, of: u32) -> (u32, RequestId) {
+        let of = of.max(1);
+        (
+            self.slot % of,
+            RequestId {
+                slot: self.slot / of,
+                generation: self.generation,
+            },
+        )
+    }
 }

@@ -341,17 +341,12 @@ impl Window {
         self.observed.take()
     }
 
-    /// Another replica saw the provider's headers: a reported limit is learned, and the fleet's
-    /// budget is at most what was left then plus what refilled since.
+    /// Another replica saw the provider's headers: a limit it reported is learned here too.
+    /// What it said was left is not adopted: that replica's use reaches this one as its
+    /// reported use, and counting both would count that use twice; this replica's own
+    /// answers carry the provider's count often enough.
     pub fn observe_fleet(&mut self, now: Duration, seen: Observation) {
         self.learn_limit(now, seen.limit);
-        if self.limit.is_none() {
-            return;
-        }
-        self.settle_fleet(now);
-        let since = now.saturating_sub(seen.at).as_secs_f64();
-        let then = seen.remaining as f64 + since * self.full_rate;
-        self.fleet_level = self.fleet_level.min(then);
     }
 
     /// An exchange with the fleet at `now`: the other replicas used `others` units since the
@@ -363,7 +358,7 @@ impl Window {
             return;
         }
         self.settle_fleet(now);
-        self.fleet_level -= others.max(0.0);
+        self.fleet_level -= others;
         self.level = (self.fleet_level.max(0.0) * self.share - self.pending).min(self.cap);
         self.updated = now.as_secs_f64();
         self.rate = self.base_rate;

@@ -160,6 +160,45 @@ pub struct Metrics {
 }
 
 impl Metrics {
+    /// Adds another engine's counts to these (a fleet of replicas reported as one); both must
+    /// come from the same config.
+    pub fn merge(&mut self, other: &Metrics) {
+        for (a, b) in self.deployments.iter_mut().zip(&other.deployments) {
+            a.attempts += b.attempts;
+            a.successes += b.successes;
+            for (x, y) in a.failures.iter_mut().zip(b.failures) {
+                *x += y;
+            }
+            a.retries += b.retries;
+            a.fallbacks += b.fallbacks;
+            a.cancelled += b.cancelled;
+            a.ejections += b.ejections;
+            let _ = a.latency.add(&b.latency);
+            let _ = a.ttft.add(&b.ttft);
+            a.input_tokens += b.input_tokens;
+            a.output_tokens += b.output_tokens;
+            a.cost += b.cost;
+        }
+        for (a, b) in self.tiers.iter_mut().zip(&other.tiers) {
+            a.requests += b.requests;
+            a.successes += b.successes;
+            a.failures += b.failures;
+            a.fell_back += b.fell_back;
+            let _ = a.latency.add(&b.latency);
+        }
+        let (t, o) = (&mut self.totals, other.totals);
+        t.started += o.started;
+        t.succeeded += o.succeeded;
+        t.failed_client += o.failed_client;
+        t.failed_not_retried += o.failed_not_retried;
+        t.failed_attempts_exhausted += o.failed_attempts_exhausted;
+        t.failed_no_capacity += o.failed_no_capacity;
+        t.failed_deadline += o.failed_deadline;
+        t.failed_all_disabled += o.failed_all_disabled;
+        t.cancelled += o.cancelled;
+        t.waits += o.waits;
+    }
+
     pub(crate) fn new(config: &Config) -> Metrics {
         Metrics {
             deployments: vec![DeploymentMetrics::default(); config.deployments.len()],
@@ -295,7 +334,9 @@ pub struct Snapshot {
 }
 
 impl Snapshot {
-    pub(crate) fn build(
+    /// A snapshot of `metrics` (e.g. several engines' [`Metrics::merge`]d) with the live state
+    /// of `states`, at `now`.
+    pub fn build(
         config: &Config,
         metrics: &Metrics,
         states: &[DeploymentState],

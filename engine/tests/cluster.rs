@@ -59,7 +59,7 @@ impl Fleet {
         Fleet {
             engines: (0..n).map(start).collect(),
             replicas: (0..n)
-                .map(|i| Replica::new(format!("r{i}"), n as u32))
+                .map(|i| Replica::new(format!("r{i}"), 1, n as u32))
                 .collect(),
             store: vec![None; n],
             next: (0..n)
@@ -256,13 +256,13 @@ fn a_breaker_opened_by_one_replica_shuts_the_deployment_everywhere() {
 }
 
 #[test]
-fn the_providers_headers_seen_by_one_replica_bind_the_others() {
+fn a_limit_the_provider_reports_to_one_replica_binds_them_all() {
+    // Configured at 600 a minute; the provider says 60.
     let config = config(600, "");
-    let mut fleet = Fleet::new(2, &config, ms(100), &[ms(0), ms(0)]);
-    fleet.exchanges_until(ms(0));
+    let mut fleet = Fleet::new(2, &config, ms(100), &[ms(0), ms(50)]);
     let headers = LimitHeaders {
         limit_requests: Some(60),
-        remaining_requests: Some(0),
+        remaining_requests: Some(59),
         ..LimitHeaders::default()
     };
     let answered = Outcome::Success {
@@ -271,21 +271,24 @@ fn the_providers_headers_seen_by_one_replica_bind_the_others() {
         output_tokens: 10,
         headers,
     };
-    assert!(answer(&mut fleet.engines[0], ms(10), answered));
-    fleet.exchanges_until(ms(100));
-    assert_eq!(
-        fleet.engines[1].states()[0].rpm.limit(),
-        Some(60),
-        "limit learned"
-    );
+    fleet.exchanges_until(ms(0));
+    assert!(answer(&mut fleet.engines[0], ms(1), answered));
+    fleet.exchanges_until(ms(200));
+    for e in &fleet.engines {
+        assert_eq!(e.states()[0].rpm.limit(), Some(60), "limit learned");
+    }
+    // Replica 1 never saw the headers; together they now send at most the provider's 60.
+    let mut sent = 0;
+    let mut now = ms(200);
+    while now < MIN * 2 {
+        sent += usize::from(fleet.request((now.as_millis() / 10 % 2) as usize, now));
+        now += ms(10);
+    }
     assert!(
-        !fleet.request(1, ms(150)),
-        "nothing left, as the provider said"
+        sent <= 60 + 120 + 2,
+        "{sent} sent in two minutes under a limit of 60"
     );
-    assert!(
-        fleet.request(1, ms(3_200)),
-        "refilled at 60/min shared by two: 1 per 2 s"
-    );
+    assert!(sent >= 150, "{sent}");
 }
 
 #[test]

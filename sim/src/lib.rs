@@ -6,6 +6,7 @@ pub mod compare;
 pub mod dist;
 pub mod files;
 pub mod fit;
+pub mod fleet;
 pub mod limiter;
 pub mod output;
 pub mod paired;

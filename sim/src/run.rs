@@ -12,11 +12,10 @@ use std::cmp::{Ordering, Reverse};
 use std::collections::{BinaryHeap, VecDeque};
 use std::time::Duration;
 
-use engine::{
-    Engine, FailureKind, LimitHeaders, Outcome, Request, RequestId, Step, StrategyKind, TierId,
-};
+use engine::{FailureKind, LimitHeaders, Outcome, Request, RequestId, Step, StrategyKind, TierId};
 use rand::{Rng as _, SeedableRng};
 
+use crate::fleet::Fleet;
 use crate::limiter::Limiter;
 use crate::scenario::Scenario;
 use crate::stats::{Column, DeploymentRow, RequestStats, Summary, TimeSeries};
@@ -212,7 +211,7 @@ struct ProviderQueue {
 /// A simulation of one scenario under one strategy and seed.
 pub struct Simulation<'a> {
     scenario: &'a Scenario,
-    engine: Engine,
+    engine: Fleet,
     limiters: Vec<Limiter>,
     rngs: Vec<Rng>,
     providers: Vec<ProviderQueue>,
@@ -253,7 +252,7 @@ pub fn run_with<'a>(
     };
     let mut sim = Simulation {
         scenario,
-        engine: Engine::new(config, seed),
+        engine: Fleet::new(config, seed, &scenario.settings.replicas),
         limiters: scenario
             .world
             .deployments

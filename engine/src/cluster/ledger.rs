@@ -1,7 +1,8 @@
 //! Turning per-exchange reports into what a store keeps, and what the store holds back into
 //! news: each replica publishes running totals (so a lost or repeated exchange loses nothing
 //! and counts nothing twice) and each reader keeps the totals it last saw of every other
-//! replica.
+//! replica. Totals of tokens go down as well as up (a finished request refunds its estimate),
+//! so a replica that restarted is told apart by its incarnation, never by smaller totals.
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -29,6 +30,8 @@ pub struct Published {
 /// Everything one replica publishes: its deployments by id.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct ReplicaRecord {
+    /// Which run of the replica wrote it (different after a restart under the same name).
+    pub incarnation: u64,
     /// `(deployment id, what it published)`.
     pub deployments: Vec<(String, Published)>,
 }
@@ -36,14 +39,20 @@ pub struct ReplicaRecord {
 /// One replica's books: its own running totals and the totals it last saw of the others.
 #[derive(Debug, Clone, Default)]
 pub struct Ledger {
+    incarnation: u64,
     own: HashMap<String, Published>,
-    seen: HashMap<String, HashMap<String, [f64; 3]>>,
+    /// Per other replica: its incarnation and the totals last seen per deployment.
+    seen: HashMap<String, (u64, HashMap<String, [f64; 3]>)>,
 }
 
 impl Ledger {
-    /// An empty ledger (a replica that just started).
-    pub fn new() -> Ledger {
-        Ledger::default()
+    /// An empty ledger for a replica that just started; `incarnation` tells this run from an
+    /// earlier one of the same name (e.g. the start time and the process id).
+    pub fn new(incarnation: u64) -> Ledger {
+        Ledger {
+            incarnation,
+            ..Ledger::default()
+        }
     }
 
     /// Adds an export (indexed like `config.deployments`) to the running totals and returns
@@ -68,13 +77,17 @@ impl Ledger {
         }
         self.own
             .retain(|id, _| config.deployments.iter().any(|d| &d.id == id));
-        ReplicaRecord { deployments }
+        ReplicaRecord {
+            incarnation: self.incarnation,
+            deployments,
+        }
     }
 
     /// What the other replicas did since the last call, from every live record the store holds
     /// (`me`'s own is skipped), into `out` (indexed like `config.deployments`). Returns the
-    /// fleet's size, this replica included. A replica whose totals went down (it restarted, or
-    /// the store lost its keys) counts from zero again; one that vanished is forgotten.
+    /// fleet's size, this replica included. A replica seen for the first time (or in a new
+    /// incarnation) brings the use it sees in the budget, not its history; one that vanished
+    /// is forgotten.
     pub fn news(
         &mut self,
         config: &Config,
@@ -90,7 +103,14 @@ impl Ledger {
                 continue;
             }
             replicas = replicas.saturating_add(1);
-            let seen = self.seen.entry(name.clone()).or_default();
+            let entry = self
+                .seen
+                .entry(name.clone())
+                .or_insert_with(|| (record.incarnation, HashMap::new()));
+            if entry.0 != record.incarnation {
+                *entry = (record.incarnation, HashMap::new());
+            }
+            let seen = &mut entry.1;
             for (id, p) in &record.deployments {
                 let Some(d) = config.deployment_by_id(id) else {
                     continue;
@@ -107,13 +127,8 @@ impl Ledger {
                     }
                 };
                 for w in 0..3 {
-                    let total = p.used_total[w];
-                    news.used[w] += if total < last[w] {
-                        total.max(0.0)
-                    } else {
-                        total - last[w]
-                    };
-                    last[w] = total;
+                    news.used[w] += p.used_total[w] - last[w];
+                    last[w] = p.used_total[w];
                 }
                 news.cooldown_until = news.cooldown_until.max(p.cooldown_until);
                 news.breaker_open_until = news.breaker_open_until.max(p.breaker_open_until);
@@ -142,7 +157,12 @@ mod tests {
     }
 
     fn record(total: f64) -> ReplicaRecord {
+        incarnated(total, 1)
+    }
+
+    fn incarnated(total: f64, incarnation: u64) -> ReplicaRecord {
         ReplicaRecord {
+            incarnation,
             deployments: vec![(
                 "d".into(),
                 Published {
@@ -157,7 +177,7 @@ mod tests {
     #[test]
     fn totals_become_differences_and_history_arrives_once() {
         let c = config();
-        let mut ledger = Ledger::new();
+        let mut ledger = Ledger::new(9);
         let mut out = Vec::new();
         let fleet = |t: f64| {
             vec![
@@ -178,8 +198,15 @@ mod tests {
             out[0].used[0], 0.0,
             "a repeated record counts nothing twice"
         );
-        ledger.news(&c, "me", &fleet(3.0), &mut out);
-        assert_eq!(out[0].used[0], 3.0, "a restarted replica counts from zero");
+        ledger.news(&c, "me", &fleet(55.0), &mut out);
+        assert_eq!(out[0].used[0], -3.0, "totals may go down (refunds)");
+        let restarted = vec![("b".to_owned(), incarnated(3.0, 2))];
+        ledger.news(&c, "me", &restarted, &mut out);
+        assert_eq!(
+            (out[0].used[0], out[0].joined_used[0]),
+            (0.0, 7.0),
+            "a restarted replica is new: its budget use, not its totals"
+        );
         assert_eq!(ledger.news(&c, "me", &[], &mut out), 1);
         ledger.news(&c, "me", &fleet(10.0), &mut out);
         assert_eq!(out[0].used[0], 0.0, "forgotten, then seen anew");
@@ -188,7 +215,7 @@ mod tests {
     #[test]
     fn publishing_adds_up_and_keeps_the_last_observation() {
         let c = config();
-        let mut ledger = Ledger::new();
+        let mut ledger = Ledger::new(1);
         let seen = Observation {
             at: Duration::from_secs(1),
             limit: Some(90),

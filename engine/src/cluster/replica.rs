@@ -24,13 +24,14 @@ pub struct Replica {
 }
 
 impl Replica {
-    /// A replica called `name` (unique in the fleet) expecting a fleet of `replicas` until the
-    /// store shows otherwise. Call [`Engine::cluster_isolated`] with the same count before the
-    /// first request, so that nothing is spent beyond this replica's share before it knows.
-    pub fn new(name: impl Into<String>, replicas: u32) -> Replica {
+    /// A replica called `name` (unique in the fleet; `incarnation` tells this run from an
+    /// earlier one of the same name) expecting a fleet of `replicas` until the store shows
+    /// otherwise. Call [`Engine::cluster_isolated`] with the same count before the first
+    /// request, so that nothing is spent beyond this replica's share before it knows.
+    pub fn new(name: impl Into<String>, incarnation: u64, replicas: u32) -> Replica {
         Replica {
             name: name.into(),
-            ledger: Ledger::new(),
+            ledger: Ledger::new(incarnation),
             reports: Vec::new(),
             news: Vec::new(),
             fleet: replicas.max(1),

@@ -90,7 +90,11 @@ pub(crate) async fn run(gw: Arc<crate::state::Shared>, cluster: Cluster) {
         }
     };
     let ttl = record_ttl(cluster.sync_interval);
-    let mut replica = Replica::new(name.clone(), cluster.replicas);
+    // This run of the replica: its start time and process id, so a restart under the same
+    // name is not taken for the old run's use going backwards.
+    let incarnation =
+        clock_now(gw.now()).epoch_unix.as_nanos() as u64 ^ u64::from(std::process::id());
+    let mut replica = Replica::new(name.clone(), incarnation, cluster.replicas);
     let mut ticker = tokio::time::interval(cluster.sync_interval);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut was_connected: Option<bool> = None;

@@ -34,12 +34,14 @@ impl Clock {
     }
 }
 
+/// The hash field holding the record's incarnation (no deployment id is empty).
+const INCARNATION: &str = "";
+
 /// The hash fields and values of one record.
 pub(crate) fn encode(record: &ReplicaRecord, clock: Clock) -> Vec<(String, String)> {
-    record
-        .deployments
-        .iter()
-        .map(|(id, p)| {
+    let incarnation = (INCARNATION.to_owned(), record.incarnation.to_string());
+    std::iter::once(incarnation)
+        .chain(record.deployments.iter().map(|(id, p)| {
             let mut v = String::from("v1");
             for x in p.used_total.iter().chain(&p.fleet_used) {
                 let _ = write!(v, " {x}");
@@ -72,7 +74,7 @@ pub(crate) fn encode(record: &ReplicaRecord, clock: Clock) -> Vec<(String, Strin
                 }
             }
             (id.clone(), v)
-        })
+        }))
         .collect()
 }
 
@@ -81,6 +83,13 @@ pub(crate) fn decode(fields: &[(String, String)], clock: Clock) -> (ReplicaRecor
     let mut record = ReplicaRecord::default();
     let mut dropped = 0;
     for (id, value) in fields {
+        if id == INCARNATION {
+            match value.parse() {
+                Ok(n) => record.incarnation = n,
+                Err(_) => dropped += 1,
+            }
+            continue;
+        }
         match decode_one(value, clock) {
             Some(p) => record.deployments.push((id.clone(), p)),
             None => dropped += 1,
@@ -169,6 +178,7 @@ mod tests {
     #[test]
     fn round_trip() {
         let record = ReplicaRecord {
+            incarnation: 42,
             deployments: vec![("openai-key1".into(), sample())],
         };
         let fields = encode(&record, CLOCK);

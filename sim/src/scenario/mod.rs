@@ -61,6 +61,25 @@ pub struct Settings {
     pub bucket: Duration,
     /// How long after the last arrival in-flight requests may still finish.
     pub drain: Duration,
+    /// Gateway replicas sharing limits through the fleet exchange (1: one gateway).
+    pub replicas: Replicas,
+}
+
+/// `[simulation] replicas`, `sync_interval`, `sync_delay`, `replica_weights`: a fleet of
+/// gateways, each with its own engine, exchanging use like `[cluster]` does through Redis.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Replicas {
+    /// How many (1 = a single gateway, no exchange).
+    pub count: u32,
+    /// Time between two exchanges of one replica (they are spread evenly over it).
+    pub sync_interval: Duration,
+    /// Time from a replica's publish to its import of what the store held (the round trip).
+    pub sync_delay: Duration,
+    /// Share of the requests each replica receives (its load balancer's spread).
+    pub weights: Vec<f64>,
+    /// Whether the replicas exchange their use (`[cluster]` on); false: each counts every
+    /// limit alone, as replicas without `[cluster]` do.
+    pub shared: bool,
 }
 
 /// A checked scenario: settings, workload, world and the gateway config.

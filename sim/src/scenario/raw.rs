@@ -71,6 +71,20 @@ pub struct RawSimulation {
     pub bucket: Option<Duration>,
     #[serde(default = "default_drain", with = "duration")]
     pub drain: Duration,
+    #[serde(default)]
+    pub replicas: Option<i64>,
+    #[serde(default, with = "duration::option")]
+    pub sync_interval: Option<Duration>,
+    #[serde(default, with = "duration::option")]
+    pub sync_delay: Option<Duration>,
+    #[serde(default)]
+    pub replica_weights: Option<Vec<f64>>,
+    #[serde(default = "yes")]
+    pub shared_limits: bool,
+}
+
+fn yes() -> bool {
+    true
 }
 
 fn default_seed() -> u64 {

@@ -57,6 +57,7 @@ pub(super) fn settings(
         }
         None => (duration / 120).max(Duration::from_secs(1)).max(min_bucket),
     };
+    let replicas = replicas(ctx, &span, s)?;
     Ok(Settings {
         seed: s.seed,
         duration,
@@ -64,6 +65,65 @@ pub(super) fn settings(
         strategies,
         bucket,
         drain,
+        replicas,
+    })
+}
+
+/// Largest simulated fleet.
+const MAX_REPLICAS: i64 = 64;
+
+fn replicas(
+    ctx: &Ctx<'_>,
+    span: &std::ops::Range<usize>,
+    s: &raw::RawSimulation,
+) -> Result<super::Replicas, ScenarioError> {
+    let path = "simulation";
+    let count = s.replicas.unwrap_or(1);
+    if !(1..=MAX_REPLICAS).contains(&count) {
+        return Err(ctx.key_err(
+            span,
+            path,
+            "replicas",
+            format!("{count} is out of range; expected an integer from 1 to {MAX_REPLICAS}"),
+        ));
+    }
+    let interval = s.sync_interval.unwrap_or(Duration::from_millis(100));
+    let (lo, hi) = (
+        engine::config::cluster::MIN_SYNC_INTERVAL,
+        engine::config::cluster::MAX_SYNC_INTERVAL,
+    );
+    let sync_interval = ctx.duration(span, path, "sync_interval", interval, (lo, hi))?;
+    let delay = s.sync_delay.unwrap_or(Duration::from_millis(1));
+    let sync_delay = ctx.duration(
+        span,
+        path,
+        "sync_delay",
+        delay,
+        (Duration::ZERO, sync_interval),
+    )?;
+    let weights = match &s.replica_weights {
+        None => vec![1.0; count as usize],
+        Some(w) => {
+            let ok = w.len() == count as usize
+                && w.iter().all(|x| x.is_finite() && (0.0..=1e6).contains(x))
+                && w.iter().sum::<f64>() > 0.0;
+            if !ok {
+                return Err(ctx.key_err(
+                    span,
+                    path,
+                    "replica_weights",
+                    format!("expected {count} weights (one per replica) from 0 to 10^6, not all 0"),
+                ));
+            }
+            w.clone()
+        }
+    };
+    Ok(super::Replicas {
+        count: count as u32,
+        sync_interval,
+        sync_delay,
+        weights,
+        shared: s.shared_limits,
     })
 }
 
