@@ -110,7 +110,7 @@ fn json(status: StatusCode, v: &Value) -> Response<Body> {
 /// `GET /admin/state`: the engine's beliefs now. Copied under the lock, formatted after.
 pub(crate) fn state(gw: &Shared) -> Value {
     let now = gw.now();
-    let (live, snapshot, states, draining, clients) = {
+    let (live, snapshot, states, draining, clients, fleet_share) = {
         let engine = gw.lock();
         (
             engine.live().clone(),
@@ -121,6 +121,7 @@ pub(crate) fn state(gw: &Shared) -> Value {
                 .map(|(id, n)| json!({"id": id, "in_flight": n}))
                 .collect::<Vec<_>>(),
             engine.client_states().to_vec(),
+            engine.fleet_share(),
         )
     };
     let config = &live.config;
@@ -218,6 +219,23 @@ pub(crate) fn state(gw: &Shared) -> Value {
             "ok": gw.reloads.ok.load(std::sync::atomic::Ordering::Relaxed),
             "error": gw.reloads.error.load(std::sync::atomic::Ordering::Relaxed),
         },
+        "cluster": cluster(gw, fleet_share),
+    })
+}
+
+/// The fleet exchange as this replica sees it (`null` without `[cluster]`).
+fn cluster(gw: &Shared, share: f64) -> Value {
+    use std::sync::atomic::Ordering::Relaxed;
+    let c = &gw.cluster_status;
+    if !c.started.load(Relaxed) {
+        return Value::Null;
+    }
+    json!({
+        "connected": c.connected.load(Relaxed),
+        "replicas": c.replicas.load(Relaxed),
+        "share": share,
+        "exchanges_ok": c.exchanges_ok.load(Relaxed),
+        "exchanges_failed": c.exchanges_failed.load(Relaxed),
     })
 }
 

@@ -100,7 +100,7 @@ async fn three_replicas_spend_one_key_limit_between_them() {
         .iter()
         .map(|n| {
             config(
-                &[dep.clone()],
+                std::slice::from_ref(&dep),
                 &format!("{NO_WAIT}{}", cluster_table(&redis, "share", n, "50ms")),
             )
         })
@@ -121,7 +121,7 @@ async fn three_replicas_spend_one_key_limit_between_them() {
     // The same fleet without the exchange: each replica spends the whole limit.
     let alone: Vec<String> = NAMES
         .iter()
-        .map(|_| config(&[dep.clone()], NO_WAIT))
+        .map(|_| config(std::slice::from_ref(&dep), NO_WAIT))
         .collect();
     let gws = fleet(alone).await;
     let before = up.hits();
@@ -219,7 +219,12 @@ async fn redis_gone_fails_nothing_and_back_the_replicas_rejoin() {
     };
     let configs = NAMES
         .iter()
-        .map(|n| config(&[dep.clone()], &cluster_table(&redis, "outage", n, "50ms")))
+        .map(|n| {
+            config(
+                std::slice::from_ref(&dep),
+                &cluster_table(&redis, "outage", n, "50ms"),
+            )
+        })
         .collect();
     let gws = fleet(configs).await;
     assert!(joined(&gws, 3.0).await);
@@ -249,6 +254,8 @@ async fn redis_gone_fails_nothing_and_back_the_replicas_rejoin() {
         joined(&gws, 3.0).await,
         "back in the fleet after Redis returns"
     );
+    let share = gws[0].gateway.with_engine(|e| e.fleet_share());
+    assert!((share - 1.0 / 3.0).abs() < 1e-9, "{share}");
     let (ok, refused) = load(&gws, 40, 1).await;
     assert_eq!((ok, refused), (40, 0));
 }

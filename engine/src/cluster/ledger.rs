@@ -126,10 +126,10 @@ impl Ledger {
                         seen.entry(id.clone()).or_insert(p.used_total)
                     }
                 };
-                for w in 0..3 {
-                    news.used[w] += p.used_total[w] - last[w];
-                    last[w] = p.used_total[w];
+                for ((sum, total), seen) in news.used.iter_mut().zip(p.used_total).zip(*last) {
+                    *sum += total - seen;
                 }
+                *last = p.used_total;
                 news.cooldown_until = news.cooldown_until.max(p.cooldown_until);
                 news.breaker_open_until = news.breaker_open_until.max(p.breaker_open_until);
                 for (kept, seen) in news.observed.iter_mut().zip(p.observed) {

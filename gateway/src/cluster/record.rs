@@ -25,11 +25,11 @@ pub(crate) struct Clock {
 }
 
 impl Clock {
-    fn to_unix_ms(self, t: Duration) -> u64 {
+    fn unix_ms(self, t: Duration) -> u64 {
         u64::try_from(self.epoch_unix.saturating_add(t).as_millis()).unwrap_or(u64::MAX)
     }
 
-    fn from_unix_ms(self, ms: u64) -> Duration {
+    fn engine_time(self, ms: u64) -> Duration {
         Duration::from_millis(ms).saturating_sub(self.epoch_unix)
     }
 }
@@ -49,19 +49,19 @@ pub(crate) fn encode(record: &ReplicaRecord, clock: Clock) -> Vec<(String, Strin
             let _ = write!(
                 v,
                 " {} {}",
-                clock.to_unix_ms(p.at),
-                clock.to_unix_ms(p.cooldown_until)
+                clock.unix_ms(p.at),
+                clock.unix_ms(p.cooldown_until)
             );
             match p.breaker_open_until {
                 Some(t) => {
-                    let _ = write!(v, " {}", clock.to_unix_ms(t));
+                    let _ = write!(v, " {}", clock.unix_ms(t));
                 }
                 None => v.push_str(" -"),
             }
             for seen in p.observed {
                 match seen {
                     Some(o) => {
-                        let _ = write!(v, " {}", clock.to_unix_ms(o.at));
+                        let _ = write!(v, " {}", clock.unix_ms(o.at));
                         match o.limit {
                             Some(l) => {
                                 let _ = write!(v, " {l}");
@@ -133,7 +133,7 @@ fn decode_one(value: &str, clock: Clock) -> Option<Published> {
 }
 
 fn unix_time(text: &str, clock: Clock) -> Option<Duration> {
-    Some(clock.from_unix_ms(text.parse().ok()?))
+    Some(clock.engine_time(text.parse().ok()?))
 }
 
 fn count(text: &str) -> Option<u64> {
