@@ -38,6 +38,10 @@ pub(crate) struct Life {
     pub(crate) config: Arc<Live>,
     pub(crate) input_tokens: u32,
     pub(crate) output_tokens: u32,
+    /// Whether the client asked for a stream (for the trace).
+    pub(crate) stream: bool,
+    /// The client key's name, if any (for the trace).
+    pub(crate) client: Option<Arc<str>>,
 }
 
 impl Life {
@@ -117,13 +121,16 @@ impl Life {
         now: Duration,
     ) {
         let Some(trace) = &self.gw.trace else { return };
-        let (failure, input_tokens, output_tokens) = match *outcome {
+        let (failure, input_tokens, output_tokens, limits) = match *outcome {
             Outcome::Success {
                 input_tokens,
                 output_tokens,
+                headers,
                 ..
-            } => (None, input_tokens, output_tokens),
-            Outcome::Failure { kind, .. } => (Some(kind), self.input_tokens, self.output_tokens),
+            } => (None, input_tokens, output_tokens, headers),
+            Outcome::Failure { kind, headers, .. } => {
+                (Some(kind), self.input_tokens, self.output_tokens, headers)
+            }
         };
         trace.record(Row {
             sent: a.sent_at,
@@ -138,6 +145,9 @@ impl Life {
             output_tokens,
             latency: now.saturating_sub(a.sent_at),
             ttft,
+            stream: self.stream,
+            client: self.client.clone(),
+            limits,
         });
     }
 }

@@ -172,9 +172,9 @@ async fn run(
             input_tokens: parsed.input_tokens,
             output_tokens: parsed.output_tokens,
         };
-        let step = match client {
+        let step = match &client {
             None => engine.start(request, now),
-            Some(name) => match crate::clients::start(&mut engine, &name, request, now) {
+            Some(name) => match crate::clients::start(&mut engine, name, request, now) {
                 Ok(step) => step,
                 Err(e) => return translate::error_response(&e, Shape::of_client(endpoint)),
             },
@@ -196,6 +196,8 @@ async fn run(
         config,
         input_tokens: parsed.input_tokens,
         output_tokens: parsed.output_tokens,
+        stream: parsed.stream,
+        client,
     };
     let mut attempts = 0u8;
     let client_shape = Shape::of_client(endpoint);

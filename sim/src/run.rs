@@ -40,6 +40,9 @@ pub struct Arrival {
     pub output_tokens: u32,
     /// Output tokens the gateway charges up front (`max_tokens`).
     pub estimated_output: u32,
+    /// Whether the client asks for a streamed answer (a non-streamed answer's head is the whole
+    /// answer, so `first_byte_timeout` covers all of it).
+    pub stream: bool,
 }
 
 /// Where arrivals come from: a modelled workload or a replayed trace.
@@ -56,6 +59,7 @@ pub struct WorkloadSource<'a> {
     clock: ArrivalClock,
     arrivals_rng: Rng,
     sizes_rng: Rng,
+    stream_rng: Rng,
     emitted: u64,
 }
 
@@ -69,6 +73,7 @@ impl<'a> WorkloadSource<'a> {
             clock,
             arrivals_rng,
             sizes_rng: stream(seed, "sizes"),
+            stream_rng: stream(seed, "stream"),
             emitted: 0,
         }
     }
@@ -95,6 +100,7 @@ impl ArrivalSource for WorkloadSource<'_> {
             input_tokens,
             output_tokens,
             estimated_output,
+            stream: w.draws_stream(&mut self.stream_rng),
         })
     }
 
@@ -201,6 +207,7 @@ struct SimRequest {
     attempt: u8,
     sent_at: Duration,
     pending: Option<Outcome>,
+    stream: bool,
 }
 
 struct ProviderQueue {
@@ -390,6 +397,7 @@ impl Simulation<'_> {
                     attempt: 0,
                     sent_at: Duration::ZERO,
                     pending: None,
+                    stream: true,
                 },
             );
         }
@@ -409,6 +417,7 @@ impl Simulation<'_> {
             attempt: 0,
             sent_at: self.now,
             pending: None,
+            stream: a.stream,
         };
         self.timeouts.push_back((
             self.now
@@ -594,8 +603,10 @@ impl Simulation<'_> {
                 0,
             );
         }
+        // The head of a non-streamed answer is the whole answer, as the gateway sees it.
+        let head = if r.stream { ttft } else { ttft + generation };
         let timeout_at = match (endpoint.first_byte_timeout, endpoint.total_timeout) {
-            (Some(fb), _) if waited + ttft > fb => Some(r.sent_at + fb),
+            (Some(fb), _) if waited + head > fb => Some(r.sent_at + fb),
             (_, Some(total)) if waited + ttft + generation > total => Some(r.sent_at + total),
             _ => None,
         };
@@ -615,7 +626,7 @@ impl Simulation<'_> {
             ) => (
                 now + ttft + generation,
                 Outcome::Success {
-                    ttft: waited + ttft,
+                    ttft: waited + head,
                     input_tokens,
                     output_tokens,
                     headers,
@@ -629,7 +640,7 @@ impl Simulation<'_> {
         let token = r.token;
         self.schedule(at, Kind::Deliver, slot as u32, token);
         if timeout_at.is_none() {
-            self.schedule(now + ttft, Kind::FirstByte, slot as u32, token);
+            self.schedule(now + head, Kind::FirstByte, slot as u32, token);
         }
     }
 
@@ -731,6 +742,7 @@ impl Simulation<'_> {
                 &self.scenario.config.deployments[d].id,
                 r.input_tokens,
                 &outcome,
+                r.stream,
             ));
         }
         let Some(id) = r.id else { return };

@@ -2,12 +2,17 @@
 //! `replay` and `fit` read it.
 //!
 //! ```text
-//! timestamp_ms,request_id,attempt,model,tier,deployment,outcome,status,input_tokens,output_tokens,latency_ms,ttft_ms
-//! 1520.250,17,1,gpt-4o,frontier,openai-key1,ok,200,812,164,2210.400,402.125
+//! timestamp_ms,request_id,attempt,model,tier,deployment,outcome,status,input_tokens,output_tokens,latency_ms,ttft_ms,stream,client,limit_requests,limit_tokens,remaining_requests,remaining_tokens
+//! 1520.250,17,1,gpt-4o,frontier,openai-key1,ok,200,812,164,2210.400,402.125,true,,,,,
 //! ```
 //! `timestamp_ms` is when the attempt was sent, from the start of the recording; `outcome` is
 //! `ok` or a failure kind (`rate_limited`, `server_error`, `timeout`, `connection`,
 //! `client_error`, `context_length`); `status` is the HTTP status or 0 when there was none.
+//! `ttft_ms` is when the head of the answer arrived: the first token of a streamed answer, the
+//! whole answer of a non-streamed one (`stream` = `false`). `client` is the client key's name
+//! (empty without one); the last four columns are the provider's `x-ratelimit-limit-*` and
+//! `x-ratelimit-remaining-*` headers of the answer, empty when it sent none. Readers treat every
+//! column after `ttft_ms` as optional, so traces written before they existed still read.
 
 use std::io::Write;
 use std::time::Duration;
@@ -16,8 +21,7 @@ use engine::Outcome;
 use serde::{Deserialize, Serialize};
 
 /// The header row of the trace format.
-pub const HEADER: &str =
-    "timestamp_ms,request_id,attempt,model,tier,deployment,outcome,status,input_tokens,output_tokens,latency_ms,ttft_ms";
+pub const HEADER: &str = "timestamp_ms,request_id,attempt,model,tier,deployment,outcome,status,input_tokens,output_tokens,latency_ms,ttft_ms,stream,client,limit_requests,limit_tokens,remaining_requests,remaining_tokens";
 
 /// One attempt.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -44,8 +48,21 @@ pub struct TraceRow {
     pub output_tokens: u32,
     /// Attempt latency, ms.
     pub latency_ms: f64,
-    /// Time to first token, ms (0 for failures).
+    /// Time to the answer's head, ms (0 for failures): first token when streamed, the whole
+    /// answer when not.
     pub ttft_ms: f64,
+    /// Whether the attempt streamed.
+    pub stream: bool,
+    /// The client key's name, empty without one.
+    pub client: String,
+    /// `x-ratelimit-limit-requests` of the answer.
+    pub limit_requests: Option<u64>,
+    /// `x-ratelimit-limit-tokens` of the answer.
+    pub limit_tokens: Option<u64>,
+    /// `x-ratelimit-remaining-requests` of the answer.
+    pub remaining_requests: Option<u64>,
+    /// `x-ratelimit-remaining-tokens` of the answer.
+    pub remaining_tokens: Option<u64>,
 }
 
 impl TraceRow {
@@ -61,6 +78,7 @@ impl TraceRow {
         deployment: &str,
         input_tokens: u32,
         outcome: &Outcome,
+        stream: bool,
     ) -> TraceRow {
         let ms = |d: Duration| (d.as_secs_f64() * 1e6).round() / 1e3;
         let (name, status, ttft, output) = match outcome {
@@ -70,6 +88,9 @@ impl TraceRow {
                 ..
             } => ("ok", 200, ms(*ttft), *output_tokens),
             Outcome::Failure { kind, status, .. } => (kind.name(), status.unwrap_or(0), 0.0, 0),
+        };
+        let headers = match outcome {
+            Outcome::Success { headers, .. } | Outcome::Failure { headers, .. } => *headers,
         };
         TraceRow {
             timestamp_ms: ms(sent),
@@ -84,6 +105,12 @@ impl TraceRow {
             output_tokens: output,
             latency_ms: ms(now.saturating_sub(sent)),
             ttft_ms: ttft,
+            stream,
+            client: String::new(),
+            limit_requests: headers.limit_requests,
+            limit_tokens: headers.limit_tokens,
+            remaining_requests: headers.remaining_requests,
+            remaining_tokens: headers.remaining_tokens,
         }
     }
 }
@@ -149,6 +176,7 @@ mod tests {
                 "d",
                 10,
                 &ok,
+                true,
             ));
             let f = Outcome::rate_limited(None);
             t.attempt(&TraceRow::from_attempt(
@@ -161,17 +189,18 @@ mod tests {
                 "d",
                 10,
                 &f,
+                false,
             ));
             t.finish().unwrap();
         }
         let text = String::from_utf8(buf).unwrap();
         let lines: Vec<&str> = text.lines().collect();
         assert_eq!(lines[0], HEADER);
-        assert_eq!(lines[1], "1500.0,1,1,m,t,d,ok,200,10,20,1000.0,400.0");
+        assert_eq!(lines[1], "1500.0,1,1,m,t,d,ok,200,10,20,1000.0,400.0,true,,,,,");
         assert_eq!(
             lines[2],
             format!(
-                "0.0,2,1,m,t,d,{},429,10,0,30.0,0.0",
+                "0.0,2,1,m,t,d,{},429,10,0,30.0,0.0,false,,,,,",
                 FailureKind::RateLimited.name()
             )
         );

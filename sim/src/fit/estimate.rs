@@ -11,6 +11,23 @@ use super::stats::{histogram, record, LogAcc};
 /// Distinct timed-out latencies remembered per deployment.
 const MAX_TIMEOUT_VALUES: usize = 10_000;
 
+/// Non-streamed successes kept per deployment for the joint latency fit (reservoir sample).
+pub const RESERVOIR: usize = 20_000;
+
+/// Distinct rate-limit header values remembered per deployment.
+const MAX_LIMIT_VALUES: usize = 64;
+
+/// One minute of a deployment's traffic.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Minute {
+    /// Attempts the provider admitted (not 429).
+    pub admitted: u64,
+    /// Their tokens (input + output).
+    pub tokens: u64,
+    /// 429s.
+    pub rejected: u64,
+}
+
 /// Counts and samples of one deployment.
 #[derive(Debug, Clone)]
 pub struct DeploymentAcc {
@@ -30,10 +47,29 @@ pub struct DeploymentAcc {
     pub connection: u64,
     /// Other 4xx.
     pub client: u64,
-    /// ln of time to first token of successes (seconds).
+    /// Client cancels and deadlines with the attempt in flight (censored, not failures).
+    pub cancelled: u64,
+    /// ln of time to first token of streamed successes (seconds).
     pub ttft: LogAcc,
-    /// ln of per-output-token time of successes with output (seconds).
+    /// ln of per-output-token time of streamed successes with output (seconds).
     pub per_token: LogAcc,
+    /// Streamed successes.
+    pub streamed_ok: u64,
+    /// Non-streamed successes: (latency s, output tokens), a uniform reservoir sample.
+    pub whole: Vec<(f64, u32)>,
+    /// Non-streamed successes seen.
+    pub whole_seen: u64,
+    reservoir_state: u64,
+    /// Recorded `x-ratelimit-limit-requests` values and how often each was seen.
+    pub limit_requests: HashMap<u64, u64>,
+    /// Recorded `x-ratelimit-limit-tokens` values and how often each was seen.
+    pub limit_tokens: HashMap<u64, u64>,
+    /// Tiers of its attempts (the request's routed tier).
+    pub tiers: HashMap<String, u64>,
+    /// 429s whose `x-ratelimit-remaining-requests` said no request was left.
+    pub out_of_requests: u64,
+    /// 429s whose `x-ratelimit-remaining-tokens` said the attempt's tokens were not left.
+    pub out_of_tokens: u64,
     /// Observed time to first token of successes, µs.
     pub ttft_hist: Histogram<u64>,
     /// Observed attempt latency of successes, µs.
@@ -44,11 +80,16 @@ pub struct DeploymentAcc {
     pub timeout_values: HashMap<u64, u64>,
     /// Requested models, for the deployment's `model`.
     pub models: HashMap<String, u64>,
-    /// Per minute since the start: admitted (not 429) attempts and their tokens.
-    pub minutes: HashMap<i64, (u64, u64)>,
+    /// Per minute since the start.
+    pub minutes: HashMap<i64, Minute>,
 }
 
 impl DeploymentAcc {
+    /// A deployment with no rows yet.
+    pub fn empty(id: &str) -> DeploymentAcc {
+        DeploymentAcc::new(id)
+    }
+
     fn new(id: &str) -> DeploymentAcc {
         DeploymentAcc {
             id: id.to_owned(),
@@ -59,8 +100,18 @@ impl DeploymentAcc {
             timeout: 0,
             connection: 0,
             client: 0,
+            cancelled: 0,
             ttft: LogAcc::default(),
             per_token: LogAcc::default(),
+            streamed_ok: 0,
+            whole: Vec::new(),
+            whole_seen: 0,
+            reservoir_state: 0x9e37_79b9_7f4a_7c15,
+            limit_requests: HashMap::new(),
+            limit_tokens: HashMap::new(),
+            tiers: HashMap::new(),
+            out_of_requests: 0,
+            out_of_tokens: 0,
             ttft_hist: histogram(),
             latency_hist: histogram(),
             timeout_hist: histogram(),
@@ -77,15 +128,21 @@ impl DeploymentAcc {
             Class::Ok => {
                 self.ok += 1;
                 record(&mut self.latency_hist, us(a.latency_ms));
-                if let Some(ttft) = a.ttft_ms.filter(|t| *t > 0.0) {
-                    self.ttft.add(ttft / 1000.0);
-                    record(&mut self.ttft_hist, us(ttft));
-                    if a.output > 0 && a.latency_ms > ttft {
-                        self.per_token
-                            .add((a.latency_ms - ttft) / 1000.0 / f64::from(a.output));
+                match (streamed(a), a.ttft_ms.filter(|t| *t > 0.0)) {
+                    (true, Some(ttft)) => {
+                        self.streamed_ok += 1;
+                        self.ttft.add(ttft / 1000.0);
+                        record(&mut self.ttft_hist, us(ttft));
+                        if a.output > 0 && a.latency_ms > ttft {
+                            self.per_token
+                                .add((a.latency_ms - ttft) / 1000.0 / f64::from(a.output));
+                        }
                     }
+                    (false, _) => self.keep_whole(a.latency_ms / 1000.0, a.output),
+                    (true, None) => {}
                 }
             }
+            Class::Cancelled => self.cancelled += 1,
             Class::RateLimited => self.rate_limited += 1,
             Class::Server => self.server += 1,
             Class::Timeout => {
@@ -101,12 +158,32 @@ impl DeploymentAcc {
             Class::Connection => self.connection += 1,
             Class::Client => self.client += 1,
         }
-        if a.class != Class::RateLimited {
-            let minute = a.at.div_euclid(60_000_000_000);
-            let m = self.minutes.entry(minute).or_default();
-            m.0 += 1;
-            m.1 += u64::from(a.input) + u64::from(a.output);
+        let minute = a.at.div_euclid(60_000_000_000);
+        let m = self.minutes.entry(minute).or_default();
+        if a.class == Class::RateLimited {
+            m.rejected += 1;
+            if a.remaining_requests == Some(0) {
+                self.out_of_requests += 1;
+            }
+            let wanted = u64::from(a.input) + u64::from(a.output).max(1);
+            if a.remaining_tokens.is_some_and(|t| t < wanted) {
+                self.out_of_tokens += 1;
+            }
+        } else {
+            m.admitted += 1;
+            m.tokens += u64::from(a.input) + u64::from(a.output);
         }
+        for (map, v) in [
+            (&mut self.limit_requests, a.limit_requests),
+            (&mut self.limit_tokens, a.limit_tokens),
+        ] {
+            if let Some(v) = v {
+                if map.len() < MAX_LIMIT_VALUES || map.contains_key(&v) {
+                    *map.entry(v).or_default() += 1;
+                }
+            }
+        }
+        bump(&mut self.tiers, a.tier);
         if let Some(model) = a.model.filter(|m| !m.is_empty()) {
             match self.models.get_mut(model) {
                 Some(n) => *n += 1,
@@ -117,17 +194,40 @@ impl DeploymentAcc {
         }
     }
 
-    /// Attempts that reached the provider's service (not 429s, not connection failures).
+    /// Attempts that reached the provider's service and came to an end (not 429s, connection
+    /// failures or cancels).
     pub fn served(&self) -> u64 {
-        self.attempts - self.rate_limited - self.connection
+        self.attempts
+            .saturating_sub(self.rate_limited + self.connection + self.cancelled)
+    }
+
+    /// Keeps a non-streamed success in the reservoir (Algorithm R, deterministic).
+    fn keep_whole(&mut self, latency_s: f64, output: u32) {
+        self.whole_seen += 1;
+        if self.whole.len() < RESERVOIR {
+            self.whole.push((latency_s, output));
+            return;
+        }
+        // xorshift64*: a fixed sequence, so a fit is reproducible.
+        let mut x = self.reservoir_state;
+        x ^= x >> 12;
+        x ^= x << 25;
+        x ^= x >> 27;
+        self.reservoir_state = x;
+        let j = (x.wrapping_mul(0x2545_f491_4f6c_dd1d) % self.whole_seen) as usize;
+        if let Some(slot) = self.whole.get_mut(j) {
+            *slot = (latency_s, output);
+        }
+    }
+
+    /// The most frequent tier of its attempts.
+    pub fn home_tier(&self) -> Option<&str> {
+        most(&self.tiers).map(String::as_str)
     }
 
     /// The most requested model, if the trace names models.
     pub fn model(&self) -> Option<&str> {
-        self.models
-            .iter()
-            .max_by(|a, b| a.1.cmp(b.1).then_with(|| b.0.cmp(a.0)))
-            .map(|(m, _)| m.as_str())
+        most(&self.models).map(String::as_str)
     }
 
     /// When attempts time out: the most frequent timed-out latency (a configured timeout is one
@@ -146,11 +246,14 @@ impl DeploymentAcc {
 
     /// The busiest minute's admitted requests and tokens.
     pub fn peak_minute(&self) -> (u64, u64) {
-        let requests = self.minutes.values().map(|m| m.0).max().unwrap_or(0);
-        let tokens = self.minutes.values().map(|m| m.1).max().unwrap_or(0);
+        let requests = self.minutes.values().map(|m| m.admitted).max().unwrap_or(0);
+        let tokens = self.minutes.values().map(|m| m.tokens).max().unwrap_or(0);
         (requests, tokens)
     }
 }
+
+/// Most models (routes) and tiers remembered.
+const MAX_KEYS: usize = 1024;
 
 /// Everything read from a trace.
 #[derive(Debug, Clone)]
@@ -174,6 +277,12 @@ pub struct TraceTally {
     pub models: HashMap<String, u64>,
     /// Tiers of requests.
     pub tiers: HashMap<String, u64>,
+    /// Per requested model, the tiers its requests were routed to.
+    pub routes: HashMap<String, HashMap<String, u64>>,
+    /// Per request tier, the deployments its attempts went to.
+    pub tier_deployments: HashMap<String, HashMap<String, u64>>,
+    /// Requests whose `stream` column is filled, and of those the streamed ones.
+    pub stream_known: (u64, u64),
 }
 
 impl Default for TraceTally {
@@ -189,8 +298,27 @@ impl Default for TraceTally {
             output_tokens: histogram(),
             models: HashMap::new(),
             tiers: HashMap::new(),
+            routes: HashMap::new(),
+            tier_deployments: HashMap::new(),
+            stream_known: (0, 0),
         }
     }
+}
+
+/// Whether a row streamed: its `stream` column, else a guess from its timing (a non-streamed
+/// answer's head arrives with the rest of it, so its ttft is its latency).
+fn streamed(a: &Attempt<'_>) -> bool {
+    a.stream.unwrap_or_else(|| match a.ttft_ms {
+        Some(ttft) => !(a.output > 1 && a.latency_ms - ttft <= a.latency_ms * 0.002),
+        None => true,
+    })
+}
+
+/// The key seen most often (ties: the smallest).
+pub fn most<K: Ord>(map: &HashMap<K, u64>) -> Option<&K> {
+    map.iter()
+        .max_by(|a, b| a.1.cmp(b.1).then_with(|| b.0.cmp(a.0)))
+        .map(|(k, _)| k)
 }
 
 fn bump(map: &mut HashMap<String, u64>, key: Option<&str>) {
@@ -219,6 +347,14 @@ impl TraceTally {
             }
         };
         self.deployments[d].add(a);
+        if let Some(tier) = a.tier.filter(|t| !t.is_empty()) {
+            if self.tier_deployments.len() < MAX_KEYS || self.tier_deployments.contains_key(tier) {
+                bump(
+                    self.tier_deployments.entry(tier.to_owned()).or_default(),
+                    Some(a.deployment),
+                );
+            }
+        }
         if a.class == Class::Ok {
             record(&mut self.output_tokens, u64::from(a.output));
         }
@@ -227,6 +363,15 @@ impl TraceTally {
             record(&mut self.input_tokens, u64::from(a.input));
             bump(&mut self.models, a.model);
             bump(&mut self.tiers, a.tier);
+            if let Some(s) = a.stream {
+                self.stream_known.0 += 1;
+                self.stream_known.1 += u64::from(s);
+            }
+            if let (Some(model), Some(tier)) = (a.model, a.tier) {
+                if !model.is_empty() && self.routes.len() < MAX_KEYS {
+                    bump(self.routes.entry(model.to_owned()).or_default(), Some(tier));
+                }
+            }
             self.span = Some(match self.span {
                 None => (a.at, a.at),
                 Some((lo, hi)) => (lo.min(a.at), hi.max(a.at)),
