@@ -743,6 +743,7 @@ impl Simulation<'_> {
                 r.input_tokens,
                 &outcome,
                 r.stream,
+                r.estimated_output,
             ));
         }
         let Some(id) = r.id else { return };

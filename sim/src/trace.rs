@@ -66,7 +66,9 @@ pub struct TraceRow {
 }
 
 impl TraceRow {
-    /// The row for an attempt sent at `sent` and answered at `now` with `outcome`.
+    /// The row for an attempt sent at `sent` and answered at `now` with `outcome`. A failure
+    /// records `estimated_output` output tokens (the gateway's estimate, as the gateway's trace
+    /// does), a success the tokens it produced.
     #[allow(clippy::too_many_arguments)]
     pub fn from_attempt(
         request_id: u64,
@@ -79,6 +81,7 @@ impl TraceRow {
         input_tokens: u32,
         outcome: &Outcome,
         stream: bool,
+        estimated_output: u32,
     ) -> TraceRow {
         let ms = |d: Duration| (d.as_secs_f64() * 1e6).round() / 1e3;
         let (name, status, ttft, output) = match outcome {
@@ -87,7 +90,9 @@ impl TraceRow {
                 output_tokens,
                 ..
             } => ("ok", 200, ms(*ttft), *output_tokens),
-            Outcome::Failure { kind, status, .. } => (kind.name(), status.unwrap_or(0), 0.0, 0),
+            Outcome::Failure { kind, status, .. } => {
+                (kind.name(), status.unwrap_or(0), 0.0, estimated_output)
+            }
         };
         let headers = match outcome {
             Outcome::Success { headers, .. } | Outcome::Failure { headers, .. } => *headers,
@@ -177,6 +182,7 @@ mod tests {
                 10,
                 &ok,
                 true,
+                50,
             ));
             let f = Outcome::rate_limited(None);
             t.attempt(&TraceRow::from_attempt(
@@ -190,6 +196,7 @@ mod tests {
                 10,
                 &f,
                 false,
+                50,
             ));
             t.finish().unwrap();
         }
@@ -200,7 +207,7 @@ mod tests {
         assert_eq!(
             lines[2],
             format!(
-                "0.0,2,1,m,t,d,{},429,10,0,30.0,0.0,false,,,,,",
+                "0.0,2,1,m,t,d,{},429,10,50,30.0,0.0,false,,,,,",
                 FailureKind::RateLimited.name()
             )
         );

@@ -66,6 +66,8 @@ pub struct DeploymentAcc {
     pub limit_tokens: HashMap<u64, u64>,
     /// Tiers of its attempts (the request's routed tier).
     pub tiers: HashMap<String, u64>,
+    /// Largest `x-ratelimit-remaining-requests` and `-tokens` seen (a full budget is the limit).
+    pub max_remaining: (Option<u64>, Option<u64>),
     /// 429s whose `x-ratelimit-remaining-requests` said no request was left.
     pub out_of_requests: u64,
     /// 429s whose `x-ratelimit-remaining-tokens` said the attempt's tokens were not left.
@@ -110,6 +112,7 @@ impl DeploymentAcc {
             limit_requests: HashMap::new(),
             limit_tokens: HashMap::new(),
             tiers: HashMap::new(),
+            max_remaining: (None, None),
             out_of_requests: 0,
             out_of_tokens: 0,
             ttft_hist: histogram(),
@@ -184,6 +187,10 @@ impl DeploymentAcc {
             }
         }
         bump(&mut self.tiers, a.tier);
+        self.max_remaining = (
+            self.max_remaining.0.max(a.remaining_requests),
+            self.max_remaining.1.max(a.remaining_tokens),
+        );
         if let Some(model) = a.model.filter(|m| !m.is_empty()) {
             match self.models.get_mut(model) {
                 Some(n) => *n += 1,
@@ -283,6 +290,10 @@ pub struct TraceTally {
     pub tier_deployments: HashMap<String, HashMap<String, u64>>,
     /// Requests whose `stream` column is filled, and of those the streamed ones.
     pub stream_known: (u64, u64),
+    /// Output tokens recorded on failed attempts (the gateway's estimate: `max_tokens`).
+    pub failure_outputs: HashMap<u32, u64>,
+    /// Largest output of a success.
+    pub max_ok_output: u32,
 }
 
 impl Default for TraceTally {
@@ -301,6 +312,8 @@ impl Default for TraceTally {
             routes: HashMap::new(),
             tier_deployments: HashMap::new(),
             stream_known: (0, 0),
+            failure_outputs: HashMap::new(),
+            max_ok_output: 0,
         }
     }
 }
@@ -357,6 +370,11 @@ impl TraceTally {
         }
         if a.class == Class::Ok {
             record(&mut self.output_tokens, u64::from(a.output));
+            self.max_ok_output = self.max_ok_output.max(a.output);
+        } else if self.failure_outputs.len() < MAX_KEYS
+            || self.failure_outputs.contains_key(&a.output)
+        {
+            *self.failure_outputs.entry(a.output).or_default() += 1;
         }
         if a.attempt == 1 {
             self.requests += 1;
@@ -377,6 +395,15 @@ impl TraceTally {
                 Some((lo, hi)) => (lo.min(a.at), hi.max(a.at)),
             });
         }
+    }
+
+    /// The clients' `max_tokens`, when failed attempts (which record the gateway's estimate)
+    /// nearly all carry one value no success exceeded.
+    pub fn max_tokens(&self) -> Option<u32> {
+        let total: u64 = self.failure_outputs.values().sum();
+        let (&value, &n) = most(&self.failure_outputs).map(|v| (v, &self.failure_outputs[v]))?;
+        (value > 0 && n * 10 >= total * 9 && n >= 5 && value >= self.max_ok_output)
+            .then_some(value)
     }
 
     /// Span of request timestamps, seconds.

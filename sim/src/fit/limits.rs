@@ -13,6 +13,8 @@ pub enum LimitSource {
     Header,
     /// The median admitted per minute over the minutes with 429s.
     BindingMinutes,
+    /// The largest `x-ratelimit-remaining-*` recorded (a full budget).
+    Remaining,
 }
 
 impl LimitSource {
@@ -21,6 +23,7 @@ impl LimitSource {
         match self {
             LimitSource::Header => "the provider's x-ratelimit-limit header",
             LimitSource::BindingMinutes => "the median admitted per minute over minutes with 429s",
+            LimitSource::Remaining => "the largest x-ratelimit-remaining header (a full budget)",
         }
     }
 }
@@ -34,6 +37,9 @@ pub struct FittedLimits {
     pub tpm: Option<(u64, LimitSource)>,
     /// Minutes with at least one 429.
     pub binding_minutes: u64,
+    /// Which headers the provider sent: `full`, `remaining` or `none` (the scenario's
+    /// `rate_limit_headers`).
+    pub headers: &'static str,
 }
 
 /// Fits `d`'s limits.
@@ -44,8 +50,19 @@ pub fn fit_limits(d: &DeploymentAcc) -> FittedLimits {
         rpm: header(&d.limit_requests).map(|v| (v, LimitSource::Header)),
         tpm: header(&d.limit_tokens).map(|v| (v, LimitSource::Header)),
         binding_minutes: binding.len() as u64,
+        headers: "none",
     };
-    if limits.rpm.is_some() || limits.tpm.is_some() || binding.is_empty() {
+    if limits.rpm.is_some() || limits.tpm.is_some() {
+        limits.headers = "full";
+        return limits;
+    }
+    if d.max_remaining.0.is_some() || d.max_remaining.1.is_some() {
+        limits.headers = "remaining";
+    }
+    let remaining = |v: Option<u64>| v.filter(|v| *v > 0).map(|v| (v, LimitSource::Remaining));
+    limits.rpm = remaining(d.max_remaining.0);
+    limits.tpm = remaining(d.max_remaining.1);
+    if binding.is_empty() {
         return limits;
     }
     let requests: Vec<f64> = binding.iter().map(|m| m.admitted as f64).collect();
@@ -58,10 +75,15 @@ pub fn fit_limits(d: &DeploymentAcc) -> FittedLimits {
         std::cmp::Ordering::Less => false,
         std::cmp::Ordering::Equal => spread(&tokens) < spread(&requests),
     };
+    // A budget seen full is at least that large: the larger of the two estimates stands.
+    let larger = |a: Option<(u64, LimitSource)>, b: u64| match a {
+        Some((v, s)) if v >= b => Some((v, s)),
+        _ => Some((b, source)),
+    };
     if tokens_bound {
-        limits.tpm = Some((median(tokens).round().max(1.0) as u64, source));
+        limits.tpm = larger(limits.tpm, median(tokens).round().max(1.0) as u64);
     } else {
-        limits.rpm = Some((median(requests).round().max(1.0) as u64, source));
+        limits.rpm = larger(limits.rpm, median(requests).round().max(1.0) as u64);
     }
     limits
 }

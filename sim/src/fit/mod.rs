@@ -206,6 +206,8 @@ pub struct Fit {
     pub mix: Vec<(String, f64)>,
     /// Share of requests that streamed.
     pub stream_share: f64,
+    /// The clients' `max_tokens`, when the failed attempts' recorded estimates show one.
+    pub max_tokens: Option<u32>,
     /// The gateway config given with `--config`.
     pub config: Option<GatewayConfig>,
     /// What the user should know (too few samples, config and trace disagreeing).
@@ -357,6 +359,7 @@ pub fn fit_trace(path: &Path, options: &FitOptions) -> Result<Fit, FitError> {
         routes,
         mix,
         stream_share,
+        max_tokens: tally.max_tokens(),
         config: config.cloned(),
         warnings,
         deployments,

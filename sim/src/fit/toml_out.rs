@@ -122,6 +122,9 @@ impl Fit {
         let _ = writeln!(w, "input_tokens = {}", percentiles(&self.input_tokens));
         let _ = writeln!(w, "output_tokens = {}", percentiles(&self.output_tokens));
         let _ = writeln!(w, "client_timeout = \"120s\"");
+        if let Some(max) = self.max_tokens {
+            let _ = writeln!(w, "max_tokens = {max}");
+        }
         if self.stream_share < 1.0 {
             let _ = writeln!(w, "stream_share = {:.6}", self.stream_share.max(0.0));
         }
@@ -238,6 +241,7 @@ fn write_provider(w: &mut String, d: &super::DeploymentFit) {
         d.client_errors,
         d.cancelled
     );
+    let _ = writeln!(w, "rate_limit_headers = {}", quote(d.limits.headers));
     let _ = writeln!(w, "error_rate = {:.6}", d.error_rate.min(1.0));
     let _ = writeln!(
         w,
