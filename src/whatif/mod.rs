@@ -46,7 +46,8 @@ pub struct WhatifArgs {
     /// Regressions that fail the command, e.g. "success_rate<-0.1pt,p99>+5%" (see docs).
     #[arg(long)]
     pub fail_on: Option<String>,
-    /// Write the markdown summary (whatif.md) into this folder.
+    /// Write the markdown summary (whatif.md) into this folder (default:
+    /// reports/whatif-<candidate file stem>/, never the working directory).
     #[arg(long)]
     pub out: Option<PathBuf>,
 }
@@ -114,7 +115,13 @@ pub fn run(args: WhatifArgs) -> anyhow::Result<()> {
         .collect();
     let summary = markdown(&args, seeds, &rows, &rules, &broken);
     println!("\n{summary}");
-    if let Some(dir) = &args.out {
+    let stem = args
+        .candidate
+        .file_stem()
+        .map_or_else(|| "candidate".into(), |s| s.to_string_lossy().into_owned());
+    let default_out = PathBuf::from("reports").join(format!("whatif-{stem}"));
+    {
+        let dir = args.out.as_ref().unwrap_or(&default_out);
         std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
         let path = dir.join("whatif.md");
         sim::output::write_atomically(&path, |w| w.write_all(summary.as_bytes()))

@@ -68,6 +68,8 @@ pub struct DeploymentAcc {
     pub tiers: HashMap<String, u64>,
     /// Largest `x-ratelimit-remaining-requests` and `-tokens` seen (a full budget is the limit).
     pub max_remaining: (Option<u64>, Option<u64>),
+    /// Σ cos and Σ sin of the 429s' phase within their minute (for the window's kind).
+    pub rejection_phase: (f64, f64),
     /// 429s whose `x-ratelimit-remaining-requests` said no request was left.
     pub out_of_requests: u64,
     /// 429s whose `x-ratelimit-remaining-tokens` said the attempt's tokens were not left.
@@ -113,6 +115,7 @@ impl DeploymentAcc {
             limit_tokens: HashMap::new(),
             tiers: HashMap::new(),
             max_remaining: (None, None),
+            rejection_phase: (0.0, 0.0),
             out_of_requests: 0,
             out_of_tokens: 0,
             ttft_hist: histogram(),
@@ -165,6 +168,9 @@ impl DeploymentAcc {
         let m = self.minutes.entry(minute).or_default();
         if a.class == Class::RateLimited {
             m.rejected += 1;
+            let turn = a.at.rem_euclid(60_000_000_000) as f64 / 60e9 * std::f64::consts::TAU;
+            self.rejection_phase.0 += turn.cos();
+            self.rejection_phase.1 += turn.sin();
             if a.remaining_requests == Some(0) {
                 self.out_of_requests += 1;
             }

@@ -40,7 +40,17 @@ pub struct FittedLimits {
     /// Which headers the provider sent: `full`, `remaining` or `none` (the scenario's
     /// `rate_limit_headers`).
     pub headers: &'static str,
+    /// The window's kind: `fixed` when the 429s bunch at one point of the minute (a window
+    /// that resets on the minute), else `token-bucket`.
+    pub window: &'static str,
 }
+
+/// 429s needed before their timing decides the window's kind.
+const MIN_REJECTIONS_FOR_WINDOW: u64 = 10;
+
+/// How bunched the 429s' phases must be (mean resultant length, 0 = spread evenly over the
+/// minute, 1 = all at one instant) to call the window fixed.
+const FIXED_WINDOW_BUNCHING: f64 = 0.5;
 
 /// Fits `d`'s limits.
 pub fn fit_limits(d: &DeploymentAcc) -> FittedLimits {
@@ -51,7 +61,14 @@ pub fn fit_limits(d: &DeploymentAcc) -> FittedLimits {
         tpm: header(&d.limit_tokens).map(|v| (v, LimitSource::Header)),
         binding_minutes: binding.len() as u64,
         headers: "none",
+        window: "token-bucket",
     };
+    let (c, s) = d.rejection_phase;
+    if d.rate_limited >= MIN_REJECTIONS_FOR_WINDOW
+        && (c * c + s * s).sqrt() / d.rate_limited as f64 > FIXED_WINDOW_BUNCHING
+    {
+        limits.window = "fixed";
+    }
     if limits.rpm.is_some() || limits.tpm.is_some() {
         limits.headers = "full";
         return limits;

@@ -262,6 +262,9 @@ fn write_provider(w: &mut String, d: &super::DeploymentFit) {
         d.rate_limited_share * 100.0,
         d.limits.binding_minutes
     );
+    if d.limits.rpm.is_some() || d.limits.tpm.is_some() {
+        let _ = writeln!(w, "  window = {}", quote(d.limits.window));
+    }
     for (key, limit) in [("rpm", d.limits.rpm), ("tpm", d.limits.tpm)] {
         if let Some((value, source)) = limit {
             let _ = writeln!(w, "  # {key} from {}", source.describe());

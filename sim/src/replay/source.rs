@@ -181,7 +181,10 @@ impl ArrivalSource for TraceSource<'_> {
                 .workload
                 .max_tokens
                 .map_or(r.output, |max| max.max(r.output)),
-            stream: self.workload.draws_stream(&mut self.rng),
+            stream: match r.stream {
+                Some(s) => s,
+                None => self.workload.draws_stream(&mut self.rng),
+            },
         })
     }
 
