@@ -64,8 +64,11 @@ pub struct DeploymentAcc {
     pub limit_requests: HashMap<u64, u64>,
     /// Recorded `x-ratelimit-limit-tokens` values and how often each was seen.
     pub limit_tokens: HashMap<u64, u64>,
-    /// Tiers of its attempts (the request's routed tier).
+    /// Tiers of its first attempts (the request's routed tier; a fallback never sends a first
+    /// attempt), and of all its attempts.
     pub tiers: HashMap<String, u64>,
+    /// Tiers of all its attempts.
+    pub all_tiers: HashMap<String, u64>,
     /// Largest `x-ratelimit-remaining-requests` and `-tokens` seen (a full budget is the limit).
     pub max_remaining: (Option<u64>, Option<u64>),
     /// Σ cos and Σ sin of the 429s' phase within their minute (for the window's kind).
@@ -114,6 +117,7 @@ impl DeploymentAcc {
             limit_requests: HashMap::new(),
             limit_tokens: HashMap::new(),
             tiers: HashMap::new(),
+            all_tiers: HashMap::new(),
             max_remaining: (None, None),
             rejection_phase: (0.0, 0.0),
             out_of_requests: 0,
@@ -192,7 +196,10 @@ impl DeploymentAcc {
                 }
             }
         }
-        bump(&mut self.tiers, a.tier);
+        if a.attempt == 1 {
+            bump(&mut self.tiers, a.tier);
+        }
+        bump(&mut self.all_tiers, a.tier);
         self.max_remaining = (
             self.max_remaining.0.max(a.remaining_requests),
             self.max_remaining.1.max(a.remaining_tokens),
@@ -233,9 +240,11 @@ impl DeploymentAcc {
         }
     }
 
-    /// The most frequent tier of its attempts.
+    /// The tier it belongs to: the most frequent of its first attempts' tiers (else of all).
     pub fn home_tier(&self) -> Option<&str> {
-        most(&self.tiers).map(String::as_str)
+        most(&self.tiers)
+            .or_else(|| most(&self.all_tiers))
+            .map(String::as_str)
     }
 
     /// The most requested model, if the trace names models.

@@ -19,8 +19,8 @@ pub struct TierFit {
     pub fallback: Vec<String>,
 }
 
-/// The tiers (each holding at least one deployment, in order of their first deployment) and
-/// the routes (model → tier).
+/// The tiers (each holding at least one deployment, the one with most requests first) and the
+/// routes (model → tier).
 pub fn topology(
     tally: &TraceTally,
     deployments: &[DeploymentFit],
@@ -38,6 +38,8 @@ pub fn topology(
     if names.is_empty() {
         names.push(DEFAULT_TIER.to_owned());
     }
+    // Busiest tier (most requests) first.
+    names.sort_by_key(|n| std::cmp::Reverse(tally.tiers.get(n).copied().unwrap_or(0)));
     // Where a request tier's attempts landed, by the deployments' home tiers.
     let landed = |tier: &str| -> Vec<(String, u64)> {
         let mut by: HashMap<String, u64> = HashMap::new();
