@@ -203,7 +203,10 @@ mod tests {
         let text = String::from_utf8(buf).unwrap();
         let lines: Vec<&str> = text.lines().collect();
         assert_eq!(lines[0], HEADER);
-        assert_eq!(lines[1], "1500.0,1,1,m,t,d,ok,200,10,20,1000.0,400.0,true,,,,,");
+        assert_eq!(
+            lines[1],
+            "1500.0,1,1,m,t,d,ok,200,10,20,1000.0,400.0,true,,,,,"
+        );
         assert_eq!(
             lines[2],
             format!(

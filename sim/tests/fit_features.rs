@@ -77,7 +77,11 @@ tier = "t"
     // matches means); never the whole latency (about 2.4 s at the median).
     let mean = |f: sim::fit::LogNormalFit| (f.mu + f.sigma * f.sigma / 2.0).exp();
     assert!((mean(a.ttft) - 0.650).abs() < 0.06, "{:?}", a.ttft);
-    assert!((mean(a.per_token) - 0.01224).abs() < 0.0008, "{:?}", a.per_token);
+    assert!(
+        (mean(a.per_token) - 0.01224).abs() < 0.0008,
+        "{:?}",
+        a.per_token
+    );
     assert!(fit.to_toml().contains("stream_share = 0.000000"));
 }
 
@@ -159,12 +163,24 @@ weight = 1
     );
     let text = text.replace("rate = 2.0", "rate = 3.0");
     let fit = fit_trace(&traced(&text, "limited.csv"), &FitOptions::default()).expect("fit");
-    let d = fit.deployments.iter().find(|d| d.id == "limited").expect("limited");
+    let d = fit
+        .deployments
+        .iter()
+        .find(|d| d.id == "limited")
+        .expect("limited");
     assert!(d.rate_limited_share > 0.1, "{}", d.rate_limited_share);
     let (rpm, source) = d.limits.rpm.expect("an rpm");
     assert_eq!(source, sim::fit::LimitSource::BindingMinutes);
-    assert!((81..=99).contains(&rpm), "rpm {rpm}, 429s {:.1}%", d.rate_limited_share * 100.0);
-    let open = fit.deployments.iter().find(|d| d.id == "open").expect("open");
+    assert!(
+        (81..=99).contains(&rpm),
+        "rpm {rpm}, 429s {:.1}%",
+        d.rate_limited_share * 100.0
+    );
+    let open = fit
+        .deployments
+        .iter()
+        .find(|d| d.id == "open")
+        .expect("open");
     assert_eq!((open.limits.rpm, open.limits.tpm), (None, None));
     assert!(fit.to_toml().contains("  rpm = "));
 }
@@ -250,7 +266,10 @@ tier = "cheap"
     let mut rows = format!("{}\n", sim::trace::HEADER);
     for i in 0..40 {
         let ttft = 300 + 7 * i;
-        rows += &format!("{i}0,{i},1,m,t,a,ok,200,10,100,{}.0,{ttft}.0,true,,,,,\n", ttft + 1000);
+        rows += &format!(
+            "{i}0,{i},1,m,t,a,ok,200,10,100,{}.0,{ttft}.0,true,,,,,\n",
+            ttft + 1000
+        );
     }
     rows += "900,100,1,m,t,b,ok,200,10,100,1600.0,350.0,true,,,,,\n\
              910,101,1,m,t,b,server_error,500,10,100,100.0,,true,,,,,\n";
@@ -260,12 +279,16 @@ tier = "cheap"
     assert_eq!(b.latency_source, LatencySource::Pooled);
     assert!(b.error_rate < 0.1, "{}", b.error_rate);
     assert!(
-        fit.warnings.iter().any(|w| w.starts_with("b: only 1 success(es)")),
+        fit.warnings
+            .iter()
+            .any(|w| w.starts_with("b: only 1 success(es)")),
         "{:?}",
         fit.warnings
     );
     assert!(
-        fit.warnings.iter().any(|w| w.starts_with("b: only 2 attempt(s) reached")),
+        fit.warnings
+            .iter()
+            .any(|w| w.starts_with("b: only 2 attempt(s) reached")),
         "{:?}",
         fit.warnings
     );

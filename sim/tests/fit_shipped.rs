@@ -97,12 +97,21 @@ fn compare(file: &str, before: &RunResult, after: &RunResult) -> Differences {
             s.failed_deadline
         )
     };
-    d.report += &format!("{file}:\n  fitted:   {}\n  original: {}\n", s(after), s(before));
+    d.report += &format!(
+        "{file}:\n  fitted:   {}\n  original: {}\n",
+        s(after),
+        s(before)
+    );
     for b in &before.deployments {
-        let Some(a) = after.deployments.iter().find(|a| a.deployment == b.deployment) else {
+        let Some(a) = after
+            .deployments
+            .iter()
+            .find(|a| a.deployment == b.deployment)
+        else {
             continue;
         };
-        let share = |r: &sim::stats::DeploymentRow| r.rate_limited as f64 / r.attempts.max(1) as f64;
+        let share =
+            |r: &sim::stats::DeploymentRow| r.rate_limited as f64 / r.attempts.max(1) as f64;
         d.report += &format!(
             "  {}: attempts {} vs {}, p50 {:.0} vs {:.0} ms, p99 {:.0} vs {:.0} ms, 429s {:.2}% vs {:.2}%\n",
             b.deployment,

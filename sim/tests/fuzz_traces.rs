@@ -72,23 +72,41 @@ fn the_new_columns_are_read_and_checked() {
     let replay = Replay::open(&path, &scenario(), ReplayOptions::default()).expect("replay");
     assert_eq!(replay.info().arrivals, 4);
     let fit = fit_trace(&path, &FitOptions::default()).expect("fit");
-    let openai = fit.deployments.iter().find(|d| d.id == "openai-gpt4o").expect("openai");
+    let openai = fit
+        .deployments
+        .iter()
+        .find(|d| d.id == "openai-gpt4o")
+        .expect("openai");
     assert_eq!(openai.limits.rpm.map(|l| l.0), Some(5000));
     assert_eq!(openai.limits.tpm.map(|l| l.0), Some(450_000));
     assert_eq!(openai.limits.headers, "full");
-    let azure = fit.deployments.iter().find(|d| d.id == "azure-gpt4o").expect("azure");
+    let azure = fit
+        .deployments
+        .iter()
+        .find(|d| d.id == "azure-gpt4o")
+        .expect("azure");
     assert_eq!((azure.streamed, azure.whole), (2, 1));
     assert_eq!(azure.limits.headers, "remaining");
     assert_eq!(azure.limits.rpm.map(|l| l.0), Some(900));
     // Two of the three first attempts with a stream column streamed.
-    assert!((fit.stream_share - 2.0 / 3.0).abs() < 1e-9, "{}", fit.stream_share);
+    assert!(
+        (fit.stream_share - 2.0 / 3.0).abs() < 1e-9,
+        "{}",
+        fit.stream_share
+    );
     Scenario::parse(&fit.to_toml(), "fitted.toml", "fitted").expect("the fit validates");
-    let path = file("bad-stream.csv", &TRACE_V2.replace("1810.000,false", "1810.000,maybe"));
+    let path = file(
+        "bad-stream.csv",
+        &TRACE_V2.replace("1810.000,false", "1810.000,maybe"),
+    );
     let e = fit_err(&path);
     assert!(e.contains(":3: stream: found \"maybe\""), "{e}");
     let e = replay_err(&path);
     assert!(e.contains(":3: stream: found \"maybe\""), "{e}");
-    let path = file("bad-limit.csv", &TRACE_V2.replace("team-a,5000,", "team-a,-5,"));
+    let path = file(
+        "bad-limit.csv",
+        &TRACE_V2.replace("team-a,5000,", "team-a,-5,"),
+    );
     let e = fit_err(&path);
     assert!(e.contains(":2: limit_requests: found \"-5\""), "{e}");
 }

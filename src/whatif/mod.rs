@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{anyhow, bail, Context};
 use sim::compare::{higher_is_better, metric_value, METRICS};
-use sim::fit::{fit_trace, FitOptions};
+use sim::fit::{fit_trace, FitOptions, GatewayConfig};
 use sim::paired::PairedDiff;
 use sim::replay::{Replay, ReplayOptions};
 use sim::{RunOptions, Scenario};
@@ -145,7 +145,13 @@ fn world(args: &WhatifArgs) -> anyhow::Result<(String, String)> {
             .map_err(|e| anyhow!("{e}"))?;
         return Ok((text, s.name));
     }
-    let fit = fit_trace(&args.trace, &FitOptions::default()).map_err(|e| anyhow!("{e}"))?;
+    // The trace was recorded under the baseline: its tiers, routes and timeouts are kept.
+    let config = GatewayConfig::load(&args.baseline).map_err(|e| anyhow!("{e}"))?;
+    let options = FitOptions {
+        config: Some(config),
+        ..FitOptions::default()
+    };
+    let fit = fit_trace(&args.trace, &options).map_err(|e| anyhow!("{e}"))?;
     Ok((fit.to_toml(), fit.name.clone()))
 }
 

@@ -50,15 +50,16 @@ impl GatewayConfig {
             file: file.clone(),
             message,
         };
-        let mut table: toml::Table = text.parse().map_err(|e: toml::de::Error| {
-            bad(e.to_string())
-        })?;
+        let mut table: toml::Table = text
+            .parse()
+            .map_err(|e: toml::de::Error| bad(e.to_string()))?;
         for key in NOT_GATEWAY {
             table.remove(key);
         }
         let text = toml::to_string(&table).map_err(|e| bad(e.to_string()))?;
         engine::Config::from_toml(&text).map_err(|e| bad(e.to_string()))?;
-        let str_of = |t: &toml::Table, k: &str| t.get(k).and_then(|v| v.as_str()).map(str::to_owned);
+        let str_of =
+            |t: &toml::Table, k: &str| t.get(k).and_then(|v| v.as_str()).map(str::to_owned);
         let tables = |k: &str| -> Vec<toml::Table> {
             table
                 .get(k)

@@ -336,10 +336,10 @@ impl Default for TraceTally {
 /// Whether a row streamed: its `stream` column, else a guess from its timing (a non-streamed
 /// answer's head arrives with the rest of it, so its ttft is its latency).
 fn streamed(a: &Attempt<'_>) -> bool {
-    a.stream.unwrap_or_else(|| match a.ttft_ms {
-        Some(ttft) => !(a.output > 1 && a.latency_ms - ttft <= a.latency_ms * 0.002),
-        None => true,
-    })
+    let looks_whole = a
+        .ttft_ms
+        .is_some_and(|ttft| a.output > 1 && a.latency_ms - ttft <= a.latency_ms * 0.002);
+    a.stream.unwrap_or(!looks_whole)
 }
 
 /// The key seen most often (ties: the smallest).
@@ -417,8 +417,7 @@ impl TraceTally {
     pub fn max_tokens(&self) -> Option<u32> {
         let total: u64 = self.failure_outputs.values().sum();
         let (&value, &n) = most(&self.failure_outputs).map(|v| (v, &self.failure_outputs[v]))?;
-        (value > 0 && n * 10 >= total * 9 && n >= 5 && value >= self.max_ok_output)
-            .then_some(value)
+        (value > 0 && n * 10 >= total * 9 && n >= 5 && value >= self.max_ok_output).then_some(value)
     }
 
     /// Span of request timestamps, seconds.

@@ -188,7 +188,8 @@ pub fn limits_table(fit: &Fit) -> String {
     .map(String::from)
     .to_vec()];
     for d in &fit.deployments {
-        let show = |l: Option<(u64, super::LimitSource)>| l.map_or("-".to_owned(), |l| l.0.to_string());
+        let show =
+            |l: Option<(u64, super::LimitSource)>| l.map_or("-".to_owned(), |l| l.0.to_string());
         let from = d
             .limits
             .rpm

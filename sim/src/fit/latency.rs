@@ -11,7 +11,8 @@ pub fn normal_cdf(x: f64) -> f64 {
     let t = 1.0 / (1.0 + 0.327_591_1 * z);
     let poly = t
         * (0.254_829_592
-            + t * (-0.284_496_736 + t * (1.421_413_741 + t * (-1.453_152_027 + t * 1.061_405_429))));
+            + t * (-0.284_496_736
+                + t * (1.421_413_741 + t * (-1.453_152_027 + t * 1.061_405_429))));
     let erfc = poly * (-z * z).exp();
     if x >= 0.0 {
         1.0 - 0.5 * erfc
@@ -42,7 +43,7 @@ fn normal_pdf(x: f64) -> f64 {
 impl LogNormalFit {
     /// P(X > x) under the fit.
     pub fn survival(&self, x: f64) -> f64 {
-        if !(x > 0.0) {
+        if x.is_nan() || x <= 0.0 {
             return 1.0;
         }
         if self.sigma <= 0.0 {
@@ -63,7 +64,7 @@ impl LogNormalFit {
 /// unchanged when the cut removes (next to) nothing, and gives up (also returning `fit`) when
 /// the iteration does not settle, as it cannot when most of the distribution was cut.
 pub fn untruncated(fit: LogNormalFit, cut: f64) -> LogNormalFit {
-    if !(cut > 0.0) || fit.sigma <= 0.0 {
+    if cut.is_nan() || cut <= 0.0 || fit.sigma <= 0.0 {
         return fit;
     }
     let (m, v, b) = (fit.mu, fit.sigma * fit.sigma, cut.ln());
@@ -76,7 +77,7 @@ pub fn untruncated(fit: LogNormalFit, cut: f64) -> LogNormalFit {
         }
         let lambda = normal_pdf(beta) / phi_big;
         let shrink = 1.0 - beta * lambda - lambda * lambda;
-        if !(shrink > 0.05) {
+        if shrink.is_nan() || shrink <= 0.05 {
             return fit;
         }
         let next_sigma = (v / shrink).sqrt();
@@ -140,7 +141,7 @@ fn least_squares(xs: &[f64], ys: &[f64]) -> Option<(f64, f64)> {
     let my = ys.iter().sum::<f64>() / n;
     let sxx: f64 = xs.iter().map(|x| (x - mx).powi(2)).sum();
     let sxy: f64 = xs.iter().zip(ys).map(|(x, y)| (x - mx) * (y - my)).sum();
-    if !(sxx > 0.0) {
+    if sxx.is_nan() || sxx <= 0.0 {
         return None;
     }
     let slope = sxy / sxx;
@@ -210,7 +211,10 @@ mod tests {
         let cut = acc.fit().unwrap();
         assert!(cut.mu < -0.2 && cut.sigma < 0.8, "{cut:?}");
         let fixed = untruncated(cut, 1f64.exp());
-        assert!(fixed.mu.abs() < 0.01 && (fixed.sigma - 1.0).abs() < 0.01, "{fixed:?}");
+        assert!(
+            fixed.mu.abs() < 0.01 && (fixed.sigma - 1.0).abs() < 0.01,
+            "{fixed:?}"
+        );
     }
 
     #[test]

@@ -380,10 +380,7 @@ fn pooled(
     let (ttft, per_token) = match (ttft.fit(), per_token.fit()) {
         (Some(t), Some(p)) => {
             let c = tally.deployments.iter().find_map(cut);
-            (
-                c.map_or(t, |c| latency::untruncated(t, c.as_secs_f64())),
-                p,
-            )
+            (c.map_or(t, |c| latency::untruncated(t, c.as_secs_f64())), p)
         }
         // No streamed rows at all: jointly from whole latencies.
         _ => latency::joint_from_whole(&whole)?,

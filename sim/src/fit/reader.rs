@@ -348,7 +348,8 @@ pub const MAX_LATENCY_MS: f64 = 86_400_000.0;
 const LATENCY: &str = "a duration in milliseconds from 0 to 86400000 (1 day)";
 const TOKENS: &str = "a whole number of tokens from 0 to 4294967295";
 const NAME: &str = "a name of at most 200 characters";
-const LIMIT: &str = "a whole number from 0 to 1000000000000 (a rate-limit header value), or nothing";
+const LIMIT: &str =
+    "a whole number from 0 to 1000000000000 (a rate-limit header value), or nothing";
 
 /// Largest rate-limit header value accepted (10¹²).
 pub const MAX_LIMIT: u64 = 1_000_000_000_000;

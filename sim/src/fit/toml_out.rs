@@ -182,7 +182,11 @@ impl Fit {
             let _ = writeln!(w, "id = {}", quote(&d.id));
             let _ = writeln!(w, "provider = {}", quote(&d.id));
             let _ = writeln!(w, "model = {}", quote(&d.model));
-            let _ = writeln!(w, "tier = {}", quote(d.tier.as_deref().unwrap_or(first_tier)));
+            let _ = writeln!(
+                w,
+                "tier = {}",
+                quote(d.tier.as_deref().unwrap_or(first_tier))
+            );
             let _ = writeln!(w, "weight = {:.4}", d.share.max(1e-4));
             if let Some(after) = d.timeout_after.or(self.timeout_after) {
                 let _ = writeln!(w, "first_byte_timeout = {}", duration(after.as_secs_f64()));
