@@ -60,6 +60,12 @@ pub fn run(args: FitArgs) -> anyhow::Result<()> {
         fit.arrival_rate,
         fit.deployments.len()
     );
+    if fit.refused > 0 {
+        println!(
+            "{} request(s) failed before any attempt (refused rows: no deployment had headroom)",
+            fit.refused
+        );
+    }
     if fit.skipped > 0 {
         let lines: Vec<String> = fit
             .first_skipped

@@ -198,6 +198,8 @@ async fn run(
         output_tokens: parsed.output_tokens,
         stream: parsed.stream,
         client,
+        current: None,
+        arrived: now,
     };
     let mut attempts = 0u8;
     let client_shape = Shape::of_client(endpoint);
@@ -221,6 +223,7 @@ async fn run(
                     sent,
                     sent_at: sent.saturating_duration_since(gw.epoch),
                 };
+                life.current = Some(a.clone());
                 let plan = translate::plan(endpoint, up.api);
                 let (upstream_endpoint, upstream_body) = match plan {
                     Plan::Passthrough => (
@@ -427,6 +430,9 @@ async fn run(
             }
             Step::Failed { reason, .. } => {
                 life.live = false;
+                if attempts == 0 {
+                    life.refused();
+                }
                 let e = failure_error(reason, attempts, gw.now());
                 warn!(
                     request = number,

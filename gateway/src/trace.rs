@@ -3,13 +3,16 @@
 //!
 //! Header: `timestamp_ms,request_id,attempt,model,tier,deployment,outcome,status,input_tokens,`
 //! `output_tokens,latency_ms,ttft_ms,stream,client,limit_requests,limit_tokens,`
-//! `remaining_requests,remaining_tokens` (the simulator's `sim::trace::HEADER`). `timestamp_ms` is when the attempt was sent, in ms since
-//! the gateway started; `outcome` is `ok` or a failure kind (`rate_limited`, `server_error`,
-//! `timeout`, `connection`, `client_error`); `status` is the HTTP status or 0; tokens are the
+//! `remaining_requests,remaining_tokens,arrived_ms` (the simulator's `sim::trace::HEADER`). `timestamp_ms` is when the attempt was sent, in ms since
+//! the gateway started; `outcome` is `ok`, a failure kind (`rate_limited`, `server_error`,
+//! `timeout`, `connection`, `client_error`), `cancelled` (the client went away with the
+//! attempt in flight: a censored latency) or `refused` (the request failed before any attempt,
+//! e.g. no deployment had headroom: attempt 1, empty deployment, latency 0); `status` is the HTTP status or 0; tokens are the
 //! provider's usage on success and the gateway's estimate otherwise; `ttft_ms` is empty when no
 //! first byte arrived, and for a non-streamed answer (`stream` = `false`) it is the whole answer's
 //! arrival; `client` is the client key's name (empty without one); the last four columns are
-//! the provider's `x-ratelimit-limit-*` / `x-ratelimit-remaining-*` headers, empty when absent.
+//! the provider's `x-ratelimit-limit-*` / `x-ratelimit-remaining-*` headers, empty when absent;
+//! `arrived_ms` is when the request arrived (its first attempt may wait for headroom).
 
 use std::fs::File;
 use std::io::{self, BufWriter, Write};
@@ -22,7 +25,7 @@ use std::time::Duration;
 use engine::{FailureKind, LimitHeaders};
 
 /// The CSV header, exactly.
-pub const HEADER: &str = "timestamp_ms,request_id,attempt,model,tier,deployment,outcome,status,input_tokens,output_tokens,latency_ms,ttft_ms,stream,client,limit_requests,limit_tokens,remaining_requests,remaining_tokens";
+pub const HEADER: &str = "timestamp_ms,request_id,attempt,model,tier,deployment,outcome,status,input_tokens,output_tokens,latency_ms,ttft_ms,stream,client,limit_requests,limit_tokens,remaining_requests,remaining_tokens,arrived_ms";
 
 /// How often buffered rows reach the file at the latest.
 pub const FLUSH_EVERY: Duration = Duration::from_secs(1);
@@ -44,6 +47,9 @@ pub struct Row {
     pub deployment: Arc<str>,
     /// `None` for success.
     pub failure: Option<FailureKind>,
+    /// Replaces the outcome: `cancelled` (the client went away with the attempt in flight) or
+    /// `refused` (the engine failed the request before any attempt; no deployment).
+    pub note: Option<&'static str>,
     /// HTTP status, 0 when none.
     pub status: u16,
     /// Input tokens.
@@ -60,6 +66,8 @@ pub struct Row {
     pub client: Option<Arc<str>>,
     /// The provider's rate-limit headers on the answer.
     pub limits: LimitHeaders,
+    /// When the request arrived, since gateway start.
+    pub arrived: Duration,
 }
 
 enum Msg {
@@ -162,7 +170,8 @@ pub fn write_row(out: &mut impl Write, r: &Row) -> io::Result<()> {
         csv_field(&r.model),
         csv_field(&r.tier),
         csv_field(&r.deployment),
-        r.failure.map_or("ok", FailureKind::name),
+        r.note
+            .unwrap_or_else(|| r.failure.map_or("ok", FailureKind::name)),
         r.status,
         r.input_tokens,
         r.output_tokens,
@@ -189,6 +198,7 @@ pub fn write_row(out: &mut impl Write, r: &Row) -> io::Result<()> {
             write!(out, "{v}")?;
         }
     }
+    write!(out, ",{:.3}", ms(r.arrived))?;
     out.write_all(b"\n")
 }
 
@@ -211,7 +221,7 @@ mod tests {
     }
 
     fn sim_header() -> &'static str {
-        "timestamp_ms,request_id,attempt,model,tier,deployment,outcome,status,input_tokens,output_tokens,latency_ms,ttft_ms,stream,client,limit_requests,limit_tokens,remaining_requests,remaining_tokens"
+        "timestamp_ms,request_id,attempt,model,tier,deployment,outcome,status,input_tokens,output_tokens,latency_ms,ttft_ms,stream,client,limit_requests,limit_tokens,remaining_requests,remaining_tokens,arrived_ms"
     }
 
     #[test]
@@ -224,6 +234,7 @@ mod tests {
             tier: "std".into(),
             deployment: "b".into(),
             failure: Some(FailureKind::RateLimited),
+            note: None,
             status: 429,
             input_tokens: 10,
             output_tokens: 256,
@@ -236,12 +247,13 @@ mod tests {
                 remaining_requests: Some(0),
                 ..LimitHeaders::default()
             },
+            arrived: Duration::from_micros(10_000),
         };
         let mut out = Vec::new();
         write_row(&mut out, &row).unwrap();
         assert_eq!(
             String::from_utf8(out).unwrap(),
-            "12.345,7,2,\"gpt,4\",std,b,rate_limited,429,10,256,1.500,,false,\"team,a\",90,,0,\n"
+            "12.345,7,2,\"gpt,4\",std,b,rate_limited,429,10,256,1.500,,false,\"team,a\",90,,0,,10.000\n"
         );
     }
 }

@@ -457,6 +457,21 @@ impl Simulation<'_> {
             Step::Failed { .. } => {
                 let r = &mut self.requests[slot];
                 r.live = false;
+                if r.attempt == 0 {
+                    let r = *r;
+                    if let Some(sink) = self.trace.as_mut() {
+                        let row = TraceRow::refused(
+                            r.uid,
+                            self.now,
+                            &self.models[r.model as usize],
+                            &self.scenario.config.tiers[r.tier.index()].name,
+                            (r.input_tokens, r.estimated_output),
+                            r.stream,
+                        );
+                        sink.attempt(&row.arrived(r.arrived));
+                    }
+                }
+                let r = &mut self.requests[slot];
                 self.stats.attempts += u64::from(r.attempt);
                 self.series.request_ended(self.now, None);
             }
@@ -732,19 +747,22 @@ impl Simulation<'_> {
             self.series.count(self.now, d, column);
         }
         if let Some(sink) = self.trace.as_mut() {
-            sink.attempt(&TraceRow::from_attempt(
-                r.uid,
-                r.attempt,
-                r.sent_at,
-                self.now,
-                &self.models[r.model as usize],
-                &self.scenario.config.tiers[r.tier.index()].name,
-                &self.scenario.config.deployments[d].id,
-                r.input_tokens,
-                &outcome,
-                r.stream,
-                r.estimated_output,
-            ));
+            sink.attempt(
+                &TraceRow::from_attempt(
+                    r.uid,
+                    r.attempt,
+                    r.sent_at,
+                    self.now,
+                    &self.models[r.model as usize],
+                    &self.scenario.config.tiers[r.tier.index()].name,
+                    &self.scenario.config.deployments[d].id,
+                    r.input_tokens,
+                    &outcome,
+                    r.stream,
+                    r.estimated_output,
+                )
+                .arrived(r.arrived),
+            );
         }
         let Some(id) = r.id else { return };
         let step = self.engine.finish(id, &outcome, self.now);
@@ -758,7 +776,26 @@ impl Simulation<'_> {
             return;
         }
         r.live = false;
+        let r = *r;
         let Some(id) = r.id else { return };
+        if r.phase != Phase::Idle {
+            if let Some(sink) = self.trace.as_mut() {
+                sink.attempt(
+                    &TraceRow::cancelled(
+                        r.uid,
+                        r.attempt,
+                        r.sent_at,
+                        self.now,
+                        &self.models[r.model as usize],
+                        &self.scenario.config.tiers[r.tier.index()].name,
+                        &self.scenario.config.deployments[r.deployment as usize].id,
+                        (r.input_tokens, r.estimated_output),
+                        r.stream,
+                    )
+                    .arrived(r.arrived),
+                );
+            }
+        }
         self.stats.attempts += u64::from(r.attempt);
         self.stats.client_timeouts += 1;
         self.engine.cancel(id, self.now);

@@ -267,12 +267,12 @@ tier = "cheap"
     for i in 0..40 {
         let ttft = 300 + 7 * i;
         rows += &format!(
-            "{i}0,{i},1,m,t,a,ok,200,10,100,{}.0,{ttft}.0,true,,,,,\n",
+            "{i}0,{i},1,m,t,a,ok,200,10,100,{}.0,{ttft}.0,true,,,,,,\n",
             ttft + 1000
         );
     }
-    rows += "900,100,1,m,t,b,ok,200,10,100,1600.0,350.0,true,,,,,\n\
-             910,101,1,m,t,b,server_error,500,10,100,100.0,,true,,,,,\n";
+    rows += "900,100,1,m,t,b,ok,200,10,100,1600.0,350.0,true,,,,,,\n\
+             910,101,1,m,t,b,server_error,500,10,100,100.0,,true,,,,,,\n";
     std::fs::write(&path, rows).expect("write");
     let fit = fit_trace(&path, &FitOptions::default()).expect("fit");
     let b = fit.deployments.iter().find(|d| d.id == "b").expect("b");

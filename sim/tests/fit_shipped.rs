@@ -79,7 +79,28 @@ fn round_trip(file: &str, minutes: u64) -> Differences {
         };
         sim::run_with(&fitted, &mut source, options)
     };
-    compare(file, &before, &after)
+    // The noise floor: the true world on the same replayed arrivals under the fitted run's seed.
+    let truth = {
+        let replay = Replay::open(&trace, &original, ReplayOptions::default()).expect("replay");
+        let mut scenario = original.clone();
+        replay.prepare(&mut scenario);
+        let mut source = replay.source(&scenario, 2);
+        let options = RunOptions {
+            strategy: None,
+            seed: 2,
+            trace: None,
+            progress: None,
+        };
+        sim::run_with(&scenario, &mut source, options)
+    };
+    let mut d = compare(file, &before, &after);
+    let floor = compare(
+        &format!("{file} (true world replayed, seed 2)"),
+        &before,
+        &truth,
+    );
+    d.report += &floor.report;
+    d
 }
 
 fn compare(file: &str, before: &RunResult, after: &RunResult) -> Differences {

@@ -153,6 +153,8 @@ impl DeploymentAcc {
                 }
             }
             Class::Cancelled => self.cancelled += 1,
+            // Never reaches a deployment (TraceTally::add takes it).
+            Class::Refused => {}
             Class::RateLimited => self.rate_limited += 1,
             Class::Server => self.server += 1,
             Class::Timeout => {
@@ -305,6 +307,8 @@ pub struct TraceTally {
     pub tier_deployments: HashMap<String, HashMap<String, u64>>,
     /// Requests whose `stream` column is filled, and of those the streamed ones.
     pub stream_known: (u64, u64),
+    /// Requests failed before any attempt (`refused` rows).
+    pub refused: u64,
     /// Output tokens recorded on failed attempts (the gateway's estimate: `max_tokens`).
     pub failure_outputs: HashMap<u32, u64>,
     /// Largest output of a success.
@@ -327,6 +331,7 @@ impl Default for TraceTally {
             routes: HashMap::new(),
             tier_deployments: HashMap::new(),
             stream_known: (0, 0),
+            refused: 0,
             failure_outputs: HashMap::new(),
             max_ok_output: 0,
         }
@@ -361,8 +366,13 @@ fn bump(map: &mut HashMap<String, u64>, key: Option<&str>) {
 }
 
 impl TraceTally {
-    /// Adds one attempt row.
+    /// Adds one attempt row (a `refused` row counts as a request only).
     pub fn add(&mut self, a: &Attempt<'_>) {
+        if a.class == Class::Refused {
+            self.refused += 1;
+            self.add_request(a);
+            return;
+        }
         self.attempts += 1;
         self.max_attempt = self.max_attempt.max(a.attempt);
         let d = match self.index.get(a.deployment) {
@@ -392,24 +402,29 @@ impl TraceTally {
             *self.failure_outputs.entry(a.output).or_default() += 1;
         }
         if a.attempt == 1 {
-            self.requests += 1;
-            record(&mut self.input_tokens, u64::from(a.input));
-            bump(&mut self.models, a.model);
-            bump(&mut self.tiers, a.tier);
-            if let Some(s) = a.stream {
-                self.stream_known.0 += 1;
-                self.stream_known.1 += u64::from(s);
-            }
-            if let (Some(model), Some(tier)) = (a.model, a.tier) {
-                if !model.is_empty() && self.routes.len() < MAX_KEYS {
-                    bump(self.routes.entry(model.to_owned()).or_default(), Some(tier));
-                }
-            }
-            self.span = Some(match self.span {
-                None => (a.at, a.at),
-                Some((lo, hi)) => (lo.min(a.at), hi.max(a.at)),
-            });
+            self.add_request(a);
         }
+    }
+
+    fn add_request(&mut self, a: &Attempt<'_>) {
+        self.requests += 1;
+        record(&mut self.input_tokens, u64::from(a.input));
+        bump(&mut self.models, a.model);
+        bump(&mut self.tiers, a.tier);
+        if let Some(s) = a.stream {
+            self.stream_known.0 += 1;
+            self.stream_known.1 += u64::from(s);
+        }
+        if let (Some(model), Some(tier)) = (a.model, a.tier) {
+            if !model.is_empty() && self.routes.len() < MAX_KEYS {
+                bump(self.routes.entry(model.to_owned()).or_default(), Some(tier));
+            }
+        }
+        let at = a.arrived.unwrap_or(a.at);
+        self.span = Some(match self.span {
+            None => (at, at),
+            Some((lo, hi)) => (lo.min(at), hi.max(at)),
+        });
     }
 
     /// The clients' `max_tokens`, when failed attempts (which record the gateway's estimate)

@@ -184,8 +184,10 @@ pub struct Fit {
     pub skipped: u64,
     /// The first few skipped rows.
     pub first_skipped: Vec<RowError>,
-    /// Requests (first attempts).
+    /// Requests (first attempts and `refused` rows).
     pub requests: u64,
+    /// Requests failed before any attempt (`refused` rows).
+    pub refused: u64,
     /// Attempts.
     pub attempts: u64,
     /// Highest attempt number seen (the retry policy's `max_attempts`).
@@ -347,6 +349,7 @@ pub fn fit_trace(path: &Path, options: &FitOptions) -> Result<Fit, FitError> {
         skipped: reader.skipped,
         first_skipped: reader.first_skipped.clone(),
         requests: tally.requests,
+        refused: tally.refused,
         attempts: tally.attempts,
         max_attempt: config
             .and_then(|c| c.max_attempts)

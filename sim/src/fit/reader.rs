@@ -30,6 +30,8 @@ pub enum Class {
     /// The client went away (or the request's deadline passed) with the attempt in flight: a
     /// censored observation, not a failure of the deployment.
     Cancelled,
+    /// The request failed before any attempt (no deployment): counts as a request only.
+    Refused,
 }
 
 /// One parsed attempt row; strings borrow the reader's buffer.
@@ -69,6 +71,8 @@ pub struct Attempt<'r> {
     pub remaining_requests: Option<u64>,
     /// `x-ratelimit-remaining-tokens` of the answer, if recorded.
     pub remaining_tokens: Option<u64>,
+    /// When the request arrived, ns from the recording's start, if recorded.
+    pub arrived: Option<i64>,
 }
 
 struct Cols {
@@ -85,6 +89,7 @@ struct Cols {
     ttft: usize,
     stream: Option<usize>,
     client: Option<usize>,
+    arrived: Option<usize>,
     /// limit_requests, limit_tokens, remaining_requests, remaining_tokens.
     limits: [Option<usize>; 4],
     names: Vec<String>,
@@ -171,6 +176,7 @@ impl AttemptReader {
             ttft: col("ttft_ms"),
             stream: find("stream"),
             client: find("client"),
+            arrived: find("arrived_ms"),
             limits: LIMIT_COLUMNS.map(find),
             names,
         };
@@ -286,10 +292,10 @@ fn parse<'r>(rec: &'r csv::ByteRecord, c: &Cols, file: &str) -> Result<Attempt<'
         None => 1,
     };
     let deployment = text(c.deployment)?;
-    if deployment.is_empty() {
+    let class = classify(rec, c, &bad)?;
+    if deployment.is_empty() && class != Class::Refused {
         return Err(bad(c.deployment, b"", "a deployment id"));
     }
-    let class = classify(rec, c, &bad)?;
     let ttft_ms = match get(c.ttft)? {
         b"" => None,
         _ => Some(millis(c.ttft)?),
@@ -317,6 +323,13 @@ fn parse<'r>(rec: &'r csv::ByteRecord, c: &Cols, file: &str) -> Result<Attempt<'
             }
         }
     }
+    let arrived = match c.arrived {
+        Some(col) => match get(col)? {
+            b"" => None,
+            v => Some(parse_millis(v).ok_or_else(|| bad(col, v, TIMESTAMP))?),
+        },
+        None => None,
+    };
     let client = match c.client {
         Some(col) => Some(text(col)?).filter(|t| !t.is_empty()),
         None => None,
@@ -339,6 +352,7 @@ fn parse<'r>(rec: &'r csv::ByteRecord, c: &Cols, file: &str) -> Result<Attempt<'
         limit_tokens: limits[1],
         remaining_requests: limits[2],
         remaining_tokens: limits[3],
+        arrived,
     })
 }
 
@@ -369,12 +383,13 @@ fn classify(
             b"connection" => Class::Connection,
             b"client_error" | b"context_length" => Class::Client,
             b"cancelled" => Class::Cancelled,
+            b"refused" => Class::Refused,
             _ => {
                 return Err(bad(
                     col,
                     v,
                     "ok, rate_limited, server_error, timeout, connection, client_error, \
-                     context_length or cancelled",
+                     context_length, cancelled or refused",
                 ))
             }
         });

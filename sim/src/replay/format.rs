@@ -84,6 +84,8 @@ pub struct Columns {
     pub outcome: Option<usize>,
     /// Whether the attempt streamed (per-attempt traces written since the column exists).
     pub stream: Option<usize>,
+    /// When the request arrived (its first attempt may have been sent later).
+    pub arrived: Option<usize>,
     /// Header names as written, for error messages.
     pub names: Vec<String>,
 }
@@ -139,6 +141,7 @@ pub fn detect<'h>(
             request: find("request_id"),
             outcome: find("outcome"),
             stream: find("stream"),
+            arrived: find("arrived_ms"),
             names,
         });
     }

@@ -38,6 +38,8 @@ pub(crate) struct Record {
     pub retried: Option<u64>,
     /// Whether the request streamed, if the trace says.
     pub stream: Option<bool>,
+    /// The output tokens are only the gateway's estimate: the request never succeeded.
+    pub estimated: bool,
 }
 
 /// Successful retries remembered until their first attempt is released (bounded).
@@ -48,8 +50,9 @@ impl Record {
     /// one was read.
     pub(crate) fn settle(&mut self, reader: &mut RowReader<'_>) {
         if let Some(id) = self.retried.take() {
-            if let Some(output) = reader.outputs.remove(&id) {
-                self.output = output;
+            match reader.outputs.remove(&id) {
+                Some(output) => self.output = output,
+                None => self.estimated = true,
             }
         }
     }
@@ -312,6 +315,11 @@ impl<'a> RowReader<'a> {
             },
             None => None,
         };
+        // The request's arrival, when recorded, else its first attempt's send time.
+        let ts_col = match c.arrived {
+            Some(col) if self.record.get(col).is_some_and(|v| !v.is_empty()) => col,
+            _ => ts_col,
+        };
         let v = self.field(ts_col)?;
         let at = match self.columns.format {
             Format::Own => parse_millis(v).ok_or_else(|| self.bad(ts_col, v, TIMESTAMP))?,
@@ -342,6 +350,7 @@ impl<'a> RowReader<'a> {
             output,
             retried: request.filter(|_| !ok),
             stream,
+            estimated: false,
         }))
     }
 
