@@ -49,7 +49,7 @@ async fn stream_and_client_columns_are_written() {
     let auth = [("authorization", "Bearer team-a-secret")];
     let (status, _, _) = post_with(&url, chat("gpt-4o-mini"), &auth).await;
     assert_eq!(status, http::StatusCode::OK);
-    let (status, _, _) = post_with(&url, chat_stream("gpt-4o-mini"), &[]).await;
+    let (status, _, _) = post_with(&url, chat_stream("gpt-4o-mini"), &auth).await;
     assert_eq!(status, http::StatusCode::OK);
     gw.stop().await;
     let rows = rows(&path);
@@ -59,7 +59,13 @@ async fn stream_and_client_columns_are_written() {
         "{rows:?}"
     );
     assert_eq!(&rows[0][12..14], ["false", "team-a"]);
-    assert_eq!(&rows[1][12..14], ["true", ""]);
+    assert_eq!(&rows[1][12..14], ["true", "team-a"]);
+    // The request arrived before (or as) its attempt was sent.
+    let (sent, arrived): (f64, f64) = (
+        rows[1][0].parse().expect("sent"),
+        rows[1][18].parse().expect("arrived"),
+    );
+    assert!(arrived <= sent && sent - arrived < 1000.0, "{arrived} {sent}");
     std::fs::remove_dir_all(path.parent().expect("dir")).ok();
 }
 
@@ -106,5 +112,33 @@ async fn an_attempt_whose_client_went_away_is_written_as_cancelled() {
     let latency: f64 = r[10].parse().expect("latency");
     assert!((150.0..10_000.0).contains(&latency), "{latency}");
     assert_eq!(r[11], "", "no first byte");
+    std::fs::remove_dir_all(path.parent().expect("dir")).ok();
+}
+
+#[tokio::test]
+async fn a_request_refused_before_any_attempt_is_one_refused_row() {
+    let up = mock(Behaviour::default()).await;
+    let dep = Dep {
+        extra: "rpm = 1",
+        ..Dep::plain("a", up.base_url())
+    };
+    let toml = config(&[dep], "[retry]\nmax_wait = \"0s\"\n");
+    let path = trace_path("refused");
+    let settings = Settings {
+        trace_out: Some(path.clone()),
+        ..Settings::default()
+    };
+    let mut gw = TestGateway::start_with(&toml, settings, |_| None).await;
+    let url = gw.url("/v1/chat/completions");
+    let (first, _, _) = post(&url, chat("gpt-4o-mini")).await;
+    let (second, _, _) = post(&url, chat("gpt-4o-mini")).await;
+    assert_eq!(first, http::StatusCode::OK);
+    assert_ne!(second, http::StatusCode::OK);
+    gw.stop().await;
+    let rows = rows(&path);
+    assert_eq!(rows.len(), 2, "{rows:?}");
+    assert_eq!(&rows[1][1..8], ["2", "1", "gpt-4o-mini", "standard", "", "refused", "0"]);
+    assert_eq!(rows[1][10], "0.000");
+    assert_eq!(up.hits(), 1, "no provider was asked for the second");
     std::fs::remove_dir_all(path.parent().expect("dir")).ok();
 }
