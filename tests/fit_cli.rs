@@ -36,8 +36,16 @@ fn fit_with_the_config_keeps_it_and_prints_limits_and_ks() {
     let text = std::fs::read_to_string(&fitted).expect("fitted");
     let default = std::fs::read_to_string(DEFAULT).expect("default");
     // The config's tiers, fallbacks, strategies and retry policy are kept.
-    for line in ["fallback = [", "max_attempts = 3", "strategy = \"adaptive\""] {
-        assert_eq!(text.contains(line), default.contains(line), "{line}\n{text}");
+    for line in [
+        "fallback = [",
+        "max_attempts = 3",
+        "strategy = \"adaptive\"",
+    ] {
+        assert_eq!(
+            text.contains(line),
+            default.contains(line),
+            "{line}\n{text}"
+        );
     }
     assert!(text.contains("as given (`fit --config`)"), "{text}");
     let tiers = |t: &str| t.matches("[[tier]]").count();
@@ -71,10 +79,7 @@ fn mock_provider_speed_and_its_deprecated_alias() {
     assert!(o.ok, "{}", o.stderr);
     assert!(o.stdout.contains("--speed <N>"), "{}", o.stdout);
     assert!(!o.stdout.contains("--time-scale"), "hidden: {}", o.stdout);
-    for args in [
-        ["--speed", "0"],
-        ["--speed", "-2"],
-    ] {
+    for args in [["--speed", "0"], ["--speed", "-2"]] {
         let mut all = vec![
             "mock-provider",
             "--scenario",

@@ -65,7 +65,10 @@ async fn stream_and_client_columns_are_written() {
         rows[1][0].parse().expect("sent"),
         rows[1][18].parse().expect("arrived"),
     );
-    assert!(arrived <= sent && sent - arrived < 1000.0, "{arrived} {sent}");
+    assert!(
+        arrived <= sent && sent - arrived < 1000.0,
+        "{arrived} {sent}"
+    );
     std::fs::remove_dir_all(path.parent().expect("dir")).ok();
 }
 
@@ -137,7 +140,10 @@ async fn a_request_refused_before_any_attempt_is_one_refused_row() {
     gw.stop().await;
     let rows = rows(&path);
     assert_eq!(rows.len(), 2, "{rows:?}");
-    assert_eq!(&rows[1][1..8], ["2", "1", "gpt-4o-mini", "standard", "", "refused", "0"]);
+    assert_eq!(
+        &rows[1][1..8],
+        ["2", "1", "gpt-4o-mini", "standard", "", "refused", "0"]
+    );
     assert_eq!(rows[1][10], "0.000");
     assert_eq!(up.hits(), 1, "no provider was asked for the second");
     std::fs::remove_dir_all(path.parent().expect("dir")).ok();

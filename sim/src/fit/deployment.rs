@@ -10,6 +10,7 @@ use super::estimate::{DeploymentAcc, RESERVOIR};
 use super::latency::{joint_from_whole, untruncated};
 use super::limits::fit_limits;
 use super::stats::{quantiles, LogNormalFit};
+use super::tally::TraceTally;
 use super::DeploymentFit;
 
 /// Fewer successes than this and a deployment's latency is pooled over all deployments (with
@@ -185,4 +186,41 @@ fn whole_survival(d: &DeploymentAcc, ttft: LogNormalFit, per_token: LogNormalFit
     } else {
         0.0
     }
+}
+
+/// Latency and rates pooled over every deployment (streamed rows, corrected for the first
+/// timeout seen; without any, jointly from non-streamed rows).
+pub fn pooled(
+    tally: &TraceTally,
+    cut: &dyn Fn(&DeploymentAcc) -> Option<Duration>,
+) -> Option<Pooled> {
+    let (ttft, per_token) = tally.pooled();
+    let mut whole: Vec<(f64, u32)> = Vec::new();
+    for d in &tally.deployments {
+        whole.extend(d.whole.iter().take(RESERVOIR / 8));
+    }
+    let (ttft, per_token) = match (ttft.fit(), per_token.fit()) {
+        (Some(t), Some(p)) => {
+            let c = tally.deployments.iter().find_map(cut);
+            (
+                c.map_or(t, |c| super::latency::untruncated(t, c.as_secs_f64())),
+                p,
+            )
+        }
+        // No streamed rows at all: jointly from whole latencies.
+        _ => super::latency::joint_from_whole(&whole)?,
+    };
+    let (mut server, mut timeouts, mut served) = (0u64, 0u64, 0u64);
+    for d in &tally.deployments {
+        server += d.server;
+        timeouts += d.timeout;
+        served += d.served();
+    }
+    let rate = |n: u64| n as f64 / served.max(1) as f64;
+    Some(Pooled {
+        ttft,
+        per_token,
+        error_rate: rate(server),
+        timeout_rate: rate(timeouts),
+    })
 }

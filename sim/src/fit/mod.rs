@@ -20,6 +20,7 @@ pub mod latency;
 pub mod limits;
 pub mod reader;
 pub mod stats;
+mod tally;
 mod toml_out;
 mod topology;
 
@@ -36,9 +37,9 @@ pub use limits::{FittedLimits, LimitSource};
 pub use stats::LogNormalFit;
 pub use topology::TierFit;
 
-use deployment::{deployment_fit, Pooled};
-use estimate::TraceTally;
+use deployment::{deployment_fit, pooled};
 use reader::AttemptReader;
+use tally::TraceTally;
 
 /// Why a trace cannot be fitted.
 #[derive(Debug, thiserror::Error)]
@@ -367,39 +368,6 @@ pub fn fit_trace(path: &Path, options: &FitOptions) -> Result<Fit, FitError> {
         warnings,
         deployments,
         timeout_after,
-    })
-}
-
-/// Latency and rates pooled over every deployment with enough samples (else over all rows).
-fn pooled(
-    tally: &TraceTally,
-    cut: &dyn Fn(&estimate::DeploymentAcc) -> Option<Duration>,
-) -> Option<Pooled> {
-    let (ttft, per_token) = tally.pooled();
-    let mut whole: Vec<(f64, u32)> = Vec::new();
-    for d in &tally.deployments {
-        whole.extend(d.whole.iter().take(estimate::RESERVOIR / 8));
-    }
-    let (ttft, per_token) = match (ttft.fit(), per_token.fit()) {
-        (Some(t), Some(p)) => {
-            let c = tally.deployments.iter().find_map(cut);
-            (c.map_or(t, |c| latency::untruncated(t, c.as_secs_f64())), p)
-        }
-        // No streamed rows at all: jointly from whole latencies.
-        _ => latency::joint_from_whole(&whole)?,
-    };
-    let (mut server, mut timeouts, mut served) = (0u64, 0u64, 0u64);
-    for d in &tally.deployments {
-        server += d.server;
-        timeouts += d.timeout;
-        served += d.served();
-    }
-    let rate = |n: u64| n as f64 / served.max(1) as f64;
-    Some(Pooled {
-        ttft,
-        per_token,
-        error_rate: rate(server),
-        timeout_rate: rate(timeouts),
     })
 }
 

@@ -4,7 +4,8 @@
 
 use std::collections::HashMap;
 
-use super::estimate::{most, TraceTally};
+use super::estimate::most;
+use super::tally::TraceTally;
 use super::DeploymentFit;
 
 /// Name of the single tier of a trace without a `tier` column.
