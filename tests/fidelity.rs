@@ -2,7 +2,7 @@
 //! mock providers for that scenario (`mock::provider`, in-process on 127.0.0.1,
 //! time-scaled 10× faster) gives per-deployment traffic shares within 3 percentage points and
 //! success rates within 1 point; and the gateway's own trace (`--trace-out`), fitted with its
-//! config, gives each deployment's time to first token back within 30 % at the median.
+//! config, gives each deployment's time to first token back within 0.7–1.4× at the median.
 //!
 //! The scenario: one tier of three deployments weighted 3:2:1 under `weighted-round-robin`, the
 //! smallest returning 5xx on 10 % of attempts, two attempts per request, true rate limits far
@@ -509,7 +509,7 @@ async fn simulator_and_gateway_agree_on_shares_and_success() {
 /// Fits the gateway's trace (`fit --config`) and prints, per deployment, the fitted time to
 /// first token and per-token time (in modelled time: real ÷ the time scale) against the
 /// scenario's truth; asserts both kinds of rows were seen and the fitted ttft p50 is within
-/// 0.9–1.3× the truth (the localhost overhead, scaled up with the time, is part of every
+/// 0.7–1.4× the truth (the localhost overhead, scaled up with the time, is part of every
 /// modelled latency; measured figures in docs/replay.md).
 fn fitted_against_truth(
     scenario: &Scenario,
@@ -565,10 +565,11 @@ fn fitted_against_truth(
     for (id, streamed, whole, ratio) in checks {
         assert!(streamed > 0 && whole > 0, "{id}: both kinds of rows");
         // At 10× speed about 2 ms of real overhead per attempt (gateway + mock on localhost) is
-        // 20 ms of modelled time on a 250–400 ms median: measured 1.08–1.11× the truth (at 100×
-        // speed 1.5–1.9×). Taking non-streamed latency as ttft would give 2.5× or more.
+        // 20 ms of modelled time on a 250–400 ms median; the medians rest on 25–90 streamed
+        // successes (±14 % standard error at 40). Measured 0.83–1.13× the truth over four runs
+        // (at 100× speed 1.5–1.9×); taking non-streamed latency as ttft would give 2.5× or more.
         assert!(
-            (0.9..1.3).contains(&ratio),
+            (0.7..1.4).contains(&ratio),
             "{id}: fitted/true ttft p50 {ratio:.2}"
         );
     }
