@@ -562,6 +562,7 @@ fn fitted_against_truth(
     for w in &fit.warnings {
         println!("warning: {w}");
     }
+    whatif_on_the_gateway_trace(trace, &config_path, dir);
     for (id, streamed, whole, ratio) in checks {
         assert!(streamed > 0 && whole > 0, "{id}: both kinds of rows");
         // At 10× speed about 2 ms of real overhead per attempt (gateway + mock on localhost) is
@@ -573,4 +574,39 @@ fn fitted_against_truth(
             "{id}: fitted/true ttft p50 {ratio:.2}"
         );
     }
+}
+
+/// End to end: `switchyard whatif` on the gateway's own trace (the world fitted from it with the
+/// baseline as its config) judges a candidate that halves the faulty deployment's weight.
+fn whatif_on_the_gateway_trace(
+    trace: &std::path::Path,
+    baseline: &std::path::Path,
+    dir: &std::path::Path,
+) {
+    let text = std::fs::read_to_string(baseline).expect("baseline");
+    let candidate = dir.join("candidate.toml");
+    let changed = text.replacen("weight = 1\n", "weight = 0.5\n", 1);
+    assert_ne!(changed, text, "the candidate changes gamma's weight");
+    std::fs::write(&candidate, changed).expect("write the candidate");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_switchyard"))
+        .args(["whatif", "--trace"])
+        .arg(trace)
+        .arg("--baseline")
+        .arg(baseline)
+        .arg("--candidate")
+        .arg(&candidate)
+        .args(["--seeds", "3", "--out"])
+        .arg(dir.join("whatif"))
+        .env("RUST_LOG", "error")
+        .output()
+        .expect("the binary runs");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("world: fitted-gateway-trace"), "{stdout}");
+    assert!(stdout.contains("| success rate |"), "{stdout}");
+    assert!(dir.join("whatif").join("whatif.md").is_file());
 }
