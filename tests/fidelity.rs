@@ -567,7 +567,7 @@ fn fitted_against_truth(
         assert!(streamed > 0 && whole > 0, "{id}: both kinds of rows");
         // At 10× speed about 2 ms of real overhead per attempt (gateway + mock on localhost) is
         // 20 ms of modelled time on a 250–400 ms median; the medians rest on 25–90 streamed
-        // successes (±14 % standard error at 40). Measured 0.83–1.13× the truth over four runs
+        // successes (±14 % standard error at 40). Measured 0.83–1.25× the truth over six runs
         // (at 100× speed 1.5–1.9×); taking non-streamed latency as ttft would give 2.5× or more.
         assert!(
             (0.7..1.4).contains(&ratio),
