@@ -5,7 +5,7 @@
 use std::path::PathBuf;
 
 use anyhow::Context;
-use sim::fit::{fit_trace, goodness_table, rates_table, FitOptions};
+use sim::fit::{fit_trace, goodness_table, limits_table, rates_table, FitOptions, GatewayConfig};
 
 /// Arguments of `switchyard fit`.
 #[derive(clap::Args)]
@@ -23,6 +23,11 @@ pub struct FitArgs {
     /// Skip malformed rows (reporting how many and where) instead of stopping at the first.
     #[arg(long)]
     pub skip_bad_rows: bool,
+    /// The gateway config the trace was recorded under (or a scenario whose gateway tables
+    /// are used): kept as it is (tiers, routes, weights, strategies, retry, timeouts); only the
+    /// world and the workload are fitted.
+    #[arg(long)]
+    pub config: Option<PathBuf>,
 }
 
 /// Runs the command.
@@ -30,9 +35,14 @@ pub fn run(args: FitArgs) -> anyhow::Result<()> {
     if let Some(name) = &args.name {
         sim::scenario::limits::name(name).map_err(|m| anyhow::anyhow!("--name {m}"))?;
     }
+    let config = match &args.config {
+        Some(path) => Some(GatewayConfig::load(path).context("cannot use --config")?),
+        None => None,
+    };
     let options = FitOptions {
         skip_bad_rows: args.skip_bad_rows,
         name: args.name.clone(),
+        config,
     };
     let fit = fit_trace(&args.trace, &options).context("cannot fit the trace")?;
     let text = fit.to_toml();
@@ -50,6 +60,12 @@ pub fn run(args: FitArgs) -> anyhow::Result<()> {
         fit.arrival_rate,
         fit.deployments.len()
     );
+    if fit.refused > 0 {
+        println!(
+            "{} request(s) failed before any attempt (refused rows: no deployment had headroom)",
+            fit.refused
+        );
+    }
     if fit.skipped > 0 {
         let lines: Vec<String> = fit
             .first_skipped
@@ -70,9 +86,17 @@ pub fn run(args: FitArgs) -> anyhow::Result<()> {
             println!("  {e}");
         }
     }
+    for warning in &fit.warnings {
+        println!("warning: {warning}");
+    }
     println!();
     print!("{}", rates_table(&fit));
-    println!("\ngoodness of fit (ms; latency of successful attempts):");
+    println!("\nrate limits:");
+    print!("{}", limits_table(&fit));
+    println!(
+        "\ngoodness of fit (ms; latency of successful attempts; KS = largest gap between the \
+         observed and fitted distributions, 0 to 1):"
+    );
     print!("{}", goodness_table(&fit.goodness(1)));
     println!("\nwrote {}", args.out.display());
     Ok(())

@@ -18,10 +18,15 @@ pub struct MockProviderArgs {
     /// Address to listen on, e.g. 127.0.0.1:9001 (the base URL is then http://ADDR/v1).
     #[arg(long, value_name = "ADDR")]
     pub listen: String,
-    /// Real seconds per modelled second: 0.01 runs latencies, limit windows and incidents 100×
-    /// faster.
-    #[arg(long, default_value_t = 1.0, value_name = "X")]
-    pub time_scale: f64,
+    /// Run N times faster than modelled time: latencies, limit windows and incidents all
+    /// shrink by N (`--speed 100`: a 60 s window lasts 0.6 s). The same direction as
+    /// `replay --speed`.
+    #[arg(long, value_name = "N", allow_negative_numbers = true,
+          value_parser = crate::args::positive, conflicts_with = "time_scale")]
+    pub speed: Option<f64>,
+    /// Deprecated: real seconds per modelled second (`--time-scale 0.01` = `--speed 100`).
+    #[arg(long, value_name = "X", hide = true)]
+    pub time_scale: Option<f64>,
     /// Seed of the random streams (default: the scenario's seed, which gives the simulator's
     /// draws).
     #[arg(long)]
@@ -39,7 +44,18 @@ pub fn run(args: MockProviderArgs) -> anyhow::Result<()> {
     let mut opts =
         mock::provider::MockOptions::for_deployment(Arc::new(scenario), &args.deployment)
             .with_context(|| format!("scenario {}", args.scenario.display()))?;
-    opts.time_scale = args.time_scale;
+    opts.time_scale = match (args.speed, args.time_scale) {
+        (Some(speed), _) => 1.0 / speed,
+        (None, Some(scale)) => {
+            eprintln!(
+                "warning: --time-scale is deprecated; use --speed N (N times faster): \
+                 --time-scale {scale} is --speed {}",
+                1.0 / scale
+            );
+            scale
+        }
+        (None, None) => 1.0,
+    };
     if let Some(seed) = args.seed {
         opts.seed = seed;
     }

@@ -42,7 +42,7 @@ pub struct ReplayArgs {
     #[arg(long, requires = "compare", allow_negative_numbers = true,
           value_parser = crate::args::at_least_one)]
     pub seeds: Option<u64>,
-    /// Output folder (default: runs/<name>/, or reports/<name>/ with --compare).
+    /// Output folder (default: reports/<name>/, never the working directory).
     #[arg(long)]
     pub out: Option<PathBuf>,
     /// Trace format, instead of detecting it from the header: own or azure.
@@ -131,7 +131,7 @@ fn single(args: &ReplayArgs, scenario: &Scenario, replay: &Replay) -> anyhow::Re
     let out = args
         .out
         .clone()
-        .unwrap_or_else(|| PathBuf::from("runs").join(&scenario.name));
+        .unwrap_or_else(|| PathBuf::from("reports").join(&scenario.name));
     let refs: Vec<&RunResult> = results.iter().collect();
     write_run_files(&out, &refs)
         .with_context(|| format!("cannot write results into {}", out.display()))?;

@@ -22,8 +22,11 @@ fn candidate(dir: &std::path::Path, from: &str, to: &str) -> String {
 
 #[test]
 fn the_same_config_shows_no_difference_and_passes() {
+    let d = dir("same");
     let out = switchyard(&[
         "whatif",
+        "--out",
+        d.to_str().expect("UTF-8"),
         "--trace",
         AZURE,
         "--world",
@@ -83,6 +86,8 @@ fn a_regression_fails_the_gate_and_is_written_for_a_pull_request() {
     // Without a gate the same comparison reports and succeeds.
     let out = switchyard(&[
         "whatif",
+        "--out",
+        out_dir.to_str().expect("UTF-8"),
         "--trace",
         AZURE,
         "--world",
@@ -116,6 +121,8 @@ fn the_world_is_fitted_from_a_gateway_trace_when_none_is_given() {
     assert!(out.ok, "{}", out.stderr);
     let out = switchyard(&[
         "whatif",
+        "--out",
+        d.to_str().expect("UTF-8"),
         "--trace",
         trace,
         "--baseline",

@@ -38,6 +38,14 @@ pub(crate) struct Life {
     pub(crate) config: Arc<Live>,
     pub(crate) input_tokens: u32,
     pub(crate) output_tokens: u32,
+    /// Whether the client asked for a stream (for the trace).
+    pub(crate) stream: bool,
+    /// The client key's name, if any (for the trace).
+    pub(crate) client: Option<Arc<str>>,
+    /// The attempt in flight, if any: recorded as `cancelled` if the client goes away.
+    pub(crate) current: Option<Attempt>,
+    /// When the request arrived, since gateway start (for the trace).
+    pub(crate) arrived: Duration,
 }
 
 impl Life {
@@ -56,6 +64,7 @@ impl Life {
             step
         };
         self.live = !step.is_terminal();
+        self.current = None;
         self.record(a, outcome, status, ttft, now);
         step
     }
@@ -72,6 +81,7 @@ impl Life {
         let now = self.gw.now();
         self.gw.lock().finish_final(self.id, outcome, now);
         self.live = false;
+        self.current = None;
         self.record(a, outcome, status, ttft, now);
     }
 
@@ -86,6 +96,7 @@ impl Life {
         let now = self.gw.now();
         let step = self.gw.lock().expire(self.id, now);
         self.live = false;
+        self.current = None;
         if let Some(a) = a {
             let outcome = Outcome::failure(FailureKind::Timeout);
             self.record(a, &outcome, 0, None, now);
@@ -116,14 +127,43 @@ impl Life {
         ttft: Option<Duration>,
         now: Duration,
     ) {
+        self.record_row(a, outcome, status, ttft, now, None);
+    }
+
+    /// The request failed before any attempt: one `refused` row (attempt 1, no deployment), so
+    /// the trace holds every request.
+    pub(crate) fn refused(&self) {
+        let now = self.gw.now();
+        let a = Attempt {
+            name: Arc::from(""),
+            number: 1,
+            sent: Instant::now(),
+            sent_at: now,
+        };
+        let outcome = Outcome::failure(FailureKind::Connection);
+        self.record_row(&a, &outcome, 0, None, now, Some("refused"));
+    }
+
+    fn record_row(
+        &self,
+        a: &Attempt,
+        outcome: &Outcome,
+        status: u16,
+        ttft: Option<Duration>,
+        now: Duration,
+        note: Option<&'static str>,
+    ) {
         let Some(trace) = &self.gw.trace else { return };
-        let (failure, input_tokens, output_tokens) = match *outcome {
+        let (failure, input_tokens, output_tokens, limits) = match *outcome {
             Outcome::Success {
                 input_tokens,
                 output_tokens,
+                headers,
                 ..
-            } => (None, input_tokens, output_tokens),
-            Outcome::Failure { kind, .. } => (Some(kind), self.input_tokens, self.output_tokens),
+            } => (None, input_tokens, output_tokens, headers),
+            Outcome::Failure { kind, headers, .. } => {
+                (Some(kind), self.input_tokens, self.output_tokens, headers)
+            }
         };
         trace.record(Row {
             sent: a.sent_at,
@@ -133,11 +173,16 @@ impl Life {
             tier: self.tier.clone(),
             deployment: a.name.clone(),
             failure,
+            note,
             status,
             input_tokens,
             output_tokens,
             latency: now.saturating_sub(a.sent_at),
             ttft,
+            stream: self.stream,
+            client: self.client.clone(),
+            limits,
+            arrived: self.arrived,
         });
     }
 }
@@ -154,6 +199,11 @@ impl Drop for Life {
         if self.live {
             let now = self.gw.now();
             self.gw.lock().cancel(self.id, now);
+            if let Some(a) = self.current.take() {
+                // A censored latency: the answer would have taken longer than this.
+                let outcome = Outcome::failure(FailureKind::Timeout);
+                self.record_row(&a, &outcome, 0, None, now, Some("cancelled"));
+            }
             debug!(request = self.number, "client went away: request cancelled");
         }
     }

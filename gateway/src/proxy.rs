@@ -172,9 +172,9 @@ async fn run(
             input_tokens: parsed.input_tokens,
             output_tokens: parsed.output_tokens,
         };
-        let step = match client {
+        let step = match &client {
             None => engine.start(request, now),
-            Some(name) => match crate::clients::start(&mut engine, &name, request, now) {
+            Some(name) => match crate::clients::start(&mut engine, name, request, now) {
                 Ok(step) => step,
                 Err(e) => return translate::error_response(&e, Shape::of_client(endpoint)),
             },
@@ -196,6 +196,10 @@ async fn run(
         config,
         input_tokens: parsed.input_tokens,
         output_tokens: parsed.output_tokens,
+        stream: parsed.stream,
+        client,
+        current: None,
+        arrived: now,
     };
     let mut attempts = 0u8;
     let client_shape = Shape::of_client(endpoint);
@@ -219,6 +223,7 @@ async fn run(
                     sent,
                     sent_at: sent.saturating_duration_since(gw.epoch),
                 };
+                life.current = Some(a.clone());
                 let plan = translate::plan(endpoint, up.api);
                 let (upstream_endpoint, upstream_body) = match plan {
                     Plan::Passthrough => (
@@ -425,6 +430,9 @@ async fn run(
             }
             Step::Failed { reason, .. } => {
                 life.live = false;
+                if attempts == 0 {
+                    life.refused();
+                }
                 let e = failure_error(reason, attempts, gw.now());
                 warn!(
                     request = number,

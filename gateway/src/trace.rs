@@ -2,11 +2,17 @@
 //! channel, so request handling never waits on the disk.
 //!
 //! Header: `timestamp_ms,request_id,attempt,model,tier,deployment,outcome,status,input_tokens,`
-//! `output_tokens,latency_ms,ttft_ms`. `timestamp_ms` is when the attempt was sent, in ms since
-//! the gateway started; `outcome` is `ok` or a failure kind (`rate_limited`, `server_error`,
-//! `timeout`, `connection`, `client_error`); `status` is the HTTP status or 0; tokens are the
+//! `output_tokens,latency_ms,ttft_ms,stream,client,limit_requests,limit_tokens,`
+//! `remaining_requests,remaining_tokens,arrived_ms` (the simulator's `sim::trace::HEADER`). `timestamp_ms` is when the attempt was sent, in ms since
+//! the gateway started; `outcome` is `ok`, a failure kind (`rate_limited`, `server_error`,
+//! `timeout`, `connection`, `client_error`), `cancelled` (the client went away with the
+//! attempt in flight: a censored latency) or `refused` (the request failed before any attempt,
+//! e.g. no deployment had headroom: attempt 1, empty deployment, latency 0); `status` is the HTTP status or 0; tokens are the
 //! provider's usage on success and the gateway's estimate otherwise; `ttft_ms` is empty when no
-//! first byte arrived.
+//! first byte arrived, and for a non-streamed answer (`stream` = `false`) it is the whole answer's
+//! arrival; `client` is the client key's name (empty without one); the last four columns are
+//! the provider's `x-ratelimit-limit-*` / `x-ratelimit-remaining-*` headers, empty when absent;
+//! `arrived_ms` is when the request arrived (its first attempt may wait for headroom).
 
 use std::fs::File;
 use std::io::{self, BufWriter, Write};
@@ -16,10 +22,10 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-use engine::FailureKind;
+use engine::{FailureKind, LimitHeaders};
 
 /// The CSV header, exactly.
-pub const HEADER: &str = "timestamp_ms,request_id,attempt,model,tier,deployment,outcome,status,input_tokens,output_tokens,latency_ms,ttft_ms";
+pub const HEADER: &str = "timestamp_ms,request_id,attempt,model,tier,deployment,outcome,status,input_tokens,output_tokens,latency_ms,ttft_ms,stream,client,limit_requests,limit_tokens,remaining_requests,remaining_tokens,arrived_ms";
 
 /// How often buffered rows reach the file at the latest.
 pub const FLUSH_EVERY: Duration = Duration::from_secs(1);
@@ -41,6 +47,9 @@ pub struct Row {
     pub deployment: Arc<str>,
     /// `None` for success.
     pub failure: Option<FailureKind>,
+    /// Replaces the outcome: `cancelled` (the client went away with the attempt in flight) or
+    /// `refused` (the engine failed the request before any attempt; no deployment).
+    pub note: Option<&'static str>,
     /// HTTP status, 0 when none.
     pub status: u16,
     /// Input tokens.
@@ -51,6 +60,14 @@ pub struct Row {
     pub latency: Duration,
     /// Time to first byte, if one arrived.
     pub ttft: Option<Duration>,
+    /// Whether the client asked for a stream.
+    pub stream: bool,
+    /// The client key's name, if the request came with one.
+    pub client: Option<Arc<str>>,
+    /// The provider's rate-limit headers on the answer.
+    pub limits: LimitHeaders,
+    /// When the request arrived, since gateway start.
+    pub arrived: Duration,
 }
 
 enum Msg {
@@ -153,7 +170,8 @@ pub fn write_row(out: &mut impl Write, r: &Row) -> io::Result<()> {
         csv_field(&r.model),
         csv_field(&r.tier),
         csv_field(&r.deployment),
-        r.failure.map_or("ok", FailureKind::name),
+        r.note
+            .unwrap_or_else(|| r.failure.map_or("ok", FailureKind::name)),
         r.status,
         r.input_tokens,
         r.output_tokens,
@@ -162,6 +180,25 @@ pub fn write_row(out: &mut impl Write, r: &Row) -> io::Result<()> {
     if let Some(t) = r.ttft {
         write!(out, "{:.3}", ms(t))?;
     }
+    write!(
+        out,
+        ",{},{}",
+        r.stream,
+        r.client.as_deref().map_or("".into(), csv_field)
+    )?;
+    let l = &r.limits;
+    for v in [
+        l.limit_requests,
+        l.limit_tokens,
+        l.remaining_requests,
+        l.remaining_tokens,
+    ] {
+        out.write_all(b",")?;
+        if let Some(v) = v {
+            write!(out, "{v}")?;
+        }
+    }
+    write!(out, ",{:.3}", ms(r.arrived))?;
     out.write_all(b"\n")
 }
 
@@ -179,6 +216,15 @@ mod tests {
     use super::*;
 
     #[test]
+    fn header_matches_the_simulator() {
+        assert_eq!(HEADER, sim_header());
+    }
+
+    fn sim_header() -> &'static str {
+        "timestamp_ms,request_id,attempt,model,tier,deployment,outcome,status,input_tokens,output_tokens,latency_ms,ttft_ms,stream,client,limit_requests,limit_tokens,remaining_requests,remaining_tokens,arrived_ms"
+    }
+
+    #[test]
     fn rows_are_formatted() {
         let row = Row {
             sent: Duration::from_micros(12_345),
@@ -188,17 +234,26 @@ mod tests {
             tier: "std".into(),
             deployment: "b".into(),
             failure: Some(FailureKind::RateLimited),
+            note: None,
             status: 429,
             input_tokens: 10,
             output_tokens: 256,
             latency: Duration::from_micros(1500),
             ttft: None,
+            stream: false,
+            client: Some("team,a".into()),
+            limits: LimitHeaders {
+                limit_requests: Some(90),
+                remaining_requests: Some(0),
+                ..LimitHeaders::default()
+            },
+            arrived: Duration::from_micros(10_000),
         };
         let mut out = Vec::new();
         write_row(&mut out, &row).unwrap();
         assert_eq!(
             String::from_utf8(out).unwrap(),
-            "12.345,7,2,\"gpt,4\",std,b,rate_limited,429,10,256,1.500,\n"
+            "12.345,7,2,\"gpt,4\",std,b,rate_limited,429,10,256,1.500,,false,\"team,a\",90,,0,,10.000\n"
         );
     }
 }

@@ -39,6 +39,9 @@ pub struct Arrival {
     pub output_tokens: u32,
     /// Output tokens the gateway charges up front (`max_tokens`).
     pub estimated_output: u32,
+    /// Whether the client asks for a streamed answer (a non-streamed answer's head is the whole
+    /// answer, so `first_byte_timeout` covers all of it).
+    pub stream: bool,
 }
 
 /// Where arrivals come from: a modelled workload or a replayed trace.
@@ -55,6 +58,7 @@ pub struct WorkloadSource<'a> {
     clock: ArrivalClock,
     arrivals_rng: Rng,
     sizes_rng: Rng,
+    stream_rng: Rng,
     emitted: u64,
 }
 
@@ -68,6 +72,7 @@ impl<'a> WorkloadSource<'a> {
             clock,
             arrivals_rng,
             sizes_rng: stream(seed, "sizes"),
+            stream_rng: stream(seed, "stream"),
             emitted: 0,
         }
     }
@@ -94,6 +99,7 @@ impl ArrivalSource for WorkloadSource<'_> {
             input_tokens,
             output_tokens,
             estimated_output,
+            stream: w.draws_stream(&mut self.stream_rng),
         })
     }
 
@@ -200,6 +206,7 @@ struct SimRequest {
     attempt: u8,
     sent_at: Duration,
     pending: Option<Outcome>,
+    stream: bool,
 }
 
 struct ProviderQueue {
@@ -389,6 +396,7 @@ impl Simulation<'_> {
                     attempt: 0,
                     sent_at: Duration::ZERO,
                     pending: None,
+                    stream: true,
                 },
             );
         }
@@ -408,6 +416,7 @@ impl Simulation<'_> {
             attempt: 0,
             sent_at: self.now,
             pending: None,
+            stream: a.stream,
         };
         self.timeouts.push_back((
             self.now
@@ -447,6 +456,21 @@ impl Simulation<'_> {
             Step::Failed { .. } => {
                 let r = &mut self.requests[slot];
                 r.live = false;
+                if r.attempt == 0 {
+                    let r = *r;
+                    if let Some(sink) = self.trace.as_mut() {
+                        let row = TraceRow::refused(
+                            r.uid,
+                            self.now,
+                            &self.models[r.model as usize],
+                            &self.scenario.config.tiers[r.tier.index()].name,
+                            (r.input_tokens, r.estimated_output),
+                            r.stream,
+                        );
+                        sink.attempt(&row.arrived(r.arrived));
+                    }
+                }
+                let r = &mut self.requests[slot];
                 self.stats.attempts += u64::from(r.attempt);
                 self.series.request_ended(self.now, None);
             }
@@ -593,8 +617,10 @@ impl Simulation<'_> {
                 0,
             );
         }
+        // The head of a non-streamed answer is the whole answer, as the gateway sees it.
+        let head = if r.stream { ttft } else { ttft + generation };
         let timeout_at = match (endpoint.first_byte_timeout, endpoint.total_timeout) {
-            (Some(fb), _) if waited + ttft > fb => Some(r.sent_at + fb),
+            (Some(fb), _) if waited + head > fb => Some(r.sent_at + fb),
             (_, Some(total)) if waited + ttft + generation > total => Some(r.sent_at + total),
             _ => None,
         };
@@ -614,7 +640,7 @@ impl Simulation<'_> {
             ) => (
                 now + ttft + generation,
                 Outcome::Success {
-                    ttft: waited + ttft,
+                    ttft: waited + head,
                     input_tokens,
                     output_tokens,
                     headers,
@@ -628,7 +654,7 @@ impl Simulation<'_> {
         let token = r.token;
         self.schedule(at, Kind::Deliver, slot as u32, token);
         if timeout_at.is_none() {
-            self.schedule(now + ttft, Kind::FirstByte, slot as u32, token);
+            self.schedule(now + head, Kind::FirstByte, slot as u32, token);
         }
     }
 
@@ -720,17 +746,22 @@ impl Simulation<'_> {
             self.series.count(self.now, d, column);
         }
         if let Some(sink) = self.trace.as_mut() {
-            sink.attempt(&TraceRow::from_attempt(
-                r.uid,
-                r.attempt,
-                r.sent_at,
-                self.now,
-                &self.models[r.model as usize],
-                &self.scenario.config.tiers[r.tier.index()].name,
-                &self.scenario.config.deployments[d].id,
-                r.input_tokens,
-                &outcome,
-            ));
+            sink.attempt(
+                &TraceRow::from_attempt(
+                    r.uid,
+                    r.attempt,
+                    r.sent_at,
+                    self.now,
+                    &self.models[r.model as usize],
+                    &self.scenario.config.tiers[r.tier.index()].name,
+                    &self.scenario.config.deployments[d].id,
+                    r.input_tokens,
+                    &outcome,
+                    r.stream,
+                    r.estimated_output,
+                )
+                .arrived(r.arrived),
+            );
         }
         let Some(id) = r.id else { return };
         let step = self.engine.finish(id, &outcome, self.now);
@@ -744,7 +775,26 @@ impl Simulation<'_> {
             return;
         }
         r.live = false;
+        let r = *r;
         let Some(id) = r.id else { return };
+        if r.phase != Phase::Idle {
+            if let Some(sink) = self.trace.as_mut() {
+                sink.attempt(
+                    &TraceRow::cancelled(
+                        r.uid,
+                        r.attempt,
+                        r.sent_at,
+                        self.now,
+                        &self.models[r.model as usize],
+                        &self.scenario.config.tiers[r.tier.index()].name,
+                        &self.scenario.config.deployments[r.deployment as usize].id,
+                        (r.input_tokens, r.estimated_output),
+                        r.stream,
+                    )
+                    .arrived(r.arrived),
+                );
+            }
+        }
         self.stats.attempts += u64::from(r.attempt);
         self.stats.client_timeouts += 1;
         self.engine.cancel(id, self.now);

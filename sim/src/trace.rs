@@ -2,12 +2,20 @@
 //! `replay` and `fit` read it.
 //!
 //! ```text
-//! timestamp_ms,request_id,attempt,model,tier,deployment,outcome,status,input_tokens,output_tokens,latency_ms,ttft_ms
-//! 1520.250,17,1,gpt-4o,frontier,openai-key1,ok,200,812,164,2210.400,402.125
+//! timestamp_ms,request_id,attempt,model,tier,deployment,outcome,status,input_tokens,output_tokens,latency_ms,ttft_ms,stream,client,limit_requests,limit_tokens,remaining_requests,remaining_tokens,arrived_ms
+//! 1520.250,17,1,gpt-4o,frontier,openai-key1,ok,200,812,164,2210.400,402.125,true,,,,,,1520.250
 //! ```
 //! `timestamp_ms` is when the attempt was sent, from the start of the recording; `outcome` is
-//! `ok` or a failure kind (`rate_limited`, `server_error`, `timeout`, `connection`,
-//! `client_error`, `context_length`); `status` is the HTTP status or 0 when there was none.
+//! `ok`, a failure kind (`rate_limited`, `server_error`, `timeout`, `connection`,
+//! `client_error`, `context_length`) or `cancelled` (the client gave up with the attempt in
+//! flight: a censored latency) or `refused` (the request failed before any attempt: attempt 1,
+//! empty deployment, latency 0); `status` is the HTTP status or 0 when there was none.
+//! `ttft_ms` is when the head of the answer arrived: the first token of a streamed answer, the
+//! whole answer of a non-streamed one (`stream` = `false`). `client` is the client key's name
+//! (empty without one); the next four columns are the provider's `x-ratelimit-limit-*` and
+//! `x-ratelimit-remaining-*` headers of the answer, empty when it sent none; `arrived_ms` is
+//! when the request arrived (its first attempt may be sent later, after a wait for headroom). Readers treat every
+//! column after `ttft_ms` as optional, so traces written before they existed still read.
 
 use std::io::Write;
 use std::time::Duration;
@@ -16,8 +24,7 @@ use engine::Outcome;
 use serde::{Deserialize, Serialize};
 
 /// The header row of the trace format.
-pub const HEADER: &str =
-    "timestamp_ms,request_id,attempt,model,tier,deployment,outcome,status,input_tokens,output_tokens,latency_ms,ttft_ms";
+pub const HEADER: &str = "timestamp_ms,request_id,attempt,model,tier,deployment,outcome,status,input_tokens,output_tokens,latency_ms,ttft_ms,stream,client,limit_requests,limit_tokens,remaining_requests,remaining_tokens,arrived_ms";
 
 /// One attempt.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -44,12 +51,30 @@ pub struct TraceRow {
     pub output_tokens: u32,
     /// Attempt latency, ms.
     pub latency_ms: f64,
-    /// Time to first token, ms (0 for failures).
+    /// Time to the answer's head, ms (0 for failures): first token when streamed, the whole
+    /// answer when not.
     pub ttft_ms: f64,
+    /// Whether the attempt streamed.
+    pub stream: bool,
+    /// The client key's name, empty without one.
+    pub client: String,
+    /// `x-ratelimit-limit-requests` of the answer.
+    pub limit_requests: Option<u64>,
+    /// `x-ratelimit-limit-tokens` of the answer.
+    pub limit_tokens: Option<u64>,
+    /// `x-ratelimit-remaining-requests` of the answer.
+    pub remaining_requests: Option<u64>,
+    /// `x-ratelimit-remaining-tokens` of the answer.
+    pub remaining_tokens: Option<u64>,
+    /// When the request arrived, ms from the start (a first attempt may be sent later, when
+    /// the gateway waited for headroom).
+    pub arrived_ms: f64,
 }
 
 impl TraceRow {
-    /// The row for an attempt sent at `sent` and answered at `now` with `outcome`.
+    /// The row for an attempt sent at `sent` and answered at `now` with `outcome`. A failure
+    /// records `estimated_output` output tokens (the gateway's estimate, as the gateway's trace
+    /// does), a success the tokens it produced.
     #[allow(clippy::too_many_arguments)]
     pub fn from_attempt(
         request_id: u64,
@@ -61,6 +86,8 @@ impl TraceRow {
         deployment: &str,
         input_tokens: u32,
         outcome: &Outcome,
+        stream: bool,
+        estimated_output: u32,
     ) -> TraceRow {
         let ms = |d: Duration| (d.as_secs_f64() * 1e6).round() / 1e3;
         let (name, status, ttft, output) = match outcome {
@@ -69,7 +96,12 @@ impl TraceRow {
                 output_tokens,
                 ..
             } => ("ok", 200, ms(*ttft), *output_tokens),
-            Outcome::Failure { kind, status, .. } => (kind.name(), status.unwrap_or(0), 0.0, 0),
+            Outcome::Failure { kind, status, .. } => {
+                (kind.name(), status.unwrap_or(0), 0.0, estimated_output)
+            }
+        };
+        let headers = match outcome {
+            Outcome::Success { headers, .. } | Outcome::Failure { headers, .. } => *headers,
         };
         TraceRow {
             timestamp_ms: ms(sent),
@@ -84,7 +116,69 @@ impl TraceRow {
             output_tokens: output,
             latency_ms: ms(now.saturating_sub(sent)),
             ttft_ms: ttft,
+            stream,
+            client: String::new(),
+            limit_requests: headers.limit_requests,
+            limit_tokens: headers.limit_tokens,
+            remaining_requests: headers.remaining_requests,
+            remaining_tokens: headers.remaining_tokens,
+            arrived_ms: ms(sent),
         }
+    }
+
+    /// The same row with the request's arrival time.
+    pub fn arrived(mut self, at: Duration) -> TraceRow {
+        self.arrived_ms = (at.as_secs_f64() * 1e6).round() / 1e3;
+        self
+    }
+}
+
+impl TraceRow {
+    /// The row of an attempt sent at `sent` whose client gave up at `now` with it in flight: a
+    /// censored latency (outcome `cancelled`, status 0, no first token).
+    #[allow(clippy::too_many_arguments)]
+    pub fn cancelled(
+        request_id: u64,
+        attempt: u8,
+        sent: Duration,
+        now: Duration,
+        model: &str,
+        tier: &str,
+        deployment: &str,
+        tokens: (u32, u32),
+        stream: bool,
+    ) -> TraceRow {
+        let mut row = TraceRow::from_attempt(
+            request_id,
+            attempt,
+            sent,
+            now,
+            model,
+            tier,
+            deployment,
+            tokens.0,
+            &Outcome::failure(engine::FailureKind::Timeout),
+            stream,
+            tokens.1,
+        );
+        row.outcome = "cancelled".to_owned();
+        row
+    }
+
+    /// The row of a request the engine failed at `now` before any attempt (outcome `refused`,
+    /// attempt 1, no deployment, latency 0), so the trace holds every request.
+    pub fn refused(
+        request_id: u64,
+        now: Duration,
+        model: &str,
+        tier: &str,
+        tokens: (u32, u32),
+        stream: bool,
+    ) -> TraceRow {
+        let mut row = TraceRow::cancelled(request_id, 1, now, now, model, tier, "", tokens, stream);
+        row.latency_ms = 0.0;
+        row.outcome = "refused".to_owned();
+        row
     }
 }
 
@@ -149,6 +243,8 @@ mod tests {
                 "d",
                 10,
                 &ok,
+                true,
+                50,
             ));
             let f = Outcome::rate_limited(None);
             t.attempt(&TraceRow::from_attempt(
@@ -161,17 +257,22 @@ mod tests {
                 "d",
                 10,
                 &f,
+                false,
+                50,
             ));
             t.finish().unwrap();
         }
         let text = String::from_utf8(buf).unwrap();
         let lines: Vec<&str> = text.lines().collect();
         assert_eq!(lines[0], HEADER);
-        assert_eq!(lines[1], "1500.0,1,1,m,t,d,ok,200,10,20,1000.0,400.0");
+        assert_eq!(
+            lines[1],
+            "1500.0,1,1,m,t,d,ok,200,10,20,1000.0,400.0,true,,,,,,1500.0"
+        );
         assert_eq!(
             lines[2],
             format!(
-                "0.0,2,1,m,t,d,{},429,10,0,30.0,0.0",
+                "0.0,2,1,m,t,d,{},429,10,50,30.0,0.0,false,,,,,,0.0",
                 FailureKind::RateLimited.name()
             )
         );

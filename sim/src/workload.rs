@@ -33,11 +33,24 @@ pub struct Workload {
     pub max_tokens: Option<u32>,
     /// The client gives up after this long.
     pub client_timeout: Duration,
+    /// Share of requests that ask for a streamed answer (default 1: all stream).
+    pub stream_share: f64,
     /// Model mix.
     pub mix: Vec<MixEntry>,
 }
 
 impl Workload {
+    /// Whether the next request streams: `stream_share` of them do (no draw when it is 0 or 1).
+    pub fn draws_stream(&self, rng: &mut Rng) -> bool {
+        if self.stream_share >= 1.0 {
+            true
+        } else if self.stream_share <= 0.0 {
+            false
+        } else {
+            rng.random::<f64>() < self.stream_share
+        }
+    }
+
     /// Picks a mix entry.
     pub fn pick_model(&self, rng: &mut Rng) -> usize {
         if self.mix.len() == 1 {

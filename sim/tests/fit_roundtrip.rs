@@ -216,7 +216,8 @@ fn fitting_names_what_is_missing() {
         .to_string();
     assert!(e.contains("missing deployment,latency_ms,ttft_ms"), "{e}");
 
-    let header = sim::trace::HEADER;
+    // A trace written before the stream, client and limit columns existed.
+    let header = "timestamp_ms,request_id,attempt,model,tier,deployment,outcome,status,input_tokens,output_tokens,latency_ms,ttft_ms";
     let bad = tmp("bad-attempts.csv");
     std::fs::write(
         &bad,

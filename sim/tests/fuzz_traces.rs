@@ -21,6 +21,16 @@ timestamp_ms,request_id,attempt,model,tier,deployment,outcome,status,input_token
 900.250,4,1,gpt-4o,frontier,azure-gpt4o,ok,200,650,100,1900.000,395.500
 ";
 
+/// The same with the columns added later: stream, client and the provider's rate-limit headers.
+const TRACE_V2: &str = "\
+timestamp_ms,request_id,attempt,model,tier,deployment,outcome,status,input_tokens,output_tokens,latency_ms,ttft_ms,stream,client,limit_requests,limit_tokens,remaining_requests,remaining_tokens
+0.000,1,1,gpt-4o,frontier,openai-gpt4o,ok,200,800,150,2210.400,402.125,true,team-a,5000,450000,4999,449050
+120.500,2,1,gpt-4o,frontier,azure-gpt4o,ok,200,500,90,1810.000,1810.000,false,,,,900,149410
+300.000,3,1,gpt-4o,frontier,openai-gpt4o,rate_limited,429,700,1000,30.000,,true,team-a,5000,450000,0,448000
+300.000,3,2,gpt-4o,frontier,azure-gpt4o,ok,200,700,120,2000.000,410.000,true,team-a,,,899,148000
+900.250,4,1,gpt-4o,frontier,azure-gpt4o,ok,200,650,100,1900.000,395.500,,,,,,
+";
+
 fn scenario() -> Scenario {
     Scenario::load(Path::new(DEFAULT)).unwrap_or_else(|e| panic!("{e}"))
 }
@@ -54,6 +64,51 @@ fn the_trace_replays_and_fits() {
     assert_eq!(replay.info().arrivals, 4);
     let fit = fit_trace(&path, &FitOptions::default()).expect("fit");
     Scenario::parse(&fit.to_toml(), "fitted.toml", "fitted").expect("the fit validates");
+}
+
+#[test]
+fn the_new_columns_are_read_and_checked() {
+    let path = file("good-v2.csv", TRACE_V2);
+    let replay = Replay::open(&path, &scenario(), ReplayOptions::default()).expect("replay");
+    assert_eq!(replay.info().arrivals, 4);
+    let fit = fit_trace(&path, &FitOptions::default()).expect("fit");
+    let openai = fit
+        .deployments
+        .iter()
+        .find(|d| d.id == "openai-gpt4o")
+        .expect("openai");
+    assert_eq!(openai.limits.rpm.map(|l| l.0), Some(5000));
+    assert_eq!(openai.limits.tpm.map(|l| l.0), Some(450_000));
+    assert_eq!(openai.limits.headers, "full");
+    let azure = fit
+        .deployments
+        .iter()
+        .find(|d| d.id == "azure-gpt4o")
+        .expect("azure");
+    assert_eq!((azure.streamed, azure.whole), (2, 1));
+    assert_eq!(azure.limits.headers, "remaining");
+    assert_eq!(azure.limits.rpm.map(|l| l.0), Some(900));
+    // Two of the three first attempts with a stream column streamed.
+    assert!(
+        (fit.stream_share - 2.0 / 3.0).abs() < 1e-9,
+        "{}",
+        fit.stream_share
+    );
+    Scenario::parse(&fit.to_toml(), "fitted.toml", "fitted").expect("the fit validates");
+    let path = file(
+        "bad-stream.csv",
+        &TRACE_V2.replace("1810.000,false", "1810.000,maybe"),
+    );
+    let e = fit_err(&path);
+    assert!(e.contains(":3: stream: found \"maybe\""), "{e}");
+    let e = replay_err(&path);
+    assert!(e.contains(":3: stream: found \"maybe\""), "{e}");
+    let path = file(
+        "bad-limit.csv",
+        &TRACE_V2.replace("team-a,5000,", "team-a,-5,"),
+    );
+    let e = fit_err(&path);
+    assert!(e.contains(":2: limit_requests: found \"-5\""), "{e}");
 }
 
 #[test]
@@ -180,8 +235,10 @@ proptest! {
         column in any::<Index>(),
         cell in any::<Index>(),
         long in any::<Option<usize>>(),
+        v2 in any::<bool>(),
     ) {
-        let mut lines: Vec<String> = TRACE.lines().map(str::to_owned).collect();
+        let trace = if v2 { TRACE_V2 } else { TRACE };
+        let mut lines: Vec<String> = trace.lines().map(str::to_owned).collect();
         let r = 1 + row.index(lines.len() - 1);
         let mut fields: Vec<String> = lines[r].split(',').map(str::to_owned).collect();
         let c = column.index(fields.len() + 1);
@@ -195,9 +252,9 @@ proptest! {
             fields[c] = value;
         }
         lines[r] = fields.join(",");
-        let path = file(&format!("case-{r}-{c}.csv"), &(lines.join("\n") + "\n"));
+        let path = file(&format!("case-{v2}-{r}-{c}.csv"), &(lines.join("\n") + "\n"));
         let name = path.display().to_string();
-        let columns: Vec<&str> = TRACE.lines().next().unwrap_or_default().split(',').collect();
+        let columns: Vec<&str> = trace.lines().next().unwrap_or_default().split(',').collect();
         let s = scenario();
         match Replay::open(&path, &s, ReplayOptions { skip_bad_rows: false, ..ReplayOptions::default() }) {
             Err(TraceError::Empty { .. }) => {}

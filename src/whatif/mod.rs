@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{anyhow, bail, Context};
 use sim::compare::{higher_is_better, metric_value, METRICS};
-use sim::fit::{fit_trace, FitOptions};
+use sim::fit::{fit_trace, FitOptions, GatewayConfig};
 use sim::paired::PairedDiff;
 use sim::replay::{Replay, ReplayOptions};
 use sim::{RunOptions, Scenario};
@@ -46,7 +46,8 @@ pub struct WhatifArgs {
     /// Regressions that fail the command, e.g. "success_rate<-0.1pt,p99>+5%" (see docs).
     #[arg(long)]
     pub fail_on: Option<String>,
-    /// Write the markdown summary (whatif.md) into this folder.
+    /// Write the markdown summary (whatif.md) into this folder (default:
+    /// reports/whatif-<candidate file stem>/, never the working directory).
     #[arg(long)]
     pub out: Option<PathBuf>,
 }
@@ -114,7 +115,13 @@ pub fn run(args: WhatifArgs) -> anyhow::Result<()> {
         .collect();
     let summary = markdown(&args, seeds, &rows, &rules, &broken);
     println!("\n{summary}");
-    if let Some(dir) = &args.out {
+    let stem = args
+        .candidate
+        .file_stem()
+        .map_or_else(|| "candidate".into(), |s| s.to_string_lossy().into_owned());
+    let default_out = PathBuf::from("reports").join(format!("whatif-{stem}"));
+    {
+        let dir = args.out.as_ref().unwrap_or(&default_out);
         std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
         let path = dir.join("whatif.md");
         sim::output::write_atomically(&path, |w| w.write_all(summary.as_bytes()))
@@ -138,7 +145,13 @@ fn world(args: &WhatifArgs) -> anyhow::Result<(String, String)> {
             .map_err(|e| anyhow!("{e}"))?;
         return Ok((text, s.name));
     }
-    let fit = fit_trace(&args.trace, &FitOptions::default()).map_err(|e| anyhow!("{e}"))?;
+    // The trace was recorded under the baseline: its tiers, routes and timeouts are kept.
+    let config = GatewayConfig::load(&args.baseline).map_err(|e| anyhow!("{e}"))?;
+    let options = FitOptions {
+        config: Some(config),
+        ..FitOptions::default()
+    };
+    let fit = fit_trace(&args.trace, &options).map_err(|e| anyhow!("{e}"))?;
     Ok((fit.to_toml(), fit.name.clone()))
 }
 

@@ -1,6 +1,7 @@
-//! Goodness of fit: fitted against observed p50/p90/p99 of time to first token and of attempt
-//! latency per deployment. Fitted latency quantiles come from sampling the fitted model
-//! (ttft + output tokens × per-token time), as the simulator would.
+//! Goodness of fit: fitted against observed p50/p90/p99 of time to first token (streamed
+//! successes) and of attempt latency per deployment, with the Kolmogorov–Smirnov distance
+//! between the fitted and observed distributions. Fitted latency quantiles come from sampling
+//! the fitted model (ttft + output tokens × per-token time), as the simulator would.
 
 use rand::SeedableRng;
 use rand_distr::{Distribution, LogNormal};
@@ -9,6 +10,7 @@ use crate::dist::Unit;
 use crate::output::text_table;
 use crate::Rng;
 
+use super::latency::{ecdf, ks_histogram};
 use super::stats::sample_quantiles;
 use super::{DeploymentFit, Fit};
 
@@ -26,6 +28,8 @@ pub struct Goodness {
     pub observed: [f64; 3],
     /// Fitted p50, p90, p99, ms.
     pub fitted: [f64; 3],
+    /// Kolmogorov–Smirnov distance: the largest gap between the observed and fitted CDFs.
+    pub ks: Option<f64>,
 }
 
 impl Goodness {
@@ -53,14 +57,19 @@ impl Fit {
                     measure: "ttft",
                     observed,
                     fitted: d.ttft.quantiles().map(|s| s * 1000.0),
+                    ks: d.ks_ttft,
                 });
             }
             if let (Some(observed), Some(output)) = (d.observed_latency_ms, &output) {
+                let mut sample = latency_sample(d, output, &mut rng);
+                let fitted = sample_quantiles(&mut sample);
+                let ks = ks_histogram(&d.observed_latency, |x| ecdf(&sample, x * 1000.0));
                 rows.push(Goodness {
                     deployment: d.id.clone(),
                     measure: "latency",
                     observed,
-                    fitted: latency_quantiles(d, output, &mut rng),
+                    fitted,
+                    ks,
                 });
             }
         }
@@ -68,12 +77,13 @@ impl Fit {
     }
 }
 
-fn latency_quantiles(d: &DeploymentFit, output: &crate::dist::Dist, rng: &mut Rng) -> [f64; 3] {
+/// Latencies (ms) sampled from the fitted model, sorted.
+fn latency_sample(d: &DeploymentFit, output: &crate::dist::Dist, rng: &mut Rng) -> Vec<f64> {
     let (Ok(ttft), Ok(per_token)) = (
         LogNormal::new(d.ttft.mu, d.ttft.sigma),
         LogNormal::new(d.per_token.mu, d.per_token.sigma),
     ) else {
-        return [f64::NAN; 3];
+        return vec![f64::NAN];
     };
     let mut values: Vec<f64> = (0..SAMPLES)
         .map(|_| {
@@ -81,7 +91,8 @@ fn latency_quantiles(d: &DeploymentFit, output: &crate::dist::Dist, rng: &mut Rn
             (ttft.sample(rng) + tokens * per_token.sample(rng)) * 1000.0
         })
         .collect();
-    sample_quantiles(&mut values)
+    values.sort_unstable_by(f64::total_cmp);
+    values
 }
 
 /// The goodness-of-fit table: observed and fitted p50/p90/p99 side by side, ms.
@@ -96,6 +107,7 @@ pub fn goodness_table(rows: &[Goodness]) -> String {
         "p99 obs",
         "p99 fit",
         "worst error",
+        "KS",
     ]
     .map(String::from)
     .to_vec()];
@@ -106,6 +118,7 @@ pub fn goodness_table(rows: &[Goodness]) -> String {
             row.push(format!("{:.0}", g.fitted[i]));
         }
         row.push(format!("{:.1}%", g.worst_relative_error() * 100.0));
+        row.push(g.ks.map_or_else(|| "-".to_owned(), |k| format!("{k:.3}")));
         table.push(row);
     }
     text_table(&table)
@@ -125,6 +138,7 @@ pub fn rates_table(fit: &Fit) -> String {
         "ttft σ",
         "per-token median",
         "per-token σ",
+        "latency from",
     ]
     .map(String::from)
     .to_vec()];
@@ -150,6 +164,45 @@ pub fn rates_table(fit: &Fit) -> String {
                 pooled(d.per_token_pooled)
             ),
             format!("{:.3}", d.per_token.sigma),
+            match d.latency_source {
+                super::LatencySource::Streamed => format!("{} streamed", d.streamed),
+                super::LatencySource::Whole => format!("{} non-streamed (joint)", d.whole),
+                super::LatencySource::Pooled => "pooled".to_owned(),
+            },
+        ]);
+    }
+    text_table(&table)
+}
+
+/// Per-deployment fitted limits and where they come from.
+pub fn limits_table(fit: &Fit) -> String {
+    let mut table = vec![[
+        "deployment",
+        "429s",
+        "minutes with 429s",
+        "busiest minute",
+        "fitted rpm",
+        "fitted tpm",
+        "from",
+    ]
+    .map(String::from)
+    .to_vec()];
+    for d in &fit.deployments {
+        let show =
+            |l: Option<(u64, super::LimitSource)>| l.map_or("-".to_owned(), |l| l.0.to_string());
+        let from = d
+            .limits
+            .rpm
+            .or(d.limits.tpm)
+            .map_or("no 429s, no limit headers: none", |l| l.1.describe());
+        table.push(vec![
+            d.id.clone(),
+            format!("{} ({:.2}%)", d.rate_limited, d.rate_limited_share * 100.0),
+            d.limits.binding_minutes.to_string(),
+            format!("{} req, {} tok", d.peak_minute.0, d.peak_minute.1),
+            show(d.limits.rpm),
+            show(d.limits.tpm),
+            from.to_owned(),
         ]);
     }
     text_table(&table)

@@ -1,19 +1,28 @@
 //! Fitting provider models from a recorded per-attempt trace (the gateway's `--trace-out` or
 //! `simulate --trace-out`): per deployment, log-normal time to first token and per-output-token
-//! time (maximum likelihood on log values: μ = mean ln x, σ = sd ln x), 5xx and timeout rates
-//! per attempt that reached the provider, and the observed 429 share; for the workload, a
-//! Poisson arrival rate, token-count percentiles and the model mix. [`Fit::to_toml`] writes a
-//! scenario a user can `simulate` directly; [`Fit::goodness`] compares fitted and observed
-//! quantiles.
+//! time (maximum likelihood on log values of streamed successes, corrected for the attempts a
+//! timeout cut off; jointly on whole latency from non-streamed successes), 5xx rate and the
+//! timeouts the latency tail does not explain, per attempt that reached the provider, and the
+//! true rate limits (recorded `x-ratelimit-limit-*` headers, else what was admitted in minutes
+//! with 429s); for the workload, a Poisson arrival rate, token-count percentiles, the stream
+//! share and the model mix; the trace's tiers and routes (or, with [`FitOptions::config`], the
+//! gateway's config as it is). [`Fit::to_toml`] writes a scenario a user can `simulate`
+//! directly; [`Fit::goodness`] compares fitted and observed quantiles.
 //!
 //! The trace is read once, streaming; memory grows with deployments, models and minutes of
 //! trace, not with rows.
 
+pub mod config;
+mod deployment;
 mod estimate;
 mod goodness;
+pub mod latency;
+pub mod limits;
 pub mod reader;
 pub mod stats;
+mod tally;
 mod toml_out;
+mod topology;
 
 use std::path::Path;
 use std::time::Duration;
@@ -21,12 +30,16 @@ use std::time::Duration;
 use crate::dist::{DistSpec, Value};
 use crate::replay::{RowError, TraceError};
 
-pub use goodness::{goodness_table, rates_table, Goodness};
+pub use config::GatewayConfig;
+pub use deployment::{LatencySource, MIN_SAMPLES};
+pub use goodness::{goodness_table, limits_table, rates_table, Goodness};
+pub use limits::{FittedLimits, LimitSource};
 pub use stats::LogNormalFit;
+pub use topology::TierFit;
 
-use estimate::{DeploymentAcc, TraceTally};
+use deployment::{deployment_fit, pooled};
 use reader::AttemptReader;
-use stats::quantiles;
+use tally::TraceTally;
 
 /// Why a trace cannot be fitted.
 #[derive(Debug, thiserror::Error)]
@@ -50,6 +63,14 @@ pub enum FitError {
     /// A malformed row (without `skip_bad_rows`).
     #[error(transparent)]
     Row(#[from] RowError),
+    /// The `--config` file is not a gateway config.
+    #[error("{file}: {message}")]
+    Config {
+        /// The config file.
+        file: String,
+        /// What is wrong.
+        message: String,
+    },
     /// Nothing to fit.
     #[error("{file}: {message}")]
     Insufficient {
@@ -80,6 +101,8 @@ pub struct FitOptions {
     pub skip_bad_rows: bool,
     /// Scenario name (default: `fitted-<trace file stem>`).
     pub name: Option<String>,
+    /// The gateway config the trace was recorded under: kept as it is in the fitted scenario.
+    pub config: Option<GatewayConfig>,
 }
 
 /// The fitted model of one deployment.
@@ -87,22 +110,35 @@ pub struct FitOptions {
 pub struct DeploymentFit {
     /// Deployment id.
     pub id: String,
-    /// The model most requests to it asked for (its id if the trace names no models).
+    /// Its model: from the config if given, else the model most requests to it asked for (its
+    /// id if the trace names no models).
     pub model: String,
+    /// The tier most of its attempts were routed to, if the trace says.
+    pub tier: Option<String>,
     /// Attempts.
     pub attempts: u64,
     /// Successes.
     pub successes: u64,
+    /// Streamed successes.
+    pub streamed: u64,
+    /// Non-streamed successes.
+    pub whole: u64,
     /// 429s.
     pub rate_limited: u64,
     /// 5xx.
     pub server_errors: u64,
     /// Timeouts.
     pub timeouts: u64,
+    /// Timeouts its latency tail explains (censored latencies, not hangs).
+    pub timeouts_explained: f64,
     /// Connection errors.
     pub connection_errors: u64,
     /// Other 4xx.
     pub client_errors: u64,
+    /// Attempts cancelled in flight (censored).
+    pub cancelled: u64,
+    /// Where the latency model comes from.
+    pub latency_source: LatencySource,
     /// Time to first token, seconds.
     pub ttft: LogNormalFit,
     /// Whether `ttft` was pooled over all deployments (this one had no successes).
@@ -113,19 +149,25 @@ pub struct DeploymentFit {
     pub per_token_pooled: bool,
     /// 5xx per attempt that reached the provider.
     pub error_rate: f64,
-    /// Timeouts per attempt that reached the provider.
+    /// Timeouts its latency tail does not explain (hangs) per attempt that reached the provider.
     pub timeout_rate: f64,
     /// 429s per attempt.
     pub rate_limited_share: f64,
     /// When its attempts time out (the gateway's first-byte timeout): the most frequent
     /// timed-out latency, else their median.
     pub timeout_after: Option<Duration>,
+    /// The fitted true limits.
+    pub limits: FittedLimits,
     /// Busiest minute: admitted attempts and their tokens.
     pub peak_minute: (u64, u64),
     /// Observed p50/p90/p99 time to first token of successes, ms.
     pub observed_ttft_ms: Option<[f64; 3]>,
     /// Observed p50/p90/p99 latency of successes, ms.
     pub observed_latency_ms: Option<[f64; 3]>,
+    /// Kolmogorov–Smirnov distance of the fitted ttft to the streamed successes' ttft.
+    pub ks_ttft: Option<f64>,
+    /// Observed latency of successes, µs.
+    pub observed_latency: hdrhistogram::Histogram<u64>,
     /// Share of all attempts.
     pub share: f64,
 }
@@ -143,8 +185,10 @@ pub struct Fit {
     pub skipped: u64,
     /// The first few skipped rows.
     pub first_skipped: Vec<RowError>,
-    /// Requests (first attempts).
+    /// Requests (first attempts and `refused` rows).
     pub requests: u64,
+    /// Requests failed before any attempt (`refused` rows).
+    pub refused: u64,
     /// Attempts.
     pub attempts: u64,
     /// Highest attempt number seen (the retry policy's `max_attempts`).
@@ -157,10 +201,20 @@ pub struct Fit {
     pub input_tokens: Vec<(f64, u64)>,
     /// Output token percentiles of successes (percent, tokens).
     pub output_tokens: Vec<(f64, u64)>,
-    /// Tier name for the fitted gateway config.
-    pub tier: String,
+    /// Tiers for the fitted gateway config (the trace's, with fallbacks seen in it).
+    pub tiers: Vec<TierFit>,
+    /// Routes: requested model → tier.
+    pub routes: Vec<(String, String)>,
     /// Requested models and their shares.
     pub mix: Vec<(String, f64)>,
+    /// Share of requests that streamed.
+    pub stream_share: f64,
+    /// The clients' `max_tokens`, when the failed attempts' recorded estimates show one.
+    pub max_tokens: Option<u32>,
+    /// The gateway config given with `--config`.
+    pub config: Option<GatewayConfig>,
+    /// What the user should know (too few samples, config and trace disagreeing).
+    pub warnings: Vec<String>,
     /// Per deployment, in order of first appearance.
     pub deployments: Vec<DeploymentFit>,
     /// When attempts time out, from the deployment with the most timeouts.
@@ -195,13 +249,7 @@ pub fn fit_trace(path: &Path, options: &FitOptions) -> Result<Fit, FitError> {
             "no requests to fit (no rows, or no first attempts)",
         ));
     }
-    let (pooled_ttft, pooled_per_token) = tally.pooled();
-    let (Some(pooled_ttft), Some(pooled_per_token)) = (pooled_ttft.fit(), pooled_per_token.fit())
-    else {
-        return Err(insufficient(
-            "no successful attempt with a time to first token and output tokens: nothing to fit latency on",
-        ));
-    };
+    let config = options.config.as_ref();
     // The timeout of the deployment with the most timeouts, for those without any.
     let timeout_after = tally
         .deployments
@@ -209,22 +257,67 @@ pub fn fit_trace(path: &Path, options: &FitOptions) -> Result<Fit, FitError> {
         .filter(|d| d.timeout > 0)
         .max_by_key(|d| d.timeout)
         .and_then(|d| d.timeout_after());
-    let deployments = tally
+    // Each deployment's censoring point: its configured first-byte timeout, else the observed.
+    let cut = |d: &estimate::DeploymentAcc| match config {
+        Some(c) => c.deployment(&d.id).and_then(|cd| cd.first_byte_timeout),
+        None => d.timeout_after().or(timeout_after),
+    };
+    let pooled = pooled(&tally, &cut).ok_or_else(|| {
+        insufficient(
+            "no successful attempt with a time to first token and output tokens: nothing to fit latency on",
+        )
+    })?;
+    let mut warnings = Vec::new();
+    let mut deployments: Vec<DeploymentFit> = tally
         .deployments
         .iter()
-        .map(|d| deployment_fit(d, tally.attempts, pooled_ttft, pooled_per_token, has_model))
+        .map(|d| {
+            let model = match (config.and_then(|c| c.deployment(&d.id)), d.model()) {
+                (Some(cd), _) if cd.model.is_some() => cd.model.clone().unwrap_or_default(),
+                (_, Some(m)) if has_model => m.to_owned(),
+                _ => d.id.clone(),
+            };
+            let mut f = deployment_fit(d, &pooled, cut(d), model, &mut warnings);
+            f.share = f.attempts as f64 / tally.attempts.max(1) as f64;
+            f
+        })
         .collect();
+    if let Some(c) = config {
+        deployments.retain(|d| {
+            let known = c.deployment(&d.id).is_some();
+            if !known {
+                warnings.push(format!(
+                    "{}: in the trace but not in {}: left out of the fitted world",
+                    d.id, c.file
+                ));
+            }
+            known
+        });
+        for cd in &c.deployments {
+            if !deployments.iter().any(|d| d.id == cd.id) {
+                warnings.push(format!(
+                    "{}: in {} but not in the trace: given the pooled latency and rates",
+                    cd.id, c.file
+                ));
+                let mut f = deployment_fit(
+                    &estimate::DeploymentAcc::empty(&cd.id),
+                    &pooled,
+                    cd.first_byte_timeout,
+                    cd.model.clone().unwrap_or_else(|| cd.id.clone()),
+                    &mut Vec::new(),
+                );
+                f.tier = None;
+                deployments.push(f);
+            }
+        }
+    }
     let span = tally.span_seconds();
     let arrival_rate = if tally.requests > 1 && span > 0.0 {
         (tally.requests - 1) as f64 / span
     } else {
         tally.requests as f64
     };
-    let tier = tally
-        .tiers
-        .iter()
-        .max_by(|a, b| a.1.cmp(b.1).then_with(|| b.0.cmp(a.0)))
-        .map_or_else(|| "fitted".to_owned(), |(t, _)| t.clone());
+    let (tiers, routes) = topology::topology(&tally, &deployments);
     let mut mix: Vec<(String, u64)> = tally.models.iter().map(|(m, n)| (m.clone(), *n)).collect();
     mix.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
     mix.truncate(MAX_MODELS);
@@ -233,6 +326,14 @@ pub fn fit_trace(path: &Path, options: &FitOptions) -> Result<Fit, FitError> {
         .into_iter()
         .map(|(m, n)| (m, n as f64 / total.max(1) as f64))
         .collect();
+    let stream_share = match tally.stream_known {
+        (known, streamed) if known > 0 => streamed as f64 / known as f64,
+        _ => {
+            let ok: u64 = tally.deployments.iter().map(|d| d.ok).sum();
+            let streamed: u64 = tally.deployments.iter().map(|d| d.streamed_ok).sum();
+            streamed as f64 / ok.max(1) as f64
+        }
+    };
     let stem = path
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
@@ -249,56 +350,25 @@ pub fn fit_trace(path: &Path, options: &FitOptions) -> Result<Fit, FitError> {
         skipped: reader.skipped,
         first_skipped: reader.first_skipped.clone(),
         requests: tally.requests,
+        refused: tally.refused,
         attempts: tally.attempts,
-        max_attempt: tally.max_attempt,
+        max_attempt: config
+            .and_then(|c| c.max_attempts)
+            .unwrap_or(tally.max_attempt),
         span_seconds: span,
         arrival_rate,
         input_tokens: token_percentiles(&tally.input_tokens),
         output_tokens: token_percentiles(&tally.output_tokens),
-        tier,
+        tiers,
+        routes,
         mix,
+        stream_share,
+        max_tokens: tally.max_tokens(),
+        config: config.cloned(),
+        warnings,
         deployments,
         timeout_after,
     })
-}
-
-fn deployment_fit(
-    d: &DeploymentAcc,
-    all_attempts: u64,
-    pooled_ttft: LogNormalFit,
-    pooled_per_token: LogNormalFit,
-    has_model: bool,
-) -> DeploymentFit {
-    let rate = |n: u64, of: u64| if of > 0 { n as f64 / of as f64 } else { 0.0 };
-    let served = d.served();
-    let ttft = d.ttft.fit();
-    let per_token = d.per_token.fit();
-    DeploymentFit {
-        id: d.id.clone(),
-        model: match d.model() {
-            Some(m) if has_model => m.to_owned(),
-            _ => d.id.clone(),
-        },
-        attempts: d.attempts,
-        successes: d.ok,
-        rate_limited: d.rate_limited,
-        server_errors: d.server,
-        timeouts: d.timeout,
-        connection_errors: d.connection,
-        client_errors: d.client,
-        ttft_pooled: ttft.is_none(),
-        ttft: ttft.unwrap_or(pooled_ttft),
-        per_token_pooled: per_token.is_none(),
-        per_token: per_token.unwrap_or(pooled_per_token),
-        error_rate: rate(d.server, served),
-        timeout_rate: rate(d.timeout, served),
-        rate_limited_share: rate(d.rate_limited, d.attempts),
-        timeout_after: d.timeout_after(),
-        peak_minute: d.peak_minute(),
-        observed_ttft_ms: quantiles(&d.ttft_hist).map(|q| q.map(|us| us / 1000.0)),
-        observed_latency_ms: quantiles(&d.latency_hist).map(|q| q.map(|us| us / 1000.0)),
-        share: rate(d.attempts, all_attempts),
-    }
 }
 
 fn token_percentiles(h: &hdrhistogram::Histogram<u64>) -> Vec<(f64, u64)> {

@@ -27,6 +27,11 @@ pub enum Class {
     Connection,
     /// Other 4xx.
     Client,
+    /// The client went away (or the request's deadline passed) with the attempt in flight: a
+    /// censored observation, not a failure of the deployment.
+    Cancelled,
+    /// The request failed before any attempt (no deployment): counts as a request only.
+    Refused,
 }
 
 /// One parsed attempt row; strings borrow the reader's buffer.
@@ -54,6 +59,20 @@ pub struct Attempt<'r> {
     pub latency_ms: f64,
     /// Time to first token, ms (absent when no first byte arrived).
     pub ttft_ms: Option<f64>,
+    /// Whether the attempt streamed, if the trace says (`stream` column).
+    pub stream: Option<bool>,
+    /// The client key's name, if the trace has the column and the request had one.
+    pub client: Option<&'r str>,
+    /// `x-ratelimit-limit-requests` of the answer, if recorded.
+    pub limit_requests: Option<u64>,
+    /// `x-ratelimit-limit-tokens` of the answer, if recorded.
+    pub limit_tokens: Option<u64>,
+    /// `x-ratelimit-remaining-requests` of the answer, if recorded.
+    pub remaining_requests: Option<u64>,
+    /// `x-ratelimit-remaining-tokens` of the answer, if recorded.
+    pub remaining_tokens: Option<u64>,
+    /// When the request arrived, ns from the recording's start, if recorded.
+    pub arrived: Option<i64>,
 }
 
 struct Cols {
@@ -68,6 +87,11 @@ struct Cols {
     output: usize,
     latency: usize,
     ttft: usize,
+    stream: Option<usize>,
+    client: Option<usize>,
+    arrived: Option<usize>,
+    /// limit_requests, limit_tokens, remaining_requests, remaining_tokens.
+    limits: [Option<usize>; 4],
     names: Vec<String>,
 }
 
@@ -85,6 +109,14 @@ pub struct AttemptReader {
     /// The first few skipped rows.
     pub first_skipped: Vec<RowError>,
 }
+
+/// The optional rate-limit header columns, in [`Attempt`] order.
+pub const LIMIT_COLUMNS: [&str; 4] = [
+    "limit_requests",
+    "limit_tokens",
+    "remaining_requests",
+    "remaining_tokens",
+];
 
 const REQUIRED: [&str; 6] = [
     "timestamp_ms",
@@ -142,6 +174,10 @@ impl AttemptReader {
             output: col("output_tokens"),
             latency: col("latency_ms"),
             ttft: col("ttft_ms"),
+            stream: find("stream"),
+            client: find("client"),
+            arrived: find("arrived_ms"),
+            limits: LIMIT_COLUMNS.map(find),
             names,
         };
         Ok(AttemptReader {
@@ -256,13 +292,47 @@ fn parse<'r>(rec: &'r csv::ByteRecord, c: &Cols, file: &str) -> Result<Attempt<'
         None => 1,
     };
     let deployment = text(c.deployment)?;
-    if deployment.is_empty() {
+    let class = classify(rec, c, &bad)?;
+    if deployment.is_empty() && class != Class::Refused {
         return Err(bad(c.deployment, b"", "a deployment id"));
     }
-    let class = classify(rec, c, &bad)?;
     let ttft_ms = match get(c.ttft)? {
         b"" => None,
         _ => Some(millis(c.ttft)?),
+    };
+    let stream = match c.stream {
+        None => None,
+        Some(col) => match get(col)? {
+            b"" => None,
+            b"true" | b"1" => Some(true),
+            b"false" | b"0" => Some(false),
+            v => return Err(bad(col, v, "true, false, 1, 0 or nothing")),
+        },
+    };
+    let mut limits = [None; 4];
+    for (slot, col) in limits.iter_mut().zip(c.limits) {
+        if let Some(col) = col {
+            let v = get(col)?;
+            if !v.is_empty() {
+                let n = std::str::from_utf8(v)
+                    .ok()
+                    .and_then(|t| t.parse::<u64>().ok())
+                    .filter(|n| *n <= MAX_LIMIT)
+                    .ok_or_else(|| bad(col, v, LIMIT))?;
+                *slot = Some(n);
+            }
+        }
+    }
+    let arrived = match c.arrived {
+        Some(col) => match get(col)? {
+            b"" => None,
+            v => Some(parse_millis(v).ok_or_else(|| bad(col, v, TIMESTAMP))?),
+        },
+        None => None,
+    };
+    let client = match c.client {
+        Some(col) => Some(text(col)?).filter(|t| !t.is_empty()),
+        None => None,
     };
     Ok(Attempt {
         line,
@@ -276,6 +346,13 @@ fn parse<'r>(rec: &'r csv::ByteRecord, c: &Cols, file: &str) -> Result<Attempt<'
         output: count(c.output, TOKENS)?,
         latency_ms: millis(c.latency)?,
         ttft_ms,
+        stream,
+        client,
+        limit_requests: limits[0],
+        limit_tokens: limits[1],
+        remaining_requests: limits[2],
+        remaining_tokens: limits[3],
+        arrived,
     })
 }
 
@@ -285,6 +362,11 @@ pub const MAX_LATENCY_MS: f64 = 86_400_000.0;
 const LATENCY: &str = "a duration in milliseconds from 0 to 86400000 (1 day)";
 const TOKENS: &str = "a whole number of tokens from 0 to 4294967295";
 const NAME: &str = "a name of at most 200 characters";
+const LIMIT: &str =
+    "a whole number from 0 to 1000000000000 (a rate-limit header value), or nothing";
+
+/// Largest rate-limit header value accepted (10¹²).
+pub const MAX_LIMIT: u64 = 1_000_000_000_000;
 
 fn classify(
     rec: &csv::ByteRecord,
@@ -300,12 +382,14 @@ fn classify(
             b"timeout" => Class::Timeout,
             b"connection" => Class::Connection,
             b"client_error" | b"context_length" => Class::Client,
+            b"cancelled" => Class::Cancelled,
+            b"refused" => Class::Refused,
             _ => {
                 return Err(bad(
                     col,
                     v,
-                    "ok, rate_limited, server_error, timeout, connection, client_error or \
-                     context_length",
+                    "ok, rate_limited, server_error, timeout, connection, client_error, \
+                     context_length, cancelled or refused",
                 ))
             }
         });

@@ -1,6 +1,7 @@
-//! Writing a fitted scenario as TOML: `[simulation]`, `[workload]`, the gateway config tables
-//! (one tier holding every deployment seen) and `[world]` with one provider per deployment (so
-//! each gets its own latency, error and timeout model).
+//! Writing a fitted scenario as TOML: the gateway config given with `--config` (as it is),
+//! `[simulation]`, `[workload]`, else the gateway config tables fitted from the trace (its tiers,
+//! fallbacks and routes), and `[world]` with one provider per deployment (so each gets its own
+//! latency, error, timeout and limit model).
 
 use std::fmt::Write as _;
 use std::time::Duration;
@@ -79,13 +80,27 @@ impl Fit {
         );
         let _ = writeln!(
             w,
-            "# Latency: log-normal fits by maximum likelihood on log values (time to first token of\n\
-             # successes; per-token time = (latency - ttft) / output_tokens of successes with output).\n\
-             # error_rate and timeout_rate are per attempt that reached the provider (429s and\n\
-             # connection errors excluded). Not fitted: true rate limits (see the 429 notes below),\n\
-             # provider concurrency (unbounded here), incidents, prices, retry/health policy beyond\n\
-             # max_attempts. Arrivals are Poisson at the observed mean rate."
+            "# Latency: log-normal fits by maximum likelihood on log values of streamed successes\n\
+             # (time to first token, corrected for attempts a timeout cut off; per-token time =\n\
+             # (latency - ttft) / output_tokens), or jointly on the whole latency of non-streamed\n\
+             # successes (latency = ttft + tokens x per-token). error_rate and timeout_rate are per\n\
+             # attempt that reached the provider (429s, connection errors and cancels excluded);\n\
+             # timeout_rate counts only the timeouts the latency tail does not explain. True limits\n\
+             # come from recorded x-ratelimit-limit headers, else from the minutes with 429s. Not\n\
+             # fitted: provider concurrency (unbounded here), incidents, prices. Arrivals are\n\
+             # Poisson at the observed mean rate."
         );
+        for warning in &self.warnings {
+            let _ = writeln!(w, "# warning: {warning}");
+        }
+        if let Some(c) = &self.config {
+            let _ = writeln!(
+                w,
+                "\n# ---- gateway config: {}, as given (`fit --config`) ----\n",
+                c.file
+            );
+            let _ = writeln!(w, "{}", c.text.trim_end());
+        }
         let _ = writeln!(w, "\n[simulation]");
         let _ = writeln!(w, "name = {}", quote(&self.name));
         let _ = writeln!(w, "seed = 1");
@@ -107,6 +122,12 @@ impl Fit {
         let _ = writeln!(w, "input_tokens = {}", percentiles(&self.input_tokens));
         let _ = writeln!(w, "output_tokens = {}", percentiles(&self.output_tokens));
         let _ = writeln!(w, "client_timeout = \"120s\"");
+        if let Some(max) = self.max_tokens {
+            let _ = writeln!(w, "max_tokens = {max}");
+        }
+        if self.stream_share < 1.0 {
+            let _ = writeln!(w, "stream_share = {:.6}", self.stream_share.max(0.0));
+        }
         for (model, share) in &self.mix {
             let _ = writeln!(
                 w,
@@ -114,29 +135,58 @@ impl Fit {
                 quote(model)
             );
         }
+        if self.config.is_none() {
+            self.write_gateway(w);
+        }
+        let _ = writeln!(w, "\n# ---- the world: fitted provider behaviour ----");
+        for d in &self.deployments {
+            write_provider(w, d);
+        }
+        t
+    }
+
+    /// The gateway tables fitted from the trace: its tiers (with the fallbacks it shows), a
+    /// route per model, each deployment in its tier weighted by its share of attempts.
+    fn write_gateway(&self, w: &mut String) {
         let _ = writeln!(
             w,
-            "\n# ---- gateway config: the same tables `switchyard serve --config` reads ----"
+            "\n# ---- gateway config: the same tables `switchyard serve --config` reads ----\n\
+             # The trace does not say which strategy routed it: give `fit --config gateway.toml`\n\
+             # to keep the gateway's own config (strategies, weights, retry, health) instead."
         );
-        let _ = writeln!(
-            w,
-            "\n[[tier]]\nname = {}\nstrategy = \"adaptive\"",
-            quote(&self.tier)
-        );
-        for (model, _) in self.mix.iter().filter(|(m, _)| *m != self.tier) {
+        for tier in &self.tiers {
+            let _ = writeln!(
+                w,
+                "\n[[tier]]\nname = {}\nstrategy = \"adaptive\"",
+                quote(&tier.name)
+            );
+            if !tier.fallback.is_empty() {
+                let list: Vec<String> = tier.fallback.iter().map(|f| quote(f)).collect();
+                let _ = writeln!(w, "fallback = [{}]", list.join(", "));
+            }
+        }
+        for (model, tier) in self.routes.iter().filter(|(m, t)| m != t) {
             let _ = writeln!(
                 w,
                 "\n[[route]]\nmodel = {}\ntier = {}",
                 quote(model),
-                quote(&self.tier)
+                quote(tier)
             );
         }
+        let first_tier = self
+            .tiers
+            .first()
+            .map_or(super::topology::DEFAULT_TIER, |t| t.name.as_str());
         for d in &self.deployments {
             let _ = writeln!(w, "\n[[deployment]]");
             let _ = writeln!(w, "id = {}", quote(&d.id));
             let _ = writeln!(w, "provider = {}", quote(&d.id));
             let _ = writeln!(w, "model = {}", quote(&d.model));
-            let _ = writeln!(w, "tier = {}", quote(&self.tier));
+            let _ = writeln!(
+                w,
+                "tier = {}",
+                quote(d.tier.as_deref().unwrap_or(first_tier))
+            );
             let _ = writeln!(w, "weight = {:.4}", d.share.max(1e-4));
             if let Some(after) = d.timeout_after.or(self.timeout_after) {
                 let _ = writeln!(w, "first_byte_timeout = {}", duration(after.as_secs_f64()));
@@ -148,80 +198,82 @@ impl Fit {
             self.max_attempt
                 .clamp(1, engine::config::MAX_ATTEMPTS_LIMIT as u32)
         );
-        let _ = writeln!(w, "\n# ---- the world: fitted provider behaviour ----");
-        for d in &self.deployments {
-            let _ = writeln!(w, "\n[[world.provider]]");
-            let _ = writeln!(w, "name = {}", quote(&d.id));
-            let pooled = |p: bool| {
-                if p {
-                    " (pooled over all deployments: none of its own)"
-                } else {
-                    ""
-                }
-            };
-            let _ = writeln!(
-                w,
-                "# ttft p50 {:.1} ms, p99 {:.1} ms from {} successes{}",
-                d.ttft.median() * 1000.0,
-                d.ttft.at_z(Z[2]) * 1000.0,
-                d.ttft.samples,
-                pooled(d.ttft_pooled)
-            );
-            let _ = writeln!(
-                w,
-                "ttft = {{ lognormal = {{ median = {}, sigma = {:.6} }} }}",
-                duration(d.ttft.median()),
-                d.ttft.sigma.min(limits::MAX_SIGMA)
-            );
-            let _ = writeln!(
-                w,
-                "# per-token p50 {:.3} ms, p99 {:.3} ms from {} successes{}",
-                d.per_token.median() * 1000.0,
-                d.per_token.at_z(Z[2]) * 1000.0,
-                d.per_token.samples,
-                pooled(d.per_token_pooled)
-            );
-            let _ = writeln!(
-                w,
-                "per_token = {{ lognormal = {{ median = {}, sigma = {:.6} }} }}",
-                duration(d.per_token.median()),
-                d.per_token.sigma.min(limits::MAX_SIGMA)
-            );
-            let _ = writeln!(
-                w,
-                "# {} attempts: {} ok, {} 5xx, {} timeouts, {} 429s, {} connection errors, {} other 4xx",
-                d.attempts,
-                d.successes,
-                d.server_errors,
-                d.timeouts,
-                d.rate_limited,
-                d.connection_errors,
-                d.client_errors
-            );
-            let _ = writeln!(w, "error_rate = {:.6}", d.error_rate.min(1.0));
-            let _ = writeln!(w, "timeout_rate = {:.6}", d.timeout_rate.min(1.0));
-            let _ = writeln!(
-                w,
-                "\n  [[world.provider.deployment]]\n  id = {}",
-                quote(&d.id)
-            );
-            let (rpm, tpm) = d.peak_minute;
-            let _ = writeln!(
-                w,
-                "  # 429s: {} of {} attempts ({:.2}%); busiest minute admitted {rpm} requests, {tpm} tokens.",
-                d.rate_limited,
-                d.attempts,
-                d.rate_limited_share * 100.0
-            );
-            if d.rate_limited > 0 {
-                let _ = writeln!(
-                    w,
-                    "  # If these 429s came from the provider's limits, its true rpm/tpm is near the\n  \
-                     # busiest minute: e.g. rpm = {rpm} or tpm = {tpm} (here and in [[deployment]])."
-                );
-            }
+    }
+}
+
+fn write_provider(w: &mut String, d: &super::DeploymentFit) {
+    let _ = writeln!(w, "\n[[world.provider]]");
+    let _ = writeln!(w, "name = {}", quote(&d.id));
+    let _ = writeln!(
+        w,
+        "# latency from {} ({} streamed, {} non-streamed successes)",
+        d.latency_source.describe(),
+        d.streamed,
+        d.whole
+    );
+    let _ = writeln!(
+        w,
+        "# ttft p50 {:.1} ms, p99 {:.1} ms; per-token p50 {:.3} ms, p99 {:.3} ms",
+        d.ttft.median() * 1000.0,
+        d.ttft.at_z(Z[2]) * 1000.0,
+        d.per_token.median() * 1000.0,
+        d.per_token.at_z(Z[2]) * 1000.0,
+    );
+    let _ = writeln!(
+        w,
+        "ttft = {{ lognormal = {{ median = {}, sigma = {:.6} }} }}",
+        duration(d.ttft.median()),
+        d.ttft.sigma.min(limits::MAX_SIGMA)
+    );
+    let _ = writeln!(
+        w,
+        "per_token = {{ lognormal = {{ median = {}, sigma = {:.6} }} }}",
+        duration(d.per_token.median()),
+        d.per_token.sigma.min(limits::MAX_SIGMA)
+    );
+    let _ = writeln!(
+        w,
+        "# {} attempts: {} ok, {} 5xx, {} timeouts ({:.1} explained by the latency tail), {} 429s, \
+         {} connection errors, {} other 4xx, {} cancelled",
+        d.attempts,
+        d.successes,
+        d.server_errors,
+        d.timeouts,
+        d.timeouts_explained,
+        d.rate_limited,
+        d.connection_errors,
+        d.client_errors,
+        d.cancelled
+    );
+    let _ = writeln!(w, "rate_limit_headers = {}", quote(d.limits.headers));
+    let _ = writeln!(w, "error_rate = {:.6}", d.error_rate.min(1.0));
+    let _ = writeln!(
+        w,
+        "timeout_rate = {:.6}",
+        d.timeout_rate.min(1.0 - d.error_rate.min(1.0))
+    );
+    let _ = writeln!(
+        w,
+        "\n  [[world.provider.deployment]]\n  id = {}",
+        quote(&d.id)
+    );
+    let (rpm, tpm) = d.peak_minute;
+    let _ = writeln!(
+        w,
+        "  # 429s: {} of {} attempts ({:.2}%) in {} minute(s); busiest minute admitted {rpm} requests, {tpm} tokens.",
+        d.rate_limited,
+        d.attempts,
+        d.rate_limited_share * 100.0,
+        d.limits.binding_minutes
+    );
+    if d.limits.rpm.is_some() || d.limits.tpm.is_some() {
+        let _ = writeln!(w, "  window = {}", quote(d.limits.window));
+    }
+    for (key, limit) in [("rpm", d.limits.rpm), ("tpm", d.limits.tpm)] {
+        if let Some((value, source)) = limit {
+            let _ = writeln!(w, "  # {key} from {}", source.describe());
+            let _ = writeln!(w, "  {key} = {}", value.min(i64::MAX as u64));
         }
-        t
     }
 }
 

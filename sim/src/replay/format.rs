@@ -78,6 +78,14 @@ pub struct Columns {
     pub model: Option<usize>,
     /// Tier column.
     pub tier: Option<usize>,
+    /// Request number column (per-attempt traces).
+    pub request: Option<usize>,
+    /// Outcome column (per-attempt traces).
+    pub outcome: Option<usize>,
+    /// Whether the attempt streamed (per-attempt traces written since the column exists).
+    pub stream: Option<usize>,
+    /// When the request arrived (its first attempt may have been sent later).
+    pub arrived: Option<usize>,
     /// Header names as written, for error messages.
     pub names: Vec<String>,
 }
@@ -130,6 +138,10 @@ pub fn detect<'h>(
             attempt: find("attempt"),
             model: find("model"),
             tier: find("tier"),
+            request: find("request_id"),
+            outcome: find("outcome"),
+            stream: find("stream"),
+            arrived: find("arrived_ms"),
             names,
         });
     }

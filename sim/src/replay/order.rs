@@ -52,8 +52,9 @@ impl Ordered {
         loop {
             if let Some(Reverse(ByTime(top))) = self.heap.peek() {
                 if self.exhausted || top.at <= self.max_seen.saturating_sub(self.tolerance) {
-                    let top = *top;
+                    let mut top = *top;
                     self.heap.pop();
+                    top.settle(reader);
                     self.released = Some((top.at, top.line));
                     return Ok(Some(top));
                 }
@@ -88,5 +89,8 @@ pub(crate) fn read_sorted(reader: &mut RowReader<'_>) -> Result<Vec<Record>, Tra
         rows.push(r);
     }
     rows.sort_unstable_by_key(|r| (r.at, r.line));
+    for r in &mut rows {
+        r.settle(reader);
+    }
     Ok(rows)
 }

@@ -33,6 +33,29 @@ pub(crate) struct Record {
     pub input: u32,
     /// Output tokens.
     pub output: u32,
+    /// The request number of a first attempt that failed: its output tokens are the gateway's
+    /// estimate, replaced by a successful retry's when one is read (see [`RowReader::outputs`]).
+    pub retried: Option<u64>,
+    /// Whether the request streamed, if the trace says.
+    pub stream: Option<bool>,
+    /// The output tokens are only the gateway's estimate: the request never succeeded.
+    pub estimated: bool,
+}
+
+/// Successful retries remembered until their first attempt is released (bounded).
+const MAX_RETRY_OUTPUTS: usize = 1 << 20;
+
+impl Record {
+    /// A first attempt that failed takes its request's successful retry's output tokens, if
+    /// one was read.
+    pub(crate) fn settle(&mut self, reader: &mut RowReader<'_>) {
+        if let Some(id) = self.retried.take() {
+            match reader.outputs.remove(&id) {
+                Some(output) => self.output = output,
+                None => self.estimated = true,
+            }
+        }
+    }
 }
 
 /// Counts of what a reader saw.
@@ -118,6 +141,9 @@ pub(crate) struct RowReader<'a> {
     forced_model: Option<u32>,
     skip_bad: bool,
     pub stats: ReadStats,
+    /// Output tokens of successful retries by request number: what a request whose first
+    /// attempt failed truly produced.
+    pub outputs: HashMap<u64, u32>,
     pub gzip: bool,
 }
 
@@ -169,6 +195,7 @@ impl<'a> RowReader<'a> {
             forced_model,
             skip_bad: settings.skip_bad_rows,
             stats: ReadStats::default(),
+            outputs: HashMap::new(),
             gzip,
         })
     }
@@ -254,14 +281,45 @@ impl<'a> RowReader<'a> {
         let c = &self.columns;
         let (ts_col, in_col, out_col) = (c.timestamp, c.input, c.output);
         let (attempt_col, model_col, tier_col) = (c.attempt, c.model, c.tier);
+        let (request_col, outcome_col, stream_col) = (c.request, c.outcome, c.stream);
+        // Read leniently: they only refine the output tokens of retried requests.
+        let request = request_col
+            .and_then(|col| self.record.get(col))
+            .and_then(|v| std::str::from_utf8(v).ok()?.parse::<u64>().ok());
+        let ok = outcome_col
+            .and_then(|col| self.record.get(col))
+            .is_none_or(|v| matches!(v, b"ok" | b"success"));
         if let Some(col) = attempt_col {
             let v = self.field(col)?;
             match parse_count(v) {
                 Some(1) => {}
-                Some(n) if n > 1 => return Ok(None),
+                Some(n) if n > 1 => {
+                    if let (true, Some(id)) = (ok, request) {
+                        let v = self.field(c.output)?;
+                        let output = parse_count(v).ok_or_else(|| self.bad(c.output, v, TOKENS))?;
+                        if self.outputs.len() < MAX_RETRY_OUTPUTS {
+                            self.outputs.insert(id, output);
+                        }
+                    }
+                    return Ok(None);
+                }
                 _ => return Err(self.bad(col, v, "an attempt number ≥ 1")),
             }
         }
+        let stream = match stream_col {
+            Some(col) => match self.field(col)? {
+                b"" => None,
+                b"true" | b"1" => Some(true),
+                b"false" | b"0" => Some(false),
+                v => return Err(self.bad(col, v, "true, false, 1, 0 or nothing")),
+            },
+            None => None,
+        };
+        // The request's arrival, when recorded, else its first attempt's send time.
+        let ts_col = match c.arrived {
+            Some(col) if self.record.get(col).is_some_and(|v| !v.is_empty()) => col,
+            _ => ts_col,
+        };
         let v = self.field(ts_col)?;
         let at = match self.columns.format {
             Format::Own => parse_millis(v).ok_or_else(|| self.bad(ts_col, v, TIMESTAMP))?,
@@ -290,6 +348,9 @@ impl<'a> RowReader<'a> {
             model,
             input,
             output,
+            retried: request.filter(|_| !ok),
+            stream,
+            estimated: false,
         }))
     }
 

@@ -171,16 +171,28 @@ impl ArrivalSource for TraceSource<'_> {
             }
         };
         self.emitted += 1;
+        // A request that never succeeded recorded only the gateway's estimate (`max_tokens`):
+        // what it would have produced is drawn from the scenario's output distribution.
+        let output = if r.estimated {
+            let (_, drawn, _) = self.workload.draw_tokens(&mut self.rng);
+            drawn
+        } else {
+            r.output
+        };
         Some(Arrival {
             at,
             model,
             tier,
             input_tokens: r.input,
-            output_tokens: r.output,
+            output_tokens: output,
             estimated_output: self
                 .workload
                 .max_tokens
-                .map_or(r.output, |max| max.max(r.output)),
+                .map_or(output, |max| max.max(output)),
+            stream: match r.stream {
+                Some(s) => s,
+                None => self.workload.draws_stream(&mut self.rng),
+            },
         })
     }
 

@@ -107,6 +107,8 @@ pub struct RawWorkload {
     #[serde(default = "default_client_timeout", with = "duration")]
     pub client_timeout: Duration,
     #[serde(default)]
+    pub stream_share: Option<f64>,
+    #[serde(default)]
     pub mix: Vec<RawMix>,
 }
 

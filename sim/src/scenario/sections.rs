@@ -277,12 +277,21 @@ pub(super) fn workload(
         w.client_timeout,
         (NANO, MAX_TIME),
     )?;
+    let stream_share = w.stream_share.unwrap_or(1.0);
+    if !(0.0..=1.0).contains(&stream_share) {
+        return Err(ctx.err(
+            Some(&span),
+            "workload.stream_share".to_owned(),
+            format!("{stream_share:?} is out of range; expected a share from 0 to 1"),
+        ));
+    }
     Ok(Workload {
         arrivals: w.arrivals.clone(),
         input_tokens: ctx.dist(&w.input_tokens, Unit::Count, &span, path, "input_tokens")?,
         output_tokens: ctx.dist(&w.output_tokens, Unit::Count, &span, path, "output_tokens")?,
         max_tokens: w.max_tokens,
         client_timeout,
+        stream_share,
         mix,
     })
 }
