@@ -632,7 +632,8 @@ fn tables(config: &Config) -> (Vec<Box<dyn Balancer>>, Vec<Selection>, Vec<Vec<f
                 .iter()
                 .map(|&d| (d, config.deployments[d.index()].weight))
                 .collect();
-            t.strategy.build(config.deployments.len(), &members)
+            t.strategy
+                .build_with(t.objectives, config.deployments.len(), &members)
         })
         .collect();
     let selections = balancers

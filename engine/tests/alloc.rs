@@ -173,7 +173,7 @@ fn start_and_finish_allocate_nothing_in_steady_state() {
 
 /// Every strategy on a scanned-or-sampled tier (16) and a sampled-or-scheduled one (200).
 fn cases() -> impl Iterator<Item = (StrategyKind, usize)> {
-    StrategyKind::ALL
+    StrategyKind::EVERY
         .into_iter()
         .flat_map(|s| [(s, 16), (s, 200)])
 }

@@ -5,6 +5,7 @@
 
 pub mod clients;
 pub mod duration;
+pub mod objectives;
 pub mod raw;
 pub mod toml_error;
 
@@ -139,6 +140,8 @@ pub struct Tier {
     pub context_fallback: Option<TierId>,
     /// The deployments of this tier, in file order.
     pub deployments: Vec<DeploymentId>,
+    /// Latency objectives (`max_ttft`, `max_latency`), kept by `cost-aware`.
+    pub objectives: objectives::Objectives,
 }
 
 /// Retry policy: how many attempts, how long between them, which failures are worth it.
@@ -190,6 +193,8 @@ pub struct BalancingParams {
     pub default_latency: Duration,
     /// k in e^(−k·error rate), how hard error-aware strategies shrink a failing deployment's share.
     pub error_sensitivity: f64,
+    /// c in `adaptive`'s score ÷ price^c: how much a cheaper deployment is preferred (0 = not).
+    pub cost_factor: f64,
 }
 
 /// A route rule: a requested model name (exact, or a prefix ending in `*`) and its tier.
@@ -376,6 +381,7 @@ impl Validator {
                 failure_penalty: raw.balancing.failure_penalty,
                 default_latency: raw.balancing.default_latency,
                 error_sensitivity: Self::sensitivity(&raw)?,
+                cost_factor: objectives::cost_factor(&raw)?,
             },
             clients,
             exact_routes,
@@ -417,6 +423,7 @@ impl Validator {
                 fallback: Vec::new(),
                 context_fallback: None,
                 deployments: Vec::new(),
+                objectives: objectives::objectives(i, t, &span)?,
             });
         }
         Ok(tiers)

@@ -115,6 +115,12 @@ pub struct RawTier {
     pub fallback: Vec<String>,
     #[serde(default)]
     pub context_fallback: Option<String>,
+    /// Latency objective: the longest acceptable time to first token (`cost-aware`).
+    #[serde(default, with = "duration::option")]
+    pub max_ttft: Option<Duration>,
+    /// Latency objective: the longest acceptable whole-answer latency (`cost-aware`).
+    #[serde(default, with = "duration::option")]
+    pub max_latency: Option<Duration>,
 }
 
 fn default_strategy() -> String {
@@ -204,6 +210,8 @@ pub struct RawBalancing {
     #[serde(with = "duration")]
     pub default_latency: Duration,
     pub error_sensitivity: f64,
+    /// Exponent of the price factor in `adaptive`'s score (0 = price ignored).
+    pub cost_factor: f64,
 }
 
 impl Default for RawBalancing {
@@ -213,6 +221,7 @@ impl Default for RawBalancing {
             failure_penalty: Duration::from_secs(2),
             default_latency: Duration::from_secs(1),
             error_sensitivity: 50.0,
+            cost_factor: 0.0,
         }
     }
 }

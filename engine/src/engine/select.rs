@@ -240,6 +240,7 @@ fn pick_context<'a>(
     PickContext::new(
         now,
         slot.request.estimated_tokens(),
+        u64::from(slot.request.input_tokens),
         &config.deployments,
         &states[..config.deployments.len()],
         &config.balancing,
