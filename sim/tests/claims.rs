@@ -113,3 +113,51 @@ fn the_other_shipped_scenarios() {
         check_adaptive_holds_up(name);
     }
 }
+
+/// `cheap-vs-fast`: cost-aware is the cheapest strategy on average — significantly: below every
+/// other by more than the 95 % interval of the difference — and its p99 stays within the
+/// tier's latency objective (`max_latency`) on every seed.
+#[test]
+fn cost_aware_is_cheapest_within_its_objective() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios/cheap-vs-fast.toml");
+    let s = Scenario::load(&path).unwrap_or_else(|e| panic!("{e}"));
+    let objective = s.config.tiers[0]
+        .objectives
+        .max_latency
+        .expect("cheap-vs-fast sets max_latency")
+        .as_secs_f64()
+        * 1000.0;
+    let seeds: Vec<u64> = (0..SEEDS).map(|i| s.settings.seed + i).collect();
+    let c = compare(&s, &s.settings.strategies, &seeds, 2, &|_, _| {});
+    let cost = estimate(&c, StrategyKind::CostAware, "cost");
+    for other in c
+        .strategies
+        .iter()
+        .filter(|o| o.strategy != StrategyKind::CostAware)
+    {
+        let o = other.estimate("cost");
+        let margin = (cost.ci95 * cost.ci95 + o.ci95 * o.ci95).sqrt();
+        assert!(
+            cost.mean + margin < o.mean,
+            "cost-aware cost {:.3} not significantly below {} {:.3} (margin {margin:.3})",
+            cost.mean,
+            other.strategy,
+            o.mean
+        );
+    }
+    let runs = &c
+        .strategies
+        .iter()
+        .find(|o| o.strategy == StrategyKind::CostAware)
+        .expect("cost-aware ran")
+        .runs;
+    assert_eq!(runs.len(), SEEDS as usize);
+    for run in runs {
+        assert!(
+            run.summary.latency_p99_ms <= objective,
+            "seed {}: cost-aware p99 {:.0} ms above the {objective:.0} ms objective",
+            run.summary.seed,
+            run.summary.latency_p99_ms
+        );
+    }
+}

@@ -16,14 +16,28 @@
 //! flight to it (it gets probed, as in `least-latency`), and is priced at the default latency
 //! otherwise. Without objectives every candidate meets them and the cheapest wins. Estimates
 //! decay while a deployment is idle, so a cheap deployment that missed its objective during a
-//! slow spell is tried again once it has been left alone for a while.
+//! slow spell is tried again once it has been left alone for a while — [`RECHECK_SLOWER`]
+//! times more slowly than the latency-ranking strategies let them fade, because here each
+//! re-check of a deployment that is still slow is an answer past the objective.
 //!
 //! Tiers larger than [`SCAN_UP_TO`] are sampled like `least-latency`: the best of
 //! [`RANKED_DRAWS`](super::RANKED_DRAWS) random usable deployments and the previous pick.
 
+use std::time::Duration;
+
 use super::{Balancer, PickContext, Rng, Selection, SCAN_UP_TO};
 use crate::config::objectives::Objectives;
 use crate::ids::DeploymentId;
+
+/// How many times more slowly than usual an idle deployment's estimates fade here: with the
+/// default 10 s `latency_decay` (idle estimates fade with a 40 s time constant elsewhere, 80 s
+/// here), a deployment 20 % past its objective is re-checked after ~15 s idle instead of ~7 s.
+pub const RECHECK_SLOWER: f64 = 2.0;
+
+/// A deployment that missed an objective comes back only once its estimates are this fraction
+/// of it (hysteresis): one answer just under the objective from a deployment still slow is
+/// not enough.
+pub const REENTER_BELOW: f64 = 0.8;
 
 /// Cheapest within the tier's latency objectives.
 pub struct CostAware {
@@ -31,49 +45,88 @@ pub struct CostAware {
     /// The previous pick, on a sampled tier.
     incumbent: Option<DeploymentId>,
     sampled: bool,
+    /// Per deployment of the config: whether it last missed an objective as measured.
+    missed: Vec<bool>,
+}
+
+/// How a deployment's estimate stands against one objective.
+#[derive(Clone, Copy, PartialEq)]
+enum Standing {
+    /// Meets it as measured (or there is no such objective).
+    Meets,
+    /// Meets it only once faded by idle time, and nothing is in flight: one re-check.
+    Recheck,
+    /// Misses it.
+    Misses,
 }
 
 impl CostAware {
-    /// Cost-aware for a tier of `tier_size` deployments with these objectives.
-    pub fn new(objectives: Objectives, tier_size: usize) -> Self {
+    /// Cost-aware for a tier of `tier_size` deployments with these objectives, in a config of
+    /// `deployments` deployments.
+    pub fn new(objectives: Objectives, deployments: usize, tier_size: usize) -> Self {
         CostAware {
             objectives,
             incumbent: None,
             sampled: tier_size > SCAN_UP_TO,
+            missed: vec![false; deployments],
         }
     }
 
-    /// (meets the objectives, latency estimate used to rank when none does) of `c`.
-    fn judge(&self, ctx: &PickContext<'_>, c: DeploymentId) -> (bool, f64) {
+    /// (meets the objectives, meets them as measured, latency estimate used to rank when none
+    /// meets them) of `c`.
+    ///
+    /// A deployment meets the objectives if its estimates do as measured; or if they do only
+    /// after fading while it was idle and nothing is in flight to it: one attempt re-checks
+    /// it, instead of every request until the first slow answer is back. One that missed comes
+    /// back below [`REENTER_BELOW`] of the objectives.
+    fn judge(&self, ctx: &PickContext<'_>, c: DeploymentId) -> (bool, bool, f64) {
         let s = ctx.state(c);
         let default = ctx.balancing.default_latency.as_secs_f64();
+        let idle = ctx.fading_rate() / RECHECK_SLOWER;
         let probe = s.in_flight == 0;
         let silence = s.silence(ctx.now).as_secs_f64();
-        let ttft = match ctx.ttft(c) {
-            Some(v) => Some(v.max(silence)),
-            None if probe => None,
-            None => Some(default.max(silence)),
+        let bar = match self.missed.get(c.index()) {
+            Some(true) => REENTER_BELOW,
+            _ => 1.0,
         };
-        let latency = match ctx.peak_latency(c) {
-            Some(v) => Some(v),
-            None if probe => None,
-            None => Some(default),
+        // (as measured, faded by idle time), in seconds; `None`: never measured.
+        let estimate = |e: &crate::latency::Ewma, floor: f64| {
+            e.decayed_at(ctx.now_secs(), 0.0)
+                .map(|v| v.max(floor))
+                .zip(e.decayed_at(ctx.now_secs(), idle).map(|v| v.max(floor)))
         };
-        let within = |estimate: Option<f64>, objective: Option<std::time::Duration>| match (
-            estimate, objective,
-        ) {
-            (Some(e), Some(o)) => e <= o.as_secs_f64(),
-            _ => true,
+        let standing = |estimate: Option<(f64, f64)>, objective: Option<Duration>| {
+            let Some(o) = objective else {
+                return Standing::Meets;
+            };
+            let o = o.as_secs_f64() * bar;
+            match estimate {
+                None if probe || default <= o => Standing::Meets,
+                Some((measured, _)) if measured <= o => Standing::Meets,
+                Some((_, faded)) if probe && faded <= o => Standing::Recheck,
+                _ => Standing::Misses,
+            }
         };
-        let meets =
-            within(ttft, self.objectives.max_ttft) && within(latency, self.objectives.max_latency);
+        let ttft = estimate(&s.ttft, silence);
+        let latency = estimate(&s.peak_latency, 0.0);
+        let standings = [
+            standing(ttft, self.objectives.max_ttft),
+            standing(latency, self.objectives.max_latency),
+        ];
+        let meets = !standings.contains(&Standing::Misses);
+        let as_measured = standings.iter().all(|&s| s == Standing::Meets);
         // Rank by what the objectives are about: TTFT when only it is set, else whole latency.
         let speed = if self.objectives.max_ttft.is_some() && self.objectives.max_latency.is_none() {
             ttft
         } else {
             latency
         };
-        (meets, speed.unwrap_or(0.0))
+        let speed = match speed {
+            Some((_, faded)) => faded,
+            None if probe => 0.0,
+            None => default,
+        };
+        (meets, as_measured, speed)
     }
 }
 
@@ -94,7 +147,10 @@ impl Balancer for CostAware {
         let mut cheapest: Option<(DeploymentId, f64, u32, f64)> = None;
         let mut fastest: Option<(DeploymentId, f64)> = None;
         for &c in candidates.iter().chain(&incumbent) {
-            let (meets, speed) = self.judge(ctx, c);
+            let (meets, as_measured, speed) = self.judge(ctx, c);
+            if let Some(missed) = self.missed.get_mut(c.index()) {
+                *missed = !as_measured;
+            }
             if fastest.is_none_or(|(_, f)| speed < f) {
                 fastest = Some((c, speed));
             }
@@ -129,7 +185,6 @@ mod tests {
     use super::*;
     use crate::config::Price;
     use crate::strategy::testing::Fixture;
-    use std::time::Duration;
 
     fn priced(prices: &[f64]) -> Fixture {
         let mut fx = Fixture::weighted(&vec![1.0; prices.len()]);
@@ -155,9 +210,9 @@ mod tests {
         fx.record_latency(0, Duration::from_millis(200));
         fx.record_latency(1, Duration::from_millis(900));
         fx.record_latency(2, Duration::from_millis(400));
-        assert_eq!(fx.pick(&mut CostAware::new(slo(1000), 3)).index(), 1);
+        assert_eq!(fx.pick(&mut CostAware::new(slo(1000), 3, 3)).index(), 1);
         assert_eq!(
-            fx.pick(&mut CostAware::new(slo(500), 3)).index(),
+            fx.pick(&mut CostAware::new(slo(500), 3, 3)).index(),
             2,
             "the cheapest misses 500 ms: the next cheapest that meets it"
         );
@@ -169,14 +224,14 @@ mod tests {
         fx.record_latency(0, Duration::from_millis(300));
         fx.record_latency(1, Duration::from_millis(900));
         fx.record_latency(2, Duration::from_millis(400));
-        assert_eq!(fx.pick(&mut CostAware::new(slo(100), 3)).index(), 0);
+        assert_eq!(fx.pick(&mut CostAware::new(slo(100), 3, 3)).index(), 0);
     }
 
     #[test]
     fn without_objectives_the_cheapest() {
         let mut fx = priced(&[2.0, 5.0, 1.5]);
         fx.record_latency(2, Duration::from_secs(30));
-        let mut b = CostAware::new(Objectives::default(), 3);
+        let mut b = CostAware::new(Objectives::default(), 3, 3);
         assert_eq!(fx.pick(&mut b).index(), 2);
     }
 
@@ -188,7 +243,7 @@ mod tests {
         }
         fx.states[0].in_flight = 3;
         fx.states[1].in_flight = 1;
-        assert_eq!(fx.pick(&mut CostAware::new(slo(1000), 3)).index(), 1);
+        assert_eq!(fx.pick(&mut CostAware::new(slo(1000), 3, 3)).index(), 1);
     }
 
     #[test]
@@ -200,13 +255,56 @@ mod tests {
             max_ttft: Some(Duration::from_millis(500)),
             max_latency: None,
         };
-        assert_eq!(fx.pick(&mut CostAware::new(ttft, 2)).index(), 0);
+        assert_eq!(fx.pick(&mut CostAware::new(ttft, 2, 2)).index(), 0);
         fx.states[0].on_send(fx.now);
         fx.now += Duration::from_secs(1);
         assert_eq!(
-            fx.pick(&mut CostAware::new(ttft, 2)).index(),
+            fx.pick(&mut CostAware::new(ttft, 2, 2)).index(),
             1,
             "1 s without a first byte is past the 500 ms objective"
+        );
+    }
+
+    #[test]
+    fn a_deployment_past_its_objective_is_rechecked_by_one_attempt_once_idle() {
+        let mut fx = priced(&[1.0, 5.0]);
+        fx.record_latency(0, Duration::from_millis(1200));
+        fx.record_latency(1, Duration::from_millis(100));
+        let mut b = CostAware::new(slo(1000), 2, 2);
+        assert_eq!(fx.pick(&mut b).index(), 1, "1.2 s is past 1 s");
+        // It missed, so it comes back below 0.8 s: 1.2 × e^(−t ÷ 80 s) < 0.8 after ~33 s idle
+        // (τ = 4 × 10 s × RECHECK_SLOWER).
+        fx.now += Duration::from_secs(30);
+        assert_eq!(fx.pick(&mut b).index(), 1, "not faded enough after 30 s");
+        fx.now += Duration::from_secs(5);
+        assert_eq!(fx.pick(&mut b).index(), 0, "re-checked after 35 s");
+        fx.states[0].in_flight = 1;
+        assert_eq!(
+            fx.pick(&mut b).index(),
+            1,
+            "one re-check at a time: the rest go on to the one that meets it as measured"
+        );
+    }
+
+    #[test]
+    fn one_that_missed_comes_back_only_well_under_the_objective() {
+        let mut fx = priced(&[1.0, 5.0]);
+        fx.record_latency(0, Duration::from_millis(1500));
+        fx.record_latency(1, Duration::from_millis(100));
+        let mut b = CostAware::new(slo(1000), 2, 2);
+        assert_eq!(fx.pick(&mut b).index(), 1);
+        fx.now += Duration::from_secs(60);
+        fx.record_latency(0, Duration::from_millis(900));
+        assert_eq!(fx.pick(&mut b).index(), 1, "0.9 s is above 0.8 × 1 s");
+        fx.now += Duration::from_secs(60);
+        fx.record_latency(0, Duration::from_millis(700));
+        assert_eq!(fx.pick(&mut b).index(), 0, "0.7 s: back");
+        fx.now += Duration::from_secs(60);
+        fx.record_latency(0, Duration::from_millis(950));
+        assert_eq!(
+            fx.pick(&mut b).index(),
+            0,
+            "once back, it stays while it meets the objective itself"
         );
     }
 
@@ -214,10 +312,10 @@ mod tests {
     fn an_unmeasured_deployment_is_probed_once() {
         let mut fx = priced(&[1.0, 5.0]);
         fx.record_latency(1, Duration::from_millis(100));
-        assert_eq!(fx.pick(&mut CostAware::new(slo(500), 2)).index(), 0);
+        assert_eq!(fx.pick(&mut CostAware::new(slo(500), 2, 2)).index(), 0);
         fx.states[0].in_flight = 1;
         assert_eq!(
-            fx.pick(&mut CostAware::new(slo(500), 2)).index(),
+            fx.pick(&mut CostAware::new(slo(500), 2, 2)).index(),
             1,
             "its probe is out: priced at the default latency (1 s), past the objective"
         );

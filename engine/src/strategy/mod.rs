@@ -81,6 +81,16 @@ impl<'a> PickContext<'a> {
         }
     }
 
+    /// `now` in seconds.
+    pub(crate) fn now_secs(&self) -> f64 {
+        self.now_secs
+    }
+
+    /// How fast idle latency estimates fade, per second (from `balancing.latency_decay`).
+    pub(crate) fn fading_rate(&self) -> f64 {
+        self.rates.idle
+    }
+
     /// Plain latency estimate of `id` in seconds, `None` if never measured.
     pub(crate) fn latency(&self, id: DeploymentId) -> Option<f64> {
         self.state(id)
@@ -336,9 +346,11 @@ impl StrategyKind {
             StrategyKind::PeakEwma => Box::new(peak_ewma::PeakEwma),
             StrategyKind::Random => Box::new(random::WeightedRandom),
             StrategyKind::Adaptive => Box::new(adaptive::Adaptive),
-            StrategyKind::CostAware => {
-                Box::new(cost_aware::CostAware::new(objectives, members.len()))
-            }
+            StrategyKind::CostAware => Box::new(cost_aware::CostAware::new(
+                objectives,
+                deployments,
+                members.len(),
+            )),
         }
     }
 }
