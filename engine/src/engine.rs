@@ -15,6 +15,7 @@ use std::time::Duration;
 
 use rand::SeedableRng;
 
+use crate::affinity::SessionTable;
 use crate::clients::{ClientRefusal, ClientState};
 use crate::config::{Config, Deployment, MAX_ATTEMPTS_LIMIT};
 use crate::ids::{ClientId, DeploymentId, RequestId, TierId};
@@ -28,6 +29,7 @@ use crate::strategy::{Balancer, Rng, Selection};
 mod bookkeeping;
 mod reconfigure;
 mod select;
+mod sticky;
 
 pub use reconfigure::Reconfigured;
 
@@ -39,6 +41,8 @@ struct InFlight {
     charged_tokens: u64,
     probe: bool,
     first_byte: bool,
+    /// Input tokens the provider read from its prompt cache ([`Engine::cache_read`]).
+    cached_input: u32,
 }
 
 /// Per-request bookkeeping, kept in a reusable slab.
@@ -68,6 +72,8 @@ struct Slot {
     /// Its tier vanished in a reload: the attempt in flight may still succeed, but the request
     /// fails at its next decision and counts in no tier.
     orphaned: bool,
+    /// The request's session key ([`Engine::start_in_session`]), if any.
+    session: Option<u64>,
 }
 
 impl Slot {
@@ -94,6 +100,7 @@ impl Slot {
             fell_back: false,
             current: None,
             orphaned: false,
+            session: None,
         }
     }
 
@@ -139,6 +146,8 @@ pub struct Engine {
     rng: Rng,
     metrics: Metrics,
     live: usize,
+    /// Session → deployment that served it last (`[affinity]`).
+    affinity: SessionTable,
 }
 
 impl Engine {
@@ -165,6 +174,7 @@ impl Engine {
             rng: Rng::seed_from_u64(seed),
             metrics,
             live: 0,
+            affinity: SessionTable::new(config.affinity.sessions, config.affinity.ttl),
             config,
         }
     }
@@ -206,7 +216,13 @@ impl Engine {
 
     /// Starts a request routed to `request.tier` and says where to send its first attempt.
     pub fn start(&mut self, request: Request, now: Duration) -> Step {
+        self.begin(request, None, now)
+    }
+
+    /// Starts a request, with its session key if it has one.
+    fn begin(&mut self, request: Request, session: Option<u64>, now: Duration) -> Step {
         let slot = self.allocate(request, now);
+        self.slots[slot].session = session;
         self.live += 1;
         self.metrics.totals.started += 1;
         self.metrics.tiers[request.tier.index()].requests += 1;
@@ -303,6 +319,7 @@ impl Engine {
                 ..
             } => {
                 self.on_success(d, flight, elapsed, ttft, input_tokens, output_tokens, now);
+                self.remember_session(slot, d, now);
                 self.end(slot, None, now);
                 Step::Done { request: id }
             }
@@ -593,6 +610,7 @@ impl Engine {
             charged_tokens: tokens,
             probe,
             first_byte: false,
+            cached_input: 0,
         });
         let m = &mut self.metrics.deployments[d.index()];
         m.attempts += 1;

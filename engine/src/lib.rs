@@ -31,6 +31,7 @@
 //! assert_eq!(done, Step::Done { request });
 //! ```
 
+pub mod affinity;
 pub mod clients;
 pub mod config;
 mod engine;

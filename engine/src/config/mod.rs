@@ -3,6 +3,7 @@
 //! [`Config::from_toml`] (or [`Config::from_raw`]) is the only way to build one, so every
 //! [`Config`] in the program has unique ids, known tiers, acyclic fallbacks and sane limits.
 
+pub mod affinity;
 pub mod clients;
 pub mod duration;
 pub mod objectives;
@@ -41,12 +42,28 @@ pub struct Price {
     pub input_per_million: f64,
     /// Per million output (completion) tokens.
     pub output_per_million: f64,
+    /// Per million input tokens read from the provider's prompt cache (`cached_input_price`;
+    /// the input price when not set).
+    pub cached_input_per_million: f64,
 }
 
 impl Price {
     /// The cost of one request with these token counts.
     pub fn cost(&self, input_tokens: u64, output_tokens: u64) -> f64 {
         (input_tokens as f64 * self.input_per_million
+            + output_tokens as f64 * self.output_per_million)
+            / 1e6
+    }
+
+    /// The cost of one request of which `cached` input tokens (at most `input_tokens`) were
+    /// read from the provider's prompt cache.
+    pub fn cost_cached(&self, input_tokens: u64, cached: u64, output_tokens: u64) -> f64 {
+        let cached = cached.min(input_tokens);
+        if cached == 0 {
+            return self.cost(input_tokens, output_tokens);
+        }
+        ((input_tokens - cached) as f64 * self.input_per_million
+            + cached as f64 * self.cached_input_per_million
             + output_tokens as f64 * self.output_per_million)
             / 1e6
     }
@@ -224,6 +241,8 @@ pub struct Config {
     /// Clients with their own keys, tiers and limits (`[[client]]`), indexed by
     /// [`crate::ClientId`].
     pub clients: Vec<clients::Client>,
+    /// Session affinity (`[affinity]`).
+    pub affinity: affinity::Affinity,
     exact_routes: HashMap<String, TierId>,
 }
 
@@ -384,6 +403,7 @@ impl Validator {
                 cost_factor: objectives::cost_factor(&raw)?,
             },
             clients,
+            affinity: affinity::affinity(&raw.affinity)?,
             exact_routes,
         })
     }
@@ -477,6 +497,10 @@ impl Validator {
             for (name, price) in [
                 ("input_price", d.input_price),
                 ("output_price", d.output_price),
+                (
+                    "cached_input_price",
+                    d.cached_input_price.unwrap_or(d.input_price),
+                ),
             ] {
                 if !(0.0..=MAX_PRICE).contains(&price) {
                     return Err(invalid(
@@ -519,6 +543,7 @@ impl Validator {
                 price: Price {
                     input_per_million: d.input_price,
                     output_per_million: d.output_price,
+                    cached_input_per_million: d.cached_input_price.unwrap_or(d.input_price),
                 },
                 endpoint: Endpoint {
                     api: match d.api.as_deref() {

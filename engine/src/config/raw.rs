@@ -35,6 +35,9 @@ pub struct RawConfig {
     /// `[[client]]`: a client key with its own allowed tiers and limits.
     #[serde(default, rename = "client")]
     pub clients: Vec<Spanned<RawClient>>,
+    /// `[affinity]`: session affinity (off unless `sessions` > 0).
+    #[serde(default)]
+    pub affinity: super::affinity::RawAffinity,
 }
 
 /// `[[client]]` as written.
@@ -78,6 +81,8 @@ pub struct RawDeployment {
     pub input_price: f64,
     #[serde(default)]
     pub output_price: f64,
+    #[serde(default)]
+    pub cached_input_price: Option<f64>,
     #[serde(default)]
     pub base_url: Option<String>,
     #[serde(default)]

@@ -18,6 +18,7 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use super::{tables, Engine};
+use crate::affinity::SessionTable;
 use crate::clients::ClientState;
 use crate::config::{Config, Deployment};
 use crate::ids::{DeploymentId, TierId};
@@ -138,6 +139,8 @@ impl Engine {
         self.selections = selections;
         self.cumulative_weights = cumulative_weights;
         self.scratch = Vec::with_capacity(config.deployments.len());
+        // Deployment ids may name other deployments now: sessions start afresh.
+        self.affinity = SessionTable::new(config.affinity.sessions, config.affinity.ttl);
         self.config = config;
         report
     }

@@ -192,6 +192,7 @@ mod tests {
             d.price = Price {
                 input_per_million: p,
                 output_per_million: 4.0 * p,
+                cached_input_per_million: p,
             };
         }
         fx

@@ -35,6 +35,8 @@ pub struct RawScenario {
     health: RawHealth,
     #[serde(default)]
     balancing: RawBalancing,
+    #[serde(default)]
+    affinity: engine::config::affinity::RawAffinity,
 }
 
 impl RawScenario {
@@ -48,6 +50,7 @@ impl RawScenario {
             health: self.health.clone(),
             balancing: self.balancing.clone(),
             clients: Vec::new(),
+            affinity: self.affinity.clone(),
         }
     }
 }
