@@ -19,6 +19,7 @@ use rand::{Rng as _, SeedableRng};
 
 use crate::limiter::Limiter;
 use crate::scenario::Scenario;
+use crate::sessions::{CacheStats, PromptCaches, SessionPool};
 use crate::stats::{Column, DeploymentRow, RequestStats, Summary, TimeSeries};
 use crate::trace::{TraceRow, TraceSink};
 use crate::workload::ArrivalClock;
@@ -40,6 +41,8 @@ pub struct Arrival {
     pub output_tokens: u32,
     /// Output tokens the gateway charges up front (`max_tokens`).
     pub estimated_output: u32,
+    /// The session (conversation) it belongs to, if any.
+    pub session: Option<u64>,
 }
 
 /// Where arrivals come from: a modelled workload or a replayed trace.
@@ -57,6 +60,8 @@ pub struct WorkloadSource<'a> {
     arrivals_rng: Rng,
     sizes_rng: Rng,
     emitted: u64,
+    /// The workload's conversations and their own random stream.
+    sessions: Option<(SessionPool, Rng)>,
 }
 
 impl<'a> WorkloadSource<'a> {
@@ -70,6 +75,10 @@ impl<'a> WorkloadSource<'a> {
             arrivals_rng,
             sizes_rng: stream(seed, "sizes"),
             emitted: 0,
+            sessions: scenario
+                .workload
+                .sessions
+                .map(|spec| (SessionPool::new(spec), stream(seed, "sessions"))),
         }
     }
 }
@@ -88,6 +97,13 @@ impl ArrivalSource for WorkloadSource<'_> {
         let w = &self.scenario.workload;
         let model = w.pick_model(&mut self.sizes_rng);
         let (input_tokens, output_tokens, estimated_output) = w.draw_tokens(&mut self.sizes_rng);
+        let (session, input_tokens) = match self.sessions.as_mut() {
+            Some((pool, rng)) => {
+                let (id, prompt) = pool.next_turn(rng, input_tokens, output_tokens);
+                (Some(id), prompt)
+            }
+            None => (None, input_tokens),
+        };
         Some(Arrival {
             at: Duration::from_secs_f64(at),
             model: model as u32,
@@ -95,6 +111,7 @@ impl ArrivalSource for WorkloadSource<'_> {
             input_tokens,
             output_tokens,
             estimated_output,
+            session,
         })
     }
 
@@ -128,6 +145,8 @@ pub struct RunResult {
     pub timeseries: TimeSeries,
     /// End-to-end latency of successful requests, µs.
     pub latency: hdrhistogram::Histogram<u64>,
+    /// Prompt-cache reads (zero unless providers cache prompts and requests form sessions).
+    pub cache: CacheStats,
 }
 
 /// Knobs of one run.
@@ -201,6 +220,9 @@ struct SimRequest {
     attempt: u8,
     sent_at: Duration,
     pending: Option<Outcome>,
+    session: Option<u64>,
+    /// Input tokens of the attempt in service read from the deployment's prompt cache.
+    cached: u32,
 }
 
 struct ProviderQueue {
@@ -227,6 +249,8 @@ pub struct Simulation<'a> {
     series: TimeSeries,
     models: Vec<String>,
     trace: Option<&'a mut dyn TraceSink>,
+    caches: PromptCaches,
+    cache: CacheStats,
 }
 
 /// Runs `scenario` with arrivals from its workload.
@@ -294,6 +318,8 @@ pub fn run_with<'a>(
         ),
         models: source.models(),
         trace,
+        caches: PromptCaches::new(scenario.world.deployments.len()),
+        cache: CacheStats::default(),
     };
     let mut next_arrival = source.next_arrival();
     let mut last_arrival = Duration::ZERO;
@@ -369,7 +395,10 @@ impl Simulation<'_> {
             input_tokens: a.input_tokens,
             output_tokens: a.estimated_output,
         };
-        let step = self.engine.start(request, self.now);
+        let step = match a.session {
+            Some(session) => self.engine.start_in_session(request, session, self.now),
+            None => self.engine.start(request, self.now),
+        };
         let slot = step.request().slot();
         if slot >= self.requests.len() {
             self.requests.resize(
@@ -390,6 +419,8 @@ impl Simulation<'_> {
                     attempt: 0,
                     sent_at: Duration::ZERO,
                     pending: None,
+                    session: None,
+                    cached: 0,
                 },
             );
         }
@@ -409,6 +440,8 @@ impl Simulation<'_> {
             attempt: 0,
             sent_at: self.now,
             pending: None,
+            session: a.session,
+            cached: 0,
         };
         self.timeouts.push_back((
             self.now
@@ -466,6 +499,7 @@ impl Simulation<'_> {
             r.attempt = attempt;
             r.sent_at = now;
             r.phase = Phase::Pending;
+            r.cached = 0;
         }
         self.series.count(now, d, Column::Attempts);
         let world = &self.scenario.world;
@@ -581,8 +615,18 @@ impl Simulation<'_> {
         let endpoint = &self.scenario.config.deployments[d].endpoint;
         let factor = self.scenario.world.conditions(d, now).latency_factor;
         let r = self.requests[slot];
+        let cache = self.scenario.world.providers[wd.provider].prompt_cache;
+        let (cached, saving) = match (cache, r.session) {
+            (Some(c), Some(session)) => {
+                let cached = self.caches.serve(d, &c, session, r.input_tokens, now);
+                let share = f64::from(cached) / f64::from(r.input_tokens.max(1));
+                (cached, c.ttft_saving * share)
+            }
+            _ => (0, 0.0),
+        };
+        self.requests[slot].cached = cached;
         let rng = &mut self.rngs[d];
-        let ttft = crate::time::secs(wd.ttft.sample(rng) * factor);
+        let ttft = crate::time::secs(wd.ttft.sample(rng) * factor * (1.0 - saving));
         let generation =
             crate::time::secs(f64::from(r.output_tokens) * wd.per_token.sample(rng) * factor);
         let waited = now.saturating_sub(r.sent_at);
@@ -734,6 +778,15 @@ impl Simulation<'_> {
             ));
         }
         let Some(id) = r.id else { return };
+        if let Outcome::Success { input_tokens, .. } = outcome {
+            // A success was served (start_service), which set this attempt's cache read.
+            let cached = r.cached;
+            self.cache.input_tokens += u64::from(input_tokens);
+            self.cache.cached_input_tokens += u64::from(cached);
+            self.cache.hits += u64::from(cached > 0);
+            self.cache.attempts += 1;
+            self.engine.cache_read(id, cached);
+        }
         let step = self.engine.finish(id, &outcome, self.now);
         self.apply(step);
     }
@@ -849,6 +902,7 @@ impl Simulation<'_> {
             deployments,
             timeseries: self.series,
             latency: self.stats.latency,
+            cache: self.cache,
         }
     }
 }

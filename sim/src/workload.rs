@@ -35,6 +35,8 @@ pub struct Workload {
     pub client_timeout: Duration,
     /// Model mix.
     pub mix: Vec<MixEntry>,
+    /// Multi-turn sessions, if arrivals form any (see [`crate::sessions`]).
+    pub sessions: Option<crate::sessions::SessionSpec>,
 }
 
 impl Workload {

@@ -161,3 +161,63 @@ fn cost_aware_is_cheapest_within_its_objective() {
         );
     }
 }
+
+/// `agent-sessions`: session affinity against the same runs without it (`[affinity] sessions =
+/// 0`), paired seed by seed under the scenario's own strategy: cost falls by more than 15 %,
+/// significantly (the 95 % interval of the paired difference lies below −15 % of the cost
+/// without affinity), and the success rate does not fall significantly.
+#[test]
+fn affinity_cuts_cost_at_no_success_loss() {
+    use sim::compare::Estimate;
+    use sim::RunOptions;
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios/agent-sessions.toml");
+    let on = Scenario::load(&path).unwrap_or_else(|e| panic!("{e}"));
+    assert!(
+        on.config.affinity.sessions > 0,
+        "the scenario turns affinity on"
+    );
+    let mut off = on.clone();
+    off.config.affinity.sessions = 0;
+    let run = |s: &Scenario, seed: u64| {
+        sim::run(
+            s,
+            RunOptions {
+                strategy: None,
+                seed,
+                trace: None,
+                progress: None,
+            },
+        )
+    };
+    let (mut cost, mut success, mut base_cost) = (Vec::new(), Vec::new(), Vec::new());
+    for seed in (0..SEEDS).map(|i| on.settings.seed + i) {
+        let (a, b) = (run(&on, seed), run(&off, seed));
+        assert!(
+            a.cache.hit_share() > b.cache.hit_share() + 0.3,
+            "seed {seed}: {:?} vs {:?}",
+            a.cache,
+            b.cache
+        );
+        cost.push(a.summary.cost - b.summary.cost);
+        success.push(a.summary.success_rate - b.summary.success_rate);
+        base_cost.push(b.summary.cost);
+    }
+    let (cost, success, base) = (
+        Estimate::of(&cost),
+        Estimate::of(&success),
+        Estimate::of(&base_cost),
+    );
+    assert!(
+        cost.mean + cost.ci95 < -0.15 * base.mean,
+        "affinity − none cost {:.3} ± {:.3} of {:.3}: not a significant 15 % cut",
+        cost.mean,
+        cost.ci95,
+        base.mean
+    );
+    assert!(
+        success.mean + success.ci95 >= 0.0,
+        "affinity − none success {:.5} ± {:.5}: significantly lower",
+        success.mean,
+        success.ci95
+    );
+}

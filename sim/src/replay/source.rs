@@ -181,6 +181,7 @@ impl ArrivalSource for TraceSource<'_> {
                 .workload
                 .max_tokens
                 .map_or(r.output, |max| max.max(r.output)),
+            session: None,
         })
     }
 
