@@ -180,6 +180,14 @@ fn cached_input_tokens_are_priced_at_the_cached_price() {
 }
 
 #[test]
+fn the_session_header_defaults_to_x_session_id_and_is_lower_cased() {
+    let c = Config::from_toml(&config("")).expect("valid");
+    assert_eq!(c.affinity.header, "x-session-id");
+    let c = Config::from_toml(&config("[affinity]\nheader = \"X-Conv\"")).expect("valid");
+    assert_eq!(c.affinity.header, "x-conv");
+}
+
+#[test]
 fn affinity_config_is_range_checked() {
     for (bad, message) in [
         (
@@ -193,6 +201,10 @@ fn affinity_config_is_range_checked() {
         (
             "[affinity]\nmin_headroom = 1.5",
             "affinity.min_headroom = 1.5: expected a fraction from 0 to 1",
+        ),
+        (
+            "[affinity]\nheader = \"x session\"",
+            "affinity.header = \"x session\": expected a header name (letters, digits, - and _)",
         ),
     ] {
         let e = Config::from_toml(&config(bad)).expect_err("rejected");
