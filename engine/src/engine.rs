@@ -27,9 +27,12 @@ use crate::step::{FailReason, Request, Step};
 use crate::strategy::{Balancer, Rng, Selection};
 
 mod bookkeeping;
+mod hedge;
 mod reconfigure;
 mod select;
 mod sticky;
+
+pub use hedge::{HedgeStats, Hedged};
 
 pub use reconfigure::Reconfigured;
 
@@ -43,6 +46,8 @@ struct InFlight {
     first_byte: bool,
     /// Input tokens the provider read from its prompt cache ([`Engine::cache_read`]).
     cached_input: u32,
+    /// The attempt's number (1-based), as its `Send` step said.
+    attempt: u8,
 }
 
 /// Per-request bookkeeping, kept in a reusable slab.
@@ -74,6 +79,10 @@ struct Slot {
     orphaned: bool,
     /// The request's session key ([`Engine::start_in_session`]), if any.
     session: Option<u64>,
+    /// A hedged attempt in flight beside `current` ([`Engine::hedge`]).
+    hedge: Option<InFlight>,
+    /// Hedges sent for this request.
+    hedges: u8,
 }
 
 impl Slot {
@@ -101,6 +110,8 @@ impl Slot {
             current: None,
             orphaned: false,
             session: None,
+            hedge: None,
+            hedges: 0,
         }
     }
 
@@ -148,6 +159,8 @@ pub struct Engine {
     live: usize,
     /// Session → deployment that served it last (`[affinity]`).
     affinity: SessionTable,
+    /// Per tier, its hedging delay estimate and counters.
+    hedging: hedge::Hedging,
 }
 
 impl Engine {
@@ -175,6 +188,7 @@ impl Engine {
             metrics,
             live: 0,
             affinity: SessionTable::new(config.affinity.sessions, config.affinity.ttl),
+            hedging: hedge::Hedging::new(&config),
             config,
         }
     }
@@ -320,6 +334,7 @@ impl Engine {
             } => {
                 self.on_success(d, flight, elapsed, ttft, input_tokens, output_tokens, now);
                 self.remember_session(slot, d, now);
+                self.observe_ttft(d, ttft);
                 self.end(slot, None, now);
                 Step::Done { request: id }
             }
@@ -446,18 +461,26 @@ impl Engine {
         true
     }
 
-    /// Releases the attempt in flight, if any, without judging its deployment.
+    /// Releases the attempts in flight, if any, without judging their deployments.
     fn abandon_attempt(&mut self, slot: usize, now: Duration) {
-        if let Some(flight) = self.slots[slot].current.take() {
-            self.release(flight.deployment);
-            if !flight.first_byte {
-                self.states[flight.deployment.index()].on_first_byte(now, false);
-            }
-            self.states[flight.deployment.index()]
-                .breaker
-                .on_neutral(flight.probe);
-            self.metrics.deployments[flight.deployment.index()].cancelled += 1;
+        if let Some(flight) = self.slots[slot].hedge.take() {
+            self.abandon_flight(flight, now);
         }
+        if let Some(flight) = self.slots[slot].current.take() {
+            self.abandon_flight(flight, now);
+        }
+    }
+
+    /// Releases one attempt without judging its deployment.
+    fn abandon_flight(&mut self, flight: InFlight, now: Duration) {
+        self.release(flight.deployment);
+        if !flight.first_byte {
+            self.states[flight.deployment.index()].on_first_byte(now, false);
+        }
+        self.states[flight.deployment.index()]
+            .breaker
+            .on_neutral(flight.probe);
+        self.metrics.deployments[flight.deployment.index()].cancelled += 1;
     }
 
     fn allocate(&mut self, request: Request, now: Duration) -> usize {
@@ -611,6 +634,7 @@ impl Engine {
             probe,
             first_byte: false,
             cached_input: 0,
+            attempt: s.attempts,
         });
         let m = &mut self.metrics.deployments[d.index()];
         m.attempts += 1;

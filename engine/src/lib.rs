@@ -48,7 +48,7 @@ pub mod strategy;
 
 pub use clients::{ClientLimit, ClientRefusal};
 pub use config::Config;
-pub use engine::{Engine, Reconfigured};
+pub use engine::{Engine, HedgeStats, Hedged, Reconfigured};
 pub use error::ConfigError;
 pub use ids::{ClientId, DeploymentId, RequestId, TierId};
 pub use metrics::{Metrics, Snapshot};

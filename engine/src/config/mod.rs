@@ -159,6 +159,8 @@ pub struct Tier {
     pub deployments: Vec<DeploymentId>,
     /// Latency objectives (`max_ttft`, `max_latency`), kept by `cost-aware`.
     pub objectives: objectives::Objectives,
+    /// Hedged requests (`hedge`), if on.
+    pub hedge: Option<objectives::Hedge>,
 }
 
 /// Retry policy: how many attempts, how long between them, which failures are worth it.
@@ -444,6 +446,7 @@ impl Validator {
                 context_fallback: None,
                 deployments: Vec::new(),
                 objectives: objectives::objectives(i, t, &span)?,
+                hedge: objectives::hedge(i, t, &span)?,
             });
         }
         Ok(tiers)

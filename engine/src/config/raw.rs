@@ -126,6 +126,9 @@ pub struct RawTier {
     /// Latency objective: the longest acceptable whole-answer latency (`cost-aware`).
     #[serde(default, with = "duration::option")]
     pub max_latency: Option<Duration>,
+    /// `hedge = { after = "p95" | "3s", max = 1 }`.
+    #[serde(default)]
+    pub hedge: Option<super::objectives::RawHedge>,
 }
 
 fn default_strategy() -> String {

@@ -141,6 +141,7 @@ impl Engine {
         self.scratch = Vec::with_capacity(config.deployments.len());
         // Deployment ids may name other deployments now: sessions start afresh.
         self.affinity = SessionTable::new(config.affinity.sessions, config.affinity.ttl);
+        self.hedging = super::hedge::Hedging::new(&config);
         self.config = config;
         report
     }
@@ -187,7 +188,7 @@ impl Engine {
         let live_n = config.deployments.len();
         let mut orphaned = 0;
         for s in self.slots.iter_mut().filter(|s| s.live) {
-            if let Some(flight) = s.current.as_mut() {
+            for flight in s.current.iter_mut().chain(s.hedge.iter_mut()) {
                 flight.deployment =
                     map[flight.deployment.index()].expect("a deployment with attempts out is kept");
             }
