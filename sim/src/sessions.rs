@@ -199,7 +199,7 @@ mod tests {
             0,
             "another deployment is cold"
         );
-        assert_eq!(c.serve(0, &cache, 7, 2500, Duration::from_secs(400)), 1500);
+        assert_eq!(c.serve(0, &cache, 7, 2500, Duration::from_secs(300)), 1500);
         assert_eq!(
             c.serve(0, &cache, 7, 3000, Duration::from_secs(701)),
             0,
