@@ -28,6 +28,7 @@ use std::time::Duration;
 use super::{Balancer, PickContext, Rng, Selection, SCAN_UP_TO};
 use crate::config::objectives::Objectives;
 use crate::ids::DeploymentId;
+use crate::latency::Ewma;
 
 /// How many times more slowly than usual an idle deployment's estimates fade here: with the
 /// default 10 s `latency_decay` (idle estimates fade with a 40 s time constant elsewhere, 80 s
@@ -89,40 +90,42 @@ impl CostAware {
             Some(true) => REENTER_BELOW,
             _ => 1.0,
         };
-        // (as measured, faded by idle time), in seconds; `None`: never measured.
-        let estimate = |e: &crate::latency::Ewma, floor: f64| {
-            e.decayed_at(ctx.now_secs(), 0.0)
-                .map(|v| v.max(floor))
-                .zip(e.decayed_at(ctx.now_secs(), idle).map(|v| v.max(floor)))
-        };
-        let standing = |estimate: Option<(f64, f64)>, objective: Option<Duration>| {
+        // As measured (at least `floor`), in seconds; `None`: never measured. Fading by idle
+        // time (an exponential) is computed only for a re-check, which is rare.
+        let measured =
+            |e: &Ewma, floor: f64| e.decayed_at(ctx.now_secs(), 0.0).map(|v| v.max(floor));
+        let standing = |e: &Ewma, floor: f64, objective: Option<Duration>| {
             let Some(o) = objective else {
                 return Standing::Meets;
             };
             let o = o.as_secs_f64() * bar;
-            match estimate {
+            match measured(e, floor) {
                 None if probe || default <= o => Standing::Meets,
-                Some((measured, _)) if measured <= o => Standing::Meets,
-                Some((_, faded)) if probe && faded <= o => Standing::Recheck,
+                Some(v) if v <= o => Standing::Meets,
+                Some(_)
+                    if probe
+                        && e.decayed_at(ctx.now_secs(), idle)
+                            .is_some_and(|v| v.max(floor) <= o) =>
+                {
+                    Standing::Recheck
+                }
                 _ => Standing::Misses,
             }
         };
-        let ttft = estimate(&s.ttft, silence);
-        let latency = estimate(&s.peak_latency, 0.0);
         let standings = [
-            standing(ttft, self.objectives.max_ttft),
-            standing(latency, self.objectives.max_latency),
+            standing(&s.ttft, silence, self.objectives.max_ttft),
+            standing(&s.peak_latency, 0.0, self.objectives.max_latency),
         ];
         let meets = !standings.contains(&Standing::Misses);
         let as_measured = standings.iter().all(|&s| s == Standing::Meets);
         // Rank by what the objectives are about: TTFT when only it is set, else whole latency.
         let speed = if self.objectives.max_ttft.is_some() && self.objectives.max_latency.is_none() {
-            ttft
+            measured(&s.ttft, silence)
         } else {
-            latency
+            measured(&s.peak_latency, 0.0)
         };
         let speed = match speed {
-            Some((_, faded)) => faded,
+            Some(v) => v,
             None if probe => 0.0,
             None => default,
         };
