@@ -3,6 +3,11 @@
 //!
 //! Run: `cargo bench --bench engine`. Targets: median ≤ 250 ns at 16 deployments and ≤ 2 µs at
 //! 1,000. Results are written up in docs/bench-engine.md.
+//!
+//! A second group, `round_trip_sessions`, runs the same round trip at 16 deployments with
+//! session affinity (`[affinity] sessions = 4096`, every request in one of 1,000 sessions,
+//! `start_in_session`) and hedging on (`hedge = { after = "p95" }`, `hedge_at` asked after
+//! every `Send`; the answer comes before a hedge is due, as for most requests).
 
 use std::fmt::Write as _;
 use std::hint::black_box;
@@ -15,7 +20,12 @@ const SIZES: [usize; 4] = [3, 16, 128, 1_000];
 
 /// One tier of `n` deployments with varied weights and limits high enough never to bind.
 fn config(n: usize, strategy: StrategyKind) -> Config {
-    let mut toml = format!("[[tier]]\nname = \"main\"\nstrategy = \"{strategy}\"\n\n");
+    config_with(n, strategy, "")
+}
+
+/// [`config`] with extra tier keys and tables.
+fn config_with(n: usize, strategy: StrategyKind, extra: &str) -> Config {
+    let mut toml = format!("[[tier]]\nname = \"main\"\nstrategy = \"{strategy}\"\n{extra}\n");
     for i in 0..n {
         writeln!(
             toml,
@@ -32,7 +42,7 @@ fn config(n: usize, strategy: StrategyKind) -> Config {
 
 fn round_trips(c: &mut Criterion) {
     let mut group = c.benchmark_group("round_trip");
-    for strategy in StrategyKind::ALL {
+    for strategy in StrategyKind::EVERY {
         for n in SIZES {
             group.bench_with_input(BenchmarkId::new(strategy.name(), n), &n, |b, &n| {
                 let mut engine = Engine::new(config(n, strategy), 1);
@@ -60,12 +70,43 @@ fn round_trips(c: &mut Criterion) {
     group.finish();
 }
 
+fn round_trips_with_sessions_and_hedging(c: &mut Criterion) {
+    let mut group = c.benchmark_group("round_trip_sessions");
+    let n = 16;
+    let extra = "hedge = { after = \"p95\" }\n\n[affinity]\nsessions = 4096\n";
+    for strategy in StrategyKind::EVERY {
+        group.bench_with_input(BenchmarkId::new(strategy.name(), n), &n, |b, &n| {
+            let mut engine = Engine::new(config_with(n, strategy, extra), 1);
+            let request = Request {
+                tier: engine.route("main").expect("tier"),
+                input_tokens: 500,
+                output_tokens: 200,
+            };
+            let outcome = Outcome::success(Duration::from_millis(40), 500, 180);
+            let mut now = Duration::ZERO;
+            let mut i = 0u64;
+            b.iter(|| {
+                now += Duration::from_millis(1);
+                i += 1;
+                let step = engine.start_in_session(black_box(request), i % 1000, now);
+                let Step::Send { request: id, .. } = step else {
+                    panic!("expected Send");
+                };
+                black_box(engine.hedge_at(id));
+                let done = engine.finish(id, black_box(&outcome), now + Duration::from_millis(300));
+                black_box(done)
+            });
+        });
+    }
+    group.finish();
+}
+
 criterion_group! {
     name = benches;
     config = Criterion::default()
         .sample_size(20)
         .warm_up_time(Duration::from_millis(300))
         .measurement_time(Duration::from_secs(1));
-    targets = round_trips
+    targets = round_trips, round_trips_with_sessions_and_hedging
 }
 criterion_main!(benches);

@@ -15,6 +15,7 @@ use std::time::Duration;
 
 use rand::SeedableRng;
 
+use crate::affinity::SessionTable;
 use crate::clients::{ClientRefusal, ClientState};
 use crate::config::{Config, Deployment, MAX_ATTEMPTS_LIMIT};
 use crate::ids::{ClientId, DeploymentId, RequestId, TierId};
@@ -27,8 +28,12 @@ use crate::strategy::{Balancer, Rng, Selection};
 
 mod bookkeeping;
 mod cluster;
+mod hedge;
 mod reconfigure;
 mod select;
+mod sticky;
+
+pub use hedge::{HedgeStats, Hedged};
 
 pub use reconfigure::Reconfigured;
 
@@ -40,6 +45,10 @@ struct InFlight {
     charged_tokens: u64,
     probe: bool,
     first_byte: bool,
+    /// Input tokens the provider read from its prompt cache ([`Engine::cache_read`]).
+    cached_input: u32,
+    /// The attempt's number (1-based), as its `Send` step said.
+    attempt: u8,
 }
 
 /// Per-request bookkeeping, kept in a reusable slab.
@@ -69,6 +78,12 @@ struct Slot {
     /// Its tier vanished in a reload: the attempt in flight may still succeed, but the request
     /// fails at its next decision and counts in no tier.
     orphaned: bool,
+    /// The request's session key ([`Engine::start_in_session`]), if any.
+    session: Option<u64>,
+    /// A hedged attempt in flight beside `current` ([`Engine::hedge`]).
+    hedge: Option<InFlight>,
+    /// Hedges sent for this request.
+    hedges: u8,
 }
 
 impl Slot {
@@ -95,6 +110,9 @@ impl Slot {
             fell_back: false,
             current: None,
             orphaned: false,
+            session: None,
+            hedge: None,
+            hedges: 0,
         }
     }
 
@@ -142,6 +160,10 @@ pub struct Engine {
     live: usize,
     /// The fraction of every limit this replica spends (1 alone; see [`crate::cluster`]).
     fleet_share: f64,
+    /// Session → deployment that served it last (`[affinity]`).
+    affinity: SessionTable,
+    /// Per tier, its hedging delay estimate and counters.
+    hedging: hedge::Hedging,
 }
 
 impl Engine {
@@ -169,6 +191,8 @@ impl Engine {
             metrics,
             live: 0,
             fleet_share: 1.0,
+            affinity: SessionTable::new(config.affinity.sessions, config.affinity.ttl),
+            hedging: hedge::Hedging::new(&config),
             config,
         }
     }
@@ -210,7 +234,13 @@ impl Engine {
 
     /// Starts a request routed to `request.tier` and says where to send its first attempt.
     pub fn start(&mut self, request: Request, now: Duration) -> Step {
+        self.begin(request, None, now)
+    }
+
+    /// Starts a request, with its session key if it has one.
+    fn begin(&mut self, request: Request, session: Option<u64>, now: Duration) -> Step {
         let slot = self.allocate(request, now);
+        self.slots[slot].session = session;
         self.live += 1;
         self.metrics.totals.started += 1;
         self.metrics.tiers[request.tier.index()].requests += 1;
@@ -307,6 +337,8 @@ impl Engine {
                 ..
             } => {
                 self.on_success(d, flight, elapsed, ttft, input_tokens, output_tokens, now);
+                self.remember_session(slot, d, now);
+                self.observe_ttft(d, ttft);
                 self.end(slot, None, now);
                 Step::Done { request: id }
             }
@@ -433,18 +465,26 @@ impl Engine {
         true
     }
 
-    /// Releases the attempt in flight, if any, without judging its deployment.
+    /// Releases the attempts in flight, if any, without judging their deployments.
     fn abandon_attempt(&mut self, slot: usize, now: Duration) {
-        if let Some(flight) = self.slots[slot].current.take() {
-            self.release(flight.deployment);
-            if !flight.first_byte {
-                self.states[flight.deployment.index()].on_first_byte(now, false);
-            }
-            self.states[flight.deployment.index()]
-                .breaker
-                .on_neutral(flight.probe);
-            self.metrics.deployments[flight.deployment.index()].cancelled += 1;
+        if let Some(flight) = self.slots[slot].hedge.take() {
+            self.abandon_flight(flight, now);
         }
+        if let Some(flight) = self.slots[slot].current.take() {
+            self.abandon_flight(flight, now);
+        }
+    }
+
+    /// Releases one attempt without judging its deployment.
+    fn abandon_flight(&mut self, flight: InFlight, now: Duration) {
+        self.release(flight.deployment);
+        if !flight.first_byte {
+            self.states[flight.deployment.index()].on_first_byte(now, false);
+        }
+        self.states[flight.deployment.index()]
+            .breaker
+            .on_neutral(flight.probe);
+        self.metrics.deployments[flight.deployment.index()].cancelled += 1;
     }
 
     fn allocate(&mut self, request: Request, now: Duration) -> usize {
@@ -597,6 +637,8 @@ impl Engine {
             charged_tokens: tokens,
             probe,
             first_byte: false,
+            cached_input: 0,
+            attempt: s.attempts,
         });
         let m = &mut self.metrics.deployments[d.index()];
         m.attempts += 1;
@@ -636,7 +678,8 @@ fn tables(config: &Config) -> (Vec<Box<dyn Balancer>>, Vec<Selection>, Vec<Vec<f
                 .iter()
                 .map(|&d| (d, config.deployments[d.index()].weight))
                 .collect();
-            t.strategy.build(config.deployments.len(), &members)
+            t.strategy
+                .build_with(t.objectives, config.deployments.len(), &members)
         })
         .collect();
     let selections = balancers

@@ -31,6 +31,7 @@
 //! assert_eq!(done, Step::Done { request });
 //! ```
 
+pub mod affinity;
 pub mod clients;
 pub mod cluster;
 pub mod config;
@@ -48,7 +49,7 @@ pub mod strategy;
 
 pub use clients::{ClientLimit, ClientRefusal};
 pub use config::Config;
-pub use engine::{Engine, Reconfigured};
+pub use engine::{Engine, HedgeStats, Hedged, Reconfigured};
 pub use error::ConfigError;
 pub use ids::{ClientId, DeploymentId, RequestId, TierId};
 pub use metrics::{Metrics, Snapshot};

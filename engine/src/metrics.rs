@@ -161,42 +161,75 @@ pub struct Metrics {
 
 impl Metrics {
     /// Adds another engine's counts to these (a fleet of replicas reported as one); both must
-    /// come from the same config.
+    /// come from the same config. Every field is named, so a new counter cannot be forgotten.
     pub fn merge(&mut self, other: &Metrics) {
         for (a, b) in self.deployments.iter_mut().zip(&other.deployments) {
-            a.attempts += b.attempts;
-            a.successes += b.successes;
-            for (x, y) in a.failures.iter_mut().zip(b.failures) {
+            let DeploymentMetrics {
+                attempts,
+                successes,
+                failures,
+                retries,
+                fallbacks,
+                cancelled,
+                ejections,
+                latency,
+                ttft,
+                input_tokens,
+                output_tokens,
+                cost,
+            } = b;
+            a.attempts += attempts;
+            a.successes += successes;
+            for (x, y) in a.failures.iter_mut().zip(failures) {
                 *x += y;
             }
-            a.retries += b.retries;
-            a.fallbacks += b.fallbacks;
-            a.cancelled += b.cancelled;
-            a.ejections += b.ejections;
-            let _ = a.latency.add(&b.latency);
-            let _ = a.ttft.add(&b.ttft);
-            a.input_tokens += b.input_tokens;
-            a.output_tokens += b.output_tokens;
-            a.cost += b.cost;
+            a.retries += retries;
+            a.fallbacks += fallbacks;
+            a.cancelled += cancelled;
+            a.ejections += ejections;
+            let _ = a.latency.add(latency);
+            let _ = a.ttft.add(ttft);
+            a.input_tokens += input_tokens;
+            a.output_tokens += output_tokens;
+            a.cost += cost;
         }
         for (a, b) in self.tiers.iter_mut().zip(&other.tiers) {
-            a.requests += b.requests;
-            a.successes += b.successes;
-            a.failures += b.failures;
-            a.fell_back += b.fell_back;
-            let _ = a.latency.add(&b.latency);
+            let TierMetrics {
+                requests,
+                successes,
+                failures,
+                fell_back,
+                latency,
+            } = b;
+            a.requests += requests;
+            a.successes += successes;
+            a.failures += failures;
+            a.fell_back += fell_back;
+            let _ = a.latency.add(latency);
         }
-        let (t, o) = (&mut self.totals, other.totals);
-        t.started += o.started;
-        t.succeeded += o.succeeded;
-        t.failed_client += o.failed_client;
-        t.failed_not_retried += o.failed_not_retried;
-        t.failed_attempts_exhausted += o.failed_attempts_exhausted;
-        t.failed_no_capacity += o.failed_no_capacity;
-        t.failed_deadline += o.failed_deadline;
-        t.failed_all_disabled += o.failed_all_disabled;
-        t.cancelled += o.cancelled;
-        t.waits += o.waits;
+        let Totals {
+            started,
+            succeeded,
+            failed_client,
+            failed_not_retried,
+            failed_attempts_exhausted,
+            failed_no_capacity,
+            failed_deadline,
+            failed_all_disabled,
+            cancelled,
+            waits,
+        } = other.totals;
+        let t = &mut self.totals;
+        t.started += started;
+        t.succeeded += succeeded;
+        t.failed_client += failed_client;
+        t.failed_not_retried += failed_not_retried;
+        t.failed_attempts_exhausted += failed_attempts_exhausted;
+        t.failed_no_capacity += failed_no_capacity;
+        t.failed_deadline += failed_deadline;
+        t.failed_all_disabled += failed_all_disabled;
+        t.cancelled += cancelled;
+        t.waits += waits;
     }
 
     pub(crate) fn new(config: &Config) -> Metrics {

@@ -34,6 +34,7 @@ mod relay;
 pub mod reload;
 pub mod request;
 mod server;
+pub mod session;
 mod startup;
 mod state;
 pub mod trace;

@@ -54,7 +54,9 @@ pub(crate) async fn handle(
 ) -> Response<Body> {
     let shape = Shape::of_client(endpoint);
     match prepare(gw, endpoint, req).await {
-        Ok((parsed, body, tier)) => run(gw, clients, endpoint, parsed, body, (tier, client)).await,
+        Ok((parsed, body, (tier, headers))) => {
+            run(gw, clients, endpoint, parsed, body, (tier, client, headers)).await
+        }
         Err(e) if e.status == StatusCode::REQUEST_TIMEOUT => {
             // The connection is in an unknown state mid-body: close it after the answer.
             let mut res = translate::error_response(&e, shape);
@@ -70,7 +72,7 @@ async fn prepare(
     gw: &Arc<Shared>,
     endpoint: Endpoint,
     req: http::Request<Incoming>,
-) -> Result<(ParsedRequest, Bytes, Option<String>), ApiError> {
+) -> Result<(ParsedRequest, Bytes, (Option<String>, http::HeaderMap)), ApiError> {
     let limit = gw.settings.max_body_bytes;
     let (parts, body) = req.into_parts();
     let too_large = || {
@@ -117,7 +119,7 @@ async fn prepare(
         .headers
         .get(&TIER)
         .map(|v| v.to_str().unwrap_or_default().to_owned());
-    Ok((parsed, body, tier))
+    Ok((parsed, body, (tier, parts.headers)))
 }
 
 /// The tier serving a request: the one `x-switchyard-tier` names, else routing by model. Done
@@ -156,7 +158,7 @@ async fn run(
     endpoint: Endpoint,
     parsed: ParsedRequest,
     body: Bytes,
-    (tier, client): (Option<String>, Option<Arc<str>>),
+    (tier, client, headers): (Option<String>, Option<Arc<str>>, http::HeaderMap),
 ) -> Response<Body> {
     let number = gw.next_request.fetch_add(1, Ordering::Relaxed);
     let now = gw.now();
@@ -172,9 +174,13 @@ async fn run(
             input_tokens: parsed.input_tokens,
             output_tokens: parsed.output_tokens,
         };
-        let step = match &client {
-            None => engine.start(request, now),
-            Some(name) => match crate::clients::start(&mut engine, name, request, now) {
+        let header = &engine.live().config.affinity.header;
+        let session = crate::session::key(header, &headers, parsed.session);
+        let step = match (&client, session) {
+            (None, Some(session)) => engine.start_in_session(request, session, now),
+            (None, None) => engine.start(request, now),
+            // Client requests are not sticky yet (the client admission has no session variant).
+            (Some(name), _) => match crate::clients::start(&mut engine, name, request, now) {
                 Ok(step) => step,
                 Err(e) => return translate::error_response(&e, Shape::of_client(endpoint)),
             },

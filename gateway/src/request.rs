@@ -99,6 +99,9 @@ pub struct ParsedRequest {
     pub input_tokens: u32,
     /// Estimated output tokens.
     pub output_tokens: u32,
+    /// Session key named by the body (`prompt_cache_key`, `user`, `metadata.user_id`),
+    /// hashed; see [`crate::session`].
+    pub session: Option<u64>,
 }
 
 /// The fields read from a body; every other key is skipped (but validated as JSON).
@@ -114,6 +117,9 @@ struct Fields<'a> {
     instructions: Option<CharCount>,
     prompt: Option<CharCount>,
     input: Option<CharCount>,
+    prompt_cache_key: Option<&'a RawValue>,
+    user: Option<&'a RawValue>,
+    metadata: Option<&'a RawValue>,
 }
 
 /// What the top-level visitor expects; a body of another JSON type is reported with
@@ -194,6 +200,15 @@ impl<'de> Visitor<'de> for FieldsVisitor {
                 "input" => once(&mut f.input, "input", map.next_value()?)?,
                 "system" => once(&mut f.system, "system", map.next_value()?)?,
                 "instructions" => once(&mut f.instructions, "instructions", map.next_value()?)?,
+                "prompt_cache_key" => {
+                    once(
+                        &mut f.prompt_cache_key,
+                        "prompt_cache_key",
+                        map.next_value()?,
+                    )?;
+                }
+                "user" => once(&mut f.user, "user", map.next_value()?)?,
+                "metadata" => once(&mut f.metadata, "metadata", map.next_value()?)?,
                 _ => {
                     map.next_value::<IgnoredAny>()?;
                 }
@@ -244,12 +259,27 @@ pub fn parse(body: &[u8], endpoint: Endpoint) -> Result<ParsedRequest, BadReques
             .or(fields.max_output_tokens)
             .map_or(DEFAULT_OUTPUT_TOKENS, clamp_u32),
     };
+    // Session names: strings only; anything else is the upstream's to judge.
+    let text = |raw: Option<&RawValue>| -> Option<String> {
+        raw.and_then(|r| serde_json::from_str::<String>(r.get()).ok())
+    };
+    let metadata_user_id = fields.metadata.and_then(|r| {
+        serde_json::from_str::<serde_json::Value>(r.get())
+            .ok()
+            .and_then(|v| v.get("user_id").and_then(|u| u.as_str()).map(str::to_owned))
+    });
+    let session = crate::session::from_body(
+        text(fields.prompt_cache_key).as_deref(),
+        text(fields.user).as_deref(),
+        metadata_user_id.as_deref(),
+    );
     Ok(ParsedRequest {
         model: model.into_owned(),
         model_span: (start, end),
         stream: fields.stream.unwrap_or(false),
         input_tokens: clamp_u32(chars.div_ceil(4)),
         output_tokens: output,
+        session,
     })
 }
 

@@ -182,6 +182,21 @@ impl Fleet {
         self.tag(r, step)
     }
 
+    /// [`Engine::start_in_session`] on the replica the load balancer picks (each replica keeps
+    /// its own session table, as separate gateways do).
+    pub fn start_in_session(&mut self, request: Request, session: u64, now: Duration) -> Step {
+        self.catch_up(now);
+        let r = self.pick();
+        let step = self.engines[r].start_in_session(request, session, now);
+        self.tag(r, step)
+    }
+
+    /// [`Engine::cache_read`].
+    pub fn cache_read(&mut self, id: RequestId, tokens: u32) {
+        let (tag, inner) = id.untagged(self.n());
+        self.engines[tag as usize].cache_read(inner, tokens);
+    }
+
     /// [`Engine::deadline`].
     pub fn deadline(&self, id: RequestId) -> Option<Duration> {
         let (tag, inner) = id.untagged(self.n());

@@ -14,6 +14,7 @@ pub mod replay;
 pub mod report;
 pub mod run;
 pub mod scenario;
+pub mod sessions;
 pub mod stats;
 pub mod time;
 pub mod trace;

@@ -18,6 +18,7 @@ use rand::{Rng as _, SeedableRng};
 use crate::fleet::Fleet;
 use crate::limiter::Limiter;
 use crate::scenario::Scenario;
+use crate::sessions::{CacheStats, PromptCaches, SessionPool};
 use crate::stats::{Column, DeploymentRow, RequestStats, Summary, TimeSeries};
 use crate::trace::{TraceRow, TraceSink};
 use crate::workload::ArrivalClock;
@@ -42,6 +43,8 @@ pub struct Arrival {
     /// Whether the client asks for a streamed answer (a non-streamed answer's head is the whole
     /// answer, so `first_byte_timeout` covers all of it).
     pub stream: bool,
+    /// The session (conversation) it belongs to, if any.
+    pub session: Option<u64>,
 }
 
 /// Where arrivals come from: a modelled workload or a replayed trace.
@@ -60,6 +63,8 @@ pub struct WorkloadSource<'a> {
     sizes_rng: Rng,
     stream_rng: Rng,
     emitted: u64,
+    /// The workload's conversations and their own random stream.
+    sessions: Option<(SessionPool, Rng)>,
 }
 
 impl<'a> WorkloadSource<'a> {
@@ -74,6 +79,10 @@ impl<'a> WorkloadSource<'a> {
             sizes_rng: stream(seed, "sizes"),
             stream_rng: stream(seed, "stream"),
             emitted: 0,
+            sessions: scenario
+                .workload
+                .sessions
+                .map(|spec| (SessionPool::new(spec), stream(seed, "sessions"))),
         }
     }
 }
@@ -92,6 +101,13 @@ impl ArrivalSource for WorkloadSource<'_> {
         let w = &self.scenario.workload;
         let model = w.pick_model(&mut self.sizes_rng);
         let (input_tokens, output_tokens, estimated_output) = w.draw_tokens(&mut self.sizes_rng);
+        let (session, input_tokens) = match self.sessions.as_mut() {
+            Some((pool, rng)) => {
+                let (id, prompt) = pool.next_turn(rng, input_tokens, output_tokens);
+                (Some(id), prompt)
+            }
+            None => (None, input_tokens),
+        };
         Some(Arrival {
             at: Duration::from_secs_f64(at),
             model: model as u32,
@@ -100,6 +116,7 @@ impl ArrivalSource for WorkloadSource<'_> {
             output_tokens,
             estimated_output,
             stream: w.draws_stream(&mut self.stream_rng),
+            session,
         })
     }
 
@@ -133,6 +150,8 @@ pub struct RunResult {
     pub timeseries: TimeSeries,
     /// End-to-end latency of successful requests, µs.
     pub latency: hdrhistogram::Histogram<u64>,
+    /// Prompt-cache reads (zero unless providers cache prompts and requests form sessions).
+    pub cache: CacheStats,
 }
 
 /// Knobs of one run.
@@ -207,6 +226,9 @@ struct SimRequest {
     sent_at: Duration,
     pending: Option<Outcome>,
     stream: bool,
+    session: Option<u64>,
+    /// Input tokens of the attempt in service read from the deployment's prompt cache.
+    cached: u32,
 }
 
 struct ProviderQueue {
@@ -233,6 +255,8 @@ pub struct Simulation<'a> {
     series: TimeSeries,
     models: Vec<String>,
     trace: Option<&'a mut dyn TraceSink>,
+    caches: PromptCaches,
+    cache: CacheStats,
 }
 
 /// Runs `scenario` with arrivals from its workload.
@@ -300,6 +324,8 @@ pub fn run_with<'a>(
         ),
         models: source.models(),
         trace,
+        caches: PromptCaches::new(scenario.world.deployments.len()),
+        cache: CacheStats::default(),
     };
     let mut next_arrival = source.next_arrival();
     let mut last_arrival = Duration::ZERO;
@@ -375,7 +401,10 @@ impl Simulation<'_> {
             input_tokens: a.input_tokens,
             output_tokens: a.estimated_output,
         };
-        let step = self.engine.start(request, self.now);
+        let step = match a.session {
+            Some(session) => self.engine.start_in_session(request, session, self.now),
+            None => self.engine.start(request, self.now),
+        };
         let slot = step.request().slot();
         if slot >= self.requests.len() {
             self.requests.resize(
@@ -397,6 +426,8 @@ impl Simulation<'_> {
                     sent_at: Duration::ZERO,
                     pending: None,
                     stream: true,
+                    session: None,
+                    cached: 0,
                 },
             );
         }
@@ -417,6 +448,8 @@ impl Simulation<'_> {
             sent_at: self.now,
             pending: None,
             stream: a.stream,
+            session: a.session,
+            cached: 0,
         };
         self.timeouts.push_back((
             self.now
@@ -489,6 +522,7 @@ impl Simulation<'_> {
             r.attempt = attempt;
             r.sent_at = now;
             r.phase = Phase::Pending;
+            r.cached = 0;
         }
         self.series.count(now, d, Column::Attempts);
         let world = &self.scenario.world;
@@ -604,8 +638,18 @@ impl Simulation<'_> {
         let endpoint = &self.scenario.config.deployments[d].endpoint;
         let factor = self.scenario.world.conditions(d, now).latency_factor;
         let r = self.requests[slot];
+        let cache = self.scenario.world.providers[wd.provider].prompt_cache;
+        let (cached, saving) = match (cache, r.session) {
+            (Some(c), Some(session)) => {
+                let cached = self.caches.serve(d, &c, session, r.input_tokens, now);
+                let share = f64::from(cached) / f64::from(r.input_tokens.max(1));
+                (cached, c.ttft_saving * share)
+            }
+            _ => (0, 0.0),
+        };
+        self.requests[slot].cached = cached;
         let rng = &mut self.rngs[d];
-        let ttft = crate::time::secs(wd.ttft.sample(rng) * factor);
+        let ttft = crate::time::secs(wd.ttft.sample(rng) * factor * (1.0 - saving));
         let generation =
             crate::time::secs(f64::from(r.output_tokens) * wd.per_token.sample(rng) * factor);
         let waited = now.saturating_sub(r.sent_at);
@@ -764,6 +808,15 @@ impl Simulation<'_> {
             );
         }
         let Some(id) = r.id else { return };
+        if let Outcome::Success { input_tokens, .. } = outcome {
+            // A success was served (start_service), which set this attempt's cache read.
+            let cached = r.cached;
+            self.cache.input_tokens += u64::from(input_tokens);
+            self.cache.cached_input_tokens += u64::from(cached);
+            self.cache.hits += u64::from(cached > 0);
+            self.cache.attempts += 1;
+            self.engine.cache_read(id, cached);
+        }
         let step = self.engine.finish(id, &outcome, self.now);
         self.apply(step);
     }
@@ -898,6 +951,7 @@ impl Simulation<'_> {
             deployments,
             timeseries: self.series,
             latency: self.stats.latency,
+            cache: self.cache,
         }
     }
 }

@@ -37,6 +37,8 @@ pub struct Workload {
     pub stream_share: f64,
     /// Model mix.
     pub mix: Vec<MixEntry>,
+    /// Multi-turn sessions, if arrivals form any (see [`crate::sessions`]).
+    pub sessions: Option<crate::sessions::SessionSpec>,
 }
 
 impl Workload {

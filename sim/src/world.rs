@@ -40,6 +40,8 @@ pub struct Provider {
     pub headers: HeaderFidelity,
     /// Requests it serves at once; more wait in a FIFO queue (`None` = unbounded).
     pub concurrency: Option<u32>,
+    /// Its deployments' prompt caches, if it caches prompts (see [`crate::sessions`]).
+    pub prompt_cache: Option<crate::sessions::PromptCache>,
 }
 
 /// True behaviour of one deployment (indexed like the gateway config's deployments).

@@ -113,3 +113,111 @@ fn the_other_shipped_scenarios() {
         check_adaptive_holds_up(name);
     }
 }
+
+/// `cheap-vs-fast`: cost-aware is the cheapest strategy on average — significantly: below every
+/// other by more than the 95 % interval of the difference — and its p99 stays within the
+/// tier's latency objective (`max_latency`) on every seed.
+#[test]
+fn cost_aware_is_cheapest_within_its_objective() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios/cheap-vs-fast.toml");
+    let s = Scenario::load(&path).unwrap_or_else(|e| panic!("{e}"));
+    let objective = s.config.tiers[0]
+        .objectives
+        .max_latency
+        .expect("cheap-vs-fast sets max_latency")
+        .as_secs_f64()
+        * 1000.0;
+    let seeds: Vec<u64> = (0..SEEDS).map(|i| s.settings.seed + i).collect();
+    let c = compare(&s, &s.settings.strategies, &seeds, 2, &|_, _| {});
+    let cost = estimate(&c, StrategyKind::CostAware, "cost");
+    for other in c
+        .strategies
+        .iter()
+        .filter(|o| o.strategy != StrategyKind::CostAware)
+    {
+        let o = other.estimate("cost");
+        let margin = (cost.ci95 * cost.ci95 + o.ci95 * o.ci95).sqrt();
+        assert!(
+            cost.mean + margin < o.mean,
+            "cost-aware cost {:.3} not significantly below {} {:.3} (margin {margin:.3})",
+            cost.mean,
+            other.strategy,
+            o.mean
+        );
+    }
+    let runs = &c
+        .strategies
+        .iter()
+        .find(|o| o.strategy == StrategyKind::CostAware)
+        .expect("cost-aware ran")
+        .runs;
+    assert_eq!(runs.len(), SEEDS as usize);
+    for run in runs {
+        assert!(
+            run.summary.latency_p99_ms <= objective,
+            "seed {}: cost-aware p99 {:.0} ms above the {objective:.0} ms objective",
+            run.summary.seed,
+            run.summary.latency_p99_ms
+        );
+    }
+}
+
+/// `agent-sessions`: session affinity against the same runs without it (`[affinity] sessions =
+/// 0`), paired seed by seed under the scenario's own strategy: cost falls by more than 15 %,
+/// significantly (the 95 % interval of the paired difference lies below −15 % of the cost
+/// without affinity), and the success rate does not fall significantly.
+#[test]
+fn affinity_cuts_cost_at_no_success_loss() {
+    use sim::compare::Estimate;
+    use sim::RunOptions;
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios/agent-sessions.toml");
+    let on = Scenario::load(&path).unwrap_or_else(|e| panic!("{e}"));
+    assert!(
+        on.config.affinity.sessions > 0,
+        "the scenario turns affinity on"
+    );
+    let mut off = on.clone();
+    off.config.affinity.sessions = 0;
+    let run = |s: &Scenario, seed: u64| {
+        sim::run(
+            s,
+            RunOptions {
+                strategy: None,
+                seed,
+                trace: None,
+                progress: None,
+            },
+        )
+    };
+    let (mut cost, mut success, mut base_cost) = (Vec::new(), Vec::new(), Vec::new());
+    for seed in (0..SEEDS).map(|i| on.settings.seed + i) {
+        let (a, b) = (run(&on, seed), run(&off, seed));
+        assert!(
+            a.cache.hit_share() > b.cache.hit_share() + 0.3,
+            "seed {seed}: {:?} vs {:?}",
+            a.cache,
+            b.cache
+        );
+        cost.push(a.summary.cost - b.summary.cost);
+        success.push(a.summary.success_rate - b.summary.success_rate);
+        base_cost.push(b.summary.cost);
+    }
+    let (cost, success, base) = (
+        Estimate::of(&cost),
+        Estimate::of(&success),
+        Estimate::of(&base_cost),
+    );
+    assert!(
+        cost.mean + cost.ci95 < -0.15 * base.mean,
+        "affinity − none cost {:.3} ± {:.3} of {:.3}: not a significant 15 % cut",
+        cost.mean,
+        cost.ci95,
+        base.mean
+    );
+    assert!(
+        success.mean + success.ci95 >= 0.0,
+        "affinity − none success {:.5} ± {:.5}: significantly lower",
+        success.mean,
+        success.ci95
+    );
+}

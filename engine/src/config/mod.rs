@@ -3,9 +3,11 @@
 //! [`Config::from_toml`] (or [`Config::from_raw`]) is the only way to build one, so every
 //! [`Config`] in the program has unique ids, known tiers, acyclic fallbacks and sane limits.
 
+pub mod affinity;
 pub mod clients;
 pub mod cluster;
 pub mod duration;
+pub mod objectives;
 pub mod raw;
 pub mod toml_error;
 
@@ -41,12 +43,28 @@ pub struct Price {
     pub input_per_million: f64,
     /// Per million output (completion) tokens.
     pub output_per_million: f64,
+    /// Per million input tokens read from the provider's prompt cache (`cached_input_price`;
+    /// the input price when not set).
+    pub cached_input_per_million: f64,
 }
 
 impl Price {
     /// The cost of one request with these token counts.
     pub fn cost(&self, input_tokens: u64, output_tokens: u64) -> f64 {
         (input_tokens as f64 * self.input_per_million
+            + output_tokens as f64 * self.output_per_million)
+            / 1e6
+    }
+
+    /// The cost of one request of which `cached` input tokens (at most `input_tokens`) were
+    /// read from the provider's prompt cache.
+    pub fn cost_cached(&self, input_tokens: u64, cached: u64, output_tokens: u64) -> f64 {
+        let cached = cached.min(input_tokens);
+        if cached == 0 {
+            return self.cost(input_tokens, output_tokens);
+        }
+        ((input_tokens - cached) as f64 * self.input_per_million
+            + cached as f64 * self.cached_input_per_million
             + output_tokens as f64 * self.output_per_million)
             / 1e6
     }
@@ -140,6 +158,10 @@ pub struct Tier {
     pub context_fallback: Option<TierId>,
     /// The deployments of this tier, in file order.
     pub deployments: Vec<DeploymentId>,
+    /// Latency objectives (`max_ttft`, `max_latency`), kept by `cost-aware`.
+    pub objectives: objectives::Objectives,
+    /// Hedged requests (`hedge`), if on.
+    pub hedge: Option<objectives::Hedge>,
 }
 
 /// Retry policy: how many attempts, how long between them, which failures are worth it.
@@ -191,6 +213,8 @@ pub struct BalancingParams {
     pub default_latency: Duration,
     /// k in e^(−k·error rate), how hard error-aware strategies shrink a failing deployment's share.
     pub error_sensitivity: f64,
+    /// c in `adaptive`'s score ÷ price^c: how much a cheaper deployment is preferred (0 = not).
+    pub cost_factor: f64,
 }
 
 /// A route rule: a requested model name (exact, or a prefix ending in `*`) and its tier.
@@ -222,6 +246,8 @@ pub struct Config {
     pub clients: Vec<clients::Client>,
     /// `[cluster]`: replicas sharing limits through a store; `None`: this process alone.
     pub cluster: Option<cluster::Cluster>,
+    /// Session affinity (`[affinity]`).
+    pub affinity: affinity::Affinity,
     exact_routes: HashMap<String, TierId>,
 }
 
@@ -380,9 +406,11 @@ impl Validator {
                 failure_penalty: raw.balancing.failure_penalty,
                 default_latency: raw.balancing.default_latency,
                 error_sensitivity: Self::sensitivity(&raw)?,
+                cost_factor: objectives::cost_factor(&raw)?,
             },
             clients,
             cluster,
+            affinity: affinity::affinity(&raw.affinity)?,
             exact_routes,
         })
     }
@@ -422,6 +450,8 @@ impl Validator {
                 fallback: Vec::new(),
                 context_fallback: None,
                 deployments: Vec::new(),
+                objectives: objectives::objectives(i, t, &span)?,
+                hedge: objectives::hedge(i, t, &span)?,
             });
         }
         Ok(tiers)
@@ -475,6 +505,10 @@ impl Validator {
             for (name, price) in [
                 ("input_price", d.input_price),
                 ("output_price", d.output_price),
+                (
+                    "cached_input_price",
+                    d.cached_input_price.unwrap_or(d.input_price),
+                ),
             ] {
                 if !(0.0..=MAX_PRICE).contains(&price) {
                     return Err(invalid(
@@ -517,6 +551,7 @@ impl Validator {
                 price: Price {
                     input_per_million: d.input_price,
                     output_per_million: d.output_price,
+                    cached_input_per_million: d.cached_input_price.unwrap_or(d.input_price),
                 },
                 endpoint: Endpoint {
                     api: match d.api.as_deref() {

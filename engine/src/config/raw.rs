@@ -35,6 +35,9 @@ pub struct RawConfig {
     /// `[[client]]`: a client key with its own allowed tiers and limits.
     #[serde(default, rename = "client")]
     pub clients: Vec<Spanned<RawClient>>,
+    /// `[affinity]`: session affinity (off unless `sessions` > 0).
+    #[serde(default)]
+    pub affinity: super::affinity::RawAffinity,
     /// `[cluster]`: replicas sharing limits through Redis.
     #[serde(default)]
     pub cluster: Option<Spanned<RawCluster>>,
@@ -97,6 +100,8 @@ pub struct RawDeployment {
     #[serde(default)]
     pub output_price: f64,
     #[serde(default)]
+    pub cached_input_price: Option<f64>,
+    #[serde(default)]
     pub base_url: Option<String>,
     #[serde(default)]
     pub api_key_env: Option<String>,
@@ -133,6 +138,15 @@ pub struct RawTier {
     pub fallback: Vec<String>,
     #[serde(default)]
     pub context_fallback: Option<String>,
+    /// Latency objective: the longest acceptable time to first token (`cost-aware`).
+    #[serde(default, with = "duration::option")]
+    pub max_ttft: Option<Duration>,
+    /// Latency objective: the longest acceptable whole-answer latency (`cost-aware`).
+    #[serde(default, with = "duration::option")]
+    pub max_latency: Option<Duration>,
+    /// `hedge = { after = "p95" | "3s", max = 1 }`.
+    #[serde(default)]
+    pub hedge: Option<super::objectives::RawHedge>,
 }
 
 fn default_strategy() -> String {
@@ -222,6 +236,8 @@ pub struct RawBalancing {
     #[serde(with = "duration")]
     pub default_latency: Duration,
     pub error_sensitivity: f64,
+    /// Exponent of the price factor in `adaptive`'s score (0 = price ignored).
+    pub cost_factor: f64,
 }
 
 impl Default for RawBalancing {
@@ -231,6 +247,7 @@ impl Default for RawBalancing {
             failure_penalty: Duration::from_secs(2),
             default_latency: Duration::from_secs(1),
             error_sensitivity: 50.0,
+            cost_factor: 0.0,
         }
     }
 }

@@ -199,3 +199,63 @@ fn rejects_context_length_in_retry_on() {
     ));
     assert!(e.to_string().contains("context_fallback"), "{e}");
 }
+
+#[test]
+fn tier_objectives_parse_and_are_range_checked_with_a_line() {
+    let text = BASE.replace(
+        "name = \"cheap\"",
+        "name = \"cheap\"\nmax_ttft = \"800ms\"\nmax_latency = \"6s\"",
+    );
+    let c = Config::from_toml(&text).unwrap();
+    assert_eq!(
+        c.tiers[1].objectives.max_ttft,
+        Some(Duration::from_millis(800))
+    );
+    assert_eq!(
+        c.tiers[1].objectives.max_latency,
+        Some(Duration::from_secs(6))
+    );
+    assert!(!c.tiers[0].objectives.any());
+    let cheap_line = BASE
+        .lines()
+        .position(|l| l == "name = \"cheap\"")
+        .expect("BASE has the cheap tier");
+    for (setting, message) in [
+        (
+            "max_latency = \"2h\"",
+            "tier[1].max_latency = 2h: expected a duration from 1ms to 1h (omit it for no objective)",
+        ),
+        (
+            "max_ttft = \"0s\"",
+            "tier[1].max_ttft = 0s: expected a duration from 1ms to 1h (omit it for no objective)",
+        ),
+        (
+            "max_ttft = \"3s\"\nmax_latency = \"2s\"",
+            "tier[1].max_latency = 2s: expected at least the tier's max_ttft",
+        ),
+    ] {
+        let text = BASE.replace("name = \"cheap\"", &format!("name = \"cheap\"\n{setting}"));
+        let e = err(&text);
+        assert_eq!(e.to_string(), message);
+        // The span is the [[tier]] table's: its header is the line before `name`.
+        assert_eq!(e.line_in(&text), Some(cheap_line));
+    }
+}
+
+#[test]
+fn cost_factor_defaults_to_off_and_is_range_checked() {
+    assert_eq!(Config::from_toml(BASE).unwrap().balancing.cost_factor, 0.0);
+    let c = Config::from_toml(&format!("{BASE}\n[balancing]\ncost_factor = 1.5\n")).unwrap();
+    assert_eq!(c.balancing.cost_factor, 1.5);
+    let e = err(&format!("{BASE}\n[balancing]\ncost_factor = -1\n"));
+    assert_eq!(
+        e.to_string(),
+        "balancing.cost_factor = -1: expected a number from 0 (price ignored, the default) to 10"
+    );
+}
+
+#[test]
+fn cost_aware_is_a_strategy_name() {
+    let c = Config::from_toml(&BASE.replace("weighted-round-robin", "cost-aware")).unwrap();
+    assert_eq!(c.tiers[0].strategy, StrategyKind::CostAware);
+}

@@ -59,7 +59,11 @@ impl Engine {
         metrics::record(&mut m.ttft, ttft);
         m.input_tokens += u64::from(input_tokens);
         m.output_tokens += u64::from(output_tokens);
-        m.cost += price.cost(u64::from(input_tokens), u64::from(output_tokens));
+        m.cost += price.cost_cached(
+            u64::from(input_tokens),
+            u64::from(flight.cached_input),
+            u64::from(output_tokens),
+        );
     }
 
     /// Health bookkeeping of a failed attempt. Any failure that carries a retry-after (a 429, or

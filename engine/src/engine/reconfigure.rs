@@ -18,6 +18,7 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use super::{tables, Engine};
+use crate::affinity::SessionTable;
 use crate::clients::ClientState;
 use crate::config::{Config, Deployment};
 use crate::ids::{DeploymentId, TierId};
@@ -138,6 +139,9 @@ impl Engine {
         self.selections = selections;
         self.cumulative_weights = cumulative_weights;
         self.scratch = Vec::with_capacity(config.deployments.len());
+        // Deployment ids may name other deployments now: sessions start afresh.
+        self.affinity = SessionTable::new(config.affinity.sessions, config.affinity.ttl);
+        self.hedging = super::hedge::Hedging::new(&config);
         self.config = config;
         // New deployments join the fleet's share like the others.
         self.apply_fleet_share(now);
@@ -186,7 +190,7 @@ impl Engine {
         let live_n = config.deployments.len();
         let mut orphaned = 0;
         for s in self.slots.iter_mut().filter(|s| s.live) {
-            if let Some(flight) = s.current.as_mut() {
+            for flight in s.current.iter_mut().chain(s.hedge.iter_mut()) {
                 flight.deployment =
                     map[flight.deployment.index()].expect("a deployment with attempts out is kept");
             }

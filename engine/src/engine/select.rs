@@ -45,6 +45,9 @@ impl Engine {
     /// candidate looks broken, so the request spills to the next tier instead; if nothing else
     /// is usable either, the first declined tier is asked again and must pick.
     pub(super) fn choose(&mut self, slot: usize, now: Duration) -> Option<(DeploymentId, bool)> {
+        if let Some(d) = self.sticky(slot, now) {
+            return Some((d, false));
+        }
         let mut scratch = std::mem::take(&mut self.scratch);
         let tier = self.slots[slot].tier;
         let moved = tier != self.slots[slot].request.tier;
@@ -240,6 +243,7 @@ fn pick_context<'a>(
     PickContext::new(
         now,
         slot.request.estimated_tokens(),
+        u64::from(slot.request.input_tokens),
         &config.deployments,
         &states[..config.deployments.len()],
         &config.balancing,

@@ -1,12 +1,14 @@
 //! `adaptive`: one score per candidate, highest wins.
 //!
 //! ```text
-//! score = weight × headroom × health ÷ (latency × (in_flight + 1))
+//! score = weight × headroom × health ÷ (latency × (in_flight + 1)) [÷ price^c]
 //!   headroom = fraction of the tightest rate limit left after this request (floor 0.01)
 //!   health   = e^(−k·error rate)                      (k = balancing.error_sensitivity)
 //!   latency  = peak-EWMA estimate (unmeasured ones get the mean of the measured)
 //!              × max(1, (silence ÷ (4 × TTFT estimate))²)
 //!   silence  = how long attempts have waited for a first byte without any arriving
+//!   price    = this request's estimated cost there; only when c = balancing.cost_factor > 0
+//!              (c = 1: half the price weighs as much as half the latency)
 //! ```
 //!
 //! Why this shape: the denominator is peak-EWMA's expected wait, so load and slowness are priced
@@ -70,6 +72,7 @@ const SAMPLED: usize = 4;
 /// Ties go to the earlier candidate.
 fn best_of(ctx: &PickContext<'_>, candidates: impl Iterator<Item = DeploymentId>) -> DeploymentId {
     let k = ctx.balancing.error_sensitivity;
+    let cost_factor = ctx.balancing.cost_factor;
     let (mut sum, mut measured) = (0.0, 0u32);
     let mut best_measured: Option<(usize, DeploymentId, f64)> = None;
     let mut best_unmeasured: Option<(usize, DeploymentId, f64)> = None;
@@ -79,8 +82,11 @@ fn best_of(ctx: &PickContext<'_>, candidates: impl Iterator<Item = DeploymentId>
         let s = ctx.state(c);
         let headroom = ctx.headroom(c).max(0.01);
         let health = crate::latency::decay(k * ctx.error_rate(c));
-        let rest =
+        let mut rest =
             ctx.weight(c) * headroom * health / (stall_factor(c, ctx) * f64::from(s.in_flight + 1));
+        if cost_factor > 0.0 {
+            rest /= price_of(ctx, c).powf(cost_factor);
+        }
         match ctx.peak_latency(c) {
             Some(latency) => {
                 sum += latency;
@@ -113,6 +119,15 @@ fn best_of(ctx: &PickContext<'_>, candidates: impl Iterator<Item = DeploymentId>
         (Some((_, c, _)), None) | (None, Some((_, c, _))) => c,
         (None, None) => first.unwrap_or(DeploymentId::from_index(0)),
     }
+}
+
+/// The request's estimated cost on `c`, floored so a free deployment scores finitely.
+fn price_of(ctx: &PickContext<'_>, c: DeploymentId) -> f64 {
+    let output = ctx.tokens.saturating_sub(ctx.input_tokens);
+    ctx.deployments[c.index()]
+        .price
+        .cost(ctx.input_tokens, output)
+        .max(1e-9)
 }
 
 impl Adaptive {
@@ -178,6 +193,22 @@ mod tests {
             fx.pick(&mut Adaptive).index(),
             1,
             "2 s of silence outweighs its fast history"
+        );
+    }
+
+    #[test]
+    fn cost_factor_prefers_the_cheaper_only_when_set() {
+        let mut fx = Fixture::weighted(&[1.0, 1.0]);
+        fx.record_latency(0, Duration::from_millis(100));
+        fx.record_latency(1, Duration::from_millis(150));
+        fx.deployments[0].price.input_per_million = 3.0;
+        fx.deployments[1].price.input_per_million = 1.0;
+        assert_eq!(fx.pick(&mut Adaptive).index(), 0, "off: the faster");
+        fx.balancing.cost_factor = 1.0;
+        assert_eq!(
+            fx.pick(&mut Adaptive).index(),
+            1,
+            "a third of the price outweighs 1.5× the latency"
         );
     }
 

@@ -6,6 +6,7 @@
 
 mod adaptive;
 mod capacity_aware;
+mod cost_aware;
 mod error_weighted;
 mod least_latency;
 mod least_outstanding;
@@ -19,6 +20,7 @@ use std::fmt;
 use std::str::FromStr;
 use std::time::Duration;
 
+use crate::config::objectives::Objectives;
 use crate::config::{BalancingParams, Deployment, HealthPolicy};
 use crate::ids::DeploymentId;
 use crate::latency::DecayRates;
@@ -33,6 +35,8 @@ pub struct PickContext<'a> {
     pub now: Duration,
     /// Estimated tokens of the request being placed.
     pub tokens: u64,
+    /// Its input tokens (the rest of `tokens` is its estimated output).
+    pub input_tokens: u64,
     /// Configured deployments, indexed by [`DeploymentId`].
     pub deployments: &'a [Deployment],
     /// Live state, indexed by [`DeploymentId`].
@@ -55,6 +59,7 @@ impl<'a> PickContext<'a> {
     pub(crate) fn new(
         now: Duration,
         tokens: u64,
+        input_tokens: u64,
         deployments: &'a [Deployment],
         states: &'a [DeploymentState],
         balancing: &'a BalancingParams,
@@ -65,6 +70,7 @@ impl<'a> PickContext<'a> {
         PickContext {
             now,
             tokens,
+            input_tokens,
             deployments,
             states,
             balancing,
@@ -73,6 +79,16 @@ impl<'a> PickContext<'a> {
             now_secs: now.as_secs_f64(),
             rates,
         }
+    }
+
+    /// `now` in seconds.
+    pub(crate) fn now_secs(&self) -> f64 {
+        self.now_secs
+    }
+
+    /// How fast idle latency estimates fade, per second (from `balancing.latency_decay`).
+    pub(crate) fn fading_rate(&self) -> f64 {
+        self.rates.idle
     }
 
     /// Plain latency estimate of `id` in seconds, `None` if never measured.
@@ -254,10 +270,14 @@ pub enum StrategyKind {
     Random,
     /// Headroom, latency, load and health in one score.
     Adaptive,
+    /// Cheapest within the tier's latency objectives, else fastest.
+    CostAware,
 }
 
 impl StrategyKind {
-    /// Every strategy, in the order reports list them.
+    /// The strategies `compare` runs when a scenario names none, in the order reports list
+    /// them: every strategy but `cost-aware`, which optimises another objective (price within
+    /// latency objectives) and is compared where a scenario asks for it.
     pub const ALL: [StrategyKind; 8] = [
         StrategyKind::Random,
         StrategyKind::WeightedRoundRobin,
@@ -269,8 +289,21 @@ impl StrategyKind {
         StrategyKind::Adaptive,
     ];
 
+    /// Every strategy: [`StrategyKind::ALL`] and `cost-aware`.
+    pub const EVERY: [StrategyKind; 9] = [
+        StrategyKind::Random,
+        StrategyKind::WeightedRoundRobin,
+        StrategyKind::LeastLatency,
+        StrategyKind::LeastOutstanding,
+        StrategyKind::PeakEwma,
+        StrategyKind::CapacityAware,
+        StrategyKind::ErrorWeighted,
+        StrategyKind::Adaptive,
+        StrategyKind::CostAware,
+    ];
+
     pub(crate) const EXPECTED: &'static str = "one of \"weighted-round-robin\", \"least-latency\", \
-        \"capacity-aware\", \"error-weighted\", \"least-outstanding\", \"peak-ewma\", \"random\", \"adaptive\"";
+        \"capacity-aware\", \"error-weighted\", \"least-outstanding\", \"peak-ewma\", \"random\", \"adaptive\", \"cost-aware\"";
 
     /// The name used in config files and reports.
     pub fn name(self) -> &'static str {
@@ -283,12 +316,23 @@ impl StrategyKind {
             StrategyKind::PeakEwma => "peak-ewma",
             StrategyKind::Random => "random",
             StrategyKind::Adaptive => "adaptive",
+            StrategyKind::CostAware => "cost-aware",
         }
     }
 
     /// A fresh balancer of this kind for one tier: `deployments` is the config's deployment
     /// count, `members` the tier's deployments with their weights.
     pub fn build(self, deployments: usize, members: &[(DeploymentId, f64)]) -> Box<dyn Balancer> {
+        self.build_with(Objectives::default(), deployments, members)
+    }
+
+    /// [`StrategyKind::build`] for a tier with latency `objectives` (used by `cost-aware`).
+    pub fn build_with(
+        self,
+        objectives: Objectives,
+        deployments: usize,
+        members: &[(DeploymentId, f64)],
+    ) -> Box<dyn Balancer> {
         match self {
             StrategyKind::WeightedRoundRobin => Box::new(
                 weighted_round_robin::WeightedRoundRobin::new(deployments, members),
@@ -302,6 +346,11 @@ impl StrategyKind {
             StrategyKind::PeakEwma => Box::new(peak_ewma::PeakEwma),
             StrategyKind::Random => Box::new(random::WeightedRandom),
             StrategyKind::Adaptive => Box::new(adaptive::Adaptive),
+            StrategyKind::CostAware => Box::new(cost_aware::CostAware::new(
+                objectives,
+                deployments,
+                members.len(),
+            )),
         }
     }
 }
@@ -315,7 +364,7 @@ impl fmt::Display for StrategyKind {
 impl FromStr for StrategyKind {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, String> {
-        StrategyKind::ALL
+        StrategyKind::EVERY
             .into_iter()
             .find(|k| k.name() == s)
             .ok_or_else(|| {

@@ -46,6 +46,7 @@ impl Fixture {
                 failure_penalty: Duration::from_secs(2),
                 default_latency: Duration::from_secs(1),
                 error_sensitivity: 50.0,
+                cost_factor: 0.0,
             },
             health: HealthPolicy {
                 cooldown: Duration::from_secs(5),
@@ -100,6 +101,7 @@ impl Fixture {
     pub fn ctx(&self) -> PickContext<'_> {
         PickContext::new(
             self.now,
+            1,
             1,
             &self.deployments,
             &self.states,

@@ -193,6 +193,7 @@ impl ArrivalSource for TraceSource<'_> {
                 Some(s) => s,
                 None => self.workload.draws_stream(&mut self.rng),
             },
+            session: None,
         })
     }
 

@@ -204,6 +204,9 @@ pub(crate) fn render(doc: &Document<'_>) -> String {
         let _ = writeln!(s, "</tr>");
     }
     let _ = writeln!(s, "</table></div>");
+    if let Some(section) = super::cache::html(f) {
+        s.push_str(&section);
+    }
 
     let _ = writeln!(s, "<h2 id=\"deployments\">Deployments</h2>");
     let _ = writeln!(

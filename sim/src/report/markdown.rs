@@ -136,6 +136,10 @@ pub(crate) fn render(doc: &Document<'_>) -> String {
         s.push('\n');
     }
 
+    if let Some(section) = super::cache::markdown(f) {
+        s.push_str(&section);
+    }
+
     let _ = writeln!(s, "\n## Deployments\n");
     let _ = writeln!(
         s,

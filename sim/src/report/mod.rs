@@ -12,6 +12,7 @@
 //! Everything is computed from the comparison and the scenario, iterated in fixed orders and
 //! formatted with fixed precision, so the same seed gives byte-identical files.
 
+mod cache;
 mod facts;
 mod format;
 mod html;

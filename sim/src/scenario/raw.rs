@@ -35,6 +35,8 @@ pub struct RawScenario {
     health: RawHealth,
     #[serde(default)]
     balancing: RawBalancing,
+    #[serde(default)]
+    affinity: engine::config::affinity::RawAffinity,
 }
 
 impl RawScenario {
@@ -49,6 +51,7 @@ impl RawScenario {
             balancing: self.balancing.clone(),
             clients: Vec::new(),
             cluster: None,
+            affinity: self.affinity.clone(),
         }
     }
 }
@@ -110,6 +113,34 @@ pub struct RawWorkload {
     pub stream_share: Option<f64>,
     #[serde(default)]
     pub mix: Vec<RawMix>,
+    #[serde(default)]
+    pub sessions: Option<RawSessions>,
+}
+
+/// `[workload] sessions = { active, turns }`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawSessions {
+    pub active: i64,
+    pub turns: i64,
+}
+
+/// `[[world.provider]] prompt_cache = { ttl, ttft_saving }`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawPromptCache {
+    #[serde(default = "default_cache_ttl", with = "duration")]
+    pub ttl: Duration,
+    #[serde(default = "default_ttft_saving")]
+    pub ttft_saving: f64,
+}
+
+fn default_cache_ttl() -> Duration {
+    Duration::from_secs(300)
+}
+
+fn default_ttft_saving() -> f64 {
+    0.5
 }
 
 fn default_client_timeout() -> Duration {
@@ -195,6 +226,8 @@ pub struct RawProvider {
     pub rejection_latency: Duration,
     #[serde(default = "default_rate_limit_headers")]
     pub rate_limit_headers: String,
+    #[serde(default)]
+    pub prompt_cache: Option<RawPromptCache>,
     #[serde(rename = "deployment")]
     pub deployments: Vec<Spanned<RawWorldDeployment>>,
 }

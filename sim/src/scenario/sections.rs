@@ -293,5 +293,32 @@ pub(super) fn workload(
         client_timeout,
         stream_share,
         mix,
+        sessions: match &w.sessions {
+            None => None,
+            Some(s) => Some(crate::sessions::SessionSpec {
+                active: count_in(ctx, &span, path, "sessions.active", s.active, 1_000_000)?,
+                turns: count_in(ctx, &span, path, "sessions.turns", s.turns, 10_000)?,
+            }),
+        },
     })
+}
+
+/// An integer from 1 to `max`, or an error naming the key.
+fn count_in(
+    ctx: &Ctx<'_>,
+    span: &std::ops::Range<usize>,
+    path: &str,
+    key: &str,
+    value: i64,
+    max: u32,
+) -> Result<u32, ScenarioError> {
+    match u32::try_from(value) {
+        Ok(v) if (1..=max).contains(&v) => Ok(v),
+        _ => Err(ctx.key_err(
+            span,
+            path,
+            key,
+            format!("{value} is out of range; expected an integer from 1 to {max}"),
+        )),
+    }
 }

@@ -216,10 +216,38 @@ pub(super) fn world(
                 ))
             }
         };
+        let prompt_cache = match &p.prompt_cache {
+            None => None,
+            Some(c) => {
+                if !(0.0..=1.0).contains(&c.ttft_saving) {
+                    return Err(ctx.key_err(
+                        &span,
+                        &path,
+                        "prompt_cache.ttft_saving",
+                        format!(
+                            "{} is out of range; expected a fraction from 0 to 1",
+                            c.ttft_saving
+                        ),
+                    ));
+                }
+                let ttl = ctx.duration(
+                    &span,
+                    &path,
+                    "prompt_cache.ttl",
+                    c.ttl,
+                    (Duration::from_millis(1), MAX_LATENCY),
+                )?;
+                Some(crate::sessions::PromptCache {
+                    ttl,
+                    ttft_saving: c.ttft_saving,
+                })
+            }
+        };
         providers.push(Provider {
             name: p.name.clone(),
             headers,
             concurrency,
+            prompt_cache,
         });
     }
     let deployments = deployments

@@ -249,6 +249,7 @@ pub(crate) fn strategy_color(kind: StrategyKind) -> RGBColor {
         StrategyKind::CapacityAware => RGBColor(140, 86, 75),
         StrategyKind::ErrorWeighted => RGBColor(227, 119, 194),
         StrategyKind::Adaptive => RGBColor(214, 39, 40),
+        StrategyKind::CostAware => RGBColor(188, 189, 34),
     }
 }
 
