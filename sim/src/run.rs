@@ -13,10 +13,12 @@ use std::collections::{BinaryHeap, VecDeque};
 use std::time::Duration;
 
 use engine::{
-    Engine, FailureKind, LimitHeaders, Outcome, Request, RequestId, Step, StrategyKind, TierId,
+    ClientId, Engine, FailureKind, LimitHeaders, Outcome, Request, RequestId, Step, StrategyKind,
+    TierId,
 };
 use rand::{Rng as _, SeedableRng};
 
+use crate::clients::{ClientRow, ClientTallies};
 use crate::limiter::Limiter;
 use crate::scenario::Scenario;
 use crate::stats::{Column, DeploymentRow, RequestStats, Summary, TimeSeries};
@@ -48,6 +50,11 @@ pub trait ArrivalSource {
     fn next_arrival(&mut self) -> Option<Arrival>;
     /// Requested model names, indexed by [`Arrival::model`].
     fn models(&self) -> Vec<String>;
+    /// The `[[client]]` sending each model index's requests (`None`: no client); none by
+    /// default.
+    fn clients(&self) -> Vec<Option<ClientId>> {
+        Vec::new()
+    }
 }
 
 /// Arrivals drawn from a scenario's `[workload]`.
@@ -106,6 +113,15 @@ impl ArrivalSource for WorkloadSource<'_> {
             .map(|m| m.model.clone())
             .collect()
     }
+
+    fn clients(&self) -> Vec<Option<ClientId>> {
+        self.scenario
+            .workload
+            .mix
+            .iter()
+            .map(|m| m.client)
+            .collect()
+    }
 }
 
 /// A deterministic random stream named `name` under `seed` (FNV-1a of the name, mixed).
@@ -128,6 +144,8 @@ pub struct RunResult {
     pub timeseries: TimeSeries,
     /// End-to-end latency of successful requests, µs.
     pub latency: hdrhistogram::Histogram<u64>,
+    /// Per `[[client]]` (empty without clients).
+    pub clients: Vec<ClientRow>,
 }
 
 /// Knobs of one run.
@@ -201,6 +219,7 @@ struct SimRequest {
     attempt: u8,
     sent_at: Duration,
     pending: Option<Outcome>,
+    client: Option<ClientId>,
 }
 
 struct ProviderQueue {
@@ -227,6 +246,9 @@ pub struct Simulation<'a> {
     series: TimeSeries,
     models: Vec<String>,
     trace: Option<&'a mut dyn TraceSink>,
+    /// Per model index, the client sending it.
+    model_clients: Vec<Option<ClientId>>,
+    client_tallies: ClientTallies,
 }
 
 /// Runs `scenario` with arrivals from its workload.
@@ -294,6 +316,8 @@ pub fn run_with<'a>(
         ),
         models: source.models(),
         trace,
+        model_clients: source.clients(),
+        client_tallies: ClientTallies::new(&scenario.config),
     };
     let mut next_arrival = source.next_arrival();
     let mut last_arrival = Duration::ZERO;
@@ -369,7 +393,19 @@ impl Simulation<'_> {
             input_tokens: a.input_tokens,
             output_tokens: a.estimated_output,
         };
-        let step = self.engine.start(request, self.now);
+        let client = self.model_clients.get(a.model as usize).copied().flatten();
+        self.client_tallies.arrived(client);
+        let step = match client {
+            None => self.engine.start(request, self.now),
+            Some(c) => match self.engine.start_for(c, request, self.now) {
+                Ok(step) => step,
+                Err(_) => {
+                    // Refused by the client's own limits: counted by the engine, no slot.
+                    self.series.request_ended(self.now, None);
+                    return;
+                }
+            },
+        };
         let slot = step.request().slot();
         if slot >= self.requests.len() {
             self.requests.resize(
@@ -390,6 +426,7 @@ impl Simulation<'_> {
                     attempt: 0,
                     sent_at: Duration::ZERO,
                     pending: None,
+                    client: None,
                 },
             );
         }
@@ -409,6 +446,7 @@ impl Simulation<'_> {
             attempt: 0,
             sent_at: self.now,
             pending: None,
+            client,
         };
         self.timeouts.push_back((
             self.now
@@ -443,6 +481,8 @@ impl Simulation<'_> {
                 let latency = self.now.saturating_sub(r.arrived);
                 self.stats.attempts += u64::from(r.attempt);
                 self.stats.success(latency);
+                let client = r.client;
+                self.client_tallies.succeeded(client, latency);
                 self.series.request_ended(self.now, Some(latency));
             }
             Step::Failed { .. } => {
@@ -780,13 +820,21 @@ impl Simulation<'_> {
             snapshot.deployments.iter().map(f).sum::<u64>()
         };
         let name = self.scenario.name.clone();
+        let client_states = self.engine.client_states();
+        let refused: u64 = client_states.iter().map(|c| c.refused).sum();
+        let clients = crate::clients::rows(
+            (&name, &strategy, seed),
+            &self.scenario.config,
+            &self.client_tallies,
+            client_states,
+        );
         let summary = Summary {
             scenario: name.clone(),
             strategy: strategy.clone(),
             seed,
             requests: s.arrivals,
             successes: s.successes,
-            failures: t.failed() + s.client_timeouts,
+            failures: t.failed() + s.client_timeouts + refused,
             in_flight_at_end: self.engine.live_requests() as u64,
             success_rate: rate(s.successes, s.arrivals),
             failed_client_error: t.failed_client,
@@ -849,6 +897,7 @@ impl Simulation<'_> {
             deployments,
             timeseries: self.series,
             latency: self.stats.latency,
+            clients,
         }
     }
 }

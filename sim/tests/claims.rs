@@ -109,6 +109,7 @@ fn the_other_shipped_scenarios() {
         "tier-routing-fallback",
         "error-rate-drift",
         "diurnal-capacity-planning",
+        "noisy-tenant",
     ] {
         check_adaptive_holds_up(name);
     }

@@ -136,6 +136,10 @@ pub(crate) fn render(doc: &Document<'_>) -> String {
         s.push('\n');
     }
 
+    if let Some(clients) = crate::clients::markdown_section(f.comparison) {
+        s.push_str(&clients);
+    }
+
     let _ = writeln!(s, "\n## Deployments\n");
     let _ = writeln!(
         s,

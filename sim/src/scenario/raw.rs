@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use engine::config::duration;
 use engine::config::raw::{
-    RawBalancing, RawConfig, RawDeployment, RawHealth, RawRetry, RawRoute, RawTier,
+    RawBalancing, RawClient, RawConfig, RawDeployment, RawHealth, RawRetry, RawRoute, RawTier,
 };
 use serde::Deserialize;
 use toml::Spanned;
@@ -35,6 +35,10 @@ pub struct RawScenario {
     health: RawHealth,
     #[serde(default)]
     balancing: RawBalancing,
+    /// `[[client]]`: tenants with their own limits and budgets, which `[[workload.mix]]
+    /// client` sends as (their keys are never read by the simulator).
+    #[serde(default, rename = "client")]
+    clients: Vec<Spanned<RawClient>>,
 }
 
 impl RawScenario {
@@ -47,7 +51,7 @@ impl RawScenario {
             retry: self.retry.clone(),
             health: self.health.clone(),
             balancing: self.balancing.clone(),
-            clients: Vec::new(),
+            clients: self.clients.clone(),
         }
     }
 }
@@ -148,6 +152,9 @@ pub enum ArrivalSpec {
 pub struct RawMix {
     pub model: String,
     pub share: f64,
+    /// The `[[client]]` sending this share.
+    #[serde(default)]
+    pub client: Option<String>,
 }
 
 /// `[world]`.

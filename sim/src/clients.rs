@@ -1,0 +1,208 @@
+//! Per-client results: a workload split by `[[workload.mix]] client = "name"` sends each share
+//! as that `[[client]]` (through [`engine::Engine::start_for`], so the client's own limits and
+//! budgets apply), and each run reports every client's success rate, latency, refusals and
+//! spend: `clients.csv` and a table in `report.md`, both only when the scenario has clients.
+
+use std::fmt::Write as _;
+use std::time::Duration;
+
+use engine::clients::ClientState;
+use engine::{ClientId, ClientLimit, Config};
+use serde::Serialize;
+
+use crate::compare::{Comparison, Estimate};
+use crate::stats::RequestStats;
+
+/// Request tallies per client while a run goes, indexed by [`ClientId`].
+#[derive(Debug, Clone, Default)]
+pub struct ClientTallies(Vec<RequestStats>);
+
+impl ClientTallies {
+    /// Tallies for every client of `config`.
+    pub fn new(config: &Config) -> ClientTallies {
+        ClientTallies(
+            config
+                .clients
+                .iter()
+                .map(|_| RequestStats::default())
+                .collect(),
+        )
+    }
+
+    /// Counts an arrival of `client`.
+    pub fn arrived(&mut self, client: Option<ClientId>) {
+        if let Some(t) = client.and_then(|c| self.0.get_mut(c.index())) {
+            t.arrivals += 1;
+        }
+    }
+
+    /// Counts a success of `client` with its end-to-end latency.
+    pub fn succeeded(&mut self, client: Option<ClientId>, latency: Duration) {
+        if let Some(t) = client.and_then(|c| self.0.get_mut(c.index())) {
+            t.success(latency);
+        }
+    }
+}
+
+/// One client's results in a run.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ClientRow {
+    /// Scenario name.
+    pub scenario: String,
+    /// Strategy.
+    pub strategy: String,
+    /// Seed.
+    pub seed: u64,
+    /// The `[[client]]` name.
+    pub client: String,
+    /// Requests it sent.
+    pub requests: u64,
+    /// Of those, answered successfully.
+    pub successes: u64,
+    /// successes ÷ requests.
+    pub success_rate: f64,
+    /// Refused by its own tiers, limits or budgets (never reached a provider).
+    pub refused: u64,
+    /// Refused for a tier it may not use.
+    pub refused_tier: u64,
+    /// Refused over `rpm`.
+    pub refused_rpm: u64,
+    /// Refused over `tpm`.
+    pub refused_tpm: u64,
+    /// Refused over `rpd`.
+    pub refused_rpd: u64,
+    /// Refused over `usd_per_day`.
+    pub refused_usd_per_day: u64,
+    /// Refused over `usd_per_month`.
+    pub refused_usd_per_month: u64,
+    /// Neither answered nor refused: failed, timed out, or in flight at the end.
+    pub failed: u64,
+    /// Median end-to-end latency of its successes.
+    pub latency_p50_ms: f64,
+    /// 99th percentile.
+    pub latency_p99_ms: f64,
+    /// Mean.
+    pub latency_mean_ms: f64,
+    /// Dollars spent: its successes priced at the serving deployments' prices.
+    pub spend_usd: f64,
+}
+
+/// The rows of a finished run: one per `[[client]]`.
+pub fn rows(
+    (scenario, strategy, seed): (&str, &str, u64),
+    config: &Config,
+    tallies: &ClientTallies,
+    states: &[ClientState],
+) -> Vec<ClientRow> {
+    config
+        .clients
+        .iter()
+        .zip(&tallies.0)
+        .zip(states)
+        .map(|((c, t), s)| {
+            let p = t.percentiles();
+            let over = |l: ClientLimit| s.refused_over[l as usize];
+            ClientRow {
+                scenario: scenario.to_owned(),
+                strategy: strategy.to_owned(),
+                seed,
+                client: c.name.clone(),
+                requests: t.arrivals,
+                successes: t.successes,
+                success_rate: ratio(t.successes, t.arrivals),
+                refused: s.refused,
+                refused_tier: s.refused_tier,
+                refused_rpm: over(ClientLimit::Rpm),
+                refused_tpm: over(ClientLimit::Tpm),
+                refused_rpd: over(ClientLimit::Rpd),
+                refused_usd_per_day: over(ClientLimit::UsdPerDay),
+                refused_usd_per_month: over(ClientLimit::UsdPerMonth),
+                failed: t.arrivals.saturating_sub(t.successes + s.refused),
+                latency_p50_ms: p.p50_ms,
+                latency_p99_ms: p.p99_ms,
+                latency_mean_ms: match t.successes {
+                    0 => 0.0,
+                    n => t.latency_sum.as_secs_f64() * 1000.0 / n as f64,
+                },
+                spend_usd: engine::spend::usd(s.spent_nanos),
+            }
+        })
+        .collect()
+}
+
+fn ratio(a: u64, b: u64) -> f64 {
+    if b == 0 {
+        0.0
+    } else {
+        a as f64 / b as f64
+    }
+}
+
+/// The `report.md` section: per strategy and client, means over seeds of success rate,
+/// latency, refusals and spend. `None` when the scenario has no clients.
+pub fn markdown_section(c: &Comparison) -> Option<String> {
+    let first = c.strategies.first()?.runs.first()?;
+    if first.clients.is_empty() {
+        return None;
+    }
+    let seeds = c.seeds.len();
+    let mut s = String::new();
+    let _ = writeln!(s, "\n## Clients\n");
+    let _ = writeln!(
+        s,
+        "Each `[[client]]`'s own requests (`[[workload.mix]] client`); {}. *Refused* never reached \
+         a provider (the client's own tiers, limits or budgets); data in [clients.csv](clients.csv).\n",
+        match seeds {
+            1 => "one seed".to_owned(),
+            n => format!("means over {n} seeds ± 95% confidence half-widths"),
+        }
+    );
+    let _ = writeln!(
+        s,
+        "| strategy | client | requests | success rate | refused | refused by | p50 (ms) | p99 (ms) | spend (USD) |"
+    );
+    let _ = writeln!(s, "|---|---|---:|---:|---:|---|---:|---:|---:|");
+    for st in &c.strategies {
+        for (k, client) in first.clients.iter().enumerate() {
+            let rows: Vec<&ClientRow> = st.runs.iter().filter_map(|r| r.clients.get(k)).collect();
+            let est = |f: fn(&ClientRow) -> f64| {
+                Estimate::of(&rows.iter().map(|r| f(r)).collect::<Vec<_>>())
+            };
+            let pm = |e: Estimate, scale: f64, digits: usize| match seeds {
+                1 => format!("{:.digits$}", e.mean * scale),
+                _ => format!("{:.digits$} ± {:.digits$}", e.mean * scale, e.ci95 * scale),
+            };
+            let reasons = [
+                ("tier", est(|r| r.refused_tier as f64)),
+                ("rpm", est(|r| r.refused_rpm as f64)),
+                ("tpm", est(|r| r.refused_tpm as f64)),
+                ("rpd", est(|r| r.refused_rpd as f64)),
+                ("usd_per_day", est(|r| r.refused_usd_per_day as f64)),
+                ("usd_per_month", est(|r| r.refused_usd_per_month as f64)),
+            ];
+            let by: Vec<String> = reasons
+                .iter()
+                .filter(|(_, e)| e.mean > 0.0)
+                .map(|(name, e)| format!("{name} {:.0}", e.mean))
+                .collect();
+            let _ = writeln!(
+                s,
+                "| {} | `{}` | {:.0} | {} % | {} | {} | {} | {} | {} |",
+                st.strategy.name(),
+                client.client,
+                est(|r| r.requests as f64).mean,
+                pm(est(|r| r.success_rate), 100.0, 2),
+                pm(est(|r| r.refused as f64), 1.0, 0),
+                if by.is_empty() {
+                    "—".to_owned()
+                } else {
+                    by.join(", ")
+                },
+                pm(est(|r| r.latency_p50_ms), 1.0, 0),
+                pm(est(|r| r.latency_p99_ms), 1.0, 0),
+                pm(est(|r| r.spend_usd), 1.0, 4),
+            );
+        }
+    }
+    Some(s)
+}
