@@ -206,3 +206,32 @@ pub fn markdown_section(c: &Comparison) -> Option<String> {
     }
     Some(s)
 }
+
+/// A terminal table of one run's clients (`simulate`).
+pub fn text_table(rows: &[ClientRow]) -> String {
+    let mut table = vec![[
+        "client",
+        "requests",
+        "success",
+        "refused",
+        "failed",
+        "p50 ms",
+        "p99 ms",
+        "spend USD",
+    ]
+    .map(str::to_owned)
+    .to_vec()];
+    for r in rows {
+        table.push(vec![
+            r.client.clone(),
+            r.requests.to_string(),
+            format!("{:.2}%", r.success_rate * 100.0),
+            r.refused.to_string(),
+            r.failed.to_string(),
+            format!("{:.0}", r.latency_p50_ms),
+            format!("{:.0}", r.latency_p99_ms),
+            format!("{:.4}", r.spend_usd),
+        ]);
+    }
+    crate::output::text_table(&table)
+}
