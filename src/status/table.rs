@@ -123,7 +123,7 @@ pub fn render(url: &str, state: &Value) -> String {
                 dollars(&c["spend"]["usd_per_month"]),
                 c["spend"]["spent_usd"]
                     .as_f64()
-                    .map_or_else(|| "-".to_owned(), |v| format!("{v:.4}")),
+                    .map_or_else(|| "-".to_owned(), usd),
                 text(&c["admitted"]),
                 text(&c["refused"]),
             ]);
@@ -185,9 +185,15 @@ fn dollars(w: &Value) -> String {
     let used = w["used"].as_f64();
     match (used, w["limit"].as_f64()) {
         (None, _) => "-".into(),
-        (Some(used), None) => format!("{used:.4}/-"),
-        (Some(used), Some(limit)) => format!("{used:.4}/{limit:.4}"),
+        (Some(used), None) => format!("{}/-", usd(used)),
+        (Some(used), Some(limit)) => format!("{}/{}", usd(used), usd(limit)),
     }
+}
+
+/// Dollars to the micro-dollar, without trailing zeros: `5`, `0.0052`, `0.000093`.
+fn usd(v: f64) -> String {
+    let s = format!("{v:.6}");
+    s.trim_end_matches('0').trim_end_matches('.').to_owned()
 }
 
 fn duration(secs: f64) -> String {
@@ -248,9 +254,11 @@ mod tests {
             "{text}"
         );
         assert!(text.contains("12/500*"), "{text}");
-        assert!(text.contains("1.2500/5.0000"), "{text}");
-        assert!(text.contains("1.2500/-"), "{text}");
-        assert!(text.contains("1.2000"), "{text}");
+        assert!(text.contains("1.25/5"), "{text}");
+        assert!(text.contains("1.25/-"), "{text}");
+        assert!(text.contains(" 1.2 "), "{text}");
+        assert_eq!(usd(0.0000934), "0.000093");
+        assert_eq!(usd(0.0), "0");
         assert!(text.contains("50 % → 60 %"), "{text}");
         assert!(
             text.contains("draining (removed by a reload): old (1 in flight)"),
