@@ -138,35 +138,41 @@ fn ratio(a: u64, b: u64) -> f64 {
     }
 }
 
-/// The `report.md` section: per strategy and client, means over seeds of success rate,
-/// latency, refusals and spend. `None` when the scenario has no clients.
-pub fn markdown_section(c: &Comparison) -> Option<String> {
+/// Columns of the report's clients table (numeric ones right-aligned).
+const COLUMNS: [(&str, bool); 9] = [
+    ("strategy", false),
+    ("client", false),
+    ("requests", true),
+    ("success rate", true),
+    ("refused", true),
+    ("refused by", false),
+    ("p50 (ms)", true),
+    ("p99 (ms)", true),
+    ("spend (USD)", true),
+];
+
+/// The report's clients table: an introduction and one row per strategy × client (means over
+/// seeds of success rate, latency, refusals and spend). `None` when the scenario has no clients.
+pub fn report_table(c: &Comparison) -> Option<(String, Vec<[String; 9]>)> {
     let first = c.strategies.first()?.runs.first()?;
     if first.clients.is_empty() {
         return None;
     }
     let seeds = c.seeds.len();
-    let mut s = String::new();
-    let _ = writeln!(s, "\n## Clients\n");
-    let _ = writeln!(
-        s,
-        "Each `[[client]]`'s own requests (`[[workload.mix]] client`); {}. *Refused* never reached \
-         a provider (the client's own tiers, limits or budgets); data in [clients.csv](clients.csv).\n",
+    let intro = format!(
+        "Each client's own requests (`[[workload.mix]] client`); {}. Refused requests never \
+         reached a provider (the client's own tiers, limits or budgets). Data: clients.csv.",
         match seeds {
             1 => "one seed".to_owned(),
             n => format!("means over {n} seeds ± 95% confidence half-widths"),
         }
     );
-    let _ = writeln!(
-        s,
-        "| strategy | client | requests | success rate | refused | refused by | p50 (ms) | p99 (ms) | spend (USD) |"
-    );
-    let _ = writeln!(s, "|---|---|---:|---:|---:|---|---:|---:|---:|");
+    let mut rows = Vec::new();
     for st in &c.strategies {
         for (k, client) in first.clients.iter().enumerate() {
-            let rows: Vec<&ClientRow> = st.runs.iter().filter_map(|r| r.clients.get(k)).collect();
+            let runs: Vec<&ClientRow> = st.runs.iter().filter_map(|r| r.clients.get(k)).collect();
             let est = |f: fn(&ClientRow) -> f64| {
-                Estimate::of(&rows.iter().map(|r| f(r)).collect::<Vec<_>>())
+                Estimate::of(&runs.iter().map(|r| f(r)).collect::<Vec<_>>())
             };
             let pm = |e: Estimate, scale: f64, digits: usize| match seeds {
                 1 => format!("{:.digits$}", e.mean * scale),
@@ -185,13 +191,11 @@ pub fn markdown_section(c: &Comparison) -> Option<String> {
                 .filter(|(_, e)| e.mean > 0.0)
                 .map(|(name, e)| format!("{name} {:.0}", e.mean))
                 .collect();
-            let _ = writeln!(
-                s,
-                "| {} | `{}` | {:.0} | {} % | {} | {} | {} | {} | {} |",
-                st.strategy.name(),
-                client.client,
-                est(|r| r.requests as f64).mean,
-                pm(est(|r| r.success_rate), 100.0, 2),
+            rows.push([
+                st.strategy.name().to_owned(),
+                client.client.clone(),
+                format!("{:.0}", est(|r| r.requests as f64).mean),
+                format!("{} %", pm(est(|r| r.success_rate), 100.0, 2)),
                 pm(est(|r| r.refused as f64), 1.0, 0),
                 if by.is_empty() {
                     "—".to_owned()
@@ -201,9 +205,66 @@ pub fn markdown_section(c: &Comparison) -> Option<String> {
                 pm(est(|r| r.latency_p50_ms), 1.0, 0),
                 pm(est(|r| r.latency_p99_ms), 1.0, 0),
                 pm(est(|r| r.spend_usd), 1.0, 4),
-            );
+            ]);
         }
     }
+    Some((intro, rows))
+}
+
+/// The `report.md` section (see [`report_table`]).
+pub fn markdown_section(c: &Comparison) -> Option<String> {
+    let (intro, rows) = report_table(c)?;
+    let mut s = String::new();
+    let _ = writeln!(s, "\n## Clients\n");
+    let intro = intro.replace("clients.csv", "[clients.csv](clients.csv)");
+    let _ = writeln!(s, "{intro}\n");
+    let header: Vec<&str> = COLUMNS.iter().map(|(name, _)| *name).collect();
+    let _ = writeln!(s, "| {} |", header.join(" | "));
+    let rule: Vec<&str> = COLUMNS
+        .iter()
+        .map(|&(_, num)| if num { "---:" } else { "---" })
+        .collect();
+    let _ = writeln!(s, "|{}|", rule.join("|"));
+    for [strategy, client, rest @ ..] in rows {
+        let _ = writeln!(s, "| {strategy} | `{client}` | {} |", rest.join(" | "));
+    }
+    Some(s)
+}
+
+/// The `index.html` section (see [`report_table`]); `esc` escapes text for HTML.
+pub fn html_section(c: &Comparison, esc: &dyn Fn(&str) -> String) -> Option<String> {
+    let (intro, rows) = report_table(c)?;
+    let mut s = String::new();
+    let _ = writeln!(s, "<h2 id=\"clients\">Clients</h2>");
+    let intro = esc(&intro)
+        .replace("clients.csv", "<a href=\"clients.csv\">clients.csv</a>")
+        .replace(
+            "`[[workload.mix]] client`",
+            "<code>[[workload.mix]] client</code>",
+        );
+    let _ = writeln!(s, "<p>{intro}</p>");
+    let _ = write!(s, "<div class=\"scroll\"><table>\n<tr>");
+    for (name, num) in COLUMNS {
+        let class = if num { " class=\"num\"" } else { "" };
+        let _ = write!(s, "<th{class}>{}</th>", esc(name));
+    }
+    let _ = writeln!(s, "</tr>");
+    for row in rows {
+        let _ = write!(s, "<tr>");
+        for (i, (cell, (_, num))) in row.iter().zip(COLUMNS).enumerate() {
+            let class = if num { " class=\"num\"" } else { "" };
+            match i {
+                1 => {
+                    let _ = write!(s, "<td><code>{}</code></td>", esc(cell));
+                }
+                _ => {
+                    let _ = write!(s, "<td{class}>{}</td>", esc(cell));
+                }
+            }
+        }
+        let _ = writeln!(s, "</tr>");
+    }
+    let _ = writeln!(s, "</table></div>");
     Some(s)
 }
 
@@ -234,4 +295,90 @@ pub fn text_table(rows: &[ClientRow]) -> String {
         ]);
     }
     crate::output::text_table(&table)
+}
+
+#[cfg(test)]
+mod tests {
+    use engine::StrategyKind;
+
+    use crate::compare::compare;
+    use crate::Scenario;
+
+    const SCENARIO: &str = r#"
+[simulation]
+duration = "60s"
+
+[workload]
+arrivals = { constant = { rate = 2.0 } }
+input_tokens = { constant = 100 }
+output_tokens = { constant = 10 }
+
+[[workload.mix]]
+model = "t"
+share = 1
+client = "capped"
+
+[[workload.mix]]
+model = "t"
+share = 1
+
+[[client]]
+name = "capped"
+key_env = "K"
+rpm = 30
+
+[[tier]]
+name = "t"
+
+[[deployment]]
+id = "d"
+provider = "p"
+model = "m"
+tier = "t"
+input_price = 1.0
+output_price = 2.0
+
+[[world.provider]]
+name = "p"
+ttft = { constant = "100ms" }
+
+  [[world.provider.deployment]]
+  id = "d"
+"#;
+
+    #[test]
+    fn the_report_has_a_clients_table_only_with_clients() {
+        let s = Scenario::parse(SCENARIO, "t.toml", "t").unwrap_or_else(|e| panic!("{e}"));
+        let c = compare(&s, &[StrategyKind::Random], &[1, 2], 1, &|_, _| {});
+        let run = &c.strategies[0].runs[0];
+        assert_eq!(run.clients.len(), 1);
+        let capped = &run.clients[0];
+        // About 60 of the 120 arrivals are the client's; 30 fit in the minute, the rest are
+        // refused by rpm and never attempted.
+        assert_eq!(capped.successes, 30, "{capped:?}");
+        assert_eq!(capped.refused, capped.refused_rpm);
+        assert_eq!(
+            capped.requests,
+            capped.successes + capped.refused,
+            "{capped:?}"
+        );
+        // 30 × (100 × $1 + 10 × $2) per million.
+        assert!((capped.spend_usd - 0.0036).abs() < 1e-12, "{capped:?}");
+        let md = super::markdown_section(&c).expect("a section");
+        assert!(
+            md.contains("## Clients") && md.contains("| random | `capped` |"),
+            "{md}"
+        );
+        let html = super::html_section(&c, &|t| t.to_owned()).expect("a section");
+        assert!(html.contains("<td><code>capped</code></td>"), "{html}");
+
+        let plain = SCENARIO.replace("client = \"capped\"\n", "").replace(
+            "[[client]]\nname = \"capped\"\nkey_env = \"K\"\nrpm = 30\n",
+            "",
+        );
+        let s = Scenario::parse(&plain, "t.toml", "t").unwrap_or_else(|e| panic!("{e}"));
+        let c = compare(&s, &[StrategyKind::Random], &[1], 1, &|_, _| {});
+        assert!(c.strategies[0].runs[0].clients.is_empty());
+        assert!(super::markdown_section(&c).is_none());
+    }
 }
