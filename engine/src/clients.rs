@@ -238,7 +238,8 @@ pub const MONTH: Duration = Duration::from_secs(30 * 86_400);
 pub struct ClientState {
     /// Requests per minute.
     pub rpm: SlidingLimit,
-    /// Tokens per minute (the request's estimate: input plus `max_tokens`).
+    /// Tokens per minute: the request's estimate (input plus `max_tokens`) at admission,
+    /// replaced by its real usage when it succeeds (a failed one keeps its estimate).
     pub tpm: SlidingLimit,
     /// Requests per day.
     pub rpd: SlidingLimit,
@@ -297,6 +298,14 @@ impl ClientState {
             usd_per_day: old.usd_per_day.reloaded(new.usd_per_day),
             usd_per_month: old.usd_per_month.reloaded(new.usd_per_month),
             ..old
+        }
+    }
+
+    /// Replaces a successful request's estimated tokens (counted against `tpm` at `at`) by
+    /// the tokens it really used. Nothing is counted without a `tpm` limit.
+    pub(crate) fn correct_tokens(&mut self, at: Duration, estimated: u64, used: u64) {
+        if self.tpm.limit().is_some() {
+            self.tpm.correct(at, estimated, used);
         }
     }
 

@@ -348,8 +348,11 @@ impl Engine {
                         u64::from(input_tokens),
                         u64::from(output_tokens),
                     );
+                    let estimated = self.slots[slot].request.estimated_tokens();
                     let state = &mut self.clients[c.client.index()];
                     state.settle(c.at, c.reserved, actual);
+                    let used = u64::from(input_tokens) + u64::from(output_tokens);
+                    state.correct_tokens(c.at, estimated, used);
                     state.succeeded += 1;
                 }
                 self.end(slot, None, now);
