@@ -7,7 +7,9 @@
 //! if everything counted in the buckets that overlap the window ending now, plus the request,
 //! fits. Every window of the full length ending at any instant lies within those buckets, so the
 //! bound holds exactly; the price is up to one bucket (1/60 of the window) of conservatism. In
-//! the manner of Cloudflare's sliding-window rate limiter, but counted, not estimated.
+//! the manner of Cloudflare's sliding-window rate limiter, but counted, not estimated. (`tpm`
+//! counts a request's estimate at admission and its real usage once it succeeds, so a request
+//! that used more than its estimate can pass the limit by that excess, as budgets can below.)
 //!
 //! # Budgets
 //! `usd_per_day` and `usd_per_month` are sliding windows of the same kind over 24 hours and 30
