@@ -89,9 +89,18 @@ pub fn run(args: SimulateArgs) -> anyhow::Result<()> {
     print!("{}", summary_table(&[s]));
     println!();
     print!("{}", deployment_table(&result.deployments));
+    if !result.clients.is_empty() {
+        println!();
+        print!("{}", sim::clients::text_table(&result.clients));
+    }
     println!(
-        "\nwrote {}/{{summary.csv,deployments.csv,timeseries.csv,summary.json}}",
-        out.display()
+        "\nwrote {}/{{summary.csv,deployments.csv,timeseries.csv,summary.json{}}}",
+        out.display(),
+        if result.clients.is_empty() {
+            ""
+        } else {
+            ",clients.csv"
+        }
     );
     Ok(())
 }

@@ -17,7 +17,7 @@ use rand::SeedableRng;
 
 use crate::affinity::SessionTable;
 use crate::clients::{ClientRefusal, ClientState};
-use crate::config::{Config, Deployment, MAX_ATTEMPTS_LIMIT};
+use crate::config::{Config, Deployment, Price, MAX_ATTEMPTS_LIMIT};
 use crate::ids::{ClientId, DeploymentId, RequestId, TierId};
 use crate::latency::DecayRates;
 use crate::metrics::{self, Metrics, Snapshot};
@@ -49,6 +49,16 @@ struct InFlight {
     cached_input: u32,
     /// The attempt's number (1-based), as its `Send` step said.
     attempt: u8,
+}
+
+/// A client's request: its reservation against the client's budgets (see [`crate::clients`]).
+#[derive(Debug, Clone, Copy)]
+struct ClientCharge {
+    client: ClientId,
+    /// Nano-dollars reserved at admission.
+    reserved: u64,
+    /// When it was admitted (where the reservation is counted).
+    at: Duration,
 }
 
 /// Per-request bookkeeping, kept in a reusable slab.
@@ -84,6 +94,8 @@ struct Slot {
     hedge: Option<InFlight>,
     /// Hedges sent for this request.
     hedges: u8,
+    /// The `[[client]]` that sent it, until its reservation is settled.
+    client: Option<ClientCharge>,
 }
 
 impl Slot {
@@ -113,6 +125,7 @@ impl Slot {
             session: None,
             hedge: None,
             hedges: 0,
+            client: None,
         }
     }
 
@@ -154,6 +167,8 @@ pub struct Engine {
     retired: Vec<Deployment>,
     /// Per `[[client]]`, its own limits' counters.
     clients: Vec<ClientState>,
+    /// Per tier, the dearest prices a request routed there could reach (budget reservations).
+    dearest: Vec<Price>,
     scratch: Vec<DeploymentId>,
     rng: Rng,
     metrics: Metrics,
@@ -187,6 +202,7 @@ impl Engine {
             free: Vec::new(),
             retired: Vec::new(),
             clients: config.clients.iter().map(ClientState::new).collect(),
+            dearest: crate::spend::dearest_prices(&config),
             rng: Rng::seed_from_u64(seed),
             metrics,
             live: 0,
@@ -234,13 +250,20 @@ impl Engine {
 
     /// Starts a request routed to `request.tier` and says where to send its first attempt.
     pub fn start(&mut self, request: Request, now: Duration) -> Step {
-        self.begin(request, None, now)
+        self.begin(request, None, None, now)
     }
 
-    /// Starts a request, with its session key if it has one.
-    fn begin(&mut self, request: Request, session: Option<u64>, now: Duration) -> Step {
+    /// Starts a request, with its session key and its client's reservation if it has them.
+    fn begin(
+        &mut self,
+        request: Request,
+        session: Option<u64>,
+        charge: Option<ClientCharge>,
+        now: Duration,
+    ) -> Step {
         let slot = self.allocate(request, now);
         self.slots[slot].session = session;
+        self.slots[slot].client = charge;
         self.live += 1;
         self.metrics.totals.started += 1;
         self.metrics.tiers[request.tier.index()].requests += 1;
@@ -249,8 +272,10 @@ impl Engine {
 
     /// [`Engine::start`] for a request of `client` (a `[[client]]` of the config): refused
     /// before any deployment is picked if the client may not use the tier or is over one of
-    /// its own limits (then nothing is counted anywhere and no request starts). Admitted, the
-    /// request counts against the client's limits (its estimated tokens against `tpm`).
+    /// its own limits or budgets (then nothing is counted anywhere and no request starts).
+    /// Admitted, the request counts against the client's limits (its estimated tokens against
+    /// `tpm`) and reserves its highest possible price against the budgets until it ends; a
+    /// success is then priced with its real usage (see [`crate::clients`] for the bound).
     pub fn start_for(
         &mut self,
         client: ClientId,
@@ -259,11 +284,21 @@ impl Engine {
     ) -> Result<Step, ClientRefusal> {
         let state = &mut self.clients[client.index()];
         if !self.config.clients[client.index()].allows(request.tier) {
-            state.refused += 1;
+            state.refuse(ClientRefusal::TierNotAllowed);
             return Err(ClientRefusal::TierNotAllowed);
         }
-        state.admit(now, request.estimated_tokens())?;
-        Ok(self.start(request, now))
+        let reserved = crate::spend::nanos(
+            &self.dearest[request.tier.index()],
+            u64::from(request.input_tokens),
+            u64::from(request.output_tokens),
+        );
+        state.admit(now, request.estimated_tokens(), reserved)?;
+        let charge = ClientCharge {
+            client,
+            reserved,
+            at: now,
+        };
+        Ok(self.begin(request, None, Some(charge), now))
     }
 
     /// Counters of every client, indexed by [`ClientId`].
@@ -339,6 +374,20 @@ impl Engine {
                 self.on_success(d, flight, elapsed, ttft, input_tokens, output_tokens, now);
                 self.remember_session(slot, d, now);
                 self.observe_ttft(d, ttft);
+                if let Some(c) = self.slots[slot].client.take() {
+                    let price = self.deployment_any(d).price;
+                    let actual = crate::spend::nanos(
+                        &price,
+                        u64::from(input_tokens),
+                        u64::from(output_tokens),
+                    );
+                    let estimated = self.slots[slot].request.estimated_tokens();
+                    let state = &mut self.clients[c.client.index()];
+                    state.settle(c.at, c.reserved, actual);
+                    let used = u64::from(input_tokens) + u64::from(output_tokens);
+                    state.correct_tokens(c.at, estimated, used);
+                    state.succeeded += 1;
+                }
                 self.end(slot, None, now);
                 Step::Done { request: id }
             }
@@ -532,6 +581,10 @@ impl Engine {
     }
 
     fn free_slot(&mut self, slot: usize) {
+        // A request that ends unpriced (failed, cancelled) gives its reservation back.
+        if let Some(c) = self.slots[slot].client.take() {
+            self.clients[c.client.index()].settle(c.at, c.reserved, 0);
+        }
         let s = &mut self.slots[slot];
         s.live = false;
         s.generation = s.generation.wrapping_add(1);
@@ -561,6 +614,9 @@ impl Engine {
             Some(reason) => {
                 if let Some(t) = tier {
                     t.failures += 1;
+                }
+                if let Some(c) = &s.client {
+                    self.clients[c.client.index()].failed += 1;
                 }
                 self.metrics.totals.count_failure(&reason);
             }

@@ -43,6 +43,7 @@ pub mod latency;
 pub mod limits;
 pub mod metrics;
 mod outcome;
+pub mod spend;
 pub mod state;
 mod step;
 pub mod strategy;

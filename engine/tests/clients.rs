@@ -199,3 +199,36 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn tpm_counts_the_estimate_until_the_real_usage_is_known() {
+    let mut engine = Engine::new(
+        config("[[client]]\nname = \"c\"\nkey_env = \"K\"\ntpm = 1000\n"),
+        1,
+    );
+    let c = engine.config().client_by_name("c").unwrap();
+    // 100 in + max_tokens 800: 900 counted while in flight.
+    let big = Request {
+        tier: engine.route("cheap").unwrap(),
+        input_tokens: 100,
+        output_tokens: 800,
+    };
+    let Step::Send { request: id, .. } = engine.start_for(c, big, SECOND).unwrap() else {
+        panic!()
+    };
+    assert_eq!(engine.client_states()[0].tpm.used(SECOND), 900);
+    assert!(
+        call(&mut engine, "c", "cheap", 200, SECOND).is_err(),
+        "900 + 200 > 1000"
+    );
+    // It used 100 + 50: the window holds 150, so 850 more fit.
+    let done = engine.finish(
+        id,
+        &Outcome::success(Duration::from_millis(5), 100, 50),
+        SECOND,
+    );
+    assert!(matches!(done, Step::Done { .. }));
+    assert_eq!(engine.client_states()[0].tpm.used(SECOND), 150);
+    call(&mut engine, "c", "cheap", 850, SECOND).unwrap();
+    assert!(call(&mut engine, "c", "cheap", 1, SECOND).is_err());
+}

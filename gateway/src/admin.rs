@@ -11,6 +11,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use engine::latency::DecayRates;
 use engine::limits::Window;
+use engine::spend::usd;
 use engine::state::DeploymentState;
 use http::header::{self, HeaderValue};
 use http::{Method, Request, Response, StatusCode};
@@ -196,13 +197,33 @@ pub(crate) fn state(gw: &Shared) -> Value {
                     json!({"limit": limit, "used": used, "left": limit.saturating_sub(used)})
                 }
             };
+            // Dollars in the window (reservations of requests in flight included).
+            let spend = |w: &engine::clients::SlidingLimit| {
+                let used = w.used(now);
+                match w.limit() {
+                    None => json!({"limit": null, "used": usd(used)}),
+                    Some(limit) => json!({
+                        "limit": usd(limit),
+                        "used": usd(used),
+                        "left": usd(limit.saturating_sub(used)),
+                    }),
+                }
+            };
             json!({
                 "name": c.name,
                 "tiers": c.tiers.as_ref().map(|t| {
                     t.iter().map(|&t| config.tier(t).name.clone()).collect::<Vec<_>>()
                 }),
                 "budgets": {"rpm": budget(&s.rpm), "tpm": budget(&s.tpm), "rpd": budget(&s.rpd)},
+                "spend": {
+                    "usd_per_day": spend(&s.usd_per_day),
+                    "usd_per_month": spend(&s.usd_per_month),
+                    "spent_usd": usd(s.spent_nanos),
+                    "reserved_usd": usd(s.reserved_nanos),
+                },
                 "admitted": s.admitted,
+                "succeeded": s.succeeded,
+                "failed": s.failed,
                 "refused": s.refused,
             })
         })

@@ -1,12 +1,15 @@
 //! `[[client]]` requests: the engine checks the client's tier and its own limits before a
 //! deployment is picked; a refusal is answered here, clearly apart from provider capacity.
 
+use std::fmt::Write as _;
 use std::time::Duration;
 
-use engine::{ClientRefusal, Request, Step};
+use engine::clients::ClientState;
+use engine::{ClientLimit, ClientRefusal, Request, Step};
 use http::StatusCode;
 
 use crate::error::ApiError;
+use crate::metrics::escape;
 use crate::state::EngineGuard;
 
 /// Starts a client's request, or says why the client may not send it now.
@@ -42,14 +45,18 @@ fn refused(name: &str, tier: &str, refusal: ClientRefusal, now: Duration) -> Api
         ClientRefusal::OverLimit { limit, retry_at } => {
             let when = match retry_at {
                 Some(_) => "retry after the time in retry-after",
-                None => "this request alone exceeds that limit: it never fits",
+                None => "this request alone exceeds it: it never fits",
+            };
+            let (code, what) = match limit.is_budget() {
+                true => ("client_budget_exceeded", "budget"),
+                false => ("client_rate_limit_exceeded", "limit"),
             };
             let mut e = ApiError::new(
                 StatusCode::TOO_MANY_REQUESTS,
                 "rate_limit_error",
-                "client_rate_limit_exceeded",
+                code,
                 format!(
-                    "client {name:?} is over its own {} limit (set for this client in the \
+                    "client {name:?} is over its own {} {what} (set for this client in the \
                      gateway's config, not a provider's capacity): {when}",
                     limit.name()
                 ),
@@ -59,4 +66,46 @@ fn refused(name: &str, tier: &str, refusal: ClientRefusal, now: Duration) -> Api
             e
         }
     }
+}
+
+/// Appends the per-client counters to the `/metrics` page: one series per `[[client]]`,
+/// labelled by its name only (never its key).
+pub(crate) fn render_metrics(out: &mut String, names: &[String], states: &[ClientState]) {
+    if names.is_empty() {
+        return;
+    }
+    let label = |i: usize| format!("client=\"{}\"", escape(&names[i]));
+    let mut counter = |name: &str, help: &str, rows: &mut dyn Iterator<Item = (String, f64)>| {
+        let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} counter");
+        for (labels, v) in rows {
+            let _ = writeln!(out, "{name}{{{labels}}} {v}");
+        }
+    };
+    counter(
+        "switchyard_client_requests_total",
+        "Requests of each client by result: admitted then ok or failed, or refused by the client's own limits.",
+        &mut states.iter().enumerate().flat_map(|(i, s)| {
+            [("ok", s.succeeded), ("failed", s.failed), ("refused", s.refused)]
+                .map(|(result, n)| (format!("{},result=\"{result}\"", label(i)), n as f64))
+        }),
+    );
+    counter(
+        "switchyard_client_refusals_total",
+        "Requests refused by the client's own tiers, limits or budgets, by reason (tier or the limit's field).",
+        &mut states.iter().enumerate().flat_map(|(i, s)| {
+            let tier = std::iter::once(("tier", s.refused_tier));
+            let limits = ClientLimit::ALL.iter().map(|l| (l.name(), s.refused_over[*l as usize]));
+            tier.chain(limits)
+                .map(move |(reason, n)| (format!("{},reason=\"{reason}\"", label(i)), n as f64))
+                .collect::<Vec<_>>()
+        }),
+    );
+    counter(
+        "switchyard_client_spend_usd_total",
+        "US dollars spent by each client: its successful requests priced from the serving deployment's prices.",
+        &mut states
+            .iter()
+            .enumerate()
+            .map(|(i, s)| (label(i), engine::spend::usd(s.spent_nanos))),
+    );
 }

@@ -2,7 +2,7 @@
 //! hand-written from [`engine::Engine::snapshot`] and the raw histograms.
 //!
 //! The engine is locked only to copy the numbers; formatting happens after the lock is released.
-//! Labels carry deployment ids and tier names only — never URLs or keys.
+//! Labels carry deployment ids, tier names and client names only — never URLs or keys.
 
 use std::fmt::Write as _;
 use std::sync::atomic::Ordering;
@@ -60,6 +60,8 @@ struct Copied {
     tier_latency: Vec<Histogram<u64>>,
     ready: bool,
     live: usize,
+    /// `[[client]]` names and counters.
+    clients: (Vec<String>, Vec<engine::clients::ClientState>),
 }
 
 /// Renders the whole `/metrics` page.
@@ -76,6 +78,15 @@ pub(crate) fn render(gw: &Shared) -> String {
             tier_latency: m.tiers.iter().map(|t| t.latency.clone()).collect(),
             ready: engine.any_usable(now),
             live: engine.live_requests(),
+            clients: (
+                engine
+                    .config()
+                    .clients
+                    .iter()
+                    .map(|c| c.name.clone())
+                    .collect(),
+                engine.client_states().to_vec(),
+            ),
         }
     };
     // Copied under the lock, reduced to buckets after it.
@@ -400,6 +411,7 @@ pub(crate) fn render(gw: &Shared) -> String {
     if gw.cluster_status.started.load(Ordering::Relaxed) {
         cluster(&mut out, &gw.cluster_status);
     }
+    crate::clients::render_metrics(&mut out, &c.clients.0, &c.clients.1);
     out
 }
 

@@ -174,3 +174,135 @@ async fn a_client_is_kept_to_its_tiers() {
     assert_eq!(status, StatusCode::OK);
     assert_eq!(up.hits(), 1);
 }
+
+/// GET with the admin key, as JSON.
+async fn admin_state(gw: &TestGateway) -> Value {
+    let req = http::Request::get(gw.url("/admin/state"))
+        .header("authorization", "Bearer admin-key")
+        .body(http_body_util::Full::new(bytes::Bytes::new()))
+        .unwrap();
+    let res = client().request(req).await.expect("state");
+    let body = http_body_util::BodyExt::collect(res.into_body())
+        .await
+        .unwrap()
+        .to_bytes();
+    serde_json::from_slice(&body).expect("JSON")
+}
+
+#[tokio::test]
+async fn a_client_over_its_budget_gets_429_in_its_shape_and_its_spend_is_shown() {
+    let up = MockUpstream::start(Behaviour::default())
+        .await
+        .expect("mock");
+    // $1 a token, so the numbers are plain: the mock answers 9 + 7 tokens ($16); a chat
+    // request reserves its estimate, 3 input + 16 max_tokens ($19).
+    let dep = Dep {
+        extra: "input_price = 1000000\noutput_price = 1000000",
+        ..Dep::plain("a", up.base_url())
+    };
+    let team_c = "[[client]]\nname = \"team-c\"\nkey_env = \"TEAM_C_KEY\"\nusd_per_day = 40\n";
+    let toml = config(&[dep], &format!("{}{team_c}", clients("")));
+    let settings = Settings {
+        admin_key: Some("admin-key".into()),
+        ..Settings::default()
+    };
+    let gw = TestGateway::start_with(&toml, settings, |name| match name {
+        "TEAM_A_KEY" => Some("team-a-secret".to_owned()),
+        "TEAM_C_KEY" => Some("team-c-secret".to_owned()),
+        _ => None,
+    })
+    .await;
+    let chat_url = gw.url("/v1/chat/completions");
+    let c = bearer("team-c-secret");
+    for i in 0..2 {
+        let (status, _, body) =
+            post_with(&chat_url, chat("gpt-4o-mini"), &[("authorization", &c)]).await;
+        assert_eq!(status, StatusCode::OK, "request {i}: {body:?}");
+    }
+    // $32 spent: another $19 reservation does not fit in $40.
+    let (status, headers, body) =
+        post_with(&chat_url, chat("gpt-4o-mini"), &[("authorization", &c)]).await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
+    let e = error_of(&body);
+    assert_eq!(e["code"], "client_budget_exceeded", "{e}");
+    assert_eq!(e["type"], "rate_limit_error", "{e}");
+    let message = e["message"].as_str().unwrap();
+    assert!(
+        message.contains("team-c") && message.contains("usd_per_day"),
+        "{e}"
+    );
+    let retry: u64 = headers["retry-after"].to_str().unwrap().parse().unwrap();
+    // The day's first 24-minute bucket leaves the window 61 buckets after the start.
+    assert!((86_400..=87_840).contains(&retry), "{retry}");
+    assert_eq!(up.hits(), 2, "the refused request never reached a provider");
+
+    let messages =
+        r#"{"model":"gpt-4o-mini","max_tokens":16,"messages":[{"role":"user","content":"hi"}]}"#;
+    let (status, headers, body) = post_with(
+        &gw.url("/v1/messages"),
+        messages,
+        &[
+            ("x-api-key", "team-c-secret"),
+            ("anthropic-version", "2023-06-01"),
+        ],
+    )
+    .await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
+    let retry: u64 = headers["retry-after"].to_str().unwrap().parse().unwrap();
+    assert!((86_400..=87_840).contains(&retry), "{retry}");
+    let v: Value = serde_json::from_slice(&body).expect("JSON");
+    assert_eq!(v["type"], "error", "{v}");
+    assert_eq!(v["error"]["type"], "rate_limit_error", "{v}");
+    assert!(
+        v["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("usd_per_day"),
+        "{v}"
+    );
+    // Team B has no budget and is not affected.
+    let (status, _, _) = post_with(
+        &chat_url,
+        chat("gpt-4o-mini"),
+        &[("authorization", &bearer("team-b-secret"))],
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+
+    let state = admin_state(&gw).await;
+    let team_c = &state["clients"][2];
+    assert_eq!(team_c["name"], "team-c");
+    let spend = &team_c["spend"];
+    assert_eq!(spend["spent_usd"], 32.0, "{team_c}");
+    assert_eq!(spend["reserved_usd"], 0.0, "{team_c}");
+    assert_eq!(spend["usd_per_day"]["limit"], 40.0, "{team_c}");
+    assert_eq!(spend["usd_per_day"]["used"], 32.0, "{team_c}");
+    assert_eq!(spend["usd_per_day"]["left"], 8.0, "{team_c}");
+    assert_eq!(spend["usd_per_month"]["limit"], Value::Null, "{team_c}");
+    assert_eq!(spend["usd_per_month"]["used"], 32.0, "{team_c}");
+    assert_eq!(state["clients"][1]["spend"]["spent_usd"], 16.0);
+
+    // `/metrics`: per-client series labelled by name, never by key.
+    let (status, _, body) = get(&gw.url("/metrics")).await;
+    assert_eq!(status, StatusCode::OK);
+    let text = String::from_utf8_lossy(&body);
+    for line in [
+        "switchyard_client_requests_total{client=\"team-c\",result=\"ok\"} 2",
+        "switchyard_client_requests_total{client=\"team-c\",result=\"refused\"} 2",
+        "switchyard_client_refusals_total{client=\"team-c\",reason=\"usd_per_day\"} 2",
+        "switchyard_client_refusals_total{client=\"team-c\",reason=\"rpm\"} 0",
+        "switchyard_client_spend_usd_total{client=\"team-c\"} 32",
+        "switchyard_client_requests_total{client=\"team-b\",result=\"ok\"} 1",
+        "switchyard_client_spend_usd_total{client=\"team-a\"} 0",
+    ] {
+        assert!(text.lines().any(|l| l == line), "{line} missing:\n{text}");
+    }
+    for secret in [
+        "team-a-secret",
+        "team-b-secret",
+        "team-c-secret",
+        TEAM_B_SHA,
+    ] {
+        assert!(!text.contains(secret), "{secret} in /metrics");
+    }
+}

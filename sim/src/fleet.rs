@@ -11,9 +11,10 @@
 use std::collections::VecDeque;
 use std::time::Duration;
 
+use engine::clients::ClientState;
 use engine::cluster::{Replica, ReplicaRecord};
 use engine::metrics::Snapshot;
-use engine::{Config, Engine, Outcome, Request, RequestId, Step};
+use engine::{ClientId, ClientRefusal, Config, Engine, Outcome, Request, RequestId, Step};
 
 use crate::scenario::Replicas;
 
@@ -195,6 +196,44 @@ impl Fleet {
     pub fn cache_read(&mut self, id: RequestId, tokens: u32) {
         let (tag, inner) = id.untagged(self.n());
         self.engines[tag as usize].cache_read(inner, tokens);
+    }
+
+    /// [`Engine::start_for`] on the replica the load balancer picks. Each replica counts its
+    /// own clients' use (client limits are not shared across the fleet).
+    pub fn start_for(
+        &mut self,
+        client: ClientId,
+        request: Request,
+        now: Duration,
+    ) -> Result<Step, ClientRefusal> {
+        self.catch_up(now);
+        let r = self.pick();
+        let step = self.engines[r].start_for(client, request, now)?;
+        Ok(self.tag(r, step))
+    }
+
+    /// Every client's counters over the fleet: replica 0's windows, counts and spend summed.
+    pub fn client_states(&self) -> Vec<ClientState> {
+        let (first, rest) = self
+            .engines
+            .split_first()
+            .expect("a fleet has at least one engine");
+        let mut states = first.client_states().to_vec();
+        for e in rest {
+            for (s, o) in states.iter_mut().zip(e.client_states()) {
+                s.admitted += o.admitted;
+                s.succeeded += o.succeeded;
+                s.failed += o.failed;
+                s.refused += o.refused;
+                s.refused_tier += o.refused_tier;
+                for (a, b) in s.refused_over.iter_mut().zip(o.refused_over) {
+                    *a += b;
+                }
+                s.spent_nanos = s.spent_nanos.saturating_add(o.spent_nanos);
+                s.reserved_nanos = s.reserved_nanos.saturating_add(o.reserved_nanos);
+            }
+        }
+        states
     }
 
     /// [`Engine::deadline`].

@@ -2,6 +2,7 @@
 //! incidents) and workloads from scenario files, driving the same engine the gateway embeds, in
 //! virtual time and deterministically from a seed.
 
+pub mod clients;
 pub mod compare;
 pub mod dist;
 pub mod files;

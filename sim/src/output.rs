@@ -152,7 +152,8 @@ pub fn write_summary_json(path: &Path, results: &[&RunResult]) -> Result<(), Out
     })
 }
 
-/// Writes all four files of a set of runs into `dir` (created if missing).
+/// Writes all four files of a set of runs into `dir` (created if missing), and `clients.csv`
+/// when the scenario has clients.
 pub fn write_run_files(dir: &Path, results: &[&RunResult]) -> Result<(), OutputError> {
     std::fs::create_dir_all(dir).map_err(|cause| OutputError::Io {
         path: dir.to_owned(),
@@ -163,6 +164,11 @@ pub fn write_run_files(dir: &Path, results: &[&RunResult]) -> Result<(), OutputE
     write_summary_csv(&dir.join("summary.csv"), &summaries)?;
     write_deployments_csv(&dir.join("deployments.csv"), &deployments)?;
     write_timeseries_csv(&dir.join("timeseries.csv"), results)?;
+    let clients: Vec<&crate::clients::ClientRow> =
+        results.iter().flat_map(|r| &r.clients).collect();
+    if !clients.is_empty() {
+        write_csv(&dir.join("clients.csv"), clients)?;
+    }
     write_summary_json(&dir.join("summary.json"), results)
 }
 

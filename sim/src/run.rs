@@ -12,9 +12,12 @@ use std::cmp::{Ordering, Reverse};
 use std::collections::{BinaryHeap, VecDeque};
 use std::time::Duration;
 
-use engine::{FailureKind, LimitHeaders, Outcome, Request, RequestId, Step, StrategyKind, TierId};
+use engine::{
+    ClientId, FailureKind, LimitHeaders, Outcome, Request, RequestId, Step, StrategyKind, TierId,
+};
 use rand::{Rng as _, SeedableRng};
 
+use crate::clients::{ClientRow, ClientTallies};
 use crate::fleet::Fleet;
 use crate::limiter::Limiter;
 use crate::scenario::Scenario;
@@ -53,6 +56,11 @@ pub trait ArrivalSource {
     fn next_arrival(&mut self) -> Option<Arrival>;
     /// Requested model names, indexed by [`Arrival::model`].
     fn models(&self) -> Vec<String>;
+    /// The `[[client]]` sending each model index's requests (`None`: no client); none by
+    /// default.
+    fn clients(&self) -> Vec<Option<ClientId>> {
+        Vec::new()
+    }
 }
 
 /// Arrivals drawn from a scenario's `[workload]`.
@@ -128,6 +136,15 @@ impl ArrivalSource for WorkloadSource<'_> {
             .map(|m| m.model.clone())
             .collect()
     }
+
+    fn clients(&self) -> Vec<Option<ClientId>> {
+        self.scenario
+            .workload
+            .mix
+            .iter()
+            .map(|m| m.client)
+            .collect()
+    }
 }
 
 /// A deterministic random stream named `name` under `seed` (FNV-1a of the name, mixed).
@@ -152,6 +169,8 @@ pub struct RunResult {
     pub latency: hdrhistogram::Histogram<u64>,
     /// Prompt-cache reads (zero unless providers cache prompts and requests form sessions).
     pub cache: CacheStats,
+    /// Per `[[client]]` (empty without clients).
+    pub clients: Vec<ClientRow>,
 }
 
 /// Knobs of one run.
@@ -229,6 +248,7 @@ struct SimRequest {
     session: Option<u64>,
     /// Input tokens of the attempt in service read from the deployment's prompt cache.
     cached: u32,
+    client: Option<ClientId>,
 }
 
 struct ProviderQueue {
@@ -257,6 +277,9 @@ pub struct Simulation<'a> {
     trace: Option<&'a mut dyn TraceSink>,
     caches: PromptCaches,
     cache: CacheStats,
+    /// Per model index, the client sending it.
+    model_clients: Vec<Option<ClientId>>,
+    client_tallies: ClientTallies,
 }
 
 /// Runs `scenario` with arrivals from its workload.
@@ -326,6 +349,8 @@ pub fn run_with<'a>(
         trace,
         caches: PromptCaches::new(scenario.world.deployments.len()),
         cache: CacheStats::default(),
+        model_clients: source.clients(),
+        client_tallies: ClientTallies::new(&scenario.config),
     };
     let mut next_arrival = source.next_arrival();
     let mut last_arrival = Duration::ZERO;
@@ -401,9 +426,20 @@ impl Simulation<'_> {
             input_tokens: a.input_tokens,
             output_tokens: a.estimated_output,
         };
-        let step = match a.session {
-            Some(session) => self.engine.start_in_session(request, session, self.now),
-            None => self.engine.start(request, self.now),
+        let client = self.model_clients.get(a.model as usize).copied().flatten();
+        self.client_tallies.arrived(client);
+        let step = match (client, a.session) {
+            (None, Some(session)) => self.engine.start_in_session(request, session, self.now),
+            (None, None) => self.engine.start(request, self.now),
+            // A tenant's requests are not sticky (the client admission has no session variant).
+            (Some(c), _) => match self.engine.start_for(c, request, self.now) {
+                Ok(step) => step,
+                Err(_) => {
+                    // Refused by the client's own limits: counted by the engine, no slot.
+                    self.series.request_ended(self.now, None);
+                    return;
+                }
+            },
         };
         let slot = step.request().slot();
         if slot >= self.requests.len() {
@@ -428,6 +464,7 @@ impl Simulation<'_> {
                     stream: true,
                     session: None,
                     cached: 0,
+                    client: None,
                 },
             );
         }
@@ -450,6 +487,7 @@ impl Simulation<'_> {
             stream: a.stream,
             session: a.session,
             cached: 0,
+            client,
         };
         self.timeouts.push_back((
             self.now
@@ -484,6 +522,8 @@ impl Simulation<'_> {
                 let latency = self.now.saturating_sub(r.arrived);
                 self.stats.attempts += u64::from(r.attempt);
                 self.stats.success(latency);
+                let client = r.client;
+                self.client_tallies.succeeded(client, latency);
                 self.series.request_ended(self.now, Some(latency));
             }
             Step::Failed { .. } => {
@@ -882,13 +922,21 @@ impl Simulation<'_> {
             snapshot.deployments.iter().map(f).sum::<u64>()
         };
         let name = self.scenario.name.clone();
+        let client_states = self.engine.client_states();
+        let refused: u64 = client_states.iter().map(|c| c.refused).sum();
+        let clients = crate::clients::rows(
+            (&name, &strategy, seed),
+            &self.scenario.config,
+            &self.client_tallies,
+            &client_states,
+        );
         let summary = Summary {
             scenario: name.clone(),
             strategy: strategy.clone(),
             seed,
             requests: s.arrivals,
             successes: s.successes,
-            failures: t.failed() + s.client_timeouts,
+            failures: t.failed() + s.client_timeouts + refused,
             in_flight_at_end: self.engine.live_requests() as u64,
             success_rate: rate(s.successes, s.arrivals),
             failed_client_error: t.failed_client,
@@ -952,6 +1000,7 @@ impl Simulation<'_> {
             timeseries: self.series,
             latency: self.stats.latency,
             cache: self.cache,
+            clients,
         }
     }
 }

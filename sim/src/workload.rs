@@ -18,6 +18,8 @@ pub struct MixEntry {
     pub tier: engine::TierId,
     /// Cumulative share up to and including this entry (last is 1).
     pub cumulative: f64,
+    /// The `[[client]]` sending this share (`[[workload.mix]] client`), if any.
+    pub client: Option<engine::ClientId>,
 }
 
 /// A validated workload.

@@ -110,6 +110,7 @@ fn the_other_shipped_scenarios() {
         "error-rate-drift",
         "diurnal-capacity-planning",
         "replicas",
+        "noisy-tenant",
     ] {
         check_adaptive_holds_up(name);
     }

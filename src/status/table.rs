@@ -101,6 +101,9 @@ pub fn render(url: &str, state: &Value) -> String {
             "RPM USED/LIMIT",
             "TPM USED/LIMIT",
             "RPD USED/LIMIT",
+            "USD DAY USED/LIMIT",
+            "USD MONTH USED/LIMIT",
+            "SPENT USD",
             "ADMITTED",
             "REFUSED",
         ])];
@@ -116,6 +119,11 @@ pub fn render(url: &str, state: &Value) -> String {
                 budget(&b["rpm"]),
                 budget(&b["tpm"]),
                 budget(&b["rpd"]),
+                dollars(&c["spend"]["usd_per_day"]),
+                dollars(&c["spend"]["usd_per_month"]),
+                c["spend"]["spent_usd"]
+                    .as_f64()
+                    .map_or_else(|| "-".to_owned(), usd),
                 text(&c["admitted"]),
                 text(&c["refused"]),
             ]);
@@ -172,6 +180,22 @@ fn budget(w: &Value) -> String {
     }
 }
 
+/// A dollar window: used/limit (reservations in flight included), or used alone.
+fn dollars(w: &Value) -> String {
+    let used = w["used"].as_f64();
+    match (used, w["limit"].as_f64()) {
+        (None, _) => "-".into(),
+        (Some(used), None) => format!("{}/-", usd(used)),
+        (Some(used), Some(limit)) => format!("{}/{}", usd(used), usd(limit)),
+    }
+}
+
+/// Dollars to the micro-dollar, without trailing zeros: `5`, `0.0052`, `0.000093`.
+fn usd(v: f64) -> String {
+    let s = format!("{v:.6}");
+    s.trim_end_matches('0').trim_end_matches('.').to_owned()
+}
+
 fn duration(secs: f64) -> String {
     let s = secs as u64;
     match s {
@@ -219,7 +243,10 @@ mod tests {
             "draining": [{"id": "old", "in_flight": 1}],
             "clients": [{"name": "team-a", "tiers": ["standard"], "admitted": 7, "refused": 2,
                 "budgets": {"rpm": {"limit": 10, "used": 7}, "tpm": {"limit": null},
-                            "rpd": {"limit": null}}}],
+                            "rpd": {"limit": null}},
+                "spend": {"usd_per_day": {"limit": 5.0, "used": 1.25, "left": 3.75},
+                          "usd_per_month": {"limit": null, "used": 1.25},
+                          "spent_usd": 1.2, "reserved_usd": 0.05}}],
         });
         let text = render("http://127.0.0.1:8080", &state);
         assert!(
@@ -227,6 +254,11 @@ mod tests {
             "{text}"
         );
         assert!(text.contains("12/500*"), "{text}");
+        assert!(text.contains("1.25/5"), "{text}");
+        assert!(text.contains("1.25/-"), "{text}");
+        assert!(text.contains(" 1.2 "), "{text}");
+        assert_eq!(usd(0.0000934), "0.000093");
+        assert_eq!(usd(0.0), "0");
         assert!(text.contains("50 % → 60 %"), "{text}");
         assert!(
             text.contains("draining (removed by a reload): old (1 in flight)"),

@@ -2,7 +2,9 @@
 //!
 //! The key never sits in the file: either the name of an environment variable holding it, or
 //! its SHA-256 as 64 hex digits. The engine only checks and counts (see
-//! [`crate::Engine::start_for`]); the gateway matches keys.
+//! [`crate::Engine::start_for`]); the gateway matches keys. Budgets (`usd_per_day`,
+//! `usd_per_month`) are in US dollars, priced from the deployments' `input_price` and
+//! `output_price` (see [`crate::clients`] for how spend is counted).
 
 use std::collections::HashMap;
 
@@ -31,6 +33,28 @@ pub struct Client {
     pub tiers: Option<Vec<TierId>>,
     /// Its own limits, over all tiers (`None` = unlimited).
     pub limits: Limits,
+    /// Most it may spend in any 24 hours, in USD, priced from the deployments' prices.
+    pub usd_per_day: Option<f64>,
+    /// Most it may spend in any 30 days, in USD.
+    pub usd_per_month: Option<f64>,
+}
+
+/// Largest client budget in USD (10^9): in nano-dollars it stays far inside a `u64`.
+pub const MAX_BUDGET_USD: f64 = 1e9;
+/// Smallest client budget in USD: one micro-dollar.
+pub const MIN_BUDGET_USD: f64 = 1e-6;
+
+fn budget(field: String, value: Option<f64>, span: &Span) -> Result<Option<f64>, ConfigError> {
+    match value {
+        None => Ok(None),
+        Some(v) if (MIN_BUDGET_USD..=MAX_BUDGET_USD).contains(&v) => Ok(Some(v)),
+        Some(v) => Err(invalid(
+            field,
+            v,
+            "a dollar amount from 0.000001 to 1000000000 (omit it for no budget)",
+            span.clone(),
+        )),
+    }
 }
 
 impl Client {
@@ -106,6 +130,8 @@ pub(super) fn clients(
                 tpm: limit(field("tpm"), c.tpm, &span)?,
                 rpd: limit(field("rpd"), c.rpd, &span)?,
             },
+            usd_per_day: budget(field("usd_per_day"), c.usd_per_day, &span)?,
+            usd_per_month: budget(field("usd_per_month"), c.usd_per_month, &span)?,
         });
     }
     Ok(out)

@@ -75,6 +75,10 @@ pub struct RawClient {
     pub tpm: Option<i64>,
     #[serde(default)]
     pub rpd: Option<i64>,
+    #[serde(default)]
+    pub usd_per_day: Option<f64>,
+    #[serde(default)]
+    pub usd_per_month: Option<f64>,
 }
 
 /// `[[deployment]]` as written.

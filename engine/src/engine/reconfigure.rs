@@ -119,7 +119,20 @@ impl Engine {
                 self.metrics.deployments.push(metrics);
             }
         }
-        // Client counters follow the client's name.
+        // Client counters follow the client's name; so do requests in flight (a removed
+        // client's requests go on, no longer counted against anyone).
+        let client_map: Vec<Option<crate::ClientId>> = self
+            .config
+            .clients
+            .iter()
+            .map(|c| config.client_by_name(&c.name))
+            .collect();
+        for s in self.slots.iter_mut().filter(|s| s.live) {
+            s.client = s.client.and_then(|mut c| {
+                c.client = client_map[c.client.index()]?;
+                Some(c)
+            });
+        }
         let mut old_clients: Vec<Option<ClientState>> = self.clients.drain(..).map(Some).collect();
         self.clients = config
             .clients
@@ -138,6 +151,7 @@ impl Engine {
         self.balancers = balancers;
         self.selections = selections;
         self.cumulative_weights = cumulative_weights;
+        self.dearest = crate::spend::dearest_prices(&config);
         self.scratch = Vec::with_capacity(config.deployments.len());
         // Deployment ids may name other deployments now: sessions start afresh.
         self.affinity = SessionTable::new(config.affinity.sessions, config.affinity.ttl);

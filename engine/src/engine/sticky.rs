@@ -16,7 +16,7 @@ impl Engine {
     /// the conversation: a header, an OpenAI `user` or `prompt_cache_key`, an Anthropic
     /// `metadata.user_id`). With `[affinity] sessions = 0` the key is ignored.
     pub fn start_in_session(&mut self, request: Request, session: u64, now: Duration) -> Step {
-        self.begin(request, Some(session), now)
+        self.begin(request, Some(session), None, now)
     }
 
     /// Reports that the provider read `tokens` of the attempt in flight's input from its prompt

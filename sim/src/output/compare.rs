@@ -26,8 +26,9 @@ fn cell(v: f64) -> String {
 /// of each headline metric over seeds and its 95 % confidence half-width, then per metric the
 /// baseline, the paired difference from it, its half-width and whether it is significant),
 /// `runs.csv` (one row per strategy × seed), `deployments.csv` (per run × deployment),
-/// `timeseries.csv` (the first seed of each strategy) and `summary.json` (every run, with its
-/// strategy's paired differences).
+/// `timeseries.csv` (the first seed of each strategy), `clients.csv` (per run × `[[client]]`,
+/// only when the scenario has clients) and `summary.json` (every run, with its strategy's
+/// paired differences).
 pub fn write_comparison_files(dir: &Path, c: &Comparison) -> Result<(), OutputError> {
     std::fs::create_dir_all(dir).map_err(|cause| OutputError::Io {
         path: dir.to_owned(),
@@ -84,6 +85,10 @@ pub fn write_comparison_files(dir: &Path, c: &Comparison) -> Result<(), OutputEr
     write_deployments_csv(&dir.join("deployments.csv"), &deployments)?;
     let firsts: Vec<&RunResult> = c.strategies.iter().map(|s| s.first()).collect();
     write_timeseries_csv(&dir.join("timeseries.csv"), &firsts)?;
+    let clients: Vec<&crate::clients::ClientRow> = all.iter().flat_map(|r| &r.clients).collect();
+    if !clients.is_empty() {
+        write_csv(&dir.join("clients.csv"), clients)?;
+    }
     write_comparison_json(&dir.join("summary.json"), c, &verdicts)
 }
 

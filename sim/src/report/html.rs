@@ -208,6 +208,10 @@ pub(crate) fn render(doc: &Document<'_>) -> String {
         s.push_str(&section);
     }
 
+    if let Some(clients) = crate::clients::html_section(f.comparison, &|t| esc(t)) {
+        s.push_str(&clients);
+    }
+
     let _ = writeln!(s, "<h2 id=\"deployments\">Deployments</h2>");
     let _ = writeln!(
         s,

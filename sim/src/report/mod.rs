@@ -44,7 +44,7 @@ pub enum ReportError {
 }
 
 /// The data files the report links to, with what each holds (linked only when present).
-const DATA_FILES: [(&str, &str); 5] = [
+const DATA_FILES: [(&str, &str); 6] = [
     (
         "summary.csv",
         "one row per strategy: each headline metric's mean and 95% confidence half-width over seeds, and its paired difference from the baseline with half-width and significance",
@@ -57,6 +57,10 @@ const DATA_FILES: [(&str, &str); 5] = [
     (
         "timeseries.csv",
         "one row per strategy × time bucket × deployment (first seed): attempts, successes, 429s, errors",
+    ),
+    (
+        "clients.csv",
+        "one row per run × client: requests, success rate, refusals by the client's own limits by reason, latency, spend",
     ),
     (
         "summary.json",

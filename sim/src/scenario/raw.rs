@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use engine::config::duration;
 use engine::config::raw::{
-    RawBalancing, RawConfig, RawDeployment, RawHealth, RawRetry, RawRoute, RawTier,
+    RawBalancing, RawClient, RawConfig, RawDeployment, RawHealth, RawRetry, RawRoute, RawTier,
 };
 use serde::Deserialize;
 use toml::Spanned;
@@ -37,6 +37,10 @@ pub struct RawScenario {
     balancing: RawBalancing,
     #[serde(default)]
     affinity: engine::config::affinity::RawAffinity,
+    /// `[[client]]`: tenants with their own limits and budgets, which `[[workload.mix]]
+    /// client` sends as (their keys are never read by the simulator).
+    #[serde(default, rename = "client")]
+    clients: Vec<Spanned<RawClient>>,
 }
 
 impl RawScenario {
@@ -49,7 +53,7 @@ impl RawScenario {
             retry: self.retry.clone(),
             health: self.health.clone(),
             balancing: self.balancing.clone(),
-            clients: Vec::new(),
+            clients: self.clients.clone(),
             cluster: None,
             affinity: self.affinity.clone(),
         }
@@ -196,6 +200,9 @@ pub enum ArrivalSpec {
 pub struct RawMix {
     pub model: String,
     pub share: f64,
+    /// The `[[client]]` sending this share.
+    #[serde(default)]
+    pub client: Option<String>,
 }
 
 /// `[world]`.

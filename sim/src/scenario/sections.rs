@@ -231,6 +231,7 @@ pub(super) fn workload(
             model: config.tiers[0].name.clone(),
             tier: engine::TierId::from_index(0),
             cumulative: 1.0,
+            client: None,
         });
     } else {
         let mut total = 0.0;
@@ -259,11 +260,22 @@ pub(super) fn workload(
                     format!("{:?} matches no [[route]] and no tier name", m.model),
                 )
             })?;
+            let client = match &m.client {
+                None => None,
+                Some(name) => Some(config.client_by_name(name).ok_or_else(|| {
+                    ctx.err(
+                        Some(&span),
+                        format!("workload.mix[{i}].client"),
+                        format!("{name:?} is not the name of a [[client]]"),
+                    )
+                })?),
+            };
             cumulative += m.share / total;
             mix.push(MixEntry {
                 model: m.model.clone(),
                 tier,
                 cumulative,
+                client,
             });
         }
         if let Some(last) = mix.last_mut() {
