@@ -540,7 +540,8 @@ impl Simulation<'_> {
                             (r.input_tokens, r.estimated_output),
                             r.stream,
                         );
-                        sink.attempt(&row.arrived(r.arrived));
+                        let client = client_name(&self.scenario.config, r.client);
+                        sink.attempt(&row.arrived(r.arrived).of_client(client));
                     }
                 }
                 let r = &mut self.requests[slot];
@@ -844,7 +845,8 @@ impl Simulation<'_> {
                     r.stream,
                     r.estimated_output,
                 )
-                .arrived(r.arrived),
+                .arrived(r.arrived)
+                .of_client(client_name(&self.scenario.config, r.client)),
             );
         }
         let Some(id) = r.id else { return };
@@ -884,7 +886,8 @@ impl Simulation<'_> {
                         (r.input_tokens, r.estimated_output),
                         r.stream,
                     )
-                    .arrived(r.arrived),
+                    .arrived(r.arrived)
+                    .of_client(client_name(&self.scenario.config, r.client)),
                 );
             }
         }
@@ -1017,4 +1020,9 @@ fn failure(
         retry_after,
         headers,
     }
+}
+
+/// The `[[client]]` name of a request for the trace (empty without one).
+fn client_name(config: &engine::Config, client: Option<ClientId>) -> &str {
+    client.map_or("", |c| config.clients[c.index()].name.as_str())
 }

@@ -126,6 +126,12 @@ impl TraceRow {
         }
     }
 
+    /// The same row for a request of this `[[client]]` (empty: none).
+    pub fn of_client(mut self, name: &str) -> TraceRow {
+        name.clone_into(&mut self.client);
+        self
+    }
+
     /// The same row with the request's arrival time.
     pub fn arrived(mut self, at: Duration) -> TraceRow {
         self.arrived_ms = (at.as_secs_f64() * 1e6).round() / 1e3;

@@ -159,3 +159,34 @@ fn refused_requests_are_counted_as_failures_of_the_run() {
     let refused: u64 = r.clients.iter().map(|c| c.refused).sum();
     assert!(refused > 0 && sum.failures >= refused, "{sum:?}");
 }
+
+/// Every trace row names the `[[client]]` that sent the request, as the gateway's trace does.
+#[test]
+fn the_trace_names_each_requests_client() {
+    struct Rows(Vec<sim::trace::TraceRow>);
+    impl sim::trace::TraceSink for Rows {
+        fn attempt(&mut self, row: &sim::trace::TraceRow) {
+            self.0.push(row.clone());
+        }
+    }
+    let s = shipped();
+    let mut rows = Rows(Vec::new());
+    sim::run(
+        &s,
+        RunOptions {
+            strategy: None,
+            seed: s.settings.seed,
+            trace: Some(&mut rows),
+            progress: None,
+        },
+    );
+    let names: std::collections::BTreeSet<&str> =
+        rows.0.iter().map(|r| r.client.as_str()).collect();
+    let expected: std::collections::BTreeSet<&str> =
+        s.config.clients.iter().map(|c| c.name.as_str()).collect();
+    assert!(!rows.0.is_empty());
+    assert_eq!(
+        names, expected,
+        "every row has its client, every client has rows"
+    );
+}
