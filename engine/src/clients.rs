@@ -49,6 +49,8 @@ pub struct SlidingLimit {
     newest: i64,
     /// Sum of `counts`.
     total: u64,
+    /// Net units counted here since the last [`SlidingLimit::take_pending`] (for the fleet).
+    pending: i64,
 }
 
 impl SlidingLimit {
@@ -60,6 +62,7 @@ impl SlidingLimit {
             counts: [0; RING],
             newest: 0,
             total: 0,
+            pending: 0,
         }
     }
 
@@ -107,6 +110,11 @@ impl SlidingLimit {
 
     /// Counts `amount` at `now`, limit or not.
     pub fn count(&mut self, now: Duration, amount: u64) {
+        self.pending = self.pending.saturating_add_unsigned(amount);
+        self.add(now, amount);
+    }
+
+    fn add(&mut self, now: Duration, amount: u64) {
         self.advance(now);
         let slot = self.newest.rem_euclid(RING as i64) as usize;
         self.counts[slot] = self.counts[slot].saturating_add(amount);
@@ -122,6 +130,10 @@ impl SlidingLimit {
         }
         let slot = index.rem_euclid(RING as i64) as usize;
         let new = self.counts[slot].saturating_sub(from).saturating_add(to);
+        self.pending = self
+            .pending
+            .saturating_add_unsigned(new)
+            .saturating_sub_unsigned(self.counts[slot]);
         self.total = self
             .total
             .saturating_sub(self.counts[slot])
@@ -153,6 +165,27 @@ impl SlidingLimit {
             }
         }
         Err(None)
+    }
+
+    /// Net units counted here since the last call: this replica's use, for the fleet (see
+    /// [`crate::cluster`]).
+    pub fn take_pending(&mut self) -> i64 {
+        std::mem::take(&mut self.pending)
+    }
+
+    /// The other replicas counted `delta` units (net) since the last exchange: they count here
+    /// too, in the bucket of `now` (a refund of theirs takes back at most what that bucket
+    /// holds).
+    pub fn absorb(&mut self, now: Duration, delta: i64) {
+        if delta > 0 {
+            self.add(now, delta.unsigned_abs());
+        } else if delta < 0 {
+            self.advance(now);
+            let slot = self.newest.rem_euclid(RING as i64) as usize;
+            let back = delta.unsigned_abs().min(self.counts[slot]);
+            self.counts[slot] -= back;
+            self.total = self.total.saturating_sub(back);
+        }
     }
 
     /// This window's counts under `new`'s limit (a reload): what was used stays used.
@@ -301,6 +334,41 @@ impl ClientState {
             usd_per_month: old.usd_per_month.reloaded(new.usd_per_month),
             ..old
         }
+    }
+
+    /// Net use of every window since the last call (rpm, tpm, rpd, nano-dollars per day and
+    /// per month), for the fleet.
+    pub fn take_pending(&mut self) -> [i64; 5] {
+        [
+            self.rpm.take_pending(),
+            self.tpm.take_pending(),
+            self.rpd.take_pending(),
+            self.usd_per_day.take_pending(),
+            self.usd_per_month.take_pending(),
+        ]
+    }
+
+    /// What every window counts at `now` (order of [`ClientState::take_pending`]).
+    pub fn in_windows(&self, now: Duration) -> [i64; 5] {
+        [
+            &self.rpm,
+            &self.tpm,
+            &self.rpd,
+            &self.usd_per_day,
+            &self.usd_per_month,
+        ]
+        .map(|w| i64::try_from(w.used(now)).unwrap_or(i64::MAX))
+    }
+
+    /// The rest of the fleet's use of every window since the last exchange (order of
+    /// [`ClientState::take_pending`]), counted here at `now`: a client's limits hold for the
+    /// whole fleet.
+    pub fn absorb(&mut self, now: Duration, others: [i64; 5]) {
+        self.rpm.absorb(now, others[0]);
+        self.tpm.absorb(now, others[1]);
+        self.rpd.absorb(now, others[2]);
+        self.usd_per_day.absorb(now, others[3]);
+        self.usd_per_month.absorb(now, others[4]);
     }
 
     /// Replaces a successful request's estimated tokens (counted against `tpm` at `at`) by

@@ -397,3 +397,35 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn a_clients_limits_hold_for_the_whole_fleet() {
+    let config = config(
+        6000,
+        "[[client]]\nname = \"team\"\nkey_env = \"K\"\nrpm = 30\n",
+    );
+    let team = config.client_by_name("team").expect("client");
+    let mut fleet = Fleet::new(3, &config, ms(100), &[ms(0), ms(33), ms(66)]);
+    let tier = config.route("standard").expect("tier");
+    let request = Request {
+        tier,
+        input_tokens: 10,
+        output_tokens: 10,
+    };
+    // One request every 200 ms, round robin over the replicas, for two minutes.
+    let mut admitted = [0usize; 2];
+    let mut now = Duration::ZERO;
+    let mut k = 0;
+    while now < MIN * 2 {
+        fleet.exchanges_until(now);
+        let e = &mut fleet.engines[k % 3];
+        if let Ok(Step::Send { request: id, .. }) = e.start_for(team, request, now) {
+            e.finish(id, &Outcome::success(ms(1), 10, 10), now);
+            admitted[(now >= MIN) as usize] += 1;
+        }
+        k += 1;
+        now += ms(200);
+    }
+    // 30 a minute for the fleet, not 30 per replica (90).
+    assert_eq!(admitted, [30, 30], "admitted per minute");
+}

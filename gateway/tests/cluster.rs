@@ -276,3 +276,48 @@ fn check_names_a_bad_cluster_table() {
         assert!(e.contains(field), "{e}");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_clients_rpm_holds_for_the_whole_fleet() {
+    let Some(redis) = RedisServer::start() else {
+        return;
+    };
+    let up = MockUpstream::start(Behaviour::default())
+        .await
+        .expect("mock");
+    let client = "[[client]]\nname = \"team\"\nkey_env = \"TEAM_KEY\"\nrpm = 6\n";
+    let mut gws = Vec::new();
+    for n in NAMES {
+        let toml = config(
+            &[Dep::plain("key1", up.base_url())],
+            &format!("{client}{}", cluster_table(&redis, "tenants", n, "50ms")),
+        );
+        let gw = TestGateway::start_with(&toml, gateway::Settings::default(), |name| {
+            (name == "TEAM_KEY").then(|| "team-secret".to_owned())
+        })
+        .await;
+        gws.push(gw);
+    }
+    assert!(joined(&gws, 3.0).await);
+    // Ten exchanges each: every replica has seen every other's record.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    // Twelve requests, round robin, each 200 ms after the last (four exchanges between two).
+    let mut statuses = Vec::new();
+    for i in 0..12 {
+        let (status, _, body) = post_with(
+            &gws[i % 3].url("/v1/chat/completions"),
+            chat("gpt-4o-mini"),
+            &[("authorization", "Bearer team-secret")],
+        )
+        .await;
+        if status == StatusCode::TOO_MANY_REQUESTS {
+            assert_eq!(error_of(&body)["code"], "client_rate_limit_exceeded");
+        }
+        statuses.push(status.as_u16());
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let ok = statuses.iter().filter(|&&s| s == 200).count();
+    // 6 a minute for the team across the fleet (alone, each replica would take 6: 12 in all).
+    assert_eq!(ok, 6, "{statuses:?}");
+    assert_eq!(up.hits(), 6);
+}

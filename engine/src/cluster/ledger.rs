@@ -34,6 +34,11 @@ pub struct ReplicaRecord {
     pub incarnation: u64,
     /// `(deployment id, what it published)`.
     pub deployments: Vec<(String, Published)>,
+    /// Per `[[client]]`: its name, its use of every window since the replica started (order of
+    /// [`crate::clients::ClientState::take_pending`]), and what the replica counts in each
+    /// window now (the fleet's use as it knows it), which a replica that sees this one for the
+    /// first time starts from.
+    pub clients: Vec<(String, [i64; 5], [i64; 5])>,
 }
 
 /// One replica's books: its own running totals and the totals it last saw of the others.
@@ -41,8 +46,11 @@ pub struct ReplicaRecord {
 pub struct Ledger {
     incarnation: u64,
     own: HashMap<String, Published>,
+    own_clients: HashMap<String, [i64; 5]>,
     /// Per other replica: its incarnation and the totals last seen per deployment.
     seen: HashMap<String, (u64, HashMap<String, [f64; 3]>)>,
+    /// Per other replica: its incarnation and the client totals last seen.
+    seen_clients: HashMap<String, (u64, HashMap<String, [i64; 5]>)>,
 }
 
 impl Ledger {
@@ -57,7 +65,13 @@ impl Ledger {
 
     /// Adds an export (indexed like `config.deployments`) to the running totals and returns
     /// the record to publish. A deployment removed by a reload disappears from the record.
-    pub fn publish(&mut self, config: &Config, now: Duration, reports: &[Report]) -> ReplicaRecord {
+    pub fn publish(
+        &mut self,
+        config: &Config,
+        now: Duration,
+        reports: &[Report],
+        clients: &[([i64; 5], [i64; 5])],
+    ) -> ReplicaRecord {
         let mut deployments = Vec::with_capacity(reports.len());
         for (d, r) in config.deployments.iter().zip(reports) {
             let p = self.own.entry(d.id.clone()).or_default();
@@ -77,9 +91,22 @@ impl Ledger {
         }
         self.own
             .retain(|id, _| config.deployments.iter().any(|d| &d.id == id));
+        let clients = config
+            .clients
+            .iter()
+            .zip(clients)
+            .map(|(c, (used, in_window))| {
+                let total = self.own_clients.entry(c.name.clone()).or_insert([0; 5]);
+                for (t, u) in total.iter_mut().zip(used) {
+                    *t = t.saturating_add(*u);
+                }
+                (c.name.clone(), *total, *in_window)
+            })
+            .collect();
         ReplicaRecord {
             incarnation: self.incarnation,
             deployments,
+            clients,
         }
     }
 
@@ -143,6 +170,53 @@ impl Ledger {
             .retain(|name, _| records.iter().any(|(n, _)| n == name));
         replicas
     }
+
+    /// What the other replicas' clients did since the last call, into `out` (indexed like
+    /// `config.clients`). For replicas seen for the first time (or in a new incarnation), the
+    /// most any of them counts in each window now comes in once, rather than their totals
+    /// since they started (it may include this replica's own use: conservative).
+    pub fn client_news(
+        &mut self,
+        config: &Config,
+        me: &str,
+        records: &[(String, ReplicaRecord)],
+        out: &mut Vec<[i64; 5]>,
+    ) {
+        out.clear();
+        out.resize(config.clients.len(), [0; 5]);
+        let mut joined = vec![[0i64; 5]; config.clients.len()];
+        for (name, record) in records.iter().filter(|(n, _)| n != me) {
+            let entry = self
+                .seen_clients
+                .entry(name.clone())
+                .or_insert_with(|| (record.incarnation, HashMap::new()));
+            if entry.0 != record.incarnation {
+                *entry = (record.incarnation, HashMap::new());
+            }
+            for (client, total, in_window) in &record.clients {
+                let Some(c) = config.client_by_name(client) else {
+                    continue;
+                };
+                if !entry.1.contains_key(client) {
+                    for (j, w) in joined[c.index()].iter_mut().zip(in_window) {
+                        *j = (*j).max(*w);
+                    }
+                }
+                let last = entry.1.entry(client.clone()).or_insert(*total);
+                for ((sum, t), l) in out[c.index()].iter_mut().zip(total).zip(*last) {
+                    *sum = sum.saturating_add(t.saturating_sub(l));
+                }
+                *last = *total;
+            }
+        }
+        for (o, j) in out.iter_mut().zip(joined) {
+            for (x, y) in o.iter_mut().zip(j) {
+                *x = x.saturating_add(y);
+            }
+        }
+        self.seen_clients
+            .retain(|name, _| records.iter().any(|(n, _)| n == name));
+    }
 }
 
 #[cfg(test)]
@@ -162,6 +236,7 @@ mod tests {
 
     fn incarnated(total: f64, incarnation: u64) -> ReplicaRecord {
         ReplicaRecord {
+            clients: Vec::new(),
             incarnation,
             deployments: vec![(
                 "d".into(),
@@ -213,6 +288,34 @@ mod tests {
     }
 
     #[test]
+    fn a_client_seen_anew_brings_what_its_windows_count_once() {
+        let c = Config::from_toml(
+            "[[tier]]\nname = \"t\"\n[[deployment]]\nid = \"d\"\nprovider = \"p\"\nmodel = \"m\"\ntier = \"t\"\n[[client]]\nname = \"team\"\nkey_env = \"K\"\nrpm = 9",
+        )
+        .expect("valid");
+        let rec = |total: i64, window: i64| ReplicaRecord {
+            incarnation: 1,
+            clients: vec![("team".into(), [total; 5], [window; 5])],
+            ..ReplicaRecord::default()
+        };
+        let mut ledger = Ledger::new(2);
+        let mut out = Vec::new();
+        let fleet = |a: (i64, i64), b: (i64, i64)| {
+            vec![
+                ("a".to_owned(), rec(a.0, a.1)),
+                ("b".to_owned(), rec(b.0, b.1)),
+            ]
+        };
+        ledger.client_news(&c, "me", &fleet((500, 4), (300, 6)), &mut out);
+        assert_eq!(
+            out[0][0], 6,
+            "the most any newcomer counts now, not 800 since they started"
+        );
+        ledger.client_news(&c, "me", &fleet((502, 6), (301, 7)), &mut out);
+        assert_eq!(out[0][0], 3, "then their use since");
+    }
+
+    #[test]
     fn publishing_adds_up_and_keeps_the_last_observation() {
         let c = config();
         let mut ledger = Ledger::new(1);
@@ -226,12 +329,12 @@ mod tests {
             observed: [Some(seen), None],
             ..Report::default()
         };
-        ledger.publish(&c, Duration::from_secs(1), &[r]);
+        ledger.publish(&c, Duration::from_secs(1), &[r], &[]);
         let again = Report {
             used: [1.0, -4.0, 1.0],
             ..Report::default()
         };
-        let rec = ledger.publish(&c, Duration::from_secs(2), &[again]);
+        let rec = ledger.publish(&c, Duration::from_secs(2), &[again], &[]);
         let p = rec.deployments[0].1;
         assert_eq!(p.used_total, [3.0, 6.0, 3.0]);
         assert_eq!(p.observed[0], Some(seen));

@@ -18,6 +18,8 @@ pub struct Replica {
     ledger: Ledger,
     reports: Vec<Report>,
     news: Vec<News>,
+    clients: Vec<([i64; 5], [i64; 5])>,
+    client_news: Vec<[i64; 5]>,
     fleet: u32,
     /// Exchanges in a row that counted fewer replicas than `fleet`.
     smaller_for: u32,
@@ -34,6 +36,8 @@ impl Replica {
             ledger: Ledger::new(incarnation),
             reports: Vec::new(),
             news: Vec::new(),
+            clients: Vec::new(),
+            client_news: Vec::new(),
             fleet: replicas.max(1),
             smaller_for: 0,
         }
@@ -52,8 +56,9 @@ impl Replica {
 
     /// What to write to the store now: the engine's use since the last call, as running totals.
     pub fn publish(&mut self, engine: &mut Engine, now: Duration) -> ReplicaRecord {
-        engine.cluster_export(now, &mut self.reports);
-        self.ledger.publish(engine.config(), now, &self.reports)
+        engine.cluster_export(now, &mut self.reports, &mut self.clients);
+        self.ledger
+            .publish(engine.config(), now, &self.reports, &self.clients)
     }
 
     /// Hands what the store holds (every live replica's record, this one's included or not) to
@@ -77,7 +82,9 @@ impl Replica {
                 self.smaller_for = 0;
             }
         }
-        engine.cluster_import(now, self.fleet, &self.news);
+        self.ledger
+            .client_news(engine.config(), &self.name, records, &mut self.client_news);
+        engine.cluster_import(now, self.fleet, &self.news, &self.client_news);
         self.fleet
     }
 }

@@ -9,8 +9,20 @@ use crate::cluster::{News, Report};
 impl Engine {
     /// What this replica did since the last export, per live deployment (indexed by
     /// [`crate::DeploymentId`]), into `out`; the use moves into the replica's view of the
-    /// fleet's budget.
-    pub fn cluster_export(&mut self, now: Duration, out: &mut Vec<Report>) {
+    /// fleet's budget; and every `[[client]]`'s use of its own windows since the last export,
+    /// with what each window counts now, into `clients` (indexed by [`crate::ClientId`]).
+    pub fn cluster_export(
+        &mut self,
+        now: Duration,
+        out: &mut Vec<Report>,
+        clients: &mut Vec<([i64; 5], [i64; 5])>,
+    ) {
+        clients.clear();
+        clients.extend(
+            self.clients
+                .iter_mut()
+                .map(|c| (c.take_pending(), c.in_windows(now))),
+        );
         out.clear();
         let n = self.config.deployments.len();
         for state in &mut self.states[..n] {
@@ -36,8 +48,19 @@ impl Engine {
     /// What the rest of the fleet did (`news` indexed like [`Engine::cluster_export`]'s
     /// output; a shorter slice leaves the rest alone) and how many replicas it counts, this one
     /// included: budgets become this replica's share of the fleet's headroom; cooldowns and
-    /// breaker openings are adopted; the provider's reported limits are learned.
-    pub fn cluster_import(&mut self, now: Duration, replicas: u32, news: &[News]) {
+    /// breaker openings are adopted; the provider's reported limits are learned; the other
+    /// replicas' use of each client's windows (`clients`, indexed by [`crate::ClientId`])
+    /// counts here too, so a client's limits and budgets hold for the whole fleet.
+    pub fn cluster_import(
+        &mut self,
+        now: Duration,
+        replicas: u32,
+        news: &[News],
+        clients: &[[i64; 5]],
+    ) {
+        for (state, others) in self.clients.iter_mut().zip(clients) {
+            state.absorb(now, *others);
+        }
         self.fleet_share = 1.0 / f64::from(replicas.max(1));
         let share = self.fleet_share;
         let n = self.config.deployments.len();

@@ -36,6 +36,9 @@ impl Clock {
 
 /// The hash field holding the record's incarnation (no deployment id is empty).
 const INCARNATION: &str = "";
+/// Prefix of a client's field (a NUL byte no deployment id carries), then its name; the value
+/// is `c1`, its five running totals and what its five windows count now.
+const CLIENT: &str = "\u{0}c:";
 
 /// The hash fields and values of one record.
 pub(crate) fn encode(record: &ReplicaRecord, clock: Clock) -> Vec<(String, String)> {
@@ -75,6 +78,13 @@ pub(crate) fn encode(record: &ReplicaRecord, clock: Clock) -> Vec<(String, Strin
             }
             (id.clone(), v)
         }))
+        .chain(record.clients.iter().map(|(name, totals, in_window)| {
+            let mut v = String::from("c1");
+            for t in totals.iter().chain(in_window) {
+                let _ = write!(v, " {t}");
+            }
+            (format!("{CLIENT}{name}"), v)
+        }))
         .collect()
 }
 
@@ -87,6 +97,15 @@ pub(crate) fn decode(fields: &[(String, String)], clock: Clock) -> (ReplicaRecor
             match value.parse() {
                 Ok(n) => record.incarnation = n,
                 Err(_) => dropped += 1,
+            }
+            continue;
+        }
+        if let Some(name) = id.strip_prefix(CLIENT) {
+            match decode_client(value) {
+                Some((totals, in_window)) => {
+                    record.clients.push((name.to_owned(), totals, in_window))
+                }
+                None => dropped += 1,
             }
             continue;
         }
@@ -130,6 +149,18 @@ fn decode_one(value: &str, clock: Clock) -> Option<Published> {
         };
     }
     rest.next().is_none().then_some(p)
+}
+
+fn decode_client(value: &str) -> Option<([i64; 5], [i64; 5])> {
+    let mut parts = value.split(' ');
+    if parts.next()? != "c1" {
+        return None;
+    }
+    let (mut totals, mut in_window) = ([0i64; 5], [0i64; 5]);
+    for t in totals.iter_mut().chain(in_window.iter_mut()) {
+        *t = parts.next()?.parse().ok()?;
+    }
+    parts.next().is_none().then_some((totals, in_window))
 }
 
 fn unix_time(text: &str, clock: Clock) -> Option<Duration> {
@@ -180,6 +211,11 @@ mod tests {
         let record = ReplicaRecord {
             incarnation: 42,
             deployments: vec![("openai-key1".into(), sample())],
+            clients: vec![(
+                "team-a".into(),
+                [3, 4000, 3, 5_000_000, -2],
+                [1, 900, 3, 5_000_000, 7],
+            )],
         };
         let fields = encode(&record, CLOCK);
         assert_eq!(decode(&fields, CLOCK), (record, 0));
