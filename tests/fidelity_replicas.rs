@@ -332,7 +332,10 @@ async fn three_real_replicas_agree_with_the_simulated_fleet() {
         ..Outcome::default()
     };
     for t in sent {
-        if t.await.expect("no panic").expect("every request is answered") {
+        if t.await
+            .expect("no panic")
+            .expect("every request is answered")
+        {
             real.succeeded += 1.0;
         }
     }
@@ -376,7 +379,10 @@ async fn three_real_replicas_agree_with_the_simulated_fleet() {
     );
     let mut failed = Vec::new();
     for (i, key) in KEYS.iter().enumerate() {
-        let lo = runs.iter().map(|r| r.rate_limited[i]).fold(f64::MAX, f64::min);
+        let lo = runs
+            .iter()
+            .map(|r| r.rate_limited[i])
+            .fold(f64::MAX, f64::min);
         let hi = runs.iter().map(|r| r.rate_limited[i]).fold(0.0, f64::max);
         let rel = (real.rate_limited[i] - sim_429[i]) / sim_429[i].max(1.0);
         println!(
