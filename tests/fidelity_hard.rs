@@ -446,6 +446,10 @@ async fn real_run(strategy: &str, situation: Situation) -> Outcome {
     out
 }
 
+/// A latency comparison: name, gateway ÷ simulator mean − 1, bound, gateway value (ms), and how
+/// to read the value from a simulator run.
+type LatencyCheck = (&'static str, f64, f64, f64, fn(&Outcome) -> f64);
+
 /// Bounds for one case. The targets are 3 points of share, 1 point of success, 15 % of
 /// 429s and 10 % of p50/p99; where a case does not meet one over repeated runs its bound is the
 /// measured envelope with a margin, and docs/mock-provider.md says so and why.
@@ -560,7 +564,7 @@ async fn case(strategy: &str, situation: Situation, bounds: Bounds) {
     }
     // Latency: against the simulator's mean; under herding (least-latency with queueing) against
     // its per-seed range, widened by the relative bound.
-    let checks: [(&str, f64, f64, f64, fn(&Outcome) -> f64); 2] = [
+    let checks: [LatencyCheck; 2] = [
         ("p50", r50, bounds.p50_rel, real.p50_ms, |o: &Outcome| {
             o.p50_ms
         }),
@@ -587,7 +591,7 @@ async fn case(strategy: &str, situation: Situation, bounds: Bounds) {
 }
 
 // Measured envelopes (docs/mock-provider.md, "Fidelity where it is hard"): the gateway meets
-// 22–29 % fewer 429s than the simulator's mean with binding limits, at the same success and
+// 18–30 % fewer 429s than the simulator's mean with binding limits, at the same success and
 // shares; least-latency's shares and queueing latencies depend on its herding.
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
