@@ -602,7 +602,7 @@ async fn least_latency_with_binding_limits() {
         success_pt: 1.0,
         rate_limited_rel: (-0.40, 0.15),
         p50_rel: 0.15,
-        p99_rel: 0.15,
+        p99_rel: 0.20,
         latency_vs_seed_range: false,
     };
     case("least-latency", Situation::Limits, bounds).await;
