@@ -1,0 +1,3 @@
+//! Helpers shared by the root crate's integration tests.
+
+pub mod redis;
