@@ -2,7 +2,8 @@
 # `switchyard serve` on 127.0.0.1:$PORT with two deployments on the nginx mock upstream at
 # 127.0.0.1:18080 (tier `standard`: OpenAI-shaped, model gpt-4o-mini; tier `claude`:
 # Anthropic-shaped, model claude-3-5-haiku), and the harness's client key. Expects ROOT, PORT and TMP (a scratch folder);
-# sets GW_PID and KEY. Extra `serve` flags come from GATEWAY_ARGS.
+# sets GW_PID and KEY. Extra `serve` flags come from GATEWAY_ARGS, extra config tables from
+# EXTRA_CONFIG.
 
 if [ "${BUILD:-1}" = 1 ]; then
   (cd "$ROOT" && cargo build --release --bin switchyard)
@@ -43,6 +44,8 @@ api = "anthropic"
 base_url = "http://127.0.0.1:18080"
 api_key_env = "SWITCHYARD_BENCH_UPSTREAM_KEY"
 TOML
+# Extra tables, e.g. a [cluster] to measure the fleet exchange's cost.
+[ -n "${EXTRA_CONFIG:-}" ] && printf '%s\n' "$EXTRA_CONFIG" >> "$TMP/gateway.toml"
 
 # The harness sends this client key; the gateway checks it like any client key.
 KEY=sk-harness-7f3a9c2e5b1d4f60a8e2
