@@ -348,6 +348,37 @@ impl ClientState {
         ]
     }
 
+    /// Adds another replica's counters of the same client (a simulated fleet reported as one):
+    /// admissions, outcomes, refusals and spend; the windows stay this one's. Every field is
+    /// named, so a new counter cannot be forgotten.
+    pub fn add_counts(&mut self, other: &ClientState) {
+        let ClientState {
+            rpm: _,
+            tpm: _,
+            rpd: _,
+            usd_per_day: _,
+            usd_per_month: _,
+            spent_nanos,
+            reserved_nanos,
+            admitted,
+            succeeded,
+            failed,
+            refused,
+            refused_tier,
+            refused_over,
+        } = other;
+        self.spent_nanos = self.spent_nanos.saturating_add(*spent_nanos);
+        self.reserved_nanos = self.reserved_nanos.saturating_add(*reserved_nanos);
+        self.admitted += admitted;
+        self.succeeded += succeeded;
+        self.failed += failed;
+        self.refused += refused;
+        self.refused_tier += refused_tier;
+        for (a, b) in self.refused_over.iter_mut().zip(refused_over) {
+            *a += b;
+        }
+    }
+
     /// What every window counts at `now` (order of [`ClientState::take_pending`]).
     pub fn in_windows(&self, now: Duration) -> [i64; 5] {
         [

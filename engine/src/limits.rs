@@ -263,9 +263,7 @@ impl Window {
             self.limit_f = reported as f64;
             self.full_rate = reported as f64 / self.length;
             self.fleet_level = self.fleet_level.min(self.limit_f);
-            let share = self.share;
-            self.share = f64::NAN; // force set_share to recompute the share's numbers
-            self.set_share(now, share);
+            self.scale_to_share(now);
         }
     }
 
@@ -284,12 +282,18 @@ impl Window {
         }
         self.settle(now);
         self.share = share;
+        self.scale_to_share(now);
+    }
+
+    /// The share's ceiling, headroom scale and refill from the limit in force (nothing when
+    /// unlimited); the budget left is clamped to the ceiling. Called settled at `now`.
+    fn scale_to_share(&mut self, now: Duration) {
         if self.limit.is_none() {
             return;
         }
-        self.cap = self.limit_f * share;
+        self.cap = self.limit_f * self.share;
         self.inv_limit = 1.0 / self.cap;
-        self.base_rate = self.full_rate * share;
+        self.base_rate = self.full_rate * self.share;
         self.rate = self.base_rate;
         self.level = self.level.min(self.cap);
         self.updated = now.as_secs_f64();

@@ -198,8 +198,8 @@ impl Fleet {
         self.engines[tag as usize].cache_read(inner, tokens);
     }
 
-    /// [`Engine::start_for`] on the replica the load balancer picks. Each replica counts its
-    /// own clients' use (client limits are not shared across the fleet).
+    /// [`Engine::start_for`] on the replica the load balancer picks. With the exchange on, each
+    /// replica also counts the others' use of the client's windows (fleet-wide limits).
     pub fn start_for(
         &mut self,
         client: ClientId,
@@ -221,16 +221,7 @@ impl Fleet {
         let mut states = first.client_states().to_vec();
         for e in rest {
             for (s, o) in states.iter_mut().zip(e.client_states()) {
-                s.admitted += o.admitted;
-                s.succeeded += o.succeeded;
-                s.failed += o.failed;
-                s.refused += o.refused;
-                s.refused_tier += o.refused_tier;
-                for (a, b) in s.refused_over.iter_mut().zip(o.refused_over) {
-                    *a += b;
-                }
-                s.spent_nanos = s.spent_nanos.saturating_add(o.spent_nanos);
-                s.reserved_nanos = s.reserved_nanos.saturating_add(o.reserved_nanos);
+                s.add_counts(o);
             }
         }
         states
