@@ -102,6 +102,48 @@ fn a_hedge_after_a_fixed_time_wins_with_the_first_byte() {
 }
 
 #[test]
+fn the_loser_is_billed_its_input_tokens() {
+    let toml = format!(
+        r#"
+[[tier]]
+name = "t"
+strategy = "weighted-round-robin"
+hedge = {FIXED}
+
+[[deployment]]
+id = "a"
+provider = "p"
+model = "m"
+tier = "t"
+weight = 3
+input_price = 2.0
+output_price = 8.0
+
+[[deployment]]
+id = "b"
+provider = "p"
+model = "m"
+tier = "t"
+weight = 2
+input_price = 1.0
+output_price = 4.0
+"#
+    );
+    let mut e = Engine::new(Config::from_toml(&toml).expect("valid"), 7);
+    let t = Duration::from_secs(1);
+    let (id, _, _) = sent(Some(e.start(request(&e), t)));
+    let (_, h, _) = sent(e.hedge(id, t + ms(500)));
+    assert_eq!(h.index(), 1);
+    assert_eq!(e.first_byte_of(id, 2, t + ms(600)), Some(1));
+    e.finish_of(id, 2, &ok(), t + ms(700));
+    let m = &e.metrics().deployments;
+    // The loser (a, $2/M input) read 100 input tokens; the winner (b) billed 100 in, 50 out.
+    assert!((m[0].cost - 100.0 * 2.0 / 1e6).abs() < 1e-12, "{}", m[0].cost);
+    assert!((m[1].cost - (100.0 * 1.0 + 50.0 * 4.0) / 1e6).abs() < 1e-12);
+    assert_eq!(e.hedge_stats().cancelled_input_tokens, 100);
+}
+
+#[test]
 fn the_original_can_win_and_a_failed_hedge_leaves_it_running() {
     let mut e = engine(FIXED);
     let t = Duration::from_secs(1);

@@ -14,7 +14,9 @@ use std::time::Duration;
 use engine::clients::ClientState;
 use engine::cluster::{Replica, ReplicaRecord};
 use engine::metrics::Snapshot;
-use engine::{ClientId, ClientRefusal, Config, Engine, Outcome, Request, RequestId, Step};
+use engine::{
+    ClientId, ClientRefusal, Config, Engine, HedgeStats, Hedged, Outcome, Request, RequestId, Step,
+};
 
 use crate::scenario::Replicas;
 
@@ -240,17 +242,52 @@ impl Fleet {
         self.tag(r, step)
     }
 
-    /// [`Engine::first_byte`].
-    pub fn first_byte(&mut self, id: RequestId, now: Duration) {
-        let (r, inner) = self.route(id, now);
-        self.engines[r].first_byte(inner, now);
+    /// [`Engine::hedge_at`].
+    pub fn hedge_at(&self, id: RequestId) -> Option<Duration> {
+        let (tag, inner) = id.untagged(self.n());
+        self.engines[tag as usize].hedge_at(inner)
     }
 
-    /// [`Engine::finish`].
-    pub fn finish(&mut self, id: RequestId, outcome: &Outcome, now: Duration) -> Step {
+    /// [`Engine::hedge`].
+    pub fn hedge(&mut self, id: RequestId, now: Duration) -> Option<Step> {
         let (r, inner) = self.route(id, now);
-        let step = self.engines[r].finish(inner, outcome, now);
-        self.tag(r, step)
+        let step = self.engines[r].hedge(inner, now)?;
+        Some(self.tag(r, step))
+    }
+
+    /// [`Engine::first_byte_of`].
+    pub fn first_byte_of(&mut self, id: RequestId, attempt: u8, now: Duration) -> Option<u8> {
+        let (r, inner) = self.route(id, now);
+        self.engines[r].first_byte_of(inner, attempt, now)
+    }
+
+    /// [`Engine::finish_of`].
+    pub fn finish_of(
+        &mut self,
+        id: RequestId,
+        attempt: u8,
+        outcome: &Outcome,
+        now: Duration,
+    ) -> Hedged {
+        let (r, inner) = self.route(id, now);
+        let hedged = self.engines[r].finish_of(inner, attempt, outcome, now);
+        Hedged {
+            step: hedged.step.map(|s| self.tag(r, s)),
+            cancel: hedged.cancel,
+        }
+    }
+
+    /// Hedging counters summed over the fleet.
+    pub fn hedge_stats(&self) -> HedgeStats {
+        self.engines
+            .iter()
+            .map(Engine::hedge_stats)
+            .fold(HedgeStats::default(), |a, b| HedgeStats {
+                sent: a.sent + b.sent,
+                won: a.won + b.won,
+                cancelled: a.cancelled + b.cancelled,
+                cancelled_input_tokens: a.cancelled_input_tokens + b.cancelled_input_tokens,
+            })
     }
 
     /// [`Engine::cancel`].

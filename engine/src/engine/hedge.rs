@@ -35,6 +35,9 @@ pub struct HedgeStats {
     pub won: u64,
     /// Attempts abandoned because the other attempt of their request won.
     pub cancelled: u64,
+    /// Input tokens of those abandoned attempts, billed at their deployments' input price
+    /// (the provider has read the prompt; nothing was generated before the other won).
+    pub cancelled_input_tokens: u64,
 }
 
 /// What a hedging driver does after an attempt ended: the request's next step (`None`: the
@@ -201,7 +204,8 @@ impl Engine {
         })
     }
 
-    /// The winner's flight becomes the request's only one; the loser is abandoned.
+    /// The winner's flight becomes the request's only one; the loser is abandoned and billed
+    /// its input tokens.
     fn settle_race(&mut self, slot: usize, hedge_won: bool, now: Duration) -> Option<u8> {
         let s = &mut self.slots[slot];
         let hedge = s.hedge.take()?;
@@ -211,7 +215,11 @@ impl Engine {
             Some(hedge)
         }?;
         self.abandon_flight(loser, now);
+        let input = u64::from(self.slots[slot].request.input_tokens);
+        let price = self.deployment_any(loser.deployment).price;
+        self.metrics.deployments[loser.deployment.index()].cost += price.cost(input, 0);
         self.hedging.stats.cancelled += 1;
+        self.hedging.stats.cancelled_input_tokens += input;
         if hedge_won {
             self.hedging.stats.won += 1;
         }
