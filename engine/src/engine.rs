@@ -94,6 +94,10 @@ struct Slot {
     hedge: Option<InFlight>,
     /// Hedges sent for this request.
     hedges: u8,
+    /// How long the request's first attempt had been out when a hedge that won was sent: the
+    /// winner's time to first token plus this is the request's, which the tier's quantile
+    /// learns (not the winner's own, which would leave out exactly the slow tail).
+    hedge_lead: Duration,
     /// The `[[client]]` that sent it, until its reservation is settled.
     client: Option<ClientCharge>,
 }
@@ -125,6 +129,7 @@ impl Slot {
             session: None,
             hedge: None,
             hedges: 0,
+            hedge_lead: Duration::ZERO,
             client: None,
         }
     }
@@ -373,7 +378,8 @@ impl Engine {
             } => {
                 self.on_success(d, flight, elapsed, ttft, input_tokens, output_tokens, now);
                 self.remember_session(slot, d, now);
-                self.observe_ttft(d, ttft);
+                let lead = self.slots[slot].hedge_lead;
+                self.observe_ttft(d, ttft.saturating_add(lead));
                 if let Some(c) = self.slots[slot].client.take() {
                     let price = self.deployment_any(d).price;
                     let actual = crate::spend::nanos(
@@ -687,6 +693,7 @@ impl Engine {
         let s = &mut self.slots[slot];
         s.attempts += 1;
         s.fell_back |= fallback;
+        s.hedge_lead = Duration::ZERO;
         s.current = Some(InFlight {
             deployment: d,
             sent_at: now,

@@ -223,3 +223,84 @@ fn affinity_cuts_cost_at_no_success_loss() {
         success.ci95
     );
 }
+
+/// `tail-latency`: hedging against the same runs without `hedge`, paired seed by seed under the
+/// scenario's own strategy: p99 falls by more than 30 %, significantly; hedges stay within
+/// their budget (at most `max` = 1 per request, and about the 5 % of attempts slower than the
+/// tier's p95 — at most 8 %); success does not fall significantly; every hedge either won or
+/// lost a race (none left behind).
+#[test]
+fn hedging_cuts_p99_within_its_budget() {
+    use sim::compare::Estimate;
+    use sim::RunOptions;
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios/tail-latency.toml");
+    let on = Scenario::load(&path).unwrap_or_else(|e| panic!("{e}"));
+    let max = on.config.tiers[0].hedge.expect("the scenario hedges").max;
+    let mut off = on.clone();
+    for t in &mut off.config.tiers {
+        t.hedge = None;
+    }
+    let run = |s: &Scenario, seed: u64| {
+        sim::run(
+            s,
+            RunOptions {
+                strategy: None,
+                seed,
+                trace: None,
+                progress: None,
+            },
+        )
+    };
+    let seeds: u64 = std::env::var("SWITCHYARD_CLAIM_SEEDS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(SEEDS);
+    let (mut p99, mut base_p99, mut success, mut cost, mut base_cost) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    for seed in (0..seeds).map(|i| on.settings.seed + i) {
+        let (a, b) = (run(&on, seed), run(&off, seed));
+        let h = a.hedges;
+        let requests = a.summary.requests as f64;
+        assert_eq!(b.hedges.sent, 0, "no hedge without `hedge`");
+        assert!(h.sent > 0, "seed {seed}: no hedge sent");
+        assert!(
+            h.sent as f64 <= 0.08 * requests && h.sent <= u64::from(max) * a.summary.requests,
+            "seed {seed}: {} hedges for {requests} requests",
+            h.sent
+        );
+        assert!(h.won <= h.sent && h.cancelled <= h.sent, "{h:?}");
+        p99.push(a.summary.latency_p99_ms - b.summary.latency_p99_ms);
+        base_p99.push(b.summary.latency_p99_ms);
+        success.push(a.summary.success_rate - b.summary.success_rate);
+        cost.push(a.summary.cost - b.summary.cost);
+        base_cost.push(b.summary.cost);
+        println!(
+            "seed {seed}: p99 {:.0} → {:.0} ms, hedges {:.2} % of requests, won {:.0} %, cost {:.3} → {:.3}",
+            b.summary.latency_p99_ms,
+            a.summary.latency_p99_ms,
+            100.0 * h.sent as f64 / requests,
+            100.0 * h.won as f64 / h.sent as f64,
+            b.summary.cost,
+            a.summary.cost
+        );
+    }
+    let [p99, base_p99, success, cost, base_cost] =
+        [p99, base_p99, success, cost, base_cost].map(|v| Estimate::of(&v));
+    println!(
+        "hedge − none over {seeds} seeds: p99 {:.0} ± {:.0} ms of {:.0}; success {:.5} ± {:.5}; cost {:.3} ± {:.3} of {:.3}",
+        p99.mean, p99.ci95, base_p99.mean, success.mean, success.ci95, cost.mean, cost.ci95, base_cost.mean
+    );
+    assert!(
+        p99.mean + p99.ci95 < -0.3 * base_p99.mean,
+        "hedge − none p99 {:.0} ± {:.0} of {:.0} ms: not a significant 30 % cut",
+        p99.mean,
+        p99.ci95,
+        base_p99.mean
+    );
+    assert!(
+        success.mean + success.ci95 >= 0.0,
+        "hedge − none success {:.5} ± {:.5}: significantly lower",
+        success.mean,
+        success.ci95
+    );
+}

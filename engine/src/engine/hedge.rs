@@ -214,6 +214,9 @@ impl Engine {
         } else {
             Some(hedge)
         }?;
+        if hedge_won {
+            s.hedge_lead = hedge.sent_at.saturating_sub(loser.sent_at);
+        }
         self.abandon_flight(loser, now);
         let input = u64::from(self.slots[slot].request.input_tokens);
         let price = self.deployment_any(loser.deployment).price;

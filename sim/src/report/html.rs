@@ -207,6 +207,9 @@ pub(crate) fn render(doc: &Document<'_>) -> String {
     if let Some(section) = super::cache::html(f) {
         s.push_str(&section);
     }
+    if let Some(section) = super::hedging::html(f) {
+        s.push_str(&section);
+    }
 
     if let Some(clients) = crate::clients::html_section(f.comparison, &|t| esc(t)) {
         s.push_str(&clients);

@@ -139,6 +139,9 @@ pub(crate) fn render(doc: &Document<'_>) -> String {
     if let Some(section) = super::cache::markdown(f) {
         s.push_str(&section);
     }
+    if let Some(section) = super::hedging::markdown(f) {
+        s.push_str(&section);
+    }
     if let Some(clients) = crate::clients::markdown_section(f.comparison) {
         s.push_str(&clients);
     }

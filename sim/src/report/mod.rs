@@ -13,6 +13,8 @@
 //! formatted with fixed precision, so the same seed gives byte-identical files.
 
 mod cache;
+mod hedging;
+mod section;
 mod facts;
 mod format;
 mod html;
