@@ -287,6 +287,30 @@ impl Engine {
         request: Request,
         now: Duration,
     ) -> Result<Step, ClientRefusal> {
+        self.begin_for(client, request, None, now)
+    }
+
+    /// [`Engine::start_for`] with a session key, as [`Engine::start_in_session`]: sticky within
+    /// the client's own sessions (the key is mixed with the client, so two clients' sessions
+    /// with the same key never share a deployment by accident).
+    pub fn start_for_in_session(
+        &mut self,
+        client: ClientId,
+        request: Request,
+        session: u64,
+        now: Duration,
+    ) -> Result<Step, ClientRefusal> {
+        let salt = (client.index() as u64 + 1).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+        self.begin_for(client, request, Some(session ^ salt), now)
+    }
+
+    fn begin_for(
+        &mut self,
+        client: ClientId,
+        request: Request,
+        session: Option<u64>,
+        now: Duration,
+    ) -> Result<Step, ClientRefusal> {
         let state = &mut self.clients[client.index()];
         if !self.config.clients[client.index()].allows(request.tier) {
             state.refuse(ClientRefusal::TierNotAllowed);
@@ -303,7 +327,7 @@ impl Engine {
             reserved,
             at: now,
         };
-        Ok(self.begin(request, None, Some(charge), now))
+        Ok(self.begin(request, session, Some(charge), now))
     }
 
     /// Counters of every client, indexed by [`ClientId`].

@@ -110,6 +110,41 @@ fn a_session_returns_to_the_deployment_that_served_it() {
 }
 
 #[test]
+fn a_clients_sessions_are_sticky_and_its_own() {
+    let sha = "0".repeat(64);
+    let clients = format!(
+        "[[client]]\nname = \"x\"\nkey_sha256 = \"{sha}\"\n\n\
+         [[client]]\nname = \"y\"\nkey_sha256 = \"{}\"",
+        "1".repeat(64)
+    );
+    let mut e = engine(&format!("{ON}\n\n{clients}"));
+    let (x, y) = (
+        e.config().client_by_name("x").expect("x"),
+        e.config().client_by_name("y").expect("y"),
+    );
+    let t = Duration::from_secs(1);
+    let mut serve_for = |e: &mut Engine, client, i: u64| {
+        let step = e
+            .start_for_in_session(client, request(e), 42, t + ms(100 * i))
+            .expect("admitted");
+        let (id, d) = sent(step);
+        e.finish(id, &ok(), t + ms(100 * i + 10));
+        d.index()
+    };
+    assert_eq!(serve_for(&mut e, x, 0), 0, "round robin: a");
+    assert_eq!(
+        serve_for(&mut e, y, 1),
+        1,
+        "the same key of another client: not x's session"
+    );
+    for i in 2..5 {
+        assert_eq!(serve_for(&mut e, x, i), 0, "x's session stays on a");
+        assert_eq!(serve_for(&mut e, y, i), 1, "y's on b");
+    }
+    assert_eq!(e.client_states()[x.index()].succeeded, 4);
+}
+
+#[test]
 fn off_by_default_and_forgotten_after_the_ttl() {
     let mut e = engine("");
     let t = Duration::from_secs(1);

@@ -138,7 +138,11 @@ output_price = 4.0
     e.finish_of(id, 2, &ok(), t + ms(700));
     let m = &e.metrics().deployments;
     // The loser (a, $2/M input) read 100 input tokens; the winner (b) billed 100 in, 50 out.
-    assert!((m[0].cost - 100.0 * 2.0 / 1e6).abs() < 1e-12, "{}", m[0].cost);
+    assert!(
+        (m[0].cost - 100.0 * 2.0 / 1e6).abs() < 1e-12,
+        "{}",
+        m[0].cost
+    );
     assert!((m[1].cost - (100.0 * 1.0 + 50.0 * 4.0) / 1e6).abs() < 1e-12);
     assert_eq!(e.hedge_stats().cancelled_input_tokens, 100);
 }

@@ -17,6 +17,7 @@ pub(crate) fn start(
     engine: &mut EngineGuard<'_>,
     name: &str,
     request: Request,
+    session: Option<u64>,
     now: Duration,
 ) -> Result<Step, ApiError> {
     let Some(client) = engine.config().client_by_name(name) else {
@@ -29,9 +30,11 @@ pub(crate) fn start(
         ));
     };
     let tier = engine.config().tier(request.tier).name.clone();
-    engine
-        .start_for(client, request, now)
-        .map_err(|refusal| refused(name, &tier, refusal, now))
+    match session {
+        Some(session) => engine.start_for_in_session(client, request, session, now),
+        None => engine.start_for(client, request, now),
+    }
+    .map_err(|refusal| refused(name, &tier, refusal, now))
 }
 
 fn refused(name: &str, tier: &str, refusal: ClientRefusal, now: Duration) -> ApiError {

@@ -5,7 +5,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use engine::{FailReason, FailureKind, Outcome, RequestId, Step};
+use engine::{DeploymentId, FailReason, FailureKind, Outcome, RequestId, Step};
 use tracing::debug;
 
 use crate::live::Live;
@@ -44,6 +44,8 @@ pub(crate) struct Life {
     pub(crate) client: Option<Arc<str>>,
     /// The attempt in flight, if any: recorded as `cancelled` if the client goes away.
     pub(crate) current: Option<Attempt>,
+    /// A hedge in flight beside it, likewise.
+    pub(crate) hedge: Option<Attempt>,
     /// When the request arrived, since gateway start (for the trace).
     pub(crate) arrived: Duration,
 }
@@ -89,6 +91,72 @@ impl Life {
     pub(crate) fn first_byte(&self) {
         let now = self.gw.now();
         self.gw.lock().first_byte(self.id, now);
+    }
+
+    /// When the attempt in flight is to be hedged, if its tier hedges and it may.
+    pub(crate) fn hedge_at(&self) -> Option<Instant> {
+        let at = self.gw.lock().hedge_at(self.id)?;
+        Some(crate::attempt::later(self.gw.epoch, at))
+    }
+
+    /// Asks the engine for a hedge now: the deployment (an id of the returned config) and the
+    /// attempt number, or `None` when none is due or none of the tier's other deployments can
+    /// take one.
+    pub(crate) fn hedge(&mut self) -> Option<(Arc<Live>, DeploymentId, u8)> {
+        let now = self.gw.now();
+        let mut engine = self.gw.lock();
+        let step = engine.hedge(self.id, now)?;
+        keep_config(&mut self.config, &engine, step);
+        match step {
+            Step::Send {
+                deployment,
+                attempt,
+                ..
+            } => Some((self.config.clone(), deployment, attempt)),
+            _ => None,
+        }
+    }
+
+    /// Attempt `attempt` showed its first byte (or its whole answer) first: the engine names
+    /// the other attempt, which lost, for cancelling.
+    pub(crate) fn first_byte_of(&mut self, attempt: u8) -> Option<u8> {
+        let now = self.gw.now();
+        self.gw.lock().first_byte_of(self.id, attempt, now)
+    }
+
+    /// Reports attempt `a`, which failed while the other attempt of the request is still out;
+    /// the engine's next step, if the request's fate no longer waits for the other (`None`:
+    /// it does).
+    pub(crate) fn finish_alongside(
+        &mut self,
+        a: &Attempt,
+        outcome: &Outcome,
+        status: u16,
+        ttft: Option<Duration>,
+    ) -> Option<Step> {
+        let now = self.gw.now();
+        let step = {
+            let mut engine = self.gw.lock();
+            let hedged = engine.finish_of(self.id, a.number, outcome, now);
+            if let Some(step) = hedged.step {
+                keep_config(&mut self.config, &engine, step);
+            }
+            hedged.step
+        };
+        if let Some(step) = step {
+            self.live = !step.is_terminal();
+        }
+        self.record(a, outcome, status, ttft, now);
+        step
+    }
+
+    /// A `cancelled` trace row for attempt `a`, abandoned by the gateway (the other attempt of
+    /// its request won, or the request ended).
+    pub(crate) fn cancelled(&self, a: &Attempt) {
+        let now = self.gw.now();
+        // A censored latency: the answer would have taken longer than this.
+        let outcome = Outcome::failure(FailureKind::Timeout);
+        self.record_row(a, &outcome, 0, None, now, Some("cancelled"));
     }
 
     /// The deadline passed: the request fails with the engine's deadline reason.
@@ -199,10 +267,11 @@ impl Drop for Life {
         if self.live {
             let now = self.gw.now();
             self.gw.lock().cancel(self.id, now);
-            if let Some(a) = self.current.take() {
-                // A censored latency: the answer would have taken longer than this.
-                let outcome = Outcome::failure(FailureKind::Timeout);
-                self.record_row(&a, &outcome, 0, None, now, Some("cancelled"));
+            for a in [self.current.take(), self.hedge.take()]
+                .into_iter()
+                .flatten()
+            {
+                self.cancelled(&a);
             }
             debug!(request = self.number, "client went away: request cancelled");
         }

@@ -10,26 +10,26 @@
 //! handler (or the relayed body), which cancels the upstream request and releases the engine's
 //! in-flight slot through [`Life`]'s `Drop`.
 
-use std::sync::atomic::Ordering;
-use std::sync::Arc;
-use std::time::Instant;
-
 use bytes::Bytes;
 use engine::{FailureKind, Outcome, Request, Step, TierId};
 use http::header::{self, HeaderName, HeaderValue};
 use http::{Response, StatusCode};
 use hyper::body::Incoming;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Instant;
 use tokio::time::sleep_until;
 use tracing::{debug, info, warn};
 
-use crate::attempt::{attempt_once, later, read_body, AttemptResult, ReadError};
+use crate::attempt::{later, read_body, AttemptResult, ReadError};
 use crate::body::Body;
 use crate::error::ApiError;
 use crate::failure::failure_error;
 use crate::headers;
+use crate::hedge::Raced;
+use crate::launch::{Launched, Sender};
 use crate::life::{Attempt, Life};
 use crate::live::WorkerClients;
-use crate::protocol::canonical::{ChatRequest, Untranslatable};
 use crate::relay::SseRelay;
 use crate::request::{self, Endpoint, ParsedRequest};
 use crate::state::Shared;
@@ -179,11 +179,12 @@ async fn run(
         let step = match (&client, session) {
             (None, Some(session)) => engine.start_in_session(request, session, now),
             (None, None) => engine.start(request, now),
-            // Client requests are not sticky yet (the client admission has no session variant).
-            (Some(name), _) => match crate::clients::start(&mut engine, name, request, now) {
-                Ok(step) => step,
-                Err(e) => return translate::error_response(&e, Shape::of_client(endpoint)),
-            },
+            (Some(name), session) => {
+                match crate::clients::start(&mut engine, name, request, session, now) {
+                    Ok(step) => step,
+                    Err(e) => return translate::error_response(&e, Shape::of_client(endpoint)),
+                }
+            }
         };
         let live = engine.live().clone();
         let name = live.tier_names[tier.index()].clone();
@@ -205,12 +206,20 @@ async fn run(
         stream: parsed.stream,
         client,
         current: None,
+        hedge: None,
         arrived: now,
     };
     let mut attempts = 0u8;
     let client_shape = Shape::of_client(endpoint);
-    // The client's request in the shape-neutral form, parsed on the first translation.
-    let mut canonical: Option<Result<ChatRequest, Untranslatable>> = None;
+    let mut sender = Sender {
+        gw,
+        clients,
+        endpoint,
+        parsed: &parsed,
+        body: &body,
+        deadline,
+        canonical: None,
+    };
     loop {
         match step {
             Step::Send {
@@ -221,45 +230,32 @@ async fn run(
                 attempts = attempt;
                 // The config the engine picked from: its upstream lives while this attempt runs.
                 let live = life.config.clone();
-                let up = &live.upstreams[deployment.index()];
-                let sent = Instant::now();
-                let a = Attempt {
-                    name: live.deployment_names[deployment.index()].clone(),
-                    number: attempt,
-                    sent,
-                    sent_at: sent.saturating_duration_since(gw.epoch),
+                let launched = match sender.launch(&live, deployment, attempt) {
+                    Ok(launched) => launched,
+                    Err(u) => {
+                        return refuse(&mut life, &u.a, client_shape, &u.deployment_id, &u.why)
+                    }
                 };
-                life.current = Some(a.clone());
-                let plan = translate::plan(endpoint, up.api);
-                let (upstream_endpoint, upstream_body) = match plan {
-                    Plan::Passthrough => (
-                        endpoint,
-                        request::rewrite_model(&body, parsed.model_span, &up.model_json),
-                    ),
-                    Plan::Translate { from, to } => {
-                        let canonical = canonical.get_or_insert_with(|| from.parse_request(&body));
-                        match canonical
-                            .as_ref()
-                            .map_err(Clone::clone)
-                            .and_then(|c| to.render_request(c, &up.model))
-                        {
-                            Ok(b) => (to.endpoint(), Bytes::from(b)),
-                            Err(u) => {
-                                return refuse(&mut life, &a, client_shape, &up.id, &u.to_string())
-                            }
+                life.current = Some(launched.a.clone());
+                let (launched, answer) =
+                    match crate::hedge::race(&mut sender, &mut life, launched).await {
+                        Raced::Answer(launched, answer) => (launched, answer),
+                        Raced::Step(next) => {
+                            step = next;
+                            continue;
                         }
-                    }
-                    Plan::Refuse => {
-                        let why = format!(
-                            "{} has no equivalent at an Anthropic deployment",
-                            endpoint.suffix()
-                        );
-                        return refuse(&mut life, &a, client_shape, &up.id, &why);
-                    }
-                };
-                let req = up.request(upstream_endpoint, upstream_body, parsed.stream);
-                let client = &clients.get(&live, deployment);
-                match attempt_once(up, client, req, parsed.stream, sent, deadline).await {
+                    };
+                let Launched {
+                    a,
+                    deployment,
+                    live,
+                    plan,
+                    ..
+                } = launched;
+                attempts = attempts.max(a.number);
+                let attempt = a.number;
+                let up = &live.upstreams[deployment.index()];
+                match answer {
                     AttemptResult::Expired => {
                         info!(request = number, deployment = %up.id, attempt, "the request's deadline passed during the attempt");
                         step = life.expire(Some(&a));

@@ -200,17 +200,23 @@ impl Fleet {
         self.engines[tag as usize].cache_read(inner, tokens);
     }
 
-    /// [`Engine::start_for`] on the replica the load balancer picks. With the exchange on, each
-    /// replica also counts the others' use of the client's windows (fleet-wide limits).
+    /// [`Engine::start_for`] (or, with a session key, [`Engine::start_for_in_session`]) on the
+    /// replica the load balancer picks. With the exchange on, each replica also counts the
+    /// others' use of the client's windows (fleet-wide limits).
     pub fn start_for(
         &mut self,
         client: ClientId,
         request: Request,
+        session: Option<u64>,
         now: Duration,
     ) -> Result<Step, ClientRefusal> {
         self.catch_up(now);
         let r = self.pick();
-        let step = self.engines[r].start_for(client, request, now)?;
+        let engine = &mut self.engines[r];
+        let step = match session {
+            Some(session) => engine.start_for_in_session(client, request, session, now)?,
+            None => engine.start_for(client, request, now)?,
+        };
         Ok(self.tag(r, step))
     }
 

@@ -111,6 +111,7 @@ fn the_other_shipped_scenarios() {
         "diurnal-capacity-planning",
         "replicas",
         "noisy-tenant",
+        "tail-latency",
     ] {
         check_adaptive_holds_up(name);
     }

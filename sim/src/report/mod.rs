@@ -13,15 +13,15 @@
 //! formatted with fixed precision, so the same seed gives byte-identical files.
 
 mod cache;
-mod hedging;
-mod section;
 mod facts;
 mod format;
+mod hedging;
 mod html;
 mod markdown;
 mod narrative;
 mod paired;
 mod plots;
+mod section;
 
 use std::path::{Path, PathBuf};
 

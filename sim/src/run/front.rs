@@ -23,8 +23,7 @@ impl Simulation<'_> {
         let step = match (client, a.session) {
             (None, Some(session)) => self.engine.start_in_session(request, session, self.now),
             (None, None) => self.engine.start(request, self.now),
-            // A tenant's requests are not sticky (the client admission has no session variant).
-            (Some(c), _) => match self.engine.start_for(c, request, self.now) {
+            (Some(c), session) => match self.engine.start_for(c, request, session, self.now) {
                 Ok(step) => step,
                 Err(_) => {
                     // Refused by the client's own limits: counted by the engine, no slot.
