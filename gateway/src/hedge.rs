@@ -6,9 +6,11 @@
 //! that fails while the other is out is reported and the request waits for the other; a
 //! started stream is never doubled.
 
+use std::fmt::Write as _;
+
 use tokio::time::sleep_until;
 
-use engine::{FailureKind, Outcome, Step};
+use engine::{FailureKind, HedgeStats, Outcome, Step};
 
 use crate::attempt::AttemptResult;
 use crate::headers;
@@ -117,4 +119,28 @@ fn outcome_of(answer: &AttemptResult) -> Reported {
             ttft,
         } => Some(Ok((*outcome, *status, *ttft))),
     }
+}
+
+/// Hedging's counters on `/metrics`.
+pub(crate) fn render_metrics(out: &mut String, h: &HedgeStats) {
+    crate::metrics::header(
+        out,
+        "switchyard_hedges_total",
+        "counter",
+        "Hedged attempts (tiers with `hedge`): sent, and won (their first byte came first).",
+    );
+    for (result, n) in [("sent", h.sent), ("won", h.won)] {
+        let _ = writeln!(out, "switchyard_hedges_total{{result=\"{result}\"}} {n}");
+    }
+    crate::metrics::header(
+        out,
+        "switchyard_hedge_loser_input_tokens_total",
+        "counter",
+        "Input tokens of attempts abandoned because the other attempt of their request won.",
+    );
+    let _ = writeln!(
+        out,
+        "switchyard_hedge_loser_input_tokens_total {}",
+        h.cancelled_input_tokens
+    );
 }

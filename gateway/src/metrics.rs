@@ -62,6 +62,7 @@ struct Copied {
     live: usize,
     /// `[[client]]` names and counters.
     clients: (Vec<String>, Vec<engine::clients::ClientState>),
+    hedges: engine::HedgeStats,
 }
 
 /// Renders the whole `/metrics` page.
@@ -87,6 +88,7 @@ pub(crate) fn render(gw: &Shared) -> String {
                     .collect(),
                 engine.client_states().to_vec(),
             ),
+            hedges: engine.hedge_stats(),
         }
     };
     // Copied under the lock, reduced to buckets after it.
@@ -412,6 +414,7 @@ pub(crate) fn render(gw: &Shared) -> String {
         cluster(&mut out, &gw.cluster_status);
     }
     crate::clients::render_metrics(&mut out, &c.clients.0, &c.clients.1);
+    crate::hedge::render_metrics(&mut out, &c.hedges);
     out
 }
 
@@ -465,7 +468,7 @@ fn cluster(out: &mut String, c: &crate::cluster::ClusterStatus) {
     );
 }
 
-fn header(out: &mut String, name: &str, kind: &str, help: &str) {
+pub(crate) fn header(out: &mut String, name: &str, kind: &str, help: &str) {
     let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
 }
 
