@@ -123,7 +123,7 @@ fn a_clients_sessions_are_sticky_and_its_own() {
         e.config().client_by_name("y").expect("y"),
     );
     let t = Duration::from_secs(1);
-    let mut serve_for = |e: &mut Engine, client, i: u64| {
+    let serve_for = |e: &mut Engine, client, i: u64| {
         let step = e
             .start_for_in_session(client, request(e), 42, t + ms(100 * i))
             .expect("admitted");

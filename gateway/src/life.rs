@@ -48,6 +48,8 @@ pub(crate) struct Life {
     pub(crate) hedge: Option<Attempt>,
     /// When the request arrived, since gateway start (for the trace).
     pub(crate) arrived: Duration,
+    /// Input tokens the successful attempt read from the provider's prompt cache (trace).
+    pub(crate) cached: u32,
 }
 
 impl Life {
@@ -85,6 +87,16 @@ impl Life {
         self.live = false;
         self.current = None;
         self.record(a, outcome, status, ttft, now);
+    }
+
+    /// The provider read `tokens` of the attempt's input from its prompt cache (reported in
+    /// the answer's usage): the success is priced with the cached price for those, and the
+    /// trace row says so.
+    pub(crate) fn cache_read(&mut self, tokens: u32) {
+        self.cached = tokens;
+        if tokens > 0 {
+            self.gw.lock().cache_read(self.id, tokens);
+        }
     }
 
     /// The attempt's first byte arrived (a stream began): a sign of life for the engine.
@@ -251,6 +263,7 @@ impl Life {
             client: self.client.clone(),
             limits,
             arrived: self.arrived,
+            cached_tokens: if failure.is_none() { self.cached } else { 0 },
         });
     }
 }

@@ -34,7 +34,7 @@ use crate::relay::SseRelay;
 use crate::request::{self, Endpoint, ParsedRequest};
 use crate::state::Shared;
 use crate::translate::{self, Plan, Shape, Transcoder};
-use crate::usage::{usage_of, UsageScanner};
+use crate::usage::{usage_of, Tokens, UsageScanner};
 
 /// Header naming the deployment that answered.
 pub const DEPLOYMENT_HEADER: &str = "x-switchyard-deployment";
@@ -208,6 +208,7 @@ async fn run(
         current: None,
         hedge: None,
         arrived: now,
+        cached: 0,
     };
     let mut attempts = 0u8;
     let client_shape = Shape::of_client(endpoint);
@@ -275,7 +276,11 @@ async fn run(
                                     );
                                     (
                                         Bytes::from(from.render_response(&answer, &parsed.model)),
-                                        Some((u.input_tokens, u.output_tokens)),
+                                        Some(Tokens {
+                                            input: u.input_tokens,
+                                            output: u.output_tokens,
+                                            cached: u.cache_read_tokens,
+                                        }),
                                     )
                                 }
                                 Err(e) => {
@@ -295,12 +300,16 @@ async fn run(
                                 (body, u)
                             }
                         };
-                        let (input_tokens, output_tokens) =
-                            usage.unwrap_or((parsed.input_tokens, parsed.output_tokens));
+                        let tokens = usage.unwrap_or(Tokens {
+                            input: parsed.input_tokens,
+                            output: parsed.output_tokens,
+                            cached: 0,
+                        });
+                        life.cache_read(tokens.cached);
                         let outcome = Outcome::Success {
                             ttft,
-                            input_tokens,
-                            output_tokens,
+                            input_tokens: tokens.input,
+                            output_tokens: tokens.output,
                             headers: headers::limit_headers(&parts.headers),
                         };
                         life.finish(&a, &outcome, parts.status.as_u16(), Some(ttft));

@@ -18,7 +18,7 @@ use tracing::warn;
 use crate::error::error_json;
 use crate::life::{Attempt, Life};
 use crate::translate::{Shape, Transcoder};
-use crate::usage::UsageScanner;
+use crate::usage::{Tokens, UsageScanner};
 
 /// The body of a committed stream: upstream chunks passed on as they come, the outcome reported
 /// to the engine at the end, an SSE error event if the upstream fails or stalls midway.
@@ -77,7 +77,11 @@ impl SseRelay {
         if let Some(t) = &mut self.transcoder {
             last = t.finish();
             self.scanner.saw_error |= t.error.is_some();
-            self.scanner.usage = t.usage.map(|u| (u.input_tokens, u.output_tokens));
+            self.scanner.usage = t.usage.map(|u| Tokens {
+                input: u.input_tokens,
+                output: u.output_tokens,
+                cached: u.cache_read_tokens,
+            });
         }
         let end = if last.is_empty() {
             Poll::Ready(None)
@@ -95,14 +99,16 @@ impl SseRelay {
                 .finish_final(&self.attempt, &outcome, status, Some(self.ttft));
             return end;
         }
-        let (input_tokens, output_tokens) = self
-            .scanner
-            .usage
-            .unwrap_or((self.life.input_tokens, self.life.output_tokens));
+        let tokens = self.scanner.usage.unwrap_or(Tokens {
+            input: self.life.input_tokens,
+            output: self.life.output_tokens,
+            cached: 0,
+        });
+        self.life.cache_read(tokens.cached);
         let outcome = Outcome::Success {
             ttft: self.ttft,
-            input_tokens,
-            output_tokens,
+            input_tokens: tokens.input,
+            output_tokens: tokens.output,
             headers: self.limits,
         };
         self.life

@@ -3,7 +3,7 @@
 //!
 //! Header: `timestamp_ms,request_id,attempt,model,tier,deployment,outcome,status,input_tokens,`
 //! `output_tokens,latency_ms,ttft_ms,stream,client,limit_requests,limit_tokens,`
-//! `remaining_requests,remaining_tokens,arrived_ms` (the simulator's `sim::trace::HEADER`). `timestamp_ms` is when the attempt was sent, in ms since
+//! `remaining_requests,remaining_tokens,arrived_ms,cached_tokens` (the simulator's `sim::trace::HEADER`). `timestamp_ms` is when the attempt was sent, in ms since
 //! the gateway started; `outcome` is `ok`, a failure kind (`rate_limited`, `server_error`,
 //! `timeout`, `connection`, `client_error`), `cancelled` (the client went away with the
 //! attempt in flight: a censored latency) or `refused` (the request failed before any attempt,
@@ -12,7 +12,10 @@
 //! first byte arrived, and for a non-streamed answer (`stream` = `false`) it is the whole answer's
 //! arrival; `client` is the client key's name (empty without one); the last four columns are
 //! the provider's `x-ratelimit-limit-*` / `x-ratelimit-remaining-*` headers, empty when absent;
-//! `arrived_ms` is when the request arrived (its first attempt may wait for headroom).
+//! `arrived_ms` is when the request arrived (its first attempt may wait for headroom);
+//! `cached_tokens` the input tokens a success read from the provider's prompt cache, as its
+//! usage said (OpenAI `prompt_tokens_details.cached_tokens`, Anthropic
+//! `cache_read_input_tokens`; 0 when it said nothing and for failures).
 
 use std::fs::File;
 use std::io::{self, BufWriter, Write};
@@ -25,7 +28,7 @@ use std::time::Duration;
 use engine::{FailureKind, LimitHeaders};
 
 /// The CSV header, exactly.
-pub const HEADER: &str = "timestamp_ms,request_id,attempt,model,tier,deployment,outcome,status,input_tokens,output_tokens,latency_ms,ttft_ms,stream,client,limit_requests,limit_tokens,remaining_requests,remaining_tokens,arrived_ms";
+pub const HEADER: &str = "timestamp_ms,request_id,attempt,model,tier,deployment,outcome,status,input_tokens,output_tokens,latency_ms,ttft_ms,stream,client,limit_requests,limit_tokens,remaining_requests,remaining_tokens,arrived_ms,cached_tokens";
 
 /// How often buffered rows reach the file at the latest.
 pub const FLUSH_EVERY: Duration = Duration::from_secs(1);
@@ -68,6 +71,8 @@ pub struct Row {
     pub limits: LimitHeaders,
     /// When the request arrived, since gateway start.
     pub arrived: Duration,
+    /// Input tokens read from the provider's prompt cache (successes).
+    pub cached_tokens: u32,
 }
 
 enum Msg {
@@ -198,7 +203,7 @@ pub fn write_row(out: &mut impl Write, r: &Row) -> io::Result<()> {
             write!(out, "{v}")?;
         }
     }
-    write!(out, ",{:.3}", ms(r.arrived))?;
+    write!(out, ",{:.3},{}", ms(r.arrived), r.cached_tokens)?;
     out.write_all(b"\n")
 }
 
@@ -221,7 +226,7 @@ mod tests {
     }
 
     fn sim_header() -> &'static str {
-        "timestamp_ms,request_id,attempt,model,tier,deployment,outcome,status,input_tokens,output_tokens,latency_ms,ttft_ms,stream,client,limit_requests,limit_tokens,remaining_requests,remaining_tokens,arrived_ms"
+        "timestamp_ms,request_id,attempt,model,tier,deployment,outcome,status,input_tokens,output_tokens,latency_ms,ttft_ms,stream,client,limit_requests,limit_tokens,remaining_requests,remaining_tokens,arrived_ms,cached_tokens"
     }
 
     #[test]
@@ -248,12 +253,13 @@ mod tests {
                 ..LimitHeaders::default()
             },
             arrived: Duration::from_micros(10_000),
+            cached_tokens: 0,
         };
         let mut out = Vec::new();
         write_row(&mut out, &row).unwrap();
         assert_eq!(
             String::from_utf8(out).unwrap(),
-            "12.345,7,2,\"gpt,4\",std,b,rate_limited,429,10,256,1.500,,false,\"team,a\",90,,0,,10.000\n"
+            "12.345,7,2,\"gpt,4\",std,b,rate_limited,429,10,256,1.500,,false,\"team,a\",90,,0,,10.000,0\n"
         );
     }
 }

@@ -16,17 +16,55 @@ struct Usage {
     prompt_tokens: Option<u64>,
     #[serde(default, alias = "output_tokens")]
     completion_tokens: Option<u64>,
+    /// OpenAI: `prompt_tokens_details.cached_tokens` (Responses: `input_tokens_details`).
+    #[serde(default, alias = "input_tokens_details")]
+    prompt_tokens_details: Option<Details>,
+    /// Anthropic: cache reads and writes, counted outside `input_tokens`.
+    #[serde(default)]
+    cache_read_input_tokens: Option<u64>,
+    #[serde(default)]
+    cache_creation_input_tokens: Option<u64>,
 }
 
-/// `(input, output)` tokens from a JSON answer's `usage`, if it has one.
+#[derive(Deserialize)]
+struct Details {
+    #[serde(default)]
+    cached_tokens: Option<u64>,
+}
+
+/// Tokens of one answer as the provider counted them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Tokens {
+    /// Input tokens, cache reads and writes included.
+    pub input: u32,
+    /// Output tokens.
+    pub output: u32,
+    /// Input tokens read from the provider's prompt cache.
+    pub cached: u32,
+}
+
+impl Usage {
+    fn tokens(self) -> Tokens {
+        let c = |v: Option<u64>| u32::try_from(v.unwrap_or(0)).unwrap_or(u32::MAX);
+        let read = c(self.cache_read_input_tokens);
+        let written = c(self.cache_creation_input_tokens);
+        let details = self.prompt_tokens_details.and_then(|d| d.cached_tokens);
+        Tokens {
+            // OpenAI's count includes cached tokens; Anthropic's leaves reads and writes out.
+            input: c(self.prompt_tokens)
+                .saturating_add(read)
+                .saturating_add(written),
+            output: c(self.completion_tokens),
+            cached: c(details).max(read),
+        }
+    }
+}
+
+/// The tokens of a JSON answer's `usage`, if it has one.
 ///
 /// Fast path: read the value after the last `"usage":` key (a raw `"usage"` can only be a key or
 /// a plain string value, since quotes inside strings are escaped); otherwise parse the document.
-pub fn usage_of(body: &[u8]) -> Option<(u32, u32)> {
-    let clamp = |u: Usage| {
-        let c = |v: Option<u64>| u32::try_from(v.unwrap_or(0)).unwrap_or(u32::MAX);
-        (c(u.prompt_tokens), c(u.completion_tokens))
-    };
+pub fn usage_of(body: &[u8]) -> Option<Tokens> {
     const KEY: &[u8] = b"\"usage\"";
     if let Some(pos) = body.windows(KEY.len()).rposition(|w| w == KEY) {
         if pos == 0 || body[pos - 1] != b'\\' {
@@ -36,13 +74,13 @@ pub fn usage_of(body: &[u8]) -> Option<(u32, u32)> {
             {
                 let mut de = serde_json::Deserializer::from_slice(value);
                 if let Ok(u) = Option::<Usage>::deserialize(&mut de) {
-                    return u.map(clamp);
+                    return u.map(Usage::tokens);
                 }
             }
         }
     }
     let doc: UsageDoc = serde_json::from_slice(body).ok()?;
-    doc.usage.map(clamp)
+    doc.usage.map(Usage::tokens)
 }
 
 /// Longest SSE line the usage scanner looks into; longer lines are passed on unread.
@@ -53,8 +91,8 @@ const MAX_SCANNED_LINE: usize = 1 << 20;
 pub struct UsageScanner {
     line: Vec<u8>,
     overflow: bool,
-    /// `(input, output)` tokens of the last chunk that carried usage.
-    pub usage: Option<(u32, u32)>,
+    /// Tokens of the last chunk that carried usage.
+    pub usage: Option<Tokens>,
     /// The stream carried an `{"error": …}` event.
     pub saw_error: bool,
 }
@@ -99,14 +137,14 @@ impl UsageScanner {
                 if data.starts_with(b"{\"error\"") {
                     self.saw_error = true;
                 } else if contains(data, b"\"usage\"") {
-                    if let Some((input, output)) = usage_of(data) {
+                    if let Some(mut tokens) = usage_of(data) {
                         // Anthropic counts input in `message_start` and output in
                         // `message_delta`: a later usage without input keeps the earlier input.
-                        let input = match (input, self.usage) {
-                            (0, Some((earlier, _))) => earlier,
-                            _ => input,
-                        };
-                        self.usage = Some((input, output));
+                        if let (0, Some(earlier)) = (tokens.input, self.usage) {
+                            tokens.input = earlier.input;
+                            tokens.cached = tokens.cached.max(earlier.cached);
+                        }
+                        self.usage = Some(tokens);
                     }
                 }
             }
@@ -124,6 +162,14 @@ fn contains(hay: &[u8], needle: &[u8]) -> bool {
 mod tests {
     use super::*;
 
+    fn t(input: u32, output: u32, cached: u32) -> Tokens {
+        Tokens {
+            input,
+            output,
+            cached,
+        }
+    }
+
     #[test]
     fn scanner_finds_usage_across_chunk_boundaries() {
         let stream = b"data: {\"choices\":[{\"delta\":{\"content\":\"hi\"}}]}\n\ndata: {\"choices\":[],\"usage\":{\"prompt_tokens\":12,\"completion_tokens\":34}}\r\n\r\ndata: [DONE]\n\n";
@@ -132,7 +178,7 @@ mod tests {
             s.feed(&stream[..split]);
             s.feed(&stream[split..]);
             s.finish();
-            assert_eq!(s.usage, Some((12, 34)), "split at {split}");
+            assert_eq!(s.usage, Some(t(12, 34, 0)), "split at {split}");
             assert!(!s.saw_error);
         }
     }
@@ -143,7 +189,7 @@ mod tests {
         s.feed(b"event: message_start\ndata: {\"type\":\"message_start\",\"message\":{\"usage\":{\"input_tokens\":9,\"output_tokens\":1}}}\n\n");
         s.feed(b"event: message_delta\ndata: {\"type\":\"message_delta\",\"delta\":{\"stop_reason\":\"end_turn\"},\"usage\":{\"output_tokens\":5}}\n\n");
         s.finish();
-        assert_eq!(s.usage, Some((9, 5)));
+        assert_eq!(s.usage, Some(t(9, 5, 0)));
     }
 
     #[test]
@@ -159,18 +205,18 @@ mod tests {
     fn usage_of_answers() {
         assert_eq!(
             usage_of(br#"{"id":"x","usage":{"prompt_tokens":9,"completion_tokens":7,"total_tokens":16}}"#),
-            Some((9, 7))
+            Some(t(9, 7, 0))
         );
         assert_eq!(
             usage_of(br#"{"usage":{"prompt_tokens":5,"total_tokens":5}}"#),
-            Some((5, 0))
+            Some(t(5, 0, 0))
         );
         assert_eq!(usage_of(br#"{"usage":null}"#), None);
         assert_eq!(usage_of(b"not json"), None);
         // Usage first, a quoted "usage" inside content, whitespace around the colon.
         assert_eq!(
             usage_of(br#"{"usage" : {"prompt_tokens":1,"completion_tokens":2},"choices":[{"message":{"content":"say \"usage\": {}"}}]}"#),
-            Some((1, 2))
+            Some(t(1, 2, 0))
         );
         assert_eq!(
             usage_of(br#"{"choices":[{"message":{"content":"\"usage\":{\"prompt_tokens\":5}"}}]}"#),
@@ -180,7 +226,32 @@ mod tests {
             usage_of(
                 br#"{"input_tokens_details":{},"usage":{"input_tokens":3,"output_tokens":4}}"#
             ),
-            Some((3, 4))
+            Some(t(3, 4, 0))
         );
+    }
+
+    #[test]
+    fn cached_input_is_read_from_either_providers_usage() {
+        // OpenAI: cached tokens are part of prompt_tokens.
+        assert_eq!(
+            usage_of(br#"{"usage":{"prompt_tokens":2000,"completion_tokens":10,"prompt_tokens_details":{"cached_tokens":1536}}}"#),
+            Some(t(2000, 10, 1536))
+        );
+        // Responses API.
+        assert_eq!(
+            usage_of(br#"{"usage":{"input_tokens":900,"output_tokens":3,"input_tokens_details":{"cached_tokens":512}}}"#),
+            Some(t(900, 3, 512))
+        );
+        // Anthropic: reads and writes come on top of input_tokens.
+        assert_eq!(
+            usage_of(br#"{"usage":{"input_tokens":10,"cache_creation_input_tokens":20,"cache_read_input_tokens":30,"output_tokens":5}}"#),
+            Some(t(60, 5, 30))
+        );
+        // Anthropic streams: reads in message_start, output in message_delta.
+        let mut s = UsageScanner::default();
+        s.feed(b"data: {\"type\":\"message_start\",\"message\":{\"usage\":{\"input_tokens\":4,\"cache_read_input_tokens\":96,\"output_tokens\":1}}}\n\n");
+        s.feed(b"data: {\"type\":\"message_delta\",\"usage\":{\"output_tokens\":7}}\n\n");
+        s.finish();
+        assert_eq!(s.usage, Some(t(100, 7, 96)));
     }
 }

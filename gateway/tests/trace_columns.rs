@@ -55,7 +55,7 @@ async fn stream_and_client_columns_are_written() {
     let rows = rows(&path);
     assert_eq!(rows.len(), 2, "{rows:?}");
     assert!(
-        rows.iter().all(|r| r.len() == 19 && r[6] == "ok"),
+        rows.iter().all(|r| r.len() == 20 && r[6] == "ok"),
         "{rows:?}"
     );
     assert_eq!(&rows[0][12..14], ["false", "team-a"]);

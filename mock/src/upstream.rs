@@ -53,6 +53,9 @@ pub struct Behaviour {
     /// Raw SSE frames sent before a stream's content chunks (e.g. a role-only chunk, a comment,
     /// an in-band error event).
     pub stream_prefix: Vec<String>,
+    /// Body of a 200 non-streamed answer instead of the generated one (e.g. a usage with
+    /// cached tokens).
+    pub answer_body: Option<String>,
 }
 
 impl Default for Behaviour {
@@ -67,6 +70,7 @@ impl Default for Behaviour {
             cut_after: None,
             error_body: None,
             stream_prefix: Vec::new(),
+            answer_body: None,
         }
     }
 }
@@ -267,7 +271,9 @@ async fn answer(req: Request<Incoming>, stats: Arc<MockStats>, b: Behaviour) -> 
         ("text/event-stream", MockBody::sse(&b, events))
     } else {
         stats.ok.fetch_add(1, Ordering::SeqCst);
-        let text = if embeddings {
+        let text = if let Some(body) = b.answer_body.clone() {
+            body
+        } else if embeddings {
             EMBEDDING_ANSWER.to_owned()
         } else if anthropic {
             answers::anthropic_answer(&asked)

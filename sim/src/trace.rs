@@ -2,8 +2,8 @@
 //! `replay` and `fit` read it.
 //!
 //! ```text
-//! timestamp_ms,request_id,attempt,model,tier,deployment,outcome,status,input_tokens,output_tokens,latency_ms,ttft_ms,stream,client,limit_requests,limit_tokens,remaining_requests,remaining_tokens,arrived_ms
-//! 1520.250,17,1,gpt-4o,frontier,openai-key1,ok,200,812,164,2210.400,402.125,true,,,,,,1520.250
+//! timestamp_ms,request_id,attempt,model,tier,deployment,outcome,status,input_tokens,output_tokens,latency_ms,ttft_ms,stream,client,limit_requests,limit_tokens,remaining_requests,remaining_tokens,arrived_ms,cached_tokens
+//! 1520.250,17,1,gpt-4o,frontier,openai-key1,ok,200,812,164,2210.400,402.125,true,,,,,,1520.250,512
 //! ```
 //! `timestamp_ms` is when the attempt was sent, from the start of the recording; `outcome` is
 //! `ok`, a failure kind (`rate_limited`, `server_error`, `timeout`, `connection`,
@@ -14,7 +14,9 @@
 //! whole answer of a non-streamed one (`stream` = `false`). `client` is the client key's name
 //! (empty without one); the next four columns are the provider's `x-ratelimit-limit-*` and
 //! `x-ratelimit-remaining-*` headers of the answer, empty when it sent none; `arrived_ms` is
-//! when the request arrived (its first attempt may be sent later, after a wait for headroom). Readers treat every
+//! when the request arrived (its first attempt may be sent later, after a wait for headroom);
+//! `cached_tokens` the input tokens a success read from the deployment's prompt cache (the
+//! provider's usage says so: OpenAI `cached_tokens`, Anthropic `cache_read_input_tokens`). Readers treat every
 //! column after `ttft_ms` as optional, so traces written before they existed still read.
 
 use std::io::Write;
@@ -24,7 +26,7 @@ use engine::Outcome;
 use serde::{Deserialize, Serialize};
 
 /// The header row of the trace format.
-pub const HEADER: &str = "timestamp_ms,request_id,attempt,model,tier,deployment,outcome,status,input_tokens,output_tokens,latency_ms,ttft_ms,stream,client,limit_requests,limit_tokens,remaining_requests,remaining_tokens,arrived_ms";
+pub const HEADER: &str = "timestamp_ms,request_id,attempt,model,tier,deployment,outcome,status,input_tokens,output_tokens,latency_ms,ttft_ms,stream,client,limit_requests,limit_tokens,remaining_requests,remaining_tokens,arrived_ms,cached_tokens";
 
 /// One attempt.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -69,6 +71,9 @@ pub struct TraceRow {
     /// When the request arrived, ms from the start (a first attempt may be sent later, when
     /// the gateway waited for headroom).
     pub arrived_ms: f64,
+    /// Input tokens a success read from the deployment's prompt cache (0 otherwise).
+    #[serde(default)]
+    pub cached_tokens: u32,
 }
 
 impl TraceRow {
@@ -123,12 +128,19 @@ impl TraceRow {
             remaining_requests: headers.remaining_requests,
             remaining_tokens: headers.remaining_tokens,
             arrived_ms: ms(sent),
+            cached_tokens: 0,
         }
     }
 
     /// The same row for a request of this `[[client]]` (empty: none).
     pub fn of_client(mut self, name: &str) -> TraceRow {
         name.clone_into(&mut self.client);
+        self
+    }
+
+    /// The same row with the input tokens its success read from a prompt cache.
+    pub fn cached(mut self, tokens: u32) -> TraceRow {
+        self.cached_tokens = tokens;
         self
     }
 

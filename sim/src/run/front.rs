@@ -195,7 +195,12 @@ impl Simulation<'_> {
                     r.estimated_output,
                 )
                 .arrived(r.arrived)
-                .of_client(client_name(&self.scenario.config, r.client)),
+                .of_client(client_name(&self.scenario.config, r.client))
+                .cached(if outcome.failure_kind().is_none() {
+                    flight.cached
+                } else {
+                    0
+                }),
             );
         }
         let Some(id) = r.id else { return };
