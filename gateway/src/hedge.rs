@@ -28,6 +28,10 @@ pub(crate) enum Raced {
 
 /// Waits for `first`'s answer, hedging it when its tier says so.
 pub(crate) async fn race(sender: &mut Sender<'_>, life: &mut Life, mut first: Launched) -> Raced {
+    if !first.live.hedging {
+        let answer = (&mut first.answer).await;
+        return Raced::Answer(first, answer);
+    }
     loop {
         let mut second = loop {
             let Some(at) = life.hedge_at() else {

@@ -33,6 +33,9 @@ pub(crate) struct Live {
     pub generation: u64,
     /// How each `[[client]]`'s key is recognised, in config order.
     pub client_keys: Vec<(Arc<str>, KnownKey)>,
+    /// Some tier hedges: only then does an attempt ask the engine when to hedge (one lock
+    /// fewer per attempt otherwise).
+    pub hedging: bool,
 }
 
 /// A client key as the gateway holds it.
@@ -88,6 +91,7 @@ impl Live {
             return Err(errors);
         }
         Ok(Live {
+            hedging: config.tiers.iter().any(|t| t.hedge.is_some()),
             deployment_names: config
                 .deployments
                 .iter()

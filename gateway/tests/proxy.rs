@@ -660,7 +660,7 @@ async fn trace_has_one_row_per_attempt() {
     // The 429's head is its first byte; every row has one here.
     assert!(rows.iter().all(|r| r[11].parse::<f64>().is_ok()), "{text}");
     for r in &rows {
-        assert_eq!(r.len(), 19, "{text}");
+        assert_eq!(r.len(), 20, "{text}");
         // Not streamed, no client key.
         assert_eq!(&r[12..14], ["false", ""], "{text}");
         let t: f64 = r[0].parse().unwrap();
