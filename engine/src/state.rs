@@ -3,6 +3,7 @@
 use std::time::Duration;
 
 use crate::config::Deployment;
+use crate::fastmath::min;
 use crate::health::{Breaker, DecayedRate};
 use crate::latency::Ewma;
 use crate::limits::Window;
@@ -112,6 +113,7 @@ impl DeploymentState {
 
     /// [`DeploymentState::check`] with `now` also in seconds and `tokens` as a float, converted
     /// once per decision rather than once per deployment.
+    #[inline(always)]
     pub(crate) fn check_at(
         &self,
         now: Duration,
@@ -157,10 +159,15 @@ impl DeploymentState {
 
     /// Smallest remaining fraction over all limits after charging a request of `tokens` at
     /// `now_secs` (1 = no limits).
+    #[inline(always)]
     pub(crate) fn headroom_after_at(&self, now_secs: f64, tokens: f64) -> f64 {
-        self.rpm
-            .headroom_after_secs(now_secs, 1.0)
-            .min(self.tpm.headroom_after_secs(now_secs, tokens))
-            .min(self.rpd.headroom_after_secs(now_secs, 1.0))
+        // Each fraction is a number (never NaN), so the one-instruction `min` is exact.
+        min(
+            min(
+                self.rpm.headroom_after_secs(now_secs, 1.0),
+                self.tpm.headroom_after_secs(now_secs, tokens),
+            ),
+            self.rpd.headroom_after_secs(now_secs, 1.0),
+        )
     }
 }

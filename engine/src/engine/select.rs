@@ -190,8 +190,21 @@ impl Engine {
         let s = &self.slots[slot];
         let tokens = s.request.estimated_tokens() as f64;
         let now_secs = now.as_secs_f64();
+        let deployments = &self.config.tier(tier).deployments;
+        if pass == Pass::Fresh && s.tried_len == 0 {
+            // A first try, the common case: every usable deployment is eligible.
+            for &d in deployments {
+                if self.states[d.index()]
+                    .check_at(now, now_secs, tokens)
+                    .is_ok()
+                {
+                    out.push(d);
+                }
+            }
+            return;
+        }
         let backoff_over = now >= s.backoff_until;
-        for &d in &self.config.tier(tier).deployments {
+        for &d in deployments {
             let tried = s.has_tried(d);
             let eligible = match pass {
                 Pass::Fresh => !tried,
