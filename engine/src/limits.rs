@@ -134,6 +134,23 @@ impl Window {
         self.available_at_secs(now) >= need - 1e-6
     }
 
+    /// [`Window::fits_at_secs`] and [`Window::headroom_after_secs`] at once, the budget
+    /// refilled only once.
+    #[inline(always)]
+    pub(crate) fn fit_and_headroom_at_secs(&self, now: f64, amount: f64) -> (bool, f64) {
+        let available = self.available_at_secs(now);
+        let need = if amount > self.cap && amount <= self.limit_f {
+            self.cap
+        } else {
+            amount
+        };
+        let headroom = match self.limit {
+            None => 1.0,
+            Some(_) => max((available - amount) * self.inv_limit, 0.0),
+        };
+        (available >= need - 1e-6, headroom)
+    }
+
     /// Earliest time `amount` units fit, or `None` if never (more than the limit).
     pub fn available_at(&self, now: Duration, amount: u64) -> Option<Duration> {
         let Some(limit) = self.limit else {

@@ -139,6 +139,28 @@ impl DeploymentState {
         Ok(())
     }
 
+    /// The headroom after a request of `tokens` ([`DeploymentState::headroom_after_at`]) if
+    /// it may be sent at `now` ([`DeploymentState::check_at`] is `Ok`), else `None`: both
+    /// with each window refilled once.
+    #[inline(always)]
+    pub(crate) fn usable_headroom_at(
+        &self,
+        now: Duration,
+        now_secs: f64,
+        tokens: f64,
+    ) -> Option<f64> {
+        if now < self.cooldown_until || self.disabled {
+            return None;
+        }
+        let (rpm_fits, rpm) = self.rpm.fit_and_headroom_at_secs(now_secs, 1.0);
+        let (tpm_fits, tpm) = self.tpm.fit_and_headroom_at_secs(now_secs, tokens);
+        let (rpd_fits, rpd) = self.rpd.fit_and_headroom_at_secs(now_secs, 1.0);
+        if !(rpm_fits & tpm_fits & rpd_fits) || !self.breaker.allows(now) {
+            return None;
+        }
+        Some(min(min(rpm, tpm), rpd))
+    }
+
     /// Earliest time a request of `tokens` could be sent, or `None` if it never fits
     /// (more tokens than the limit) or depends on a probe still out.
     pub fn available_at(&self, now: Duration, tokens: u64) -> Option<Duration> {

@@ -61,6 +61,26 @@ impl Engine {
             }
             for position in 0..self.chain_len(tier) {
                 let t = self.chain_at(tier, position);
+                if pass == Pass::Fresh
+                    && self.slots[slot].tried_len == 0
+                    && self.selections[t.index()] == Selection::ScanPick
+                {
+                    // The strategy checks and ranks the tier's deployments in one pass.
+                    let ctx = pick_context(
+                        &self.config,
+                        &self.states,
+                        &self.slots[slot],
+                        self.rates,
+                        now,
+                    );
+                    let deployments = &self.config.tiers[t.index()].deployments;
+                    let balancer = &mut self.balancers[t.index()];
+                    if let Some(d) = balancer.scan_pick(&ctx, deployments, &mut self.rng) {
+                        picked = Some((d, moved || position > 0));
+                        break 'passes;
+                    }
+                    continue;
+                }
                 scratch.clear();
                 self.candidates(&mut scratch, slot, t, pass, now);
                 if scratch.is_empty() {
@@ -115,7 +135,7 @@ impl Engine {
     ) {
         if pass == Pass::Fresh {
             match self.selections[tier.index()] {
-                Selection::Scan => {}
+                Selection::Scan | Selection::ScanPick => {}
                 Selection::Sample { draws, weighted } => {
                     self.sample(out, slot, tier, draws, weighted, now);
                 }

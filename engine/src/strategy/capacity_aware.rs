@@ -32,7 +32,25 @@ impl CapacityAware {
 
 impl Balancer for CapacityAware {
     fn selection(&self, _tier_size: usize) -> Selection {
-        super::ranked_selection(self.sampled)
+        if self.sampled {
+            super::ranked_selection(true)
+        } else {
+            Selection::ScanPick
+        }
+    }
+
+    fn scan_pick(
+        &mut self,
+        ctx: &PickContext<'_>,
+        deployments: &[DeploymentId],
+        rng: &mut Rng,
+    ) -> Option<DeploymentId> {
+        let usable = deployments
+            .iter()
+            .filter_map(|&d| ctx.usable_headroom(d).map(|h| (d, h)));
+        let chosen = roomiest(ctx, usable, rng)?;
+        self.incumbent = Some(chosen);
+        Some(chosen)
     }
 
     fn pick(
@@ -42,27 +60,40 @@ impl Balancer for CapacityAware {
         rng: &mut Rng,
     ) -> DeploymentId {
         let incumbent = super::incumbent(self.sampled, self.incumbent, ctx, candidates);
-        // One pass: keep the best headroom so far and a weighted reservoir over its ties.
-        let mut best = f64::NEG_INFINITY;
-        let mut tied_weight = 0.0;
-        let mut chosen = candidates[0];
-        for &c in candidates.iter().chain(&incumbent) {
-            let h = ctx.headroom(c);
-            let w = ctx.weight(c);
-            if h > best {
-                best = h;
-                tied_weight = w;
-                chosen = c;
-            } else if h == best && w > 0.0 {
-                tied_weight += w;
-                if rng.random::<f64>() * tied_weight < w {
-                    chosen = c;
-                }
-            }
-        }
+        let scored = candidates
+            .iter()
+            .chain(&incumbent)
+            .map(|&c| (c, ctx.headroom(c)));
+        let chosen = roomiest(ctx, scored, rng).unwrap_or(candidates[0]);
         self.incumbent = Some(chosen);
         chosen
     }
+}
+
+/// The candidate with the most headroom (`None` if there are none), ties broken by weighted
+/// random. One pass: keep the best headroom so far and a weighted reservoir over its ties.
+fn roomiest(
+    ctx: &PickContext<'_>,
+    scored: impl Iterator<Item = (DeploymentId, f64)>,
+    rng: &mut Rng,
+) -> Option<DeploymentId> {
+    let mut best = f64::NEG_INFINITY;
+    let mut tied_weight = 0.0;
+    let mut chosen = None;
+    for (c, h) in scored {
+        let w = ctx.weight(c);
+        if h > best {
+            best = h;
+            tied_weight = w;
+            chosen = Some(c);
+        } else if h == best && w > 0.0 {
+            tied_weight += w;
+            if rng.random::<f64>() * tied_weight < w {
+                chosen = Some(c);
+            }
+        }
+    }
+    chosen
 }
 
 #[cfg(test)]

@@ -133,6 +133,17 @@ impl<'a> PickContext<'a> {
         &self.states[id.index()]
     }
 
+    /// [`PickContext::headroom`] of `id` if [`PickContext::usable`], else `None`; cheaper than
+    /// asking both.
+    #[inline(always)]
+    pub(crate) fn usable_headroom(&self, id: DeploymentId) -> Option<f64> {
+        if self.tried.contains(&id) {
+            return None;
+        }
+        self.state(id)
+            .usable_headroom_at(self.now, self.now_secs, self.tokens as f64)
+    }
+
     /// Whether `id` could take this request now as a first try: not tried yet, not cooling
     /// down, headroom left, breaker closed. For candidates not gathered by a scan.
     pub(crate) fn usable(&self, id: DeploymentId) -> bool {
@@ -173,6 +184,20 @@ pub trait Balancer: Send {
         None
     }
 
+    /// For [`Selection::ScanPick`]: on a first try, picks among the usable deployments of the
+    /// tier (`deployments`, every one of them, usable or not), checking usability itself in
+    /// the same pass as its ranking, exactly as [`Balancer::pick`] would pick (with the same
+    /// random draws) among the usable ones. `None` when none is usable.
+    fn scan_pick(
+        &mut self,
+        ctx: &PickContext<'_>,
+        deployments: &[DeploymentId],
+        rng: &mut Rng,
+    ) -> Option<DeploymentId> {
+        let _ = (ctx, deployments, rng);
+        None
+    }
+
     /// Picks one of `candidates` (never empty, all usable now).
     fn pick(
         &mut self,
@@ -201,6 +226,9 @@ pub enum Selection {
     },
     /// The strategy names its own next candidate with [`Balancer::nominate`].
     Schedule,
+    /// Like [`Selection::Scan`], but on a first try the strategy checks every deployment of
+    /// the tier itself while ranking them, in one pass ([`Balancer::scan_pick`]).
+    ScanPick,
 }
 
 /// Tiers up to this size are scanned whole by the strategies that rank every candidate
