@@ -147,7 +147,8 @@ impl CostAware {
 
 impl Balancer for CostAware {
     fn selection(&self, _tier_size: usize) -> Selection {
-        super::ranked_selection(self.sampled)
+        // Its own scan measured slower than judging the engine's collected candidates.
+        super::ranked_selection(self.sampled, Selection::Scan)
     }
 
     fn pick(
