@@ -231,7 +231,8 @@ pub enum Selection {
     /// The strategy names its own next candidate with [`Balancer::nominate`].
     Schedule,
     /// Like [`Selection::Scan`], but on a first try the strategy checks every deployment of
-    /// the tier itself while ranking them, in one pass ([`Balancer::scan_pick`]).
+    /// the tier itself while ranking them, in one pass ([`Balancer::scan_pick`]). Only for
+    /// strategies that never decline a tier ([`Balancer::declines`] is not asked).
     ScanPick,
 }
 
