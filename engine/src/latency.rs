@@ -105,6 +105,12 @@ impl Ewma {
         Some(v * decay(idle * idle_rate))
     }
 
+    /// The estimate as of its last sample, not decayed by idle time since (what
+    /// [`Ewma::decayed_at`] gives at an idle rate of 0); `None` if never measured.
+    pub fn value(&self) -> Option<f64> {
+        self.value
+    }
+
     /// Whether any sample was recorded.
     pub fn is_measured(&self) -> bool {
         self.value.is_some()

@@ -37,6 +37,7 @@ pub mod cluster;
 pub mod config;
 mod engine;
 pub mod error;
+mod fastmath;
 pub mod health;
 mod ids;
 pub mod latency;

@@ -14,6 +14,8 @@
 
 use std::time::Duration;
 
+use crate::fastmath::{max, min};
+
 /// A refilling budget of units (requests or tokens) against an optional limit.
 ///
 /// In a fleet of replicas (see [`crate::cluster`]) the budget is this replica's *share*: it
@@ -93,9 +95,13 @@ impl Window {
         self.available_at_secs(now.as_secs_f64())
     }
 
+    #[inline(always)]
     fn available_at_secs(&self, now: f64) -> f64 {
         // Unlimited: an infinite level at rate 0 stays infinite.
-        (self.level + (now - self.updated).max(0.0) * self.rate).min(self.cap)
+        min(
+            self.level + max(now - self.updated, 0.0) * self.rate,
+            self.cap,
+        )
     }
 
     fn settle(&mut self, now: Duration) {
@@ -115,16 +121,34 @@ impl Window {
 
     /// [`Window::fits`] with `now` in seconds and `amount` as a float (the engine checks many
     /// windows at once).
+    #[inline(always)]
     pub fn fits_at_secs(&self, now: f64, amount: f64) -> bool {
         // A share smaller than one request still lets it through once full (the overdraft is
         // bounded by that request); more than the whole limit never fits.
-        let need = if amount <= self.limit_f {
-            amount.min(self.cap)
+        let need = if amount > self.cap && amount <= self.limit_f {
+            self.cap
         } else {
             amount
         };
         // A hair of tolerance so that the time `available_at` promised really fits.
         self.available_at_secs(now) >= need - 1e-6
+    }
+
+    /// [`Window::fits_at_secs`] and [`Window::headroom_after_secs`] at once, the budget
+    /// refilled only once.
+    #[inline(always)]
+    pub(crate) fn fit_and_headroom_at_secs(&self, now: f64, amount: f64) -> (bool, f64) {
+        let available = self.available_at_secs(now);
+        let need = if amount > self.cap && amount <= self.limit_f {
+            self.cap
+        } else {
+            amount
+        };
+        let headroom = match self.limit {
+            None => 1.0,
+            Some(_) => max((available - amount) * self.inv_limit, 0.0),
+        };
+        (available >= need - 1e-6, headroom)
     }
 
     /// Earliest time `amount` units fit, or `None` if never (more than the limit).
@@ -153,10 +177,11 @@ impl Window {
     }
 
     /// [`Window::headroom_after`] with `now` already in seconds.
+    #[inline(always)]
     pub fn headroom_after_secs(&self, now: f64, amount: f64) -> f64 {
         match self.limit {
             None => 1.0,
-            Some(_) => ((self.available_at_secs(now) - amount) * self.inv_limit).max(0.0),
+            Some(_) => max((self.available_at_secs(now) - amount) * self.inv_limit, 0.0),
         }
     }
 

@@ -3,6 +3,7 @@
 use std::time::Duration;
 
 use crate::config::Deployment;
+use crate::fastmath::min;
 use crate::health::{Breaker, DecayedRate};
 use crate::latency::Ewma;
 use crate::limits::Window;
@@ -112,6 +113,7 @@ impl DeploymentState {
 
     /// [`DeploymentState::check`] with `now` also in seconds and `tokens` as a float, converted
     /// once per decision rather than once per deployment.
+    #[inline(always)]
     pub(crate) fn check_at(
         &self,
         now: Duration,
@@ -137,6 +139,28 @@ impl DeploymentState {
         Ok(())
     }
 
+    /// The headroom after a request of `tokens` ([`DeploymentState::headroom_after_at`]) if
+    /// it may be sent at `now` ([`DeploymentState::check_at`] is `Ok`), else `None`: both
+    /// with each window refilled once.
+    #[inline(always)]
+    pub(crate) fn usable_headroom_at(
+        &self,
+        now: Duration,
+        now_secs: f64,
+        tokens: f64,
+    ) -> Option<f64> {
+        if now < self.cooldown_until || self.disabled {
+            return None;
+        }
+        let (rpm_fits, rpm) = self.rpm.fit_and_headroom_at_secs(now_secs, 1.0);
+        let (tpm_fits, tpm) = self.tpm.fit_and_headroom_at_secs(now_secs, tokens);
+        let (rpd_fits, rpd) = self.rpd.fit_and_headroom_at_secs(now_secs, 1.0);
+        if !(rpm_fits & tpm_fits & rpd_fits) || !self.breaker.allows(now) {
+            return None;
+        }
+        Some(min(min(rpm, tpm), rpd))
+    }
+
     /// Earliest time a request of `tokens` could be sent, or `None` if it never fits
     /// (more tokens than the limit) or depends on a probe still out.
     pub fn available_at(&self, now: Duration, tokens: u64) -> Option<Duration> {
@@ -157,10 +181,15 @@ impl DeploymentState {
 
     /// Smallest remaining fraction over all limits after charging a request of `tokens` at
     /// `now_secs` (1 = no limits).
+    #[inline(always)]
     pub(crate) fn headroom_after_at(&self, now_secs: f64, tokens: f64) -> f64 {
-        self.rpm
-            .headroom_after_secs(now_secs, 1.0)
-            .min(self.tpm.headroom_after_secs(now_secs, tokens))
-            .min(self.rpd.headroom_after_secs(now_secs, 1.0))
+        // Each fraction is a number (never NaN), so the one-instruction `min` is exact.
+        min(
+            min(
+                self.rpm.headroom_after_secs(now_secs, 1.0),
+                self.tpm.headroom_after_secs(now_secs, tokens),
+            ),
+            self.rpd.headroom_after_secs(now_secs, 1.0),
+        )
     }
 }

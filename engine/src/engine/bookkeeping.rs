@@ -19,6 +19,14 @@ impl Engine {
 
     pub(super) fn observe_headers(&mut self, d: DeploymentId, outcome: &Outcome, now: Duration) {
         let h = outcome.headers();
+        if h.limit_requests.is_none()
+            && h.remaining_requests.is_none()
+            && h.limit_tokens.is_none()
+            && h.remaining_tokens.is_none()
+        {
+            // Nothing to learn (a reset alone changes nothing): the common case, no headers.
+            return;
+        }
         let state = &mut self.states[d.index()];
         state.rpm.observe(
             now,

@@ -61,6 +61,26 @@ impl Engine {
             }
             for position in 0..self.chain_len(tier) {
                 let t = self.chain_at(tier, position);
+                if pass == Pass::Fresh
+                    && self.slots[slot].tried_len == 0
+                    && self.selections[t.index()] == Selection::ScanPick
+                {
+                    // The strategy checks and ranks the tier's deployments in one pass.
+                    let ctx = pick_context(
+                        &self.config,
+                        &self.states,
+                        &self.slots[slot],
+                        self.rates,
+                        now,
+                    );
+                    let deployments = &self.config.tiers[t.index()].deployments;
+                    let balancer = &mut self.balancers[t.index()];
+                    if let Some(d) = balancer.scan_pick(&ctx, deployments, &mut self.rng) {
+                        picked = Some((d, moved || position > 0));
+                        break 'passes;
+                    }
+                    continue;
+                }
                 scratch.clear();
                 self.candidates(&mut scratch, slot, t, pass, now);
                 if scratch.is_empty() {
@@ -115,7 +135,7 @@ impl Engine {
     ) {
         if pass == Pass::Fresh {
             match self.selections[tier.index()] {
-                Selection::Scan => {}
+                Selection::Scan | Selection::ScanPick => {}
                 Selection::Sample { draws, weighted } => {
                     self.sample(out, slot, tier, draws, weighted, now);
                 }
@@ -190,8 +210,21 @@ impl Engine {
         let s = &self.slots[slot];
         let tokens = s.request.estimated_tokens() as f64;
         let now_secs = now.as_secs_f64();
+        let deployments = &self.config.tier(tier).deployments;
+        if pass == Pass::Fresh && s.tried_len == 0 {
+            // A first try, the common case: every usable deployment is eligible.
+            for &d in deployments {
+                if self.states[d.index()]
+                    .check_at(now, now_secs, tokens)
+                    .is_ok()
+                {
+                    out.push(d);
+                }
+            }
+            return;
+        }
         let backoff_over = now >= s.backoff_until;
-        for &d in &self.config.tier(tier).deployments {
+        for &d in deployments {
             let tried = s.has_tried(d);
             let eligible = match pass {
                 Pass::Fresh => !tried,

@@ -32,7 +32,24 @@ impl CapacityAware {
 
 impl Balancer for CapacityAware {
     fn selection(&self, _tier_size: usize) -> Selection {
-        super::ranked_selection(self.sampled)
+        super::ranked_selection(self.sampled, Selection::ScanPick)
+    }
+
+    fn scan_pick(
+        &mut self,
+        ctx: &PickContext<'_>,
+        deployments: &[DeploymentId],
+        rng: &mut Rng,
+    ) -> Option<DeploymentId> {
+        let mut roomiest = Roomiest::default();
+        for &d in deployments {
+            if let Some(h) = ctx.usable_headroom(d) {
+                roomiest.offer(ctx, d, h, rng);
+            }
+        }
+        let chosen = roomiest.chosen?;
+        self.incumbent = Some(chosen);
+        Some(chosen)
     }
 
     fn pick(
@@ -42,26 +59,48 @@ impl Balancer for CapacityAware {
         rng: &mut Rng,
     ) -> DeploymentId {
         let incumbent = super::incumbent(self.sampled, self.incumbent, ctx, candidates);
-        // One pass: keep the best headroom so far and a weighted reservoir over its ties.
-        let mut best = f64::NEG_INFINITY;
-        let mut tied_weight = 0.0;
-        let mut chosen = candidates[0];
+        let mut roomiest = Roomiest::default();
         for &c in candidates.iter().chain(&incumbent) {
-            let h = ctx.headroom(c);
-            let w = ctx.weight(c);
-            if h > best {
-                best = h;
-                tied_weight = w;
-                chosen = c;
-            } else if h == best && w > 0.0 {
-                tied_weight += w;
-                if rng.random::<f64>() * tied_weight < w {
-                    chosen = c;
-                }
-            }
+            roomiest.offer(ctx, c, ctx.headroom(c), rng);
         }
+        let chosen = roomiest.chosen.unwrap_or(candidates[0]);
         self.incumbent = Some(chosen);
         chosen
+    }
+}
+
+/// The running choice of a pick: the best headroom so far and a weighted reservoir over its
+/// ties.
+struct Roomiest {
+    best: f64,
+    tied_weight: f64,
+    chosen: Option<DeploymentId>,
+}
+
+impl Default for Roomiest {
+    fn default() -> Roomiest {
+        Roomiest {
+            best: f64::NEG_INFINITY,
+            tied_weight: 0.0,
+            chosen: None,
+        }
+    }
+}
+
+impl Roomiest {
+    #[inline(always)]
+    fn offer(&mut self, ctx: &PickContext<'_>, c: DeploymentId, headroom: f64, rng: &mut Rng) {
+        let w = ctx.weight(c);
+        if headroom > self.best {
+            self.best = headroom;
+            self.tied_weight = w;
+            self.chosen = Some(c);
+        } else if headroom == self.best && w > 0.0 {
+            self.tied_weight += w;
+            if rng.random::<f64>() * self.tied_weight < w {
+                self.chosen = Some(c);
+            }
+        }
     }
 }
 

@@ -83,17 +83,29 @@ impl CostAware {
     fn judge(&self, ctx: &PickContext<'_>, c: DeploymentId) -> (bool, bool, f64) {
         let s = ctx.state(c);
         let default = ctx.balancing.default_latency.as_secs_f64();
-        let idle = ctx.fading_rate() / RECHECK_SLOWER;
         let probe = s.in_flight == 0;
-        let silence = s.silence(ctx.now).as_secs_f64();
+        // As measured (at least `floor`), in seconds; `None`: never measured. Fading by idle
+        // time (an exponential) is computed only for a re-check, which is rare.
+        let measured = |e: &Ewma, floor: f64| e.value().map(|v| v.max(floor));
+        if !self.objectives.any() {
+            // Every candidate meets no objectives; only the ranking speed is needed.
+            let speed = match measured(&s.peak_latency, 0.0) {
+                Some(v) => v,
+                None if probe => 0.0,
+                None => default,
+            };
+            return (true, true, speed);
+        }
+        let idle = ctx.fading_rate() / RECHECK_SLOWER;
+        // Silence only raises the TTFT estimate, used only with a TTFT objective.
+        let silence = match self.objectives.max_ttft {
+            Some(_) => s.silence(ctx.now).as_secs_f64(),
+            None => 0.0,
+        };
         let bar = match self.missed.get(c.index()) {
             Some(true) => REENTER_BELOW,
             _ => 1.0,
         };
-        // As measured (at least `floor`), in seconds; `None`: never measured. Fading by idle
-        // time (an exponential) is computed only for a re-check, which is rare.
-        let measured =
-            |e: &Ewma, floor: f64| e.decayed_at(ctx.now_secs(), 0.0).map(|v| v.max(floor));
         let standing = |e: &Ewma, floor: f64, objective: Option<Duration>| {
             let Some(o) = objective else {
                 return Standing::Meets;
@@ -135,7 +147,8 @@ impl CostAware {
 
 impl Balancer for CostAware {
     fn selection(&self, _tier_size: usize) -> Selection {
-        super::ranked_selection(self.sampled)
+        // Its own scan measured slower than judging the engine's collected candidates.
+        super::ranked_selection(self.sampled, Selection::Scan)
     }
 
     fn pick(

@@ -31,7 +31,24 @@ impl LeastLatency {
 
 impl Balancer for LeastLatency {
     fn selection(&self, _tier_size: usize) -> Selection {
-        super::ranked_selection(self.sampled)
+        super::ranked_selection(self.sampled, Selection::ScanPick)
+    }
+
+    fn scan_pick(
+        &mut self,
+        ctx: &PickContext<'_>,
+        deployments: &[DeploymentId],
+        _rng: &mut Rng,
+    ) -> Option<DeploymentId> {
+        let mut fastest = Fastest::new(ctx);
+        for &d in deployments {
+            if ctx.usable(d) {
+                fastest.offer(ctx, d);
+            }
+        }
+        let best = fastest.best()?;
+        self.incumbent = Some(best);
+        Some(best)
     }
 
     fn pick(
@@ -40,24 +57,53 @@ impl Balancer for LeastLatency {
         candidates: &[DeploymentId],
         _rng: &mut Rng,
     ) -> DeploymentId {
-        let default = ctx.balancing.default_latency.as_secs_f64();
         let incumbent = super::incumbent(self.sampled, self.incumbent, ctx, candidates);
-        let mut best = candidates[0];
-        let mut best_cost = f64::INFINITY;
+        let mut fastest = Fastest::new(ctx);
         for &c in candidates.iter().chain(&incumbent) {
-            let s = ctx.state(c);
-            let cost = match ctx.latency(c) {
-                Some(v) => v,
-                None if s.in_flight == 0 => 0.0,
-                None => default,
-            };
-            if cost < best_cost {
-                best_cost = cost;
-                best = c;
-            }
+            fastest.offer(ctx, c);
         }
+        let best = fastest.best().unwrap_or(candidates[0]);
         self.incumbent = Some(best);
         best
+    }
+}
+
+/// The running argmin of a pick: the candidate with the lowest latency estimate so far.
+struct Fastest {
+    default: f64,
+    first: Option<DeploymentId>,
+    best: Option<DeploymentId>,
+    best_cost: f64,
+}
+
+impl Fastest {
+    fn new(ctx: &PickContext<'_>) -> Fastest {
+        Fastest {
+            default: ctx.balancing.default_latency.as_secs_f64(),
+            first: None,
+            best: None,
+            best_cost: f64::INFINITY,
+        }
+    }
+
+    #[inline(always)]
+    fn offer(&mut self, ctx: &PickContext<'_>, c: DeploymentId) {
+        self.first = self.first.or(Some(c));
+        let cost = match ctx.latency(c) {
+            Some(v) => v,
+            None if ctx.state(c).in_flight == 0 => 0.0,
+            None => self.default,
+        };
+        if cost < self.best_cost {
+            self.best_cost = cost;
+            self.best = Some(c);
+        }
+    }
+
+    /// The fastest (the first of equals; the first if none is below infinity), `None` if
+    /// nothing was offered.
+    fn best(&self) -> Option<DeploymentId> {
+        self.best.or(self.first)
     }
 }
 

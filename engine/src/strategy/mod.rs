@@ -49,6 +49,8 @@ pub struct PickContext<'a> {
     pub tried: &'a [DeploymentId],
     /// `now` in seconds, converted once per decision rather than once per candidate.
     now_secs: f64,
+    /// `tokens` as a float, converted once per decision too.
+    tokens_f: f64,
     /// The estimators' decay rates, derived once per engine.
     rates: DecayRates,
 }
@@ -77,6 +79,7 @@ impl<'a> PickContext<'a> {
             health,
             tried,
             now_secs: now.as_secs_f64(),
+            tokens_f: tokens as f64,
             rates,
         }
     }
@@ -115,7 +118,7 @@ impl<'a> PickContext<'a> {
     /// Smallest remaining fraction of `id`'s limits after this request (1 = no limits).
     pub(crate) fn headroom(&self, id: DeploymentId) -> f64 {
         self.state(id)
-            .headroom_after_at(self.now_secs, self.tokens as f64)
+            .headroom_after_at(self.now_secs, self.tokens_f)
     }
 
     /// Recent error rate of `id`.
@@ -133,13 +136,25 @@ impl<'a> PickContext<'a> {
         &self.states[id.index()]
     }
 
+    /// [`PickContext::headroom`] of `id` if [`PickContext::usable`], else `None`; cheaper than
+    /// asking both.
+    #[inline(always)]
+    pub(crate) fn usable_headroom(&self, id: DeploymentId) -> Option<f64> {
+        if self.tried.contains(&id) {
+            return None;
+        }
+        self.state(id)
+            .usable_headroom_at(self.now, self.now_secs, self.tokens_f)
+    }
+
     /// Whether `id` could take this request now as a first try: not tried yet, not cooling
     /// down, headroom left, breaker closed. For candidates not gathered by a scan.
+    #[inline(always)]
     pub(crate) fn usable(&self, id: DeploymentId) -> bool {
         !self.tried.contains(&id)
             && self
                 .state(id)
-                .check_at(self.now, self.now_secs, self.tokens as f64)
+                .check_at(self.now, self.now_secs, self.tokens_f)
                 .is_ok()
     }
 }
@@ -173,6 +188,20 @@ pub trait Balancer: Send {
         None
     }
 
+    /// For [`Selection::ScanPick`]: on a first try, picks among the usable deployments of the
+    /// tier (`deployments`, every one of them, usable or not), checking usability itself in
+    /// the same pass as its ranking, exactly as [`Balancer::pick`] would pick (with the same
+    /// random draws) among the usable ones. `None` when none is usable.
+    fn scan_pick(
+        &mut self,
+        ctx: &PickContext<'_>,
+        deployments: &[DeploymentId],
+        rng: &mut Rng,
+    ) -> Option<DeploymentId> {
+        let _ = (ctx, deployments, rng);
+        None
+    }
+
     /// Picks one of `candidates` (never empty, all usable now).
     fn pick(
         &mut self,
@@ -201,6 +230,10 @@ pub enum Selection {
     },
     /// The strategy names its own next candidate with [`Balancer::nominate`].
     Schedule,
+    /// Like [`Selection::Scan`], but on a first try the strategy checks every deployment of
+    /// the tier itself while ranking them, in one pass ([`Balancer::scan_pick`]). Only for
+    /// strategies that never decline a tier ([`Balancer::declines`] is not asked).
+    ScanPick,
 }
 
 /// Tiers up to this size are scanned whole by the strategies that rank every candidate
@@ -228,16 +261,17 @@ fn sampled_above(threshold: usize, tier_size: usize, draws: usize, weighted: boo
 /// memory), so the pick settles on the best deployment instead of the best of a few.
 const RANKED_DRAWS: usize = 8;
 
-/// How `least-latency` and `capacity-aware` gather candidates: a scan, or on a tier larger than
-/// [`SCAN_UP_TO`], [`RANKED_DRAWS`] uniform draws.
-fn ranked_selection(sampled: bool) -> Selection {
+/// How `least-latency`, `capacity-aware` and `cost-aware` gather candidates: `scan` (the
+/// engine's, [`Selection::Scan`], or their own, [`Selection::ScanPick`]), or on a tier larger
+/// than [`SCAN_UP_TO`], [`RANKED_DRAWS`] uniform draws.
+fn ranked_selection(sampled: bool, scan: Selection) -> Selection {
     if sampled {
         Selection::Sample {
             draws: RANKED_DRAWS,
             weighted: false,
         }
     } else {
-        Selection::Scan
+        scan
     }
 }
 

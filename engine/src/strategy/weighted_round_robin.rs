@@ -44,7 +44,7 @@ const MAX_SKIPS: usize = 64;
 impl Balancer for WeightedRoundRobin {
     fn selection(&self, _tier_size: usize) -> Selection {
         match self.order {
-            Order::Smooth(_) => Selection::Scan,
+            Order::Smooth(_) => Selection::ScanPick,
             Order::Stride(_) => Selection::Schedule,
         }
     }
@@ -54,6 +54,24 @@ impl Balancer for WeightedRoundRobin {
             Order::Smooth(_) => None,
             Order::Stride(schedule) => schedule.peek_usable(MAX_SKIPS, |d| ctx.usable(d)),
         }
+    }
+
+    fn scan_pick(
+        &mut self,
+        ctx: &PickContext<'_>,
+        deployments: &[DeploymentId],
+        _rng: &mut Rng,
+    ) -> Option<DeploymentId> {
+        let Order::Smooth(current) = &mut self.order else {
+            return None;
+        };
+        let mut turn = Turn::default();
+        for &d in deployments {
+            if ctx.usable(d) {
+                turn.offer(current, d, ctx.weight(d));
+            }
+        }
+        turn.take(current)
     }
 
     fn pick(
@@ -66,21 +84,52 @@ impl Balancer for WeightedRoundRobin {
             Order::Smooth(current) => current,
             Order::Stride(schedule) => return schedule.take(candidates),
         };
-        let mut total = 0.0;
-        let mut best = candidates[0];
-        let mut best_score = f64::NEG_INFINITY;
+        let mut turn = Turn::default();
         for &c in candidates {
-            let w = ctx.weight(c);
-            total += w;
-            let score = &mut current[c.index()];
-            *score += w;
-            if *score > best_score {
-                best_score = *score;
-                best = c;
-            }
+            turn.offer(current, c, ctx.weight(c));
         }
-        current[best.index()] -= total;
-        best
+        turn.take(current).unwrap_or(candidates[0])
+    }
+}
+
+/// One turn of smooth weighted round robin, candidate by candidate: each one's running score
+/// grows by its weight, and the highest score so far (the first of equals) is the pick.
+struct Turn {
+    total: f64,
+    first: Option<DeploymentId>,
+    best: Option<DeploymentId>,
+    best_score: f64,
+}
+
+impl Default for Turn {
+    fn default() -> Turn {
+        Turn {
+            total: 0.0,
+            first: None,
+            best: None,
+            best_score: f64::NEG_INFINITY,
+        }
+    }
+}
+
+impl Turn {
+    #[inline(always)]
+    fn offer(&mut self, current: &mut [f64], c: DeploymentId, w: f64) {
+        self.first = self.first.or(Some(c));
+        self.total += w;
+        let score = &mut current[c.index()];
+        *score += w;
+        if *score > self.best_score {
+            self.best_score = *score;
+            self.best = Some(c);
+        }
+    }
+
+    /// The pick, its score lowered by the total weight offered; `None` if nothing was offered.
+    fn take(self, current: &mut [f64]) -> Option<DeploymentId> {
+        let best = self.best.or(self.first)?;
+        current[best.index()] -= self.total;
+        Some(best)
     }
 }
 
