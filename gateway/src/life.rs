@@ -19,6 +19,7 @@ pub(crate) struct Attempt {
     pub(crate) name: Arc<str>,
     pub(crate) number: u8,
     pub(crate) sent: Instant,
+    /// When it was sent, in engine time.
     pub(crate) sent_at: Duration,
 }
 
@@ -44,11 +45,13 @@ pub(crate) struct Life {
     pub(crate) client: Option<Arc<str>>,
     /// The attempt in flight, if any: recorded as `cancelled` if the client goes away.
     pub(crate) current: Option<Attempt>,
-    /// When the request arrived, since gateway start (for the trace).
+    /// When the request arrived, in engine time (for the trace).
     pub(crate) arrived: Duration,
 }
 
 impl Life {
+    /// Reports an attempt's outcome (what the provider said, in real time: `ttft`,
+    /// `retry-after`, rate-limit headers) in engine time and records its trace row.
     pub(crate) fn finish(
         &mut self,
         a: &Attempt,
@@ -57,6 +60,8 @@ impl Life {
         ttft: Option<Duration>,
     ) -> Step {
         let now = self.gw.now();
+        let outcome = &self.gw.clock.outcome(outcome);
+        let ttft = ttft.map(|t| self.gw.clock.engine(t));
         let step = {
             let mut engine = self.gw.lock();
             let step = engine.finish(self.id, outcome, now);
@@ -70,7 +75,7 @@ impl Life {
     }
 
     /// Reports the last attempt's outcome and ends the request whatever the engine would do
-    /// next (a started stream is never restarted elsewhere).
+    /// next (a started stream is never restarted elsewhere). Times as in [`Life::finish`].
     pub(crate) fn finish_final(
         &mut self,
         a: &Attempt,
@@ -79,6 +84,8 @@ impl Life {
         ttft: Option<Duration>,
     ) {
         let now = self.gw.now();
+        let outcome = &self.gw.clock.outcome(outcome);
+        let ttft = ttft.map(|t| self.gw.clock.engine(t));
         self.gw.lock().finish_final(self.id, outcome, now);
         self.live = false;
         self.current = None;
@@ -207,4 +214,39 @@ impl Drop for Life {
             debug!(request = self.number, "client went away: request cancelled");
         }
     }
+}
+
+/// A request its client's own tier, limits or budgets refused before the engine took it (the
+/// gateway's own 403/429, not a provider's): one `client_refused` row (attempt 1, no
+/// deployment, status 0, latency 0), so the trace holds every request and `fit` never takes the
+/// refusal for a provider's limit.
+pub(crate) fn client_refused(
+    gw: &Shared,
+    number: u64,
+    (model, tier): (Arc<str>, Arc<str>),
+    (input_tokens, output_tokens): (u32, u32),
+    stream: bool,
+    client: Arc<str>,
+) {
+    let Some(trace) = &gw.trace else { return };
+    let now = gw.now();
+    trace.record(Row {
+        sent: now,
+        request_id: number,
+        attempt: 1,
+        model,
+        tier,
+        deployment: Arc::from(""),
+        failure: Some(FailureKind::Client),
+        note: Some("client_refused"),
+        status: 0,
+        input_tokens,
+        output_tokens,
+        latency: Duration::ZERO,
+        ttft: None,
+        stream,
+        client: Some(client),
+        limits: engine::LimitHeaders::default(),
+        arrived: now,
+    });
 }

@@ -180,16 +180,32 @@ async fn run(
             (None, Some(session)) => engine.start_in_session(request, session, now),
             (None, None) => engine.start(request, now),
             // Client requests are not sticky yet (the client admission has no session variant).
-            (Some(name), _) => match crate::clients::start(&mut engine, name, request, now) {
-                Ok(step) => step,
-                Err(e) => return translate::error_response(&e, Shape::of_client(endpoint)),
-            },
+            (Some(name), _) => {
+                match crate::clients::start(&mut engine, name, request, (now, &gw.clock)) {
+                    Ok(step) => step,
+                    Err(e) => {
+                        let tier = engine.live().tier_names[tier.index()].clone();
+                        drop(engine);
+                        let model = Arc::from(parsed.model.as_str());
+                        let tokens = (parsed.input_tokens, parsed.output_tokens);
+                        crate::life::client_refused(
+                            gw,
+                            number,
+                            (model, tier),
+                            tokens,
+                            parsed.stream,
+                            name.clone(),
+                        );
+                        return translate::error_response(&e, Shape::of_client(endpoint));
+                    }
+                }
+            }
         };
         let live = engine.live().clone();
         let name = live.tier_names[tier.index()].clone();
         let deadline = engine
             .deadline(step.request())
-            .and_then(|at| gw.epoch.checked_add(at));
+            .map(|at| gw.clock.instant(at));
         (step, live, name, deadline)
     };
     let mut life = Life {
@@ -227,7 +243,7 @@ async fn run(
                     name: live.deployment_names[deployment.index()].clone(),
                     number: attempt,
                     sent,
-                    sent_at: sent.saturating_duration_since(gw.epoch),
+                    sent_at: gw.clock.since(sent),
                 };
                 life.current = Some(a.clone());
                 let plan = translate::plan(endpoint, up.api);
@@ -259,7 +275,9 @@ async fn run(
                 };
                 let req = up.request(upstream_endpoint, upstream_body, parsed.stream);
                 let client = &clients.get(&live, deployment);
-                match attempt_once(up, client, req, parsed.stream, sent, deadline).await {
+                match attempt_once(up, client, req, parsed.stream, (sent, deadline), &gw.clock)
+                    .await
+                {
                     AttemptResult::Expired => {
                         info!(request = number, deployment = %up.id, attempt, "the request's deadline passed during the attempt");
                         step = life.expire(Some(&a));
@@ -319,7 +337,7 @@ async fn run(
                     } => {
                         debug!(request = number, deployment = %up.id, attempt, "stream started");
                         life.first_byte();
-                        let deadline = later(a.sent, up.total_timeout);
+                        let deadline = later(a.sent, gw.clock.real(up.total_timeout));
                         let transcoder = match plan {
                             Plan::Translate { from, to } => {
                                 let usage = from == Shape::OpenAiChat
@@ -340,6 +358,7 @@ async fn run(
                             limits: headers::limit_headers(&parts.headers),
                             status: parts.status.as_u16(),
                             idle: up.first_byte_timeout.map(|t| {
+                                let t = gw.clock.real(t);
                                 (
                                     t,
                                     Box::pin(tokio::time::sleep_until(
@@ -421,7 +440,7 @@ async fn run(
             }
             Step::Wait { until, .. } => {
                 // The engine never hands out a wait past the request's deadline.
-                sleep_until(later(gw.epoch, until).into()).await;
+                sleep_until(gw.clock.instant(until).into()).await;
                 step = life.resume();
             }
             Step::Done { .. } => {
@@ -439,7 +458,7 @@ async fn run(
                 if attempts == 0 {
                     life.refused();
                 }
-                let e = failure_error(reason, attempts, gw.now());
+                let e = failure_error(reason, attempts, gw.now(), &gw.clock);
                 warn!(
                     request = number,
                     reason = reason.name(),
