@@ -154,7 +154,7 @@ impl DeploymentAcc {
             }
             Class::Cancelled => self.cancelled += 1,
             // Never reaches a deployment (TraceTally::add takes it).
-            Class::Refused => {}
+            Class::Refused | Class::ClientRefused => {}
             Class::RateLimited => self.rate_limited += 1,
             Class::Server => self.server += 1,
             Class::Timeout => {

@@ -18,6 +18,7 @@ mod estimate;
 mod goodness;
 pub mod latency;
 pub mod limits;
+mod mix;
 pub mod reader;
 pub mod stats;
 mod tally;
@@ -34,6 +35,7 @@ pub use config::GatewayConfig;
 pub use deployment::{LatencySource, MIN_SAMPLES};
 pub use goodness::{goodness_table, limits_table, rates_table, Goodness};
 pub use limits::{FittedLimits, LimitSource};
+pub use mix::MixEntry;
 pub use stats::LogNormalFit;
 pub use topology::TierFit;
 
@@ -205,8 +207,8 @@ pub struct Fit {
     pub tiers: Vec<TierFit>,
     /// Routes: requested model → tier.
     pub routes: Vec<(String, String)>,
-    /// Requested models and their shares.
-    pub mix: Vec<(String, f64)>,
+    /// Requested models (per client, when the trace names clients) and their shares.
+    pub mix: Vec<MixEntry>,
     /// Share of requests that streamed.
     pub stream_share: f64,
     /// The clients' `max_tokens`, when the failed attempts' recorded estimates show one.
@@ -227,9 +229,6 @@ const TOKEN_PERCENTILES: [f64; 34] = [
     70.0, 75.0, 80.0, 85.0, 90.0, 95.0, 96.0, 97.0, 98.0, 99.0, 99.5, 99.8, 99.9, 99.95, 99.99,
     99.995, 99.999, 100.0,
 ];
-
-/// Most models listed in the fitted mix.
-const MAX_MODELS: usize = 32;
 
 /// Reads the trace at `path` and fits it.
 pub fn fit_trace(path: &Path, options: &FitOptions) -> Result<Fit, FitError> {
@@ -318,14 +317,7 @@ pub fn fit_trace(path: &Path, options: &FitOptions) -> Result<Fit, FitError> {
         tally.requests as f64
     };
     let (tiers, routes) = topology::topology(&tally, &deployments);
-    let mut mix: Vec<(String, u64)> = tally.models.iter().map(|(m, n)| (m.clone(), *n)).collect();
-    mix.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
-    mix.truncate(MAX_MODELS);
-    let total: u64 = mix.iter().map(|m| m.1).sum();
-    let mix = mix
-        .into_iter()
-        .map(|(m, n)| (m, n as f64 / total.max(1) as f64))
-        .collect();
+    let mix = mix::fit_mix(&tally, config, &mut warnings);
     let stream_share = match tally.stream_known {
         (known, streamed) if known > 0 => streamed as f64 / known as f64,
         _ => {

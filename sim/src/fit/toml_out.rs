@@ -11,7 +11,7 @@ use super::Fit;
 use crate::scenario::limits;
 
 /// A TOML basic string.
-fn quote(s: &str) -> String {
+pub(super) fn quote(s: &str) -> String {
     let mut out = String::with_capacity(s.len() + 2);
     out.push('"');
     for c in s.chars() {
@@ -128,14 +128,9 @@ impl Fit {
         if self.stream_share < 1.0 {
             let _ = writeln!(w, "stream_share = {:.6}", self.stream_share.max(0.0));
         }
-        for (model, share) in &self.mix {
-            let _ = writeln!(
-                w,
-                "\n[[workload.mix]]\nmodel = {}\nshare = {share:.6}",
-                quote(model)
-            );
-        }
+        super::mix::write_mix(w, &self.mix);
         if self.config.is_none() {
+            super::mix::write_clients(w, &self.mix);
             self.write_gateway(w);
         }
         let _ = writeln!(w, "\n# ---- the world: fitted provider behaviour ----");
