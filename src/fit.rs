@@ -89,6 +89,17 @@ pub fn run(args: FitArgs) -> anyhow::Result<()> {
     for warning in &fit.warnings {
         println!("warning: {warning}");
     }
+    for o in &fit.outages {
+        println!(
+            "outage: {} {} from {:.1} s to {:.1} s ({} attempt(s) failed, {} succeeded)",
+            o.deployment,
+            o.mode.name(),
+            o.start.as_secs_f64(),
+            o.end.as_secs_f64(),
+            o.failures,
+            o.successes
+        );
+    }
     println!();
     print!("{}", rates_table(&fit));
     println!("\nrate limits:");

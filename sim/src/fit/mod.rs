@@ -16,6 +16,7 @@ pub mod config;
 mod deployment;
 mod estimate;
 mod goodness;
+pub mod incidents;
 pub mod latency;
 pub mod limits;
 mod mix;
@@ -221,6 +222,8 @@ pub struct Fit {
     pub deployments: Vec<DeploymentFit>,
     /// When attempts time out, from the deployment with the most timeouts.
     pub timeout_after: Option<Duration>,
+    /// Outages seen in the trace (written as `[[world.incident]]`).
+    pub outages: Vec<incidents::FittedOutage>,
 }
 
 /// Percentiles written for token distributions.
@@ -238,6 +241,11 @@ pub fn fit_trace(path: &Path, options: &FitOptions) -> Result<Fit, FitError> {
     let mut tally = TraceTally::default();
     while let Some(a) = reader.next_attempt()? {
         tally.add(&a);
+    }
+    let origin = tally.span.map_or(0, |s| s.0);
+    let mut outages: Vec<incidents::FittedOutage> = Vec::new();
+    for d in &mut tally.deployments {
+        outages.extend(incidents::detect(d, origin));
     }
     let insufficient = |message: &str| FitError::Insufficient {
         file: file.clone(),
@@ -318,6 +326,7 @@ pub fn fit_trace(path: &Path, options: &FitOptions) -> Result<Fit, FitError> {
     };
     let (tiers, routes) = topology::topology(&tally, &deployments);
     let mix = mix::fit_mix(&tally, config, &mut warnings);
+    outages.retain(|o| deployments.iter().any(|d| d.id == o.deployment));
     let stream_share = match tally.stream_known {
         (known, streamed) if known > 0 => streamed as f64 / known as f64,
         _ => {
@@ -360,6 +369,7 @@ pub fn fit_trace(path: &Path, options: &FitOptions) -> Result<Fit, FitError> {
         warnings,
         deployments,
         timeout_after,
+        outages,
     })
 }
 

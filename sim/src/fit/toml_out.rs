@@ -86,9 +86,11 @@ impl Fit {
              # successes (latency = ttft + tokens x per-token). error_rate and timeout_rate are per\n\
              # attempt that reached the provider (429s, connection errors and cancels excluded);\n\
              # timeout_rate counts only the timeouts the latency tail does not explain. True limits\n\
-             # come from recorded x-ratelimit-limit headers, else from the minutes with 429s. Not\n\
-             # fitted: provider concurrency (unbounded here), incidents, prices. Arrivals are\n\
-             # Poisson at the observed mean rate."
+             # come from recorded x-ratelimit-limit headers, else from the minutes with 429s.\n\
+             # Outages: stretches where a deployment's attempts failed far above its base rate\n\
+             # (their attempts left out of its rates). Not fitted: provider concurrency (unbounded\n\
+             # here), degradations, error spikes, limit cuts, prices. Arrivals are Poisson at the\n\
+             # observed mean rate."
         );
         for warning in &self.warnings {
             let _ = writeln!(w, "# warning: {warning}");
@@ -136,6 +138,21 @@ impl Fit {
         let _ = writeln!(w, "\n# ---- the world: fitted provider behaviour ----");
         for d in &self.deployments {
             write_provider(w, d);
+        }
+        for o in &self.outages {
+            let _ = writeln!(
+                w,
+                "\n# {} attempt(s) failed ({} succeeded) from {:.1} s to {:.1} s of the trace.\n\
+                 [[world.incident]]\nkind = \"outage\"\ntarget = {}\nmode = \"{}\"\nstart = {}\nend = {}",
+                o.failures,
+                o.successes,
+                o.start.as_secs_f64(),
+                o.end.as_secs_f64(),
+                quote(&o.deployment),
+                o.mode.name(),
+                duration(o.start.as_secs_f64()),
+                duration(o.end.as_secs_f64())
+            );
         }
         t
     }
