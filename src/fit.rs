@@ -60,10 +60,17 @@ pub fn run(args: FitArgs) -> anyhow::Result<()> {
         fit.arrival_rate,
         fit.deployments.len()
     );
-    if fit.refused > 0 {
+    let engine_refused = fit.refused.saturating_sub(fit.client_refused);
+    if engine_refused > 0 {
         println!(
-            "{} request(s) failed before any attempt (refused rows: no deployment had headroom)",
-            fit.refused
+            "{engine_refused} request(s) failed before any attempt (refused rows: no deployment had headroom)"
+        );
+    }
+    if fit.client_refused > 0 {
+        println!(
+            "{} request(s) refused by their client's own limits (client_refused rows: requests of \
+             their client, not provider 429s)",
+            fit.client_refused
         );
     }
     if fit.skipped > 0 {

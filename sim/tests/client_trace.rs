@@ -99,6 +99,7 @@ fn client_refusals_leave_rows_and_fit_a_mix_per_client() {
     assert_eq!(fit.requests, r.summary.requests);
     let refused: u64 = expected.values().sum();
     assert!(fit.refused >= refused, "{} < {refused}", fit.refused);
+    assert_eq!(fit.client_refused, refused);
     let fitted_429s: u64 = fit.deployments.iter().map(|d| d.rate_limited).sum();
     assert_eq!(fitted_429s, rate_limited);
     // The mix: one entry per client (one model), shares as the scenario's 2.5 : 1.5 : 12.

@@ -190,8 +190,10 @@ pub struct Fit {
     pub first_skipped: Vec<RowError>,
     /// Requests (first attempts and `refused` rows).
     pub requests: u64,
-    /// Requests failed before any attempt (`refused` rows).
+    /// Requests failed before any attempt (`refused` and `client_refused` rows).
     pub refused: u64,
+    /// Of those, the ones their client's own limits refused (`client_refused` rows).
+    pub client_refused: u64,
     /// Attempts.
     pub attempts: u64,
     /// Highest attempt number seen (the retry policy's `max_attempts`).
@@ -352,6 +354,7 @@ pub fn fit_trace(path: &Path, options: &FitOptions) -> Result<Fit, FitError> {
         first_skipped: reader.first_skipped.clone(),
         requests: tally.requests,
         refused: tally.refused,
+        client_refused: tally.client_refused.values().sum(),
         attempts: tally.attempts,
         max_attempt: config
             .and_then(|c| c.max_attempts)
