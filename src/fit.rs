@@ -60,10 +60,17 @@ pub fn run(args: FitArgs) -> anyhow::Result<()> {
         fit.arrival_rate,
         fit.deployments.len()
     );
-    if fit.refused > 0 {
+    let engine_refused = fit.refused.saturating_sub(fit.client_refused);
+    if engine_refused > 0 {
         println!(
-            "{} request(s) failed before any attempt (refused rows: no deployment had headroom)",
-            fit.refused
+            "{engine_refused} request(s) failed before any attempt (refused rows: no deployment had headroom)"
+        );
+    }
+    if fit.client_refused > 0 {
+        println!(
+            "{} request(s) refused by their client's own limits (client_refused rows: requests of \
+             their client, not provider 429s)",
+            fit.client_refused
         );
     }
     if fit.skipped > 0 {
@@ -88,6 +95,17 @@ pub fn run(args: FitArgs) -> anyhow::Result<()> {
     }
     for warning in &fit.warnings {
         println!("warning: {warning}");
+    }
+    for o in &fit.outages {
+        println!(
+            "outage: {} {} from {:.1} s to {:.1} s ({} attempt(s) failed, {} succeeded)",
+            o.deployment,
+            o.mode.name(),
+            o.start.as_secs_f64(),
+            o.end.as_secs_f64(),
+            o.failures,
+            o.successes
+        );
     }
     println!();
     print!("{}", rates_table(&fit));

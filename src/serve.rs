@@ -52,6 +52,24 @@ pub struct ServeArgs {
     /// SIGHUP reloads the config file either way.
     #[arg(long, value_name = "NAME")]
     pub admin_key_env: Option<String>,
+    /// Run N times faster than the config's modelled time, for a gateway in front of
+    /// `mock-provider --speed N`: every duration of the config (windows, cooldowns, backoff,
+    /// breaker, latency decay, waits, timeouts) is compressed N times, what providers say in
+    /// real time is converted, and the trace is written in modelled time. The same direction
+    /// as `mock-provider --speed` and `replay --speed`. From 0.001 to 10000.
+    #[arg(long, value_name = "N", default_value_t = 1.0, allow_negative_numbers = true,
+          value_parser = speed)]
+    pub speed: f64,
+}
+
+/// `--speed`: a number from 0.001 to 10000.
+fn speed(s: &str) -> Result<f64, String> {
+    match crate::args::positive(s) {
+        Ok(v) if gateway::clock::speed_ok(v) => Ok(v),
+        _ => Err(format!(
+            "{s:?} must be a number from 0.001 to 10000 (1 = real time)"
+        )),
+    }
 }
 
 /// `--listen`: HOST:PORT with a port that fits in 16 bits (`[::1]:8080` for IPv6).
@@ -97,6 +115,7 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
         header_read_timeout,
         max_connections: args.max_connections.map(|n| n as usize),
         admin_key_env: args.admin_key_env,
+        speed: args.speed,
     };
     gateway::run(opts)?;
     Ok(())
@@ -104,7 +123,7 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
 
 #[cfg(test)]
 mod tests {
-    use super::{parse_listen, seconds};
+    use super::{parse_listen, seconds, speed};
 
     #[test]
     fn listen_addresses() {
@@ -115,6 +134,16 @@ mod tests {
         assert!(e.contains("99999") && e.contains("0 to 65535"), "{e}");
         assert!(parse_listen("127.0.0.1").is_err());
         assert!(parse_listen(":80").is_err());
+    }
+
+    #[test]
+    fn speeds() {
+        assert_eq!(speed("10"), Ok(10.0));
+        assert_eq!(speed("0.001"), Ok(0.001));
+        for bad in ["0", "-2", "nan", "inf", "10001", "fast"] {
+            let e = speed(bad).unwrap_err();
+            assert!(e.contains("from 0.001 to 10000"), "{bad}: {e}");
+        }
     }
 
     #[test]

@@ -306,6 +306,8 @@ async fn simulator_and_gateway_agree_on_shares_and_success() {
         seed: SEED,
         shutdown_timeout: Duration::from_secs(2),
         trace_out: Some(trace_path.clone()),
+        // The mocks' speed: the gateway's config and its trace are in modelled time.
+        speed: 1.0 / TIME_SCALE,
         ..gateway::Settings::default()
     };
     let gw = gateway::Gateway::new(scenario.config.clone(), settings, |_| None)
@@ -507,7 +509,7 @@ async fn simulator_and_gateway_agree_on_shares_and_success() {
 }
 
 /// Fits the gateway's trace (`fit --config`) and prints, per deployment, the fitted time to
-/// first token and per-token time (in modelled time: real ÷ the time scale) against the
+/// first token and per-token time (the trace is in modelled time: `serve --speed`) against the
 /// scenario's truth; asserts both kinds of rows were seen and the fitted ttft p50 is within
 /// 0.7–1.4× the truth (the localhost overhead, scaled up with the time, is part of every
 /// modelled latency; measured figures in docs/replay.md).
@@ -531,7 +533,9 @@ fn fitted_against_truth(
         let mut v: Vec<f64> = (0..100_000).map(|_| d.sample(&mut rng)).collect();
         sim::fit::stats::sample_quantiles(&mut v)
     };
-    println!("fit of the gateway's trace (ms of modelled time: real / {TIME_SCALE})");
+    println!(
+        "fit of the gateway's trace (ms of modelled time: the gateway runs at the mocks' speed)"
+    );
     let mut checks = Vec::new();
     println!("deployment  streamed/whole  ttft p50 truth/fit  ttft p99 truth/fit  per-token p50 truth/fit  p99 truth/fit");
     for (i, id) in IDS.iter().enumerate() {
@@ -542,7 +546,7 @@ fn fitted_against_truth(
             .expect("fitted");
         let w = &scenario.world.deployments[i];
         let (t, p) = (truth(&w.ttft), truth(&w.per_token));
-        let scale = 1000.0 / TIME_SCALE;
+        let scale = 1000.0;
         let (ft, fp) = (d.ttft.quantiles(), d.per_token.quantiles());
         println!(
             "{id:<10}  {:>6}/{:<6}  {:>7.1} / {:<7.1}  {:>7.1} / {:<7.1}  {:>9.2} / {:<9.2}  {:>6.2} / {:<6.2}",

@@ -16,6 +16,7 @@ use tokio::time::timeout_at;
 use tracing::{debug, warn};
 
 use crate::body::Body;
+use crate::clock::Clock;
 use crate::headers;
 use crate::startup::{Startup, Verdict};
 use crate::upstream::{Upstream, UpstreamClient};
@@ -84,21 +85,22 @@ pub(crate) fn later(at: Instant, d: Duration) -> Instant {
         .unwrap_or_else(|| at + Duration::from_secs(365 * 86_400))
 }
 
-/// One attempt, bounded by the deployment's `total_timeout` and the request's deadline (one
-/// timer for the whole attempt; a second one only when `first_byte_timeout` is set).
+/// One attempt sent at `sent`, bounded by the deployment's `total_timeout` and the request's
+/// `deadline` (one timer for the whole attempt; a second one only when `first_byte_timeout` is
+/// set). The deployment's timeouts are modelled time, turned into real time by `clock`.
 pub(crate) async fn attempt_once(
     up: &Upstream,
     client: &UpstreamClient,
     req: http::Request<http_body_util::Full<Bytes>>,
     stream: bool,
-    sent: Instant,
-    deadline: Option<Instant>,
+    (sent, deadline): (Instant, Option<Instant>),
+    clock: &Clock,
 ) -> AttemptResult {
-    let total = later(sent, up.total_timeout);
+    let total = later(sent, clock.real(up.total_timeout));
     let limit = deadline.map_or(total, |d| d.min(total));
     let first_byte = up
         .first_byte_timeout
-        .map(|t| later(sent, t).min(limit))
+        .map(|t| later(sent, clock.real(t)).min(limit))
         .filter(|&t| t < limit);
     let mut head: Option<(u16, Duration)> = None;
     let attempt = attempt_inner(up, client, req, stream, sent, first_byte, &mut head);

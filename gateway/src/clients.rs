@@ -8,17 +8,19 @@ use engine::clients::ClientState;
 use engine::{ClientLimit, ClientRefusal, Request, Step};
 use http::StatusCode;
 
+use crate::clock::Clock;
 use crate::error::ApiError;
 use crate::metrics::escape;
 use crate::state::EngineGuard;
 
-/// Starts a client's request, or says why the client may not send it now.
+/// Starts a client's request at engine time `now`, or says why the client may not send it now
+/// (a `retry-after` in real seconds, converted by `clock`).
 pub(crate) fn start(
     engine: &mut EngineGuard<'_>,
     name: &str,
     request: Request,
     session: Option<u64>,
-    now: Duration,
+    (now, clock): (Duration, &Clock),
 ) -> Result<Step, ApiError> {
     let Some(client) = engine.config().client_by_name(name) else {
         // Removed by a reload between authentication and now.
@@ -34,10 +36,15 @@ pub(crate) fn start(
         Some(session) => engine.start_for_in_session(client, request, session, now),
         None => engine.start_for(client, request, now),
     }
-    .map_err(|refusal| refused(name, &tier, refusal, now))
+    .map_err(|refusal| refused(name, &tier, refusal, (now, clock)))
 }
 
-fn refused(name: &str, tier: &str, refusal: ClientRefusal, now: Duration) -> ApiError {
+fn refused(
+    name: &str,
+    tier: &str,
+    refusal: ClientRefusal,
+    (now, clock): (Duration, &Clock),
+) -> ApiError {
     match refusal {
         ClientRefusal::TierNotAllowed => ApiError::new(
             StatusCode::FORBIDDEN,
@@ -64,8 +71,7 @@ fn refused(name: &str, tier: &str, refusal: ClientRefusal, now: Duration) -> Api
                     limit.name()
                 ),
             );
-            e.retry_after =
-                retry_at.map(|t| (t.saturating_sub(now).as_secs_f64().ceil() as u64).max(1));
+            e.retry_after = retry_at.map(|t| clock.retry_after_secs(t, now));
             e
         }
     }

@@ -104,6 +104,11 @@ pub enum GatewayError {
         /// The I/O error.
         cause: std::io::Error,
     },
+    /// The speed is out of range.
+    #[error(
+        "speed {0} is not a number from 0.001 to 10000 (1 = real time, 10 = ten times faster)"
+    )]
+    Speed(f64),
     /// Any other I/O failure (runtime start, accept loop).
     #[error(transparent)]
     Io(#[from] std::io::Error),

@@ -6,10 +6,17 @@ use std::time::Duration;
 use engine::{FailReason, FailureKind};
 use http::StatusCode;
 
+use crate::clock::Clock;
 use crate::error::ApiError;
 
-/// The client's answer when the engine gives up.
-pub(crate) fn failure_error(reason: FailReason, attempts: u8, now: Duration) -> ApiError {
+/// The client's answer when the engine gives up at engine time `now` (a `retry-after` is said in
+/// real seconds, converted by `clock`).
+pub(crate) fn failure_error(
+    reason: FailReason,
+    attempts: u8,
+    now: Duration,
+    clock: &Clock,
+) -> ApiError {
     let by_kind = |kind: FailureKind, how: &str| {
         let (status, kind_name, code, what) = match kind {
             FailureKind::RateLimited => (
@@ -84,8 +91,7 @@ pub(crate) fn failure_error(reason: FailReason, attempts: u8, now: Duration) -> 
                     "no deployment for this model has capacity within the wait budget (after {attempts} attempt(s))"
                 ),
             );
-            e.retry_after =
-                earliest.map(|t| (t.saturating_sub(now).as_secs_f64().ceil() as u64).max(1));
+            e.retry_after = earliest.map(|t| clock.retry_after_secs(t, now));
             e
         }
     }
@@ -98,12 +104,14 @@ mod tests {
     #[test]
     fn failure_errors_map_to_statuses() {
         let now = Duration::from_secs(10);
+        let clock = Clock::start(1.0);
         let e = failure_error(
             FailReason::AttemptsExhausted {
                 last: FailureKind::RateLimited,
             },
             3,
             now,
+            &clock,
         );
         assert_eq!(e.status, StatusCode::TOO_MANY_REQUESTS);
         let e = failure_error(
@@ -112,25 +120,37 @@ mod tests {
             },
             0,
             now,
+            &clock,
         );
         assert_eq!(
             (e.status, e.retry_after),
             (StatusCode::SERVICE_UNAVAILABLE, Some(3))
         );
+        // At a tenth of real speed the 2.5 modelled seconds last 25 real ones.
+        let slow = failure_error(
+            FailReason::NoCapacity {
+                earliest: Some(Duration::from_millis(12_500)),
+            },
+            0,
+            now,
+            &Clock::start(0.1),
+        );
+        assert_eq!(slow.retry_after, Some(25));
         let e = failure_error(
             FailReason::AttemptsExhausted {
                 last: FailureKind::Timeout,
             },
             2,
             now,
+            &clock,
         );
         assert_eq!(e.status, StatusCode::GATEWAY_TIMEOUT);
-        let e = failure_error(FailReason::Deadline, 2, now);
+        let e = failure_error(FailReason::Deadline, 2, now, &clock);
         assert_eq!(
             (e.status, e.code),
             (StatusCode::GATEWAY_TIMEOUT, "deadline_exceeded")
         );
-        let e = failure_error(FailReason::AllDisabled, 2, now);
+        let e = failure_error(FailReason::AllDisabled, 2, now, &clock);
         assert_eq!(
             (e.status, e.code),
             (StatusCode::BAD_GATEWAY, "upstream_auth_failed")

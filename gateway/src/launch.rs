@@ -62,7 +62,7 @@ impl Sender<'_> {
             name: live.deployment_names[d.index()].clone(),
             number,
             sent,
-            sent_at: sent.saturating_duration_since(self.gw.epoch),
+            sent_at: self.gw.clock.since(sent),
         };
         let unsendable = |a: Attempt, why: String| Unsendable {
             a,
@@ -100,9 +100,10 @@ impl Sender<'_> {
         let req = up.request(endpoint, body, self.parsed.stream);
         let client = self.clients.get(live, d);
         let (owned, stream, deadline) = (live.clone(), self.parsed.stream, self.deadline);
+        let gw = self.gw.clone();
         let answer = Box::pin(async move {
             let up = &owned.upstreams[d.index()];
-            attempt_once(up, &client, req, stream, sent, deadline).await
+            attempt_once(up, &client, req, stream, (sent, deadline), &gw.clock).await
         });
         Ok(Launched {
             a,

@@ -20,6 +20,7 @@ mod admin;
 mod attempt;
 mod body;
 mod clients;
+pub mod clock;
 mod cluster;
 pub mod error;
 mod failure;
@@ -95,6 +96,8 @@ pub struct ServeOptions {
     /// Name of the environment variable holding the admin key (`/admin/*`); `None` = the
     /// admin endpoints are off (404).
     pub admin_key_env: Option<String>,
+    /// Run N times faster than the config's modelled time ([`Settings::speed`]).
+    pub speed: f64,
 }
 
 impl ServeOptions {
@@ -114,6 +117,7 @@ impl ServeOptions {
             header_read_timeout: DEFAULT_HEADER_READ_TIMEOUT,
             max_connections: None,
             admin_key_env: None,
+            speed: 1.0,
         }
     }
 }
@@ -233,6 +237,7 @@ pub fn run(opts: ServeOptions) -> Result<(), GatewayError> {
             Some(name) => Some(admin_key_from_env(name)?),
             None => None,
         },
+        speed: opts.speed,
     };
     let gateway = Gateway::from_env(config, settings)?;
     let workers = opts

@@ -19,6 +19,7 @@ pub(crate) struct Attempt {
     pub(crate) name: Arc<str>,
     pub(crate) number: u8,
     pub(crate) sent: Instant,
+    /// When it was sent, in engine time.
     pub(crate) sent_at: Duration,
 }
 
@@ -46,13 +47,15 @@ pub(crate) struct Life {
     pub(crate) current: Option<Attempt>,
     /// A hedge in flight beside it, likewise.
     pub(crate) hedge: Option<Attempt>,
-    /// When the request arrived, since gateway start (for the trace).
+    /// When the request arrived, in engine time (for the trace).
     pub(crate) arrived: Duration,
     /// Input tokens the successful attempt read from the provider's prompt cache (trace).
     pub(crate) cached: u32,
 }
 
 impl Life {
+    /// Reports an attempt's outcome (what the provider said, in real time: `ttft`,
+    /// `retry-after`, rate-limit headers) in engine time and records its trace row.
     pub(crate) fn finish(
         &mut self,
         a: &Attempt,
@@ -61,6 +64,8 @@ impl Life {
         ttft: Option<Duration>,
     ) -> Step {
         let now = self.gw.now();
+        let outcome = &self.gw.clock.outcome(outcome);
+        let ttft = ttft.map(|t| self.gw.clock.engine(t));
         let step = {
             let mut engine = self.gw.lock();
             let step = engine.finish(self.id, outcome, now);
@@ -74,7 +79,7 @@ impl Life {
     }
 
     /// Reports the last attempt's outcome and ends the request whatever the engine would do
-    /// next (a started stream is never restarted elsewhere).
+    /// next (a started stream is never restarted elsewhere). Times as in [`Life::finish`].
     pub(crate) fn finish_final(
         &mut self,
         a: &Attempt,
@@ -83,6 +88,8 @@ impl Life {
         ttft: Option<Duration>,
     ) {
         let now = self.gw.now();
+        let outcome = &self.gw.clock.outcome(outcome);
+        let ttft = ttft.map(|t| self.gw.clock.engine(t));
         self.gw.lock().finish_final(self.id, outcome, now);
         self.live = false;
         self.current = None;
@@ -108,7 +115,7 @@ impl Life {
     /// When the attempt in flight is to be hedged, if its tier hedges and it may.
     pub(crate) fn hedge_at(&self) -> Option<Instant> {
         let at = self.gw.lock().hedge_at(self.id)?;
-        Some(crate::attempt::later(self.gw.epoch, at))
+        Some(self.gw.clock.instant(at))
     }
 
     /// Asks the engine for a hedge now: the deployment (an id of the returned config) and the
@@ -138,7 +145,7 @@ impl Life {
 
     /// Reports attempt `a`, which failed while the other attempt of the request is still out;
     /// the engine's next step, if the request's fate no longer waits for the other (`None`:
-    /// it does).
+    /// it does). Times as in [`Life::finish`].
     pub(crate) fn finish_alongside(
         &mut self,
         a: &Attempt,
@@ -147,6 +154,8 @@ impl Life {
         ttft: Option<Duration>,
     ) -> Option<Step> {
         let now = self.gw.now();
+        let outcome = &self.gw.clock.outcome(outcome);
+        let ttft = ttft.map(|t| self.gw.clock.engine(t));
         let step = {
             let mut engine = self.gw.lock();
             let hedged = engine.finish_of(self.id, a.number, outcome, now);
@@ -289,4 +298,40 @@ impl Drop for Life {
             debug!(request = self.number, "client went away: request cancelled");
         }
     }
+}
+
+/// A request its client's own tier, limits or budgets refused before the engine took it (the
+/// gateway's own 403/429, not a provider's): one `client_refused` row (attempt 1, no
+/// deployment, status 0, latency 0), so the trace holds every request and `fit` never takes the
+/// refusal for a provider's limit.
+pub(crate) fn client_refused(
+    gw: &Shared,
+    number: u64,
+    (model, tier): (Arc<str>, Arc<str>),
+    (input_tokens, output_tokens): (u32, u32),
+    stream: bool,
+    client: Arc<str>,
+) {
+    let Some(trace) = &gw.trace else { return };
+    let now = gw.now();
+    trace.record(Row {
+        sent: now,
+        request_id: number,
+        attempt: 1,
+        model,
+        tier,
+        deployment: Arc::from(""),
+        failure: Some(FailureKind::Client),
+        note: Some("client_refused"),
+        status: 0,
+        input_tokens,
+        output_tokens,
+        latency: Duration::ZERO,
+        ttft: None,
+        stream,
+        client: Some(client),
+        limits: engine::LimitHeaders::default(),
+        arrived: now,
+        cached_tokens: 0,
+    });
 }

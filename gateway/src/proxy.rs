@@ -180,9 +180,23 @@ async fn run(
             (None, Some(session)) => engine.start_in_session(request, session, now),
             (None, None) => engine.start(request, now),
             (Some(name), session) => {
-                match crate::clients::start(&mut engine, name, request, session, now) {
+                match crate::clients::start(&mut engine, name, request, session, (now, &gw.clock)) {
                     Ok(step) => step,
-                    Err(e) => return translate::error_response(&e, Shape::of_client(endpoint)),
+                    Err(e) => {
+                        let tier = engine.live().tier_names[tier.index()].clone();
+                        drop(engine);
+                        let model = Arc::from(parsed.model.as_str());
+                        let tokens = (parsed.input_tokens, parsed.output_tokens);
+                        crate::life::client_refused(
+                            gw,
+                            number,
+                            (model, tier),
+                            tokens,
+                            parsed.stream,
+                            name.clone(),
+                        );
+                        return translate::error_response(&e, Shape::of_client(endpoint));
+                    }
                 }
             }
         };
@@ -190,7 +204,7 @@ async fn run(
         let name = live.tier_names[tier.index()].clone();
         let deadline = engine
             .deadline(step.request())
-            .and_then(|at| gw.epoch.checked_add(at));
+            .map(|at| gw.clock.instant(at));
         (step, live, name, deadline)
     };
     let mut life = Life {
@@ -324,7 +338,7 @@ async fn run(
                     } => {
                         debug!(request = number, deployment = %up.id, attempt, "stream started");
                         life.first_byte();
-                        let deadline = later(a.sent, up.total_timeout);
+                        let deadline = later(a.sent, gw.clock.real(up.total_timeout));
                         let transcoder = match plan {
                             Plan::Translate { from, to } => {
                                 let usage = from == Shape::OpenAiChat
@@ -345,6 +359,7 @@ async fn run(
                             limits: headers::limit_headers(&parts.headers),
                             status: parts.status.as_u16(),
                             idle: up.first_byte_timeout.map(|t| {
+                                let t = gw.clock.real(t);
                                 (
                                     t,
                                     Box::pin(tokio::time::sleep_until(
@@ -426,7 +441,7 @@ async fn run(
             }
             Step::Wait { until, .. } => {
                 // The engine never hands out a wait past the request's deadline.
-                sleep_until(later(gw.epoch, until).into()).await;
+                sleep_until(gw.clock.instant(until).into()).await;
                 step = life.resume();
             }
             Step::Done { .. } => {
@@ -444,7 +459,7 @@ async fn run(
                 if attempts == 0 {
                     life.refused();
                 }
-                let e = failure_error(reason, attempts, gw.now());
+                let e = failure_error(reason, attempts, gw.now(), &gw.clock);
                 warn!(
                     request = number,
                     reason = reason.name(),

@@ -5,11 +5,12 @@ use std::ops::{Deref, DerefMut};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use engine::{Config, Engine};
 use subtle::ConstantTimeEq;
 
+use crate::clock::Clock;
 use crate::error::GatewayError;
 use crate::live::{Live, WorkerClients};
 use crate::trace::TraceSink;
@@ -52,6 +53,10 @@ pub struct Settings {
     /// Key of the admin endpoints (`/admin/*`, `Authorization: Bearer …`); `None`: they
     /// answer 404, as if they did not exist.
     pub admin_key: Option<String>,
+    /// Run N times faster than the config's modelled time (`serve --speed N`): engine time is
+    /// real time × N, and every duration of the config is compressed at once (see
+    /// `docs/gateway.md`, "Speeding a run up"). 1 = real time; from 0.001 to 10,000.
+    pub speed: f64,
 }
 
 impl std::fmt::Debug for Settings {
@@ -70,6 +75,7 @@ impl std::fmt::Debug for Settings {
             .field("max_connections", &self.max_connections)
             .field("config_path", &self.config_path)
             .field("admin_key", &self.admin_key.as_ref().map(|_| "<redacted>"))
+            .field("speed", &self.speed)
             .finish()
     }
 }
@@ -87,6 +93,7 @@ impl Default for Settings {
             max_connections: DEFAULT_MAX_CONNECTIONS,
             config_path: None,
             admin_key: None,
+            speed: 1.0,
         }
     }
 }
@@ -175,7 +182,8 @@ pub(crate) type EnvLookup = dyn Fn(&str) -> Option<String> + Send + Sync;
 
 pub(crate) struct Shared {
     pub engine: Mutex<Core>,
-    pub epoch: Instant,
+    /// Engine time (real time since start × the speed) and its conversions.
+    pub clock: Clock,
     pub keys: Vec<Vec<u8>>,
     pub admin_key: Option<Vec<u8>>,
     pub reloads: ReloadCounters,
@@ -202,6 +210,10 @@ impl Gateway {
         settings: Settings,
         env: impl Fn(&str) -> Option<String> + Send + Sync + 'static,
     ) -> Result<Gateway, GatewayError> {
+        let speed = settings.speed;
+        if !crate::clock::speed_ok(speed) {
+            return Err(GatewayError::Speed(speed));
+        }
         let live = Live::build(config.clone(), &env, None, 0)
             .map_err(|mut errors| errors.swap_remove(0))?;
         let trace = match &settings.trace_out {
@@ -241,7 +253,7 @@ impl Gateway {
                     engine,
                     live: Arc::new(live),
                 }),
-                epoch: Instant::now(),
+                clock: Clock::start(speed),
                 keys,
                 admin_key,
                 reloads: ReloadCounters::default(),
@@ -281,7 +293,7 @@ impl Gateway {
         &self.inner.settings
     }
 
-    /// Time since the gateway started (the engine's clock).
+    /// The engine's clock: time since the gateway started × the speed.
     pub fn now(&self) -> Duration {
         self.inner.now()
     }
@@ -322,7 +334,7 @@ impl Shared {
     }
 
     pub fn now(&self) -> Duration {
-        self.epoch.elapsed()
+        self.clock.now()
     }
 
     pub fn lock(&self) -> EngineGuard<'_> {

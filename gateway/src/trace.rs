@@ -6,8 +6,10 @@
 //! `remaining_requests,remaining_tokens,arrived_ms,cached_tokens` (the simulator's `sim::trace::HEADER`). `timestamp_ms` is when the attempt was sent, in ms since
 //! the gateway started; `outcome` is `ok`, a failure kind (`rate_limited`, `server_error`,
 //! `timeout`, `connection`, `client_error`), `cancelled` (the client went away with the
-//! attempt in flight: a censored latency) or `refused` (the request failed before any attempt,
-//! e.g. no deployment had headroom: attempt 1, empty deployment, latency 0); `status` is the HTTP status or 0; tokens are the
+//! attempt in flight: a censored latency), `refused` (the request failed before any attempt,
+//! e.g. no deployment had headroom: attempt 1, empty deployment, latency 0) or `client_refused`
+//! (the same, refused by its `[[client]]`'s own tier, limits or budgets: the gateway's own
+//! 403/429, never a provider's); `status` is the provider's HTTP status or 0; tokens are the
 //! provider's usage on success and the gateway's estimate otherwise; `ttft_ms` is empty when no
 //! first byte arrived, and for a non-streamed answer (`stream` = `false`) it is the whole answer's
 //! arrival; `client` is the client key's name (empty without one); the last four columns are
@@ -16,6 +18,10 @@
 //! `cached_tokens` the input tokens a success read from the provider's prompt cache, as its
 //! usage said (OpenAI `prompt_tokens_details.cached_tokens`, Anthropic
 //! `cache_read_input_tokens`; 0 when it said nothing and for failures).
+//!
+//! Every time is engine time: with `serve --speed N` the trace is in the modelled world's
+//! milliseconds (real × N) and limits per modelled minute, so `fit` on it gives the modelled
+//! world directly.
 
 use std::fs::File;
 use std::io::{self, BufWriter, Write};
@@ -50,8 +56,9 @@ pub struct Row {
     pub deployment: Arc<str>,
     /// `None` for success.
     pub failure: Option<FailureKind>,
-    /// Replaces the outcome: `cancelled` (the client went away with the attempt in flight) or
-    /// `refused` (the engine failed the request before any attempt; no deployment).
+    /// Replaces the outcome: `cancelled` (the client went away with the attempt in flight),
+    /// `refused` (the engine failed the request before any attempt; no deployment) or
+    /// `client_refused` (its client's own limits refused it; no deployment).
     pub note: Option<&'static str>,
     /// HTTP status, 0 when none.
     pub status: u16,

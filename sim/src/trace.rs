@@ -8,8 +8,10 @@
 //! `timestamp_ms` is when the attempt was sent, from the start of the recording; `outcome` is
 //! `ok`, a failure kind (`rate_limited`, `server_error`, `timeout`, `connection`,
 //! `client_error`, `context_length`) or `cancelled` (the client gave up with the attempt in
-//! flight: a censored latency) or `refused` (the request failed before any attempt: attempt 1,
-//! empty deployment, latency 0); `status` is the HTTP status or 0 when there was none.
+//! flight: a censored latency), `refused` (the request failed before any attempt: attempt 1,
+//! empty deployment, latency 0) or `client_refused` (the same, refused by its `[[client]]`'s own
+//! tier, limits or budgets — not a provider's 429); `status` is the provider's HTTP status or 0
+//! when there was none.
 //! `ttft_ms` is when the head of the answer arrived: the first token of a streamed answer, the
 //! whole answer of a non-streamed one (`stream` = `false`). `client` is the client key's name
 //! (empty without one); the next four columns are the provider's `x-ratelimit-limit-*` and
@@ -196,6 +198,22 @@ impl TraceRow {
         let mut row = TraceRow::cancelled(request_id, 1, now, now, model, tier, "", tokens, stream);
         row.latency_ms = 0.0;
         row.outcome = "refused".to_owned();
+        row
+    }
+
+    /// The row of a request its `[[client]]`'s own tier, limits or budgets refused at `now`
+    /// (outcome `client_refused`, otherwise as [`TraceRow::refused`]): the gateway's own
+    /// refusal, never a provider's 429.
+    pub fn client_refused(
+        request_id: u64,
+        now: Duration,
+        model: &str,
+        tier: &str,
+        tokens: (u32, u32),
+        stream: bool,
+    ) -> TraceRow {
+        let mut row = TraceRow::refused(request_id, now, model, tier, tokens, stream);
+        row.outcome = "client_refused".to_owned();
         row
     }
 }

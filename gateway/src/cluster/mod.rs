@@ -59,13 +59,15 @@ pub(crate) fn default_replica_name() -> String {
     format!("{host}-{}", std::process::id())
 }
 
-/// Unix time when a clock started `elapsed` ago read zero.
-pub(crate) fn clock_now(elapsed: Duration) -> Clock {
+/// The fleet's time when the engine's clock, reading `now`, read zero: Unix time × the speed
+/// (`serve --speed`), so that replicas running at the same speed agree on it whenever each
+/// started.
+pub(crate) fn clock_now(now: Duration, clock: &crate::clock::Clock) -> Clock {
     let unix = SystemTime::now()
         .duration_since(SystemTime::UNIX_EPOCH)
         .unwrap_or_default();
     Clock {
-        epoch_unix: unix.saturating_sub(elapsed),
+        epoch_unix: clock.engine(unix).saturating_sub(now),
     }
 }
 
@@ -80,8 +82,13 @@ pub(crate) async fn run(gw: Arc<crate::state::Shared>, cluster: Cluster) {
     let name = cluster.replica.clone().unwrap_or_else(default_replica_name);
     let status = &gw.cluster_status;
     status.replicas.store(cluster.replicas, Ordering::Relaxed);
+    // The interval is modelled time (`serve --speed`); the timer runs on the real clock.
+    let interval = gw
+        .clock
+        .real(cluster.sync_interval)
+        .max(Duration::from_millis(1));
     // An exchange may take at most one interval, and never less than 50 ms to connect.
-    let timeout = cluster.sync_interval.max(Duration::from_millis(50));
+    let timeout = interval.max(Duration::from_millis(50));
     let mut store = match Store::new(&cluster.redis_url, timeout) {
         Ok(s) => s,
         Err(e) => {
@@ -89,19 +96,19 @@ pub(crate) async fn run(gw: Arc<crate::state::Shared>, cluster: Cluster) {
             return;
         }
     };
-    let ttl = record_ttl(cluster.sync_interval);
+    let ttl = record_ttl(interval);
     // This run of the replica: its start time and process id, so a restart under the same
     // name is not taken for the old run's use going backwards.
     let incarnation =
-        clock_now(gw.now()).epoch_unix.as_nanos() as u64 ^ u64::from(std::process::id());
+        clock_now(gw.now(), &gw.clock).epoch_unix.as_nanos() as u64 ^ u64::from(std::process::id());
     let mut replica = Replica::new(name.clone(), incarnation, cluster.replicas);
-    let mut ticker = tokio::time::interval(cluster.sync_interval);
+    let mut ticker = tokio::time::interval(interval);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut was_connected: Option<bool> = None;
     info!(replica = %name, interval_ms = cluster.sync_interval.as_millis() as u64, "cluster: joining the fleet");
     loop {
         ticker.tick().await;
-        let clock = clock_now(gw.now());
+        let clock = clock_now(gw.now(), &gw.clock);
         let record = {
             let mut engine = gw.lock();
             let now = gw.now();

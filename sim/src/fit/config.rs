@@ -21,6 +21,8 @@ pub struct GatewayConfig {
     pub max_attempts: Option<u32>,
     /// Tier names, in order.
     pub tiers: Vec<String>,
+    /// `[[client]]` names, in order.
+    pub clients: Vec<String>,
 }
 
 /// One `[[deployment]]` of the config.
@@ -80,6 +82,10 @@ impl GatewayConfig {
             .iter()
             .filter_map(|t| str_of(t, "name"))
             .collect();
+        let clients = tables("client")
+            .iter()
+            .filter_map(|c| str_of(c, "name"))
+            .collect();
         let max_attempts = table
             .get("retry")
             .and_then(|r| r.get("max_attempts"))
@@ -91,6 +97,7 @@ impl GatewayConfig {
             deployments,
             max_attempts,
             tiers,
+            clients,
         })
     }
 

@@ -1,7 +1,7 @@
 //! Per-deployment and workload accumulators, fed one attempt row at a time (memory grows with
 //! the number of deployments, models and minutes, never with the number of rows).
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
 use hdrhistogram::Histogram;
 
@@ -89,6 +89,8 @@ pub struct DeploymentAcc {
     pub models: HashMap<String, u64>,
     /// Per minute since the start.
     pub minutes: HashMap<i64, Minute>,
+    /// Successes and failures per 5 s of send time (for outages).
+    pub buckets: BTreeMap<i64, super::incidents::Bucket>,
 }
 
 impl DeploymentAcc {
@@ -128,11 +130,13 @@ impl DeploymentAcc {
             timeout_values: HashMap::new(),
             models: HashMap::new(),
             minutes: HashMap::new(),
+            buckets: BTreeMap::new(),
         }
     }
 
     pub(super) fn add(&mut self, a: &Attempt<'_>) {
         self.attempts += 1;
+        super::incidents::count(&mut self.buckets, a);
         let us = |ms: f64| (ms * 1000.0).round().max(1.0) as u64;
         match a.class {
             Class::Ok => {
@@ -154,7 +158,7 @@ impl DeploymentAcc {
             }
             Class::Cancelled => self.cancelled += 1,
             // Never reaches a deployment (TraceTally::add takes it).
-            Class::Refused => {}
+            Class::Refused | Class::ClientRefused => {}
             Class::RateLimited => self.rate_limited += 1,
             Class::Server => self.server += 1,
             Class::Timeout => {

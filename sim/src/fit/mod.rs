@@ -16,8 +16,10 @@ pub mod config;
 mod deployment;
 mod estimate;
 mod goodness;
+pub mod incidents;
 pub mod latency;
 pub mod limits;
+mod mix;
 pub mod reader;
 pub mod stats;
 mod tally;
@@ -34,6 +36,7 @@ pub use config::GatewayConfig;
 pub use deployment::{LatencySource, MIN_SAMPLES};
 pub use goodness::{goodness_table, limits_table, rates_table, Goodness};
 pub use limits::{FittedLimits, LimitSource};
+pub use mix::MixEntry;
 pub use stats::LogNormalFit;
 pub use topology::TierFit;
 
@@ -187,8 +190,10 @@ pub struct Fit {
     pub first_skipped: Vec<RowError>,
     /// Requests (first attempts and `refused` rows).
     pub requests: u64,
-    /// Requests failed before any attempt (`refused` rows).
+    /// Requests failed before any attempt (`refused` and `client_refused` rows).
     pub refused: u64,
+    /// Of those, the ones their client's own limits refused (`client_refused` rows).
+    pub client_refused: u64,
     /// Attempts.
     pub attempts: u64,
     /// Highest attempt number seen (the retry policy's `max_attempts`).
@@ -205,8 +210,8 @@ pub struct Fit {
     pub tiers: Vec<TierFit>,
     /// Routes: requested model → tier.
     pub routes: Vec<(String, String)>,
-    /// Requested models and their shares.
-    pub mix: Vec<(String, f64)>,
+    /// Requested models (per client, when the trace names clients) and their shares.
+    pub mix: Vec<MixEntry>,
     /// Share of requests that streamed.
     pub stream_share: f64,
     /// The clients' `max_tokens`, when the failed attempts' recorded estimates show one.
@@ -219,6 +224,8 @@ pub struct Fit {
     pub deployments: Vec<DeploymentFit>,
     /// When attempts time out, from the deployment with the most timeouts.
     pub timeout_after: Option<Duration>,
+    /// Outages seen in the trace (written as `[[world.incident]]`).
+    pub outages: Vec<incidents::FittedOutage>,
 }
 
 /// Percentiles written for token distributions.
@@ -228,9 +235,6 @@ const TOKEN_PERCENTILES: [f64; 34] = [
     99.995, 99.999, 100.0,
 ];
 
-/// Most models listed in the fitted mix.
-const MAX_MODELS: usize = 32;
-
 /// Reads the trace at `path` and fits it.
 pub fn fit_trace(path: &Path, options: &FitOptions) -> Result<Fit, FitError> {
     let file = path.display().to_string();
@@ -239,6 +243,11 @@ pub fn fit_trace(path: &Path, options: &FitOptions) -> Result<Fit, FitError> {
     let mut tally = TraceTally::default();
     while let Some(a) = reader.next_attempt()? {
         tally.add(&a);
+    }
+    let origin = tally.span.map_or(0, |s| s.0);
+    let mut outages: Vec<incidents::FittedOutage> = Vec::new();
+    for d in &mut tally.deployments {
+        outages.extend(incidents::detect(d, origin));
     }
     let insufficient = |message: &str| FitError::Insufficient {
         file: file.clone(),
@@ -318,14 +327,8 @@ pub fn fit_trace(path: &Path, options: &FitOptions) -> Result<Fit, FitError> {
         tally.requests as f64
     };
     let (tiers, routes) = topology::topology(&tally, &deployments);
-    let mut mix: Vec<(String, u64)> = tally.models.iter().map(|(m, n)| (m.clone(), *n)).collect();
-    mix.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
-    mix.truncate(MAX_MODELS);
-    let total: u64 = mix.iter().map(|m| m.1).sum();
-    let mix = mix
-        .into_iter()
-        .map(|(m, n)| (m, n as f64 / total.max(1) as f64))
-        .collect();
+    let mix = mix::fit_mix(&tally, config, &mut warnings);
+    outages.retain(|o| deployments.iter().any(|d| d.id == o.deployment));
     let stream_share = match tally.stream_known {
         (known, streamed) if known > 0 => streamed as f64 / known as f64,
         _ => {
@@ -351,6 +354,7 @@ pub fn fit_trace(path: &Path, options: &FitOptions) -> Result<Fit, FitError> {
         first_skipped: reader.first_skipped.clone(),
         requests: tally.requests,
         refused: tally.refused,
+        client_refused: tally.client_refused.values().sum(),
         attempts: tally.attempts,
         max_attempt: config
             .and_then(|c| c.max_attempts)
@@ -368,6 +372,7 @@ pub fn fit_trace(path: &Path, options: &FitOptions) -> Result<Fit, FitError> {
         warnings,
         deployments,
         timeout_after,
+        outages,
     })
 }
 

@@ -32,6 +32,16 @@ pub enum Class {
     Cancelled,
     /// The request failed before any attempt (no deployment): counts as a request only.
     Refused,
+    /// Its `[[client]]`'s own limits refused the request (`client_refused`: the gateway's own
+    /// refusal, never a provider's 429): a request of that client only.
+    ClientRefused,
+}
+
+impl Class {
+    /// Whether the row is a request that never reached a deployment.
+    pub fn is_refusal(self) -> bool {
+        matches!(self, Class::Refused | Class::ClientRefused)
+    }
 }
 
 /// One parsed attempt row; strings borrow the reader's buffer.
@@ -293,7 +303,7 @@ fn parse<'r>(rec: &'r csv::ByteRecord, c: &Cols, file: &str) -> Result<Attempt<'
     };
     let deployment = text(c.deployment)?;
     let class = classify(rec, c, &bad)?;
-    if deployment.is_empty() && class != Class::Refused {
+    if deployment.is_empty() && !class.is_refusal() {
         return Err(bad(c.deployment, b"", "a deployment id"));
     }
     let ttft_ms = match get(c.ttft)? {
@@ -384,12 +394,13 @@ fn classify(
             b"client_error" | b"context_length" => Class::Client,
             b"cancelled" => Class::Cancelled,
             b"refused" => Class::Refused,
+            b"client_refused" => Class::ClientRefused,
             _ => {
                 return Err(bad(
                     col,
                     v,
                     "ok, rate_limited, server_error, timeout, connection, client_error, \
-                     context_length, cancelled or refused",
+                     context_length, cancelled, refused or client_refused",
                 ))
             }
         });

@@ -40,8 +40,12 @@ pub struct TraceTally {
     pub tier_deployments: HashMap<String, HashMap<String, u64>>,
     /// Requests whose `stream` column is filled, and of those the streamed ones.
     pub stream_known: (u64, u64),
-    /// Requests failed before any attempt (`refused` rows).
+    /// Requests failed before any attempt (`refused` and `client_refused` rows).
     pub refused: u64,
+    /// Per requested model, its requests by client (`""`: no client).
+    pub model_clients: HashMap<String, HashMap<String, u64>>,
+    /// Per client, requests its own limits refused (`client_refused` rows).
+    pub client_refused: HashMap<String, u64>,
     /// Output tokens recorded on failed attempts (the gateway's estimate: `max_tokens`).
     pub failure_outputs: HashMap<u32, u64>,
     /// Largest output of a success.
@@ -65,6 +69,8 @@ impl Default for TraceTally {
             tier_deployments: HashMap::new(),
             stream_known: (0, 0),
             refused: 0,
+            model_clients: HashMap::new(),
+            client_refused: HashMap::new(),
             failure_outputs: HashMap::new(),
             max_ok_output: 0,
         }
@@ -72,10 +78,13 @@ impl Default for TraceTally {
 }
 
 impl TraceTally {
-    /// Adds one attempt row (a `refused` row counts as a request only).
+    /// Adds one attempt row (a `refused` or `client_refused` row counts as a request only).
     pub fn add(&mut self, a: &Attempt<'_>) {
-        if a.class == Class::Refused {
+        if a.class.is_refusal() {
             self.refused += 1;
+            if a.class == Class::ClientRefused && self.client_refused.len() < MAX_KEYS {
+                bump(&mut self.client_refused, a.client);
+            }
             self.add_request(a);
             return;
         }
@@ -116,6 +125,19 @@ impl TraceTally {
         self.requests += 1;
         record(&mut self.input_tokens, u64::from(a.input));
         bump(&mut self.models, a.model);
+        if let Some(model) = a.model.filter(|m| !m.is_empty()) {
+            if self.model_clients.len() < MAX_KEYS || self.model_clients.contains_key(model) {
+                if !self.model_clients.contains_key(model) {
+                    self.model_clients.insert(model.to_owned(), HashMap::new());
+                }
+                if let Some(clients) = self.model_clients.get_mut(model) {
+                    let client = a.client.unwrap_or_default();
+                    if clients.len() < MAX_KEYS || clients.contains_key(client) {
+                        *clients.entry(client.to_owned()).or_default() += 1;
+                    }
+                }
+            }
+        }
         bump(&mut self.tiers, a.tier);
         if let Some(s) = a.stream {
             self.stream_known.0 += 1;

@@ -11,7 +11,7 @@ use super::Fit;
 use crate::scenario::limits;
 
 /// A TOML basic string.
-fn quote(s: &str) -> String {
+pub(super) fn quote(s: &str) -> String {
     let mut out = String::with_capacity(s.len() + 2);
     out.push('"');
     for c in s.chars() {
@@ -86,9 +86,11 @@ impl Fit {
              # successes (latency = ttft + tokens x per-token). error_rate and timeout_rate are per\n\
              # attempt that reached the provider (429s, connection errors and cancels excluded);\n\
              # timeout_rate counts only the timeouts the latency tail does not explain. True limits\n\
-             # come from recorded x-ratelimit-limit headers, else from the minutes with 429s. Not\n\
-             # fitted: provider concurrency (unbounded here), incidents, prices. Arrivals are\n\
-             # Poisson at the observed mean rate."
+             # come from recorded x-ratelimit-limit headers, else from the minutes with 429s.\n\
+             # Outages: stretches where a deployment's attempts failed far above its base rate\n\
+             # (their attempts left out of its rates). Not fitted: provider concurrency (unbounded\n\
+             # here), degradations, error spikes, limit cuts, prices. Arrivals are Poisson at the\n\
+             # observed mean rate."
         );
         for warning in &self.warnings {
             let _ = writeln!(w, "# warning: {warning}");
@@ -128,19 +130,29 @@ impl Fit {
         if self.stream_share < 1.0 {
             let _ = writeln!(w, "stream_share = {:.6}", self.stream_share.max(0.0));
         }
-        for (model, share) in &self.mix {
-            let _ = writeln!(
-                w,
-                "\n[[workload.mix]]\nmodel = {}\nshare = {share:.6}",
-                quote(model)
-            );
-        }
+        super::mix::write_mix(w, &self.mix);
         if self.config.is_none() {
+            super::mix::write_clients(w, &self.mix);
             self.write_gateway(w);
         }
         let _ = writeln!(w, "\n# ---- the world: fitted provider behaviour ----");
         for d in &self.deployments {
             write_provider(w, d);
+        }
+        for o in &self.outages {
+            let _ = writeln!(
+                w,
+                "\n# {} attempt(s) failed ({} succeeded) from {:.1} s to {:.1} s of the trace.\n\
+                 [[world.incident]]\nkind = \"outage\"\ntarget = {}\nmode = \"{}\"\nstart = {}\nend = {}",
+                o.failures,
+                o.successes,
+                o.start.as_secs_f64(),
+                o.end.as_secs_f64(),
+                quote(&o.deployment),
+                o.mode.name(),
+                duration(o.start.as_secs_f64()),
+                duration(o.end.as_secs_f64())
+            );
         }
         t
     }

@@ -28,6 +28,14 @@ impl Simulation<'_> {
                 Err(_) => {
                     // Refused by the client's own limits: counted by the engine, no slot.
                     self.series.request_ended(self.now, None);
+                    if let Some(sink) = self.trace.as_mut() {
+                        let tier = &self.scenario.config.tiers[a.tier.index()].name;
+                        let tokens = (a.input_tokens, a.estimated_output);
+                        let model = &self.models[a.model as usize];
+                        let row =
+                            TraceRow::client_refused(uid, self.now, model, tier, tokens, a.stream);
+                        sink.attempt(&row.of_client(client_name(&self.scenario.config, Some(c))));
+                    }
                     return;
                 }
             },
