@@ -590,18 +590,19 @@ async fn case(strategy: &str, situation: Situation, bounds: Bounds) {
     assert!(failed.is_empty(), "{label}: {}", failed.join("; "));
 }
 
-// Measured envelopes (docs/mock-provider.md, "Fidelity where it is hard"): the gateway meets
-// 18–30 % fewer 429s than the simulator's mean with binding limits, at the same success and
-// shares; least-latency's shares and queueing latencies depend on its herding.
+// Measured envelopes (docs/mock-provider.md, "Fidelity where it is hard"): with binding limits
+// the gateway meets 8–26 % more 429s than the simulator's mean, at the same success and shares
+// (before the simulator spread its waiters' resumptions, `sim::time::resume_at`, it was 18–30 %
+// fewer); least-latency's shares and queueing latencies depend on its herding.
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn least_latency_with_binding_limits() {
     let bounds = Bounds {
-        share_pt: Some(4.0),
+        share_pt: Some(3.0),
         share_range_pt: 0.0,
         success_pt: 1.0,
-        rate_limited_rel: (-0.40, 0.15),
-        p50_rel: 0.15,
+        rate_limited_rel: (-0.05, 0.30),
+        p50_rel: 0.10,
         p99_rel: 0.20,
         latency_vs_seed_range: false,
     };
@@ -614,8 +615,8 @@ async fn adaptive_with_binding_limits() {
         share_pt: Some(3.0),
         share_range_pt: 0.0,
         success_pt: 1.0,
-        rate_limited_rel: (-0.40, 0.15),
-        p50_rel: 0.15,
+        rate_limited_rel: (-0.05, 0.30),
+        p50_rel: 0.10,
         p99_rel: 0.20,
         latency_vs_seed_range: false,
     };

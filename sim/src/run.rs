@@ -514,7 +514,9 @@ impl Simulation<'_> {
                 let r = &mut self.requests[slot];
                 r.token = token;
                 r.phase = Phase::Idle;
-                self.schedule(until, Kind::Resume, slot as u32, token);
+                // Waiters never resume at one instant (see `resume_at`).
+                let at = crate::time::resume_at(until, token);
+                self.schedule(at, Kind::Resume, slot as u32, token);
             }
             Step::Done { .. } => {
                 let r = &mut self.requests[slot];
