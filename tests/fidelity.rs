@@ -10,6 +10,9 @@
 //! quarter of them streamed) at concurrency 8. The mocks use the simulator's seed, so each
 //! deployment's k-th attempt draws what the simulator's k-th attempt at it draws.
 
+#[path = "common/mocks.rs"]
+mod mocks;
+
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -20,7 +23,7 @@ use http::{Request, StatusCode};
 use http_body_util::{BodyExt, Full};
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
-use mock::provider::{MockOptions, MockProvider};
+use mocks::Mocks;
 use sim::Scenario;
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
@@ -258,13 +261,7 @@ fn body(scenario: &Scenario, rng: &mut sim::Rng, stream: bool) -> String {
 async fn simulator_and_gateway_agree_on_shares_and_success() {
     let started = Instant::now();
     // Mock providers: bind first, so the scenario can name their URLs.
-    let mut listeners = Vec::new();
-    let mut urls = Vec::new();
-    for _ in IDS {
-        let l = TcpListener::bind("127.0.0.1:0").await.expect("bind a mock");
-        urls.push(format!("http://{}/v1", l.local_addr().expect("addr")));
-        listeners.push(l);
-    }
+    let (listeners, urls) = mocks::bind(IDS.len()).await;
     let scenario = Arc::new(
         Scenario::parse(&scenario_text(&urls), "fidelity.toml", "fidelity")
             .expect("the fidelity scenario is valid"),
@@ -275,30 +272,7 @@ async fn simulator_and_gateway_agree_on_shares_and_success() {
     assert_eq!(simulated.requests, N as u64);
 
     // (b) The gateway in front of one mock per deployment.
-    let mut stops = Vec::new();
-    let mut tasks = Vec::new();
-    let mut mocks = Vec::new();
-    for (i, listener) in listeners.into_iter().enumerate() {
-        let provider = MockProvider::new(MockOptions {
-            scenario: scenario.clone(),
-            deployment: i,
-            time_scale: TIME_SCALE,
-            seed: SEED,
-            api: scenario.config.deployments[i].endpoint.api,
-        })
-        .expect("mock options are valid");
-        let (tx, rx) = oneshot::channel::<()>();
-        let p = provider.clone();
-        tasks.push(tokio::spawn(async move {
-            p.serve(listener, async {
-                let _ = rx.await;
-            })
-            .await
-            .map_err(|e| e.to_string())
-        }));
-        stops.push(tx);
-        mocks.push(provider);
-    }
+    let mocks = Mocks::start(&scenario, listeners, TIME_SCALE, SEED);
     let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("fidelity");
     std::fs::create_dir_all(&dir).expect("scratch dir");
     let trace_path = dir.join("gateway-trace.csv");
@@ -407,7 +381,7 @@ async fn simulator_and_gateway_agree_on_shares_and_success() {
         let successes = dep_metric(&metrics, "switchyard_deployment_successes_total", id);
         real.attempts.insert((*id).to_owned(), attempts);
         real.successes.insert((*id).to_owned(), successes);
-        let mock_requests = mocks[i].stats().requests.load(Ordering::Relaxed);
+        let mock_requests = mocks.providers[i].stats().requests.load(Ordering::Relaxed);
         assert_eq!(
             mock_requests, attempts,
             "{id}: the mock saw every attempt the gateway counted"
@@ -430,16 +404,7 @@ async fn simulator_and_gateway_agree_on_shares_and_success() {
         .expect("the gateway stops")
         .expect("no panic")
         .expect("the gateway ends cleanly");
-    for tx in stops {
-        let _ = tx.send(());
-    }
-    for t in tasks {
-        tokio::time::timeout(Duration::from_secs(5), t)
-            .await
-            .expect("a mock stops")
-            .expect("no panic")
-            .expect("the mock ends cleanly");
-    }
+    mocks.stop().await;
 
     // The comparison.
     println!(

@@ -19,6 +19,9 @@
 
 mod common;
 
+#[path = "common/mocks.rs"]
+mod mocks;
+
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -29,7 +32,7 @@ use http::{Request, StatusCode};
 use http_body_util::{BodyExt, Full};
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
-use mock::provider::{MockOptions, MockProvider};
+use mocks::Mocks;
 use sim::Scenario;
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
@@ -236,13 +239,7 @@ async fn three_real_replicas_agree_with_the_simulated_fleet() {
     let Some(redis) = RedisServer::start() else {
         return;
     };
-    let mut listeners = Vec::new();
-    let mut urls = Vec::new();
-    for _ in KEYS {
-        let l = TcpListener::bind("127.0.0.1:0").await.expect("bind a mock");
-        urls.push(format!("http://{}/v1", l.local_addr().expect("addr")));
-        listeners.push(l);
-    }
+    let (listeners, urls) = mocks::bind(KEYS.len()).await;
     let scenario = Arc::new(
         Scenario::parse(&scenario_text(&urls), "replicas.toml", "replicas")
             .expect("the scenario is valid"),
@@ -293,30 +290,7 @@ async fn three_real_replicas_agree_with_the_simulated_fleet() {
     };
     // The mocks start just before the load, so their token buckets start full as the
     // simulator's do at its first arrival.
-    let mut stops = Vec::new();
-    let mut tasks = Vec::new();
-    let mut mocks = Vec::new();
-    for (i, listener) in listeners.into_iter().enumerate() {
-        let provider = MockProvider::new(MockOptions {
-            scenario: scenario.clone(),
-            deployment: i,
-            time_scale: 1.0,
-            seed: REAL_SEED,
-            api: scenario.config.deployments[i].endpoint.api,
-        })
-        .expect("mock options are valid");
-        let (tx, rx) = oneshot::channel::<()>();
-        let p = provider.clone();
-        tasks.push(tokio::spawn(async move {
-            p.serve(listener, async {
-                let _ = rx.await;
-            })
-            .await
-            .map_err(|e| e.to_string())
-        }));
-        stops.push(tx);
-        mocks.push(provider);
-    }
+    let mocks = Mocks::start(&scenario, listeners, 1.0, REAL_SEED);
 
     let start = tokio::time::Instant::now();
     let gap = Duration::from_secs_f64(1.0 / RATE);
@@ -341,7 +315,7 @@ async fn three_real_replicas_agree_with_the_simulated_fleet() {
             real.succeeded += 1.0;
         }
     }
-    for (i, m) in mocks.iter().enumerate() {
+    for (i, m) in mocks.providers.iter().enumerate() {
         let s = m.stats();
         real.rate_limited[i] = s.rate_limited.load(Ordering::Relaxed) as f64;
         real.attempts[i] = s.requests.load(Ordering::Relaxed) as f64;
@@ -354,16 +328,7 @@ async fn three_real_replicas_agree_with_the_simulated_fleet() {
             .expect("no panic")
             .expect("the gateway ends cleanly");
     }
-    for tx in stops {
-        let _ = tx.send(());
-    }
-    for t in tasks {
-        tokio::time::timeout(Duration::from_secs(5), t)
-            .await
-            .expect("a mock stops")
-            .expect("no panic")
-            .expect("the mock ends cleanly");
-    }
+    mocks.stop().await;
     drop(redis);
 
     // The comparison.

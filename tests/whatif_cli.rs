@@ -83,6 +83,36 @@ fn a_regression_fails_the_gate_and_is_written_for_a_pull_request() {
     assert!(md.contains("| success rate |"), "{md}");
     assert!(md.contains("| worse |"), "{md}");
     assert!(md.contains("**Fail**"), "{md}");
+    // The HTML report beside it carries the same figures.
+    let html = std::fs::read_to_string(out_dir.join("index.html")).expect("report written");
+    assert!(
+        html.starts_with("<!DOCTYPE html>\n<html lang=\"en\">"),
+        "{html}"
+    );
+    assert!(html.trim_end().ends_with("</html>"), "{html}");
+    assert_eq!(html.matches("<tr>").count(), html.matches("</tr>").count());
+    let row = md
+        .lines()
+        .find(|l| l.starts_with("| success rate |"))
+        .expect("success row");
+    let cells: Vec<&str> = row.split('|').map(str::trim).collect();
+    // | success rate | 97.12 % | 96.50 % | -0.62 pt ± 0.10 | worse |
+    let (base_sr, cand_sr) = (cells[2].replace(" %", "%"), cells[3].replace(" %", "%"));
+    let diff = cells[4].split(" pt").next().expect("difference").to_owned();
+    let html_row = html
+        .lines()
+        .find(|l| l.starts_with("<tr><td>success rate</td>"))
+        .expect("success rate row in the HTML");
+    for figure in [&base_sr, &cand_sr, &format!("{diff} pp")] {
+        assert!(html_row.contains(figure.as_str()), "{figure}: {html_row}");
+    }
+    assert!(html_row.contains("class=\"num sig\""), "{html_row}");
+    assert!(html_row.ends_with("<td>worse</td></tr>"), "{html_row}");
+    assert!(
+        html.contains("Fail: broken: success_rate&lt;-0.05pt."),
+        "{html}"
+    );
+    assert!(html.contains("<h2 id=\"deployments\">"), "{html}");
     // Without a gate the same comparison reports and succeeds.
     let out = switchyard(&[
         "whatif",
@@ -178,4 +208,35 @@ fn bad_rules_and_configs_are_refused_naming_them() {
     assert!(!out.ok);
     assert!(out.stderr.contains("retry.max_attempts"), "{}", out.stderr);
     assert!(out.stderr.contains("candidate.toml:"), "{}", out.stderr);
+}
+
+#[test]
+fn the_report_never_replaces_what_is_not_a_regular_file() {
+    let d = dir("symlink");
+    let victim = d.join("victim.txt");
+    std::fs::write(&victim, "keep").expect("write");
+    let out_dir = d.join("out");
+    std::fs::create_dir_all(&out_dir).expect("mkdir");
+    std::os::unix::fs::symlink(&victim, out_dir.join("index.html")).expect("symlink");
+    let out = switchyard(&[
+        "whatif",
+        "--out",
+        out_dir.to_str().expect("UTF-8"),
+        "--trace",
+        AZURE,
+        "--world",
+        DEFAULT,
+        "--baseline",
+        DEFAULT,
+        "--candidate",
+        DEFAULT,
+        "--seeds",
+        "2",
+    ]);
+    assert!(!out.ok, "{}", out.stdout);
+    assert!(out.stderr.contains("index.html"), "{}", out.stderr);
+    assert_eq!(std::fs::read_to_string(&victim).expect("read"), "keep");
+    assert!(std::fs::symlink_metadata(out_dir.join("index.html"))
+        .expect("still there")
+        .is_symlink());
 }

@@ -6,7 +6,8 @@
 //! (seed i is the same world draws for both), and every headline metric is reported as the
 //! paired difference candidate − baseline with its 95 % interval. `--fail-on` rules turn a
 //! significant regression into a non-zero exit, so a CI job can gate a config change on last
-//! week's traffic; `--out` gets a markdown summary fit for a pull-request comment.
+//! week's traffic; `--out` gets a markdown summary fit for a pull-request comment (`whatif.md`)
+//! and the report page (`index.html`, as `compare` writes one).
 
 mod rules;
 
@@ -14,10 +15,11 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 use anyhow::{anyhow, bail, Context};
-use sim::compare::{higher_is_better, metric_value, METRICS};
+use sim::compare::{metric_value, METRICS};
 use sim::fit::{fit_trace, FitOptions, GatewayConfig};
-use sim::paired::PairedDiff;
+use sim::paired::{text::direction, PairedDiff};
 use sim::replay::{Replay, ReplayOptions};
+use sim::report::{write_pair_report, PairedRuns};
 use sim::{RunOptions, Scenario};
 
 pub use rules::{parse_rules, Rule};
@@ -46,7 +48,8 @@ pub struct WhatifArgs {
     /// Regressions that fail the command, e.g. "success_rate<-0.1pt,p99>+5%" (see docs).
     #[arg(long)]
     pub fail_on: Option<String>,
-    /// Write the markdown summary (whatif.md) into this folder (default:
+    /// Write the markdown summary (whatif.md) and the HTML report (index.html) into this folder
+    /// (default:
     /// reports/whatif-<candidate file stem>/, never the working directory).
     #[arg(long)]
     pub out: Option<PathBuf>,
@@ -127,6 +130,24 @@ pub fn run(args: WhatifArgs) -> anyhow::Result<()> {
         sim::output::write_atomically(&path, |w| w.write_all(summary.as_bytes()))
             .with_context(|| format!("cannot write {}", path.display()))?;
         println!("wrote {}", path.display());
+        let page = PairedRuns {
+            title: format!("whatif: {world_name}"),
+            intro: format!(
+                "Replayed {} over {seeds} paired seeds under {} (baseline) and {} (candidate); \
+                 world: {world_name}.",
+                args.trace.display(),
+                args.baseline.display(),
+                args.candidate.display()
+            ),
+            names: [&file_name(&args.baseline), &file_name(&args.candidate)],
+            baseline: &base_runs,
+            candidate: &cand_runs,
+            notes: gate_lines(&rules, &broken),
+        };
+        let path = dir.join("index.html");
+        write_pair_report(&path, &page)
+            .with_context(|| format!("cannot write {}", path.display()))?;
+        println!("wrote {}", path.display());
     }
     if !broken.is_empty() {
         let names: Vec<String> = broken.iter().map(|r| r.to_string()).collect();
@@ -153,6 +174,14 @@ fn world(args: &WhatifArgs) -> anyhow::Result<(String, String)> {
     };
     let fit = fit_trace(&args.trace, &options).map_err(|e| anyhow!("{e}"))?;
     Ok((fit.to_toml(), fit.name.clone()))
+}
+
+/// The file's name without its folder, for column headings.
+fn file_name(path: &Path) -> String {
+    path.file_name().map_or_else(
+        || path.display().to_string(),
+        |s| s.to_string_lossy().into_owned(),
+    )
 }
 
 fn stem(path: &Path) -> String {
@@ -272,13 +301,7 @@ fn markdown(
         } else {
             ci
         };
-        let verdict = if !r.diff.significant() {
-            "no significant difference"
-        } else if (r.diff.diff > 0.0) == higher_is_better(r.metric) {
-            "better"
-        } else {
-            "worse"
-        };
+        let verdict = direction(r.metric, &r.diff);
         let _ = writeln!(s, "| {} | {b} | {c} | {d} {ci} | {verdict} |", r.label);
     }
     if !rules.is_empty() {
@@ -292,4 +315,19 @@ fn markdown(
         }
     }
     s
+}
+
+/// The gate in plain words for the HTML report (nothing without rules).
+fn gate_lines(rules: &[Rule], broken: &[&Rule]) -> Vec<String> {
+    if rules.is_empty() {
+        return Vec::new();
+    }
+    let names: Vec<String> = rules.iter().map(Rule::to_string).collect();
+    let outcome = if broken.is_empty() {
+        "Pass: no rule is broken.".to_owned()
+    } else {
+        let names: Vec<String> = broken.iter().map(|r| r.to_string()).collect();
+        format!("Fail: broken: {}.", names.join(", "))
+    };
+    vec![format!("Gate: {}.", names.join(", ")), outcome]
 }

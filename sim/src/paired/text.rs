@@ -36,6 +36,18 @@ fn signed(v: f64, decimals: usize) -> String {
     }
 }
 
+/// Whether a paired difference `a − b` makes `a` better or worse than `b` on the metric, in
+/// words: `better`, `worse`, or `no significant difference` (its 95 % interval includes 0).
+pub fn direction(metric: &str, d: &PairedDiff) -> &'static str {
+    if !d.significant() {
+        "no significant difference"
+    } else if (d.diff > 0.0) == crate::compare::higher_is_better(metric) {
+        "better"
+    } else {
+        "worse"
+    }
+}
+
 /// A paired difference in the metric's unit, with its 95 % half-width when there is one:
 /// `+0.30 pp ± 0.16` (success rate, in percentage points), `-1,789 ± 357` (ms), `+0.062 ± 0.002`.
 pub fn diff_text(metric: &str, d: &PairedDiff) -> String {

@@ -70,16 +70,7 @@ pub(crate) fn render(doc: &Document<'_>) -> String {
     let f = doc.facts;
     let seeds = f.seeds();
     let title = format!("Strategy comparison: {}", f.comparison.scenario);
-    let mut s = String::new();
-    // `write!` to a String cannot fail; the results are ignored on purpose.
-    let _ = writeln!(
-        s,
-        "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n\
-         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n\
-         <title>{}</title>\n<style>\n{STYLE}</style>\n</head>\n<body>\n<main>",
-        esc(&title)
-    );
-    let _ = writeln!(s, "<h1>{}</h1>", esc(&title));
+    let mut s = page_start(&title);
     let _ = writeln!(s, "<p class=\"lead\">{}</p>", doc.intro().html());
     if let Some(inc) = &doc.incidents {
         let _ = writeln!(s, "<p>{}</p>", inc.html());
@@ -266,6 +257,27 @@ pub(crate) fn render(doc: &Document<'_>) -> String {
         s,
         "<li><a href=\"report.md\">report.md</a>: this report as Markdown</li>"
     );
-    let _ = writeln!(s, "</ul>\n</main>\n</body>\n</html>");
+    let _ = writeln!(s, "</ul>");
+    page_end(&mut s);
     s
+}
+
+/// The start of a report page: the head with the shared style, then `title` as its heading.
+/// `write!` to a String cannot fail; here and in the renderers the results are ignored.
+pub(crate) fn page_start(title: &str) -> String {
+    let mut s = String::new();
+    let _ = writeln!(
+        s,
+        "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n\
+         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n\
+         <title>{}</title>\n<style>\n{STYLE}</style>\n</head>\n<body>\n<main>",
+        esc(title)
+    );
+    let _ = writeln!(s, "<h1>{}</h1>", esc(title));
+    s
+}
+
+/// Closes a page [`page_start`] opened.
+pub(crate) fn page_end(s: &mut String) {
+    let _ = writeln!(s, "</main>\n</body>\n</html>");
 }

@@ -9,6 +9,8 @@
 //! 4. `cost-p99`: cost against p99 latency, one labelled point per strategy;
 //! 5. `weights`: configured weight share against actual share per deployment.
 //!
+//! Two configs on the same seeds (`whatif`) get the same kind of page from [`write_pair_report`].
+//!
 //! Everything is computed from the comparison and the scenario, iterated in fixed orders and
 //! formatted with fixed precision, so the same seed gives byte-identical files.
 
@@ -19,6 +21,7 @@ mod hedging;
 mod html;
 mod markdown;
 mod narrative;
+mod pair;
 mod paired;
 mod plots;
 mod section;
@@ -28,6 +31,8 @@ use std::path::{Path, PathBuf};
 use crate::compare::Comparison;
 use crate::output::OutputError;
 use crate::Scenario;
+
+pub use pair::{write_pair_report, PairedRuns};
 
 /// Why the report could not be written.
 #[derive(Debug, thiserror::Error)]

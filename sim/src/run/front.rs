@@ -68,7 +68,9 @@ impl Simulation<'_> {
             Step::Wait { until, .. } => {
                 let token = self.next_token();
                 self.requests[slot].wait_token = token;
-                self.schedule(until, Kind::Resume, slot as u32, token);
+                // Waiters never resume at one instant (see `resume_at`).
+                let at = crate::time::resume_at(until, token);
+                self.schedule(at, Kind::Resume, slot as u32, token);
             }
             Step::Done { .. } => {
                 let r = &mut self.requests[slot];
