@@ -17,7 +17,10 @@ use crate::headers;
 use crate::launch::{Launched, Sender};
 use crate::life::Life;
 
-/// How an attempt (hedged or not) came out.
+/// How an attempt (hedged or not) came out. Returned once per attempt and matched at once:
+/// its size costs a move on the stack, where boxing the answer would cost an allocation per
+/// request.
+#[allow(clippy::large_enum_variant)]
 pub(crate) enum Raced {
     /// The answer of the attempt that counts (the only one, or a race's winner, or the one
     /// left after the other failed); the engine has a single attempt in flight again.
