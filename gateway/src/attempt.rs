@@ -71,6 +71,21 @@ pub(crate) fn attempt_failed(
     }
 }
 
+/// What the engine is told of a 4xx other than 429: a client error, or a context-length
+/// rejection (which may move the request to a longer-context tier).
+pub(crate) fn client_error_outcome(parts: &http::response::Parts, context_length: bool) -> Outcome {
+    Outcome::Failure {
+        kind: if context_length {
+            FailureKind::ContextLength
+        } else {
+            FailureKind::Client
+        },
+        status: Some(parts.status.as_u16()),
+        retry_after: None,
+        headers: headers::limit_headers(&parts.headers),
+    }
+}
+
 /// Runs `fut` until `deadline`, or without a timer of its own when there is none.
 pub(crate) async fn until<F: Future>(deadline: Option<Instant>, fut: F) -> Result<F::Output, ()> {
     match deadline {

@@ -12,8 +12,7 @@ use tokio::time::sleep_until;
 
 use engine::{FailureKind, HedgeStats, Outcome, Step};
 
-use crate::attempt::AttemptResult;
-use crate::headers;
+use crate::attempt::{client_error_outcome, AttemptResult};
 use crate::launch::{Launched, Sender};
 use crate::life::Life;
 
@@ -107,18 +106,8 @@ fn outcome_of(answer: &AttemptResult) -> Reported {
             context_length,
             ..
         } => {
-            let status = parts.status.as_u16();
-            let outcome = Outcome::Failure {
-                kind: if *context_length {
-                    FailureKind::ContextLength
-                } else {
-                    FailureKind::Client
-                },
-                status: Some(status),
-                retry_after: None,
-                headers: headers::limit_headers(&parts.headers),
-            };
-            Some(Ok((outcome, status, Some(*ttft))))
+            let outcome = client_error_outcome(parts, *context_length);
+            Some(Ok((outcome, parts.status.as_u16(), Some(*ttft))))
         }
         AttemptResult::Failed {
             outcome,

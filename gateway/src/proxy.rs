@@ -21,7 +21,7 @@ use std::time::Instant;
 use tokio::time::sleep_until;
 use tracing::{debug, info, warn};
 
-use crate::attempt::{later, read_body, AttemptResult, ReadError};
+use crate::attempt::{client_error_outcome, later, read_body, AttemptResult, ReadError};
 use crate::body::Body;
 use crate::error::ApiError;
 use crate::failure::failure_error;
@@ -380,16 +380,7 @@ async fn run(
                         context_length,
                     } => {
                         let status = parts.status.as_u16();
-                        let outcome = Outcome::Failure {
-                            kind: if context_length {
-                                FailureKind::ContextLength
-                            } else {
-                                FailureKind::Client
-                            },
-                            status: Some(status),
-                            retry_after: None,
-                            headers: headers::limit_headers(&parts.headers),
-                        };
+                        let outcome = client_error_outcome(&parts, context_length);
                         if context_length {
                             // The engine moves the request to the tier's context fallback, if
                             // it has one; otherwise the provider's answer goes back as it is.

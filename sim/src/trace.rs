@@ -269,19 +269,22 @@ mod tests {
         {
             let mut t = CsvTrace::new(&mut buf);
             let ok = Outcome::success(Duration::from_millis(400), 10, 20);
-            t.attempt(&TraceRow::from_attempt(
-                1,
-                1,
-                Duration::from_millis(1500),
-                Duration::from_millis(2500),
-                "m",
-                "t",
-                "d",
-                10,
-                &ok,
-                true,
-                50,
-            ));
+            t.attempt(
+                &TraceRow::from_attempt(
+                    1,
+                    1,
+                    Duration::from_millis(1500),
+                    Duration::from_millis(2500),
+                    "m",
+                    "t",
+                    "d",
+                    10,
+                    &ok,
+                    true,
+                    50,
+                )
+                .cached(7),
+            );
             let f = Outcome::rate_limited(None);
             t.attempt(&TraceRow::from_attempt(
                 2,
@@ -303,12 +306,12 @@ mod tests {
         assert_eq!(lines[0], HEADER);
         assert_eq!(
             lines[1],
-            "1500.0,1,1,m,t,d,ok,200,10,20,1000.0,400.0,true,,,,,,1500.0"
+            "1500.0,1,1,m,t,d,ok,200,10,20,1000.0,400.0,true,,,,,,1500.0,7"
         );
         assert_eq!(
             lines[2],
             format!(
-                "0.0,2,1,m,t,d,{},429,10,50,30.0,0.0,false,,,,,,0.0",
+                "0.0,2,1,m,t,d,{},429,10,50,30.0,0.0,false,,,,,,0.0,0",
                 FailureKind::RateLimited.name()
             )
         );

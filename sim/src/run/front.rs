@@ -44,7 +44,7 @@ impl Simulation<'_> {
         if slot >= self.requests.len() {
             self.requests.resize(slot + 1, SimRequest::empty(a.tier));
         }
-        self.requests[slot] = SimRequest::arrived(&a, step.request(), uid, self.now, client);
+        self.requests[slot] = SimRequest::arrived(a, step.request(), uid, client);
         self.timeouts.push_back((
             self.now
                 .saturating_add(self.scenario.workload.client_timeout),
@@ -75,7 +75,7 @@ impl Simulation<'_> {
             Step::Done { .. } => {
                 let r = &mut self.requests[slot];
                 r.live = false;
-                let latency = self.now.saturating_sub(r.arrived);
+                let latency = self.now.saturating_sub(r.a.at);
                 self.stats.attempts += u64::from(r.attempts);
                 self.stats.success(latency);
                 let client = r.client;
@@ -91,13 +91,13 @@ impl Simulation<'_> {
                         let row = TraceRow::refused(
                             r.uid,
                             self.now,
-                            &self.models[r.model as usize],
-                            &self.scenario.config.tiers[r.tier.index()].name,
-                            (r.input_tokens, r.estimated_output),
-                            r.stream,
+                            &self.models[r.a.model as usize],
+                            &self.scenario.config.tiers[r.a.tier.index()].name,
+                            (r.a.input_tokens, r.a.estimated_output),
+                            r.a.stream,
                         );
                         let client = client_name(&self.scenario.config, r.client);
-                        sink.attempt(&row.arrived(r.arrived).of_client(client));
+                        sink.attempt(&row.arrived(r.a.at).of_client(client));
                     }
                 }
                 self.stats.attempts += u64::from(r.attempts);
@@ -196,15 +196,15 @@ impl Simulation<'_> {
                     flight.attempt,
                     flight.sent_at,
                     self.now,
-                    &self.models[r.model as usize],
-                    &self.scenario.config.tiers[r.tier.index()].name,
+                    &self.models[r.a.model as usize],
+                    &self.scenario.config.tiers[r.a.tier.index()].name,
                     &self.scenario.config.deployments[d].id,
-                    r.input_tokens,
+                    r.a.input_tokens,
                     &outcome,
-                    r.stream,
-                    r.estimated_output,
+                    r.a.stream,
+                    r.a.estimated_output,
                 )
-                .arrived(r.arrived)
+                .arrived(r.a.at)
                 .of_client(client_name(&self.scenario.config, r.client))
                 .cached(if outcome.failure_kind().is_none() {
                     flight.cached
@@ -257,13 +257,13 @@ impl Simulation<'_> {
                 flight.attempt,
                 flight.sent_at,
                 self.now,
-                &self.models[r.model as usize],
-                &self.scenario.config.tiers[r.tier.index()].name,
+                &self.models[r.a.model as usize],
+                &self.scenario.config.tiers[r.a.tier.index()].name,
                 &self.scenario.config.deployments[flight.deployment as usize].id,
-                (r.input_tokens, r.estimated_output),
-                r.stream,
+                (r.a.input_tokens, r.a.estimated_output),
+                r.a.stream,
             )
-            .arrived(r.arrived)
+            .arrived(r.a.at)
             .of_client(client_name(&self.scenario.config, r.client)),
         );
     }

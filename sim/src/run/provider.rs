@@ -89,7 +89,8 @@ impl Simulation<'_> {
             None => {}
         }
         // Like OpenAI, the provider charges input + max_tokens up front and refunds nothing.
-        let tokens = u64::from(r.input_tokens) + u64::from(r.estimated_output.max(r.output_tokens));
+        let tokens =
+            u64::from(r.a.input_tokens) + u64::from(r.a.estimated_output.max(r.a.output_tokens));
         if wd.context_exceeded(tokens).is_some() {
             // Rejected before any quota is charged, as providers validate the request first.
             let outcome = failure(
@@ -126,8 +127,8 @@ impl Simulation<'_> {
         }
         self.requests[slot].lanes[lane].pending = Some(Outcome::Success {
             ttft: Duration::ZERO,
-            input_tokens: r.input_tokens,
-            output_tokens: r.output_tokens,
+            input_tokens: r.a.input_tokens,
+            output_tokens: r.a.output_tokens,
             headers,
         });
         let p = wd.provider;
@@ -162,10 +163,10 @@ impl Simulation<'_> {
         let endpoint = &self.scenario.config.deployments[d].endpoint;
         let factor = self.scenario.world.conditions(d, now).latency_factor;
         let cache = self.scenario.world.providers[wd.provider].prompt_cache;
-        let (cached, saving) = match (cache, r.session) {
+        let (cached, saving) = match (cache, r.a.session) {
             (Some(c), Some(session)) => {
-                let cached = self.caches.serve(d, &c, session, r.input_tokens, now);
-                let share = f64::from(cached) / f64::from(r.input_tokens.max(1));
+                let cached = self.caches.serve(d, &c, session, r.a.input_tokens, now);
+                let share = f64::from(cached) / f64::from(r.a.input_tokens.max(1));
                 (cached, c.ttft_saving * share)
             }
             _ => (0, 0.0),
@@ -173,7 +174,7 @@ impl Simulation<'_> {
         let rng = &mut self.rngs[d];
         let ttft = crate::time::secs(wd.ttft.sample(rng) * factor * (1.0 - saving));
         let generation =
-            crate::time::secs(f64::from(r.output_tokens) * wd.per_token.sample(rng) * factor);
+            crate::time::secs(f64::from(r.a.output_tokens) * wd.per_token.sample(rng) * factor);
         let waited = now.saturating_sub(flight.sent_at);
         if self.providers[wd.provider].capacity != u32::MAX {
             self.schedule(
@@ -184,7 +185,7 @@ impl Simulation<'_> {
             );
         }
         // The head of a non-streamed answer is the whole answer, as the gateway sees it.
-        let head = if r.stream { ttft } else { ttft + generation };
+        let head = if r.a.stream { ttft } else { ttft + generation };
         let timeout_at = match (endpoint.first_byte_timeout, endpoint.total_timeout) {
             (Some(fb), _) if waited + head > fb => Some(flight.sent_at + fb),
             (_, Some(total)) if waited + ttft + generation > total => Some(flight.sent_at + total),

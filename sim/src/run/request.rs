@@ -51,14 +51,8 @@ pub(super) struct SimRequest {
     pub live: bool,
     pub id: Option<RequestId>,
     pub uid: u64,
-    pub arrived: Duration,
-    pub model: u32,
-    pub tier: TierId,
-    pub input_tokens: u32,
-    pub output_tokens: u32,
-    pub estimated_output: u32,
-    pub stream: bool,
-    pub session: Option<u64>,
+    /// The request as it arrived (`a.at`: when).
+    pub a: Arrival,
     pub client: Option<ClientId>,
     /// Token of the scheduled `Resume` while the engine has the request wait.
     pub wait_token: u64,
@@ -75,14 +69,16 @@ impl SimRequest {
             live: false,
             id: None,
             uid: 0,
-            arrived: Duration::ZERO,
-            model: 0,
-            tier,
-            input_tokens: 0,
-            output_tokens: 0,
-            estimated_output: 0,
-            stream: true,
-            session: None,
+            a: Arrival {
+                at: Duration::ZERO,
+                model: 0,
+                tier,
+                input_tokens: 0,
+                output_tokens: 0,
+                estimated_output: 0,
+                stream: true,
+                session: None,
+            },
             client: None,
             wait_token: 0,
             attempts: 0,
@@ -90,28 +86,17 @@ impl SimRequest {
         }
     }
 
-    /// A request that just arrived as `a`, numbered `uid`.
-    pub fn arrived(
-        a: &Arrival,
-        id: RequestId,
-        uid: u64,
-        now: Duration,
-        client: Option<ClientId>,
-    ) -> SimRequest {
+    /// Request `uid` that just arrived as `a`.
+    pub fn arrived(a: Arrival, id: RequestId, uid: u64, client: Option<ClientId>) -> SimRequest {
         SimRequest {
             live: true,
             id: Some(id),
             uid,
-            arrived: now,
-            model: a.model,
-            tier: a.tier,
-            input_tokens: a.input_tokens,
-            output_tokens: a.output_tokens,
-            estimated_output: a.estimated_output,
-            stream: a.stream,
-            session: a.session,
+            a,
             client,
-            ..SimRequest::empty(a.tier)
+            wait_token: 0,
+            attempts: 0,
+            lanes: [Flight::IDLE; 2],
         }
     }
 
