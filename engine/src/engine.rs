@@ -16,9 +16,9 @@ use std::time::Duration;
 use rand::SeedableRng;
 
 use crate::affinity::SessionTable;
-use crate::clients::{ClientRefusal, ClientState};
-use crate::config::{Config, Deployment, Price, MAX_ATTEMPTS_LIMIT};
-use crate::ids::{ClientId, DeploymentId, RequestId, TierId};
+use crate::clients::ClientState;
+use crate::config::{Config, Deployment, Price};
+use crate::ids::{DeploymentId, RequestId, TierId};
 use crate::latency::DecayRates;
 use crate::metrics::{self, Metrics, Snapshot};
 use crate::outcome::{FailureKind, Outcome};
@@ -26,131 +26,19 @@ use crate::state::DeploymentState;
 use crate::step::{FailReason, Request, Step};
 use crate::strategy::{Balancer, Rng, Selection};
 
+mod admission;
 mod bookkeeping;
 mod cluster;
 mod hedge;
 mod reconfigure;
 mod select;
+mod slot;
 mod sticky;
 
 pub use hedge::{HedgeStats, Hedged};
 
 pub use reconfigure::Reconfigured;
-
-/// One attempt on the wire.
-#[derive(Debug, Clone, Copy)]
-struct InFlight {
-    deployment: DeploymentId,
-    sent_at: Duration,
-    charged_tokens: u64,
-    probe: bool,
-    first_byte: bool,
-    /// Input tokens the provider read from its prompt cache ([`Engine::cache_read`]).
-    cached_input: u32,
-    /// The attempt's number (1-based), as its `Send` step said.
-    attempt: u8,
-}
-
-/// A client's request: its reservation against the client's budgets (see [`crate::clients`]).
-#[derive(Debug, Clone, Copy)]
-struct ClientCharge {
-    client: ClientId,
-    /// Nano-dollars reserved at admission.
-    reserved: u64,
-    /// When it was admitted (where the reservation is counted).
-    at: Duration,
-}
-
-/// Per-request bookkeeping, kept in a reusable slab.
-#[derive(Debug, Clone)]
-struct Slot {
-    generation: u32,
-    live: bool,
-    request: Request,
-    /// The tier whose chain is being tried: the routed tier, or the context fallback the
-    /// request moved to after a context-length error.
-    tier: TierId,
-    started: Duration,
-    /// When the request fails with [`FailReason::Deadline`] (`Duration::MAX`: never).
-    deadline: Duration,
-    /// Time spent in `Wait` steps so far (the budget `max_wait` bounds).
-    waited: Duration,
-    /// When the current `Wait` step began, if the request is waiting.
-    waiting_since: Option<Duration>,
-    attempts: u8,
-    tried: [DeploymentId; MAX_ATTEMPTS_LIMIT],
-    tried_len: u8,
-    last_failed: Option<DeploymentId>,
-    last_failure: Option<FailureKind>,
-    backoff_until: Duration,
-    fell_back: bool,
-    current: Option<InFlight>,
-    /// Its tier vanished in a reload: the attempt in flight may still succeed, but the request
-    /// fails at its next decision and counts in no tier.
-    orphaned: bool,
-    /// The request's session key ([`Engine::start_in_session`]), if any.
-    session: Option<u64>,
-    /// A hedged attempt in flight beside `current` ([`Engine::hedge`]).
-    hedge: Option<InFlight>,
-    /// Hedges sent for this request.
-    hedges: u8,
-    /// How long the request's first attempt had been out when a hedge that won was sent: the
-    /// winner's time to first token plus this is the request's, which the tier's quantile
-    /// learns (not the winner's own, which would leave out exactly the slow tail).
-    hedge_lead: Duration,
-    /// The `[[client]]` that sent it, until its reservation is settled.
-    client: Option<ClientCharge>,
-}
-
-impl Slot {
-    fn empty() -> Slot {
-        Slot {
-            generation: 0,
-            live: false,
-            request: Request {
-                tier: TierId::from_index(0),
-                input_tokens: 0,
-                output_tokens: 0,
-            },
-            tier: TierId::from_index(0),
-            started: Duration::ZERO,
-            deadline: Duration::MAX,
-            waited: Duration::ZERO,
-            waiting_since: None,
-            attempts: 0,
-            tried: [DeploymentId::from_index(0); MAX_ATTEMPTS_LIMIT],
-            tried_len: 0,
-            last_failed: None,
-            last_failure: None,
-            backoff_until: Duration::ZERO,
-            fell_back: false,
-            current: None,
-            orphaned: false,
-            session: None,
-            hedge: None,
-            hedges: 0,
-            hedge_lead: Duration::ZERO,
-            client: None,
-        }
-    }
-
-    fn has_tried(&self, d: DeploymentId) -> bool {
-        self.tried[..usize::from(self.tried_len)].contains(&d)
-    }
-}
-
-/// Which deployments a selection pass considers.
-#[derive(Debug, Clone, Copy, PartialEq)]
-enum Pass {
-    /// Not yet tried by this request.
-    Fresh,
-    /// Tried before, backoff over, but not the one that just failed.
-    Tried,
-    /// The one that just failed, backoff over.
-    LastFailed,
-    /// Anything blocked only by its circuit breaker.
-    Panic,
-}
+use slot::{ClientCharge, InFlight, Pass, Slot};
 
 /// The routing, load-balancing and fallback engine. Pure and deterministic: same config, seed
 /// and calls give the same steps.
@@ -273,66 +161,6 @@ impl Engine {
         self.metrics.totals.started += 1;
         self.metrics.tiers[request.tier.index()].requests += 1;
         self.next_step(slot, now)
-    }
-
-    /// [`Engine::start`] for a request of `client` (a `[[client]]` of the config): refused
-    /// before any deployment is picked if the client may not use the tier or is over one of
-    /// its own limits or budgets (then nothing is counted anywhere and no request starts).
-    /// Admitted, the request counts against the client's limits (its estimated tokens against
-    /// `tpm`) and reserves its highest possible price against the budgets until it ends; a
-    /// success is then priced with its real usage (see [`crate::clients`] for the bound).
-    pub fn start_for(
-        &mut self,
-        client: ClientId,
-        request: Request,
-        now: Duration,
-    ) -> Result<Step, ClientRefusal> {
-        self.begin_for(client, request, None, now)
-    }
-
-    /// [`Engine::start_for`] with a session key, as [`Engine::start_in_session`]: sticky within
-    /// the client's own sessions (the key is mixed with the client, so two clients' sessions
-    /// with the same key never share a deployment by accident).
-    pub fn start_for_in_session(
-        &mut self,
-        client: ClientId,
-        request: Request,
-        session: u64,
-        now: Duration,
-    ) -> Result<Step, ClientRefusal> {
-        let salt = (client.index() as u64 + 1).wrapping_mul(0x9e37_79b9_7f4a_7c15);
-        self.begin_for(client, request, Some(session ^ salt), now)
-    }
-
-    fn begin_for(
-        &mut self,
-        client: ClientId,
-        request: Request,
-        session: Option<u64>,
-        now: Duration,
-    ) -> Result<Step, ClientRefusal> {
-        let state = &mut self.clients[client.index()];
-        if !self.config.clients[client.index()].allows(request.tier) {
-            state.refuse(ClientRefusal::TierNotAllowed);
-            return Err(ClientRefusal::TierNotAllowed);
-        }
-        let reserved = crate::spend::nanos(
-            &self.dearest[request.tier.index()],
-            u64::from(request.input_tokens),
-            u64::from(request.output_tokens),
-        );
-        state.admit(now, request.estimated_tokens(), reserved)?;
-        let charge = ClientCharge {
-            client,
-            reserved,
-            at: now,
-        };
-        Ok(self.begin(request, session, Some(charge), now))
-    }
-
-    /// Counters of every client, indexed by [`ClientId`].
-    pub fn client_states(&self) -> &[ClientState] {
-        &self.clients
     }
 
     /// Reports how the attempt sent by the last `Send` step went; says what to do next.

@@ -27,6 +27,7 @@ mod failure;
 pub mod headers;
 mod hedge;
 mod hyper_errors;
+mod intake;
 mod launch;
 mod life;
 mod live;

@@ -11,7 +11,7 @@
 //! in-flight slot through [`Life`]'s `Drop`.
 
 use bytes::Bytes;
-use engine::{FailureKind, Outcome, Request, Step, TierId};
+use engine::{FailureKind, Outcome, Request, Step};
 use http::header::{self, HeaderName, HeaderValue};
 use http::{Response, StatusCode};
 use hyper::body::Incoming;
@@ -21,7 +21,7 @@ use std::time::Instant;
 use tokio::time::sleep_until;
 use tracing::{debug, info, warn};
 
-use crate::attempt::{client_error_outcome, later, read_body, AttemptResult, ReadError};
+use crate::attempt::{client_error_outcome, later, AttemptResult};
 use crate::body::Body;
 use crate::error::ApiError;
 use crate::failure::failure_error;
@@ -31,7 +31,7 @@ use crate::launch::{Launched, Sender};
 use crate::life::{Attempt, Life};
 use crate::live::WorkerClients;
 use crate::relay::SseRelay;
-use crate::request::{self, Endpoint, ParsedRequest};
+use crate::request::{Endpoint, ParsedRequest};
 use crate::state::Shared;
 use crate::translate::{self, Plan, Shape, Transcoder};
 use crate::usage::{usage_of, Tokens, UsageScanner};
@@ -39,7 +39,6 @@ use crate::usage::{usage_of, Tokens, UsageScanner};
 /// Header naming the deployment that answered.
 pub const DEPLOYMENT_HEADER: &str = "x-switchyard-deployment";
 const DEPLOYMENT: HeaderName = HeaderName::from_static(DEPLOYMENT_HEADER);
-const TIER: HeaderName = HeaderName::from_static(TIER_HEADER);
 
 /// Header naming a tier directly, bypassing model routing.
 pub const TIER_HEADER: &str = "x-switchyard-tier";
@@ -53,7 +52,7 @@ pub(crate) async fn handle(
     client: Option<Arc<str>>,
 ) -> Response<Body> {
     let shape = Shape::of_client(endpoint);
-    match prepare(gw, endpoint, req).await {
+    match crate::intake::prepare(gw, endpoint, req).await {
         Ok((parsed, body, (tier, headers))) => {
             run(gw, clients, endpoint, parsed, body, (tier, client, headers)).await
         }
@@ -65,90 +64,6 @@ pub(crate) async fn handle(
             res
         }
         Err(e) => translate::error_response(&e, shape),
-    }
-}
-
-async fn prepare(
-    gw: &Arc<Shared>,
-    endpoint: Endpoint,
-    req: http::Request<Incoming>,
-) -> Result<(ParsedRequest, Bytes, (Option<String>, http::HeaderMap)), ApiError> {
-    let limit = gw.settings.max_body_bytes;
-    let (parts, body) = req.into_parts();
-    let too_large = || {
-        ApiError::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "invalid_request_error",
-            "request_too_large",
-            format!("request body exceeds the gateway's limit of {limit} bytes"),
-        )
-    };
-    let declared = parts
-        .headers
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<u64>().ok());
-    if declared.is_some_and(|n| n > limit as u64) {
-        return Err(too_large());
-    }
-    let timeout = gw.settings.body_read_timeout;
-    let body = match tokio::time::timeout(timeout, read_body(body, limit)).await {
-        Err(_) => {
-            return Err(ApiError::new(
-                StatusCode::REQUEST_TIMEOUT,
-                "invalid_request_error",
-                "request_timeout",
-                format!(
-                    "the request body was not received within {} s (--body-read-timeout)",
-                    timeout.as_secs_f64()
-                ),
-            ))
-        }
-        Ok(Ok(bytes)) => bytes,
-        Ok(Err(ReadError::TooLarge)) => return Err(too_large()),
-        Ok(Err(ReadError::Body(e))) => {
-            return Err(ApiError::bad_request(
-                "body_read_error",
-                format!("could not read the request body: {e}"),
-            ))
-        }
-    };
-    let parsed =
-        request::parse(&body, endpoint).map_err(|e| ApiError::bad_request("invalid_json", e.0))?;
-    let tier = parts
-        .headers
-        .get(&TIER)
-        .map(|v| v.to_str().unwrap_or_default().to_owned());
-    Ok((parsed, body, (tier, parts.headers)))
-}
-
-/// The tier serving a request: the one `x-switchyard-tier` names, else routing by model. Done
-/// under the engine's lock, with the config the engine runs.
-fn resolve(
-    config: &engine::Config,
-    parsed: &ParsedRequest,
-    tier: Option<&str>,
-) -> Result<TierId, ApiError> {
-    match tier {
-        Some(name) => config.tier_by_name(name).ok_or_else(|| {
-            ApiError::new(
-                StatusCode::NOT_FOUND,
-                "invalid_request_error",
-                "tier_not_found",
-                format!("{TIER_HEADER} names no configured tier: {name:?}"),
-            )
-        }),
-        None => config.route(&parsed.model).ok_or_else(|| {
-            ApiError::new(
-                StatusCode::NOT_FOUND,
-                "invalid_request_error",
-                "model_not_found",
-                format!(
-                    "the model {:?} does not exist or is not routed by this gateway (see GET /v1/models)",
-                    parsed.model
-                ),
-            )
-        }),
     }
 }
 
@@ -165,7 +80,7 @@ async fn run(
     // The end-to-end deadline is fixed at the start: read it while the engine is locked anyway.
     let (mut step, config, tier, deadline) = {
         let mut engine = gw.lock();
-        let tier = match resolve(&engine.live().config, &parsed, tier.as_deref()) {
+        let tier = match crate::intake::resolve(&engine.live().config, &parsed, tier.as_deref()) {
             Ok(tier) => tier,
             Err(e) => return translate::error_response(&e, Shape::of_client(endpoint)),
         };
