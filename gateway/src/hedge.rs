@@ -13,7 +13,7 @@ use tokio::time::sleep_until;
 use engine::{FailureKind, HedgeStats, Outcome, Step};
 
 use crate::attempt::{client_error_outcome, AttemptResult};
-use crate::launch::{Launched, Sender};
+use crate::launch::{Answer, Launched, Sender};
 use crate::life::Life;
 
 /// How an attempt (hedged or not) came out. Returned once per attempt and matched at once:
@@ -30,18 +30,20 @@ pub(crate) enum Raced {
 
 /// Waits for `first`'s answer, hedging it when its tier says so.
 pub(crate) async fn race(sender: &mut Sender<'_>, life: &mut Life, mut first: Launched) -> Raced {
+    let gw = sender.gw;
     if !first.live.hedging {
-        let answer = (&mut first.answer).await;
+        let answer = first.answer(&gw.clock).await;
         return Raced::Answer(first, answer);
     }
+    let mut first_answer = first.answer_owned(gw);
     loop {
-        let mut second = loop {
+        let (second, mut second_answer) = loop {
             let Some(at) = life.hedge_at() else {
-                let answer = (&mut first.answer).await;
+                let answer = first_answer.await;
                 return Raced::Answer(first, answer);
             };
             tokio::select! {
-                answer = &mut first.answer => return Raced::Answer(first, answer),
+                answer = &mut first_answer => return Raced::Answer(first, answer),
                 () = sleep_until(at.into()) => {}
             }
             // Due, unless the tier's quantile moved on meanwhile (then `hedge_at` says when).
@@ -49,7 +51,10 @@ pub(crate) async fn race(sender: &mut Sender<'_>, life: &mut Life, mut first: La
                 continue;
             };
             match sender.launch(&live, d, number) {
-                Ok(launched) => break launched,
+                Ok(mut launched) => {
+                    let answer = launched.answer_owned(gw);
+                    break (launched, answer);
+                }
                 Err(u) => {
                     // The request cannot be put in that deployment's shape: a client error
                     // there, reported; the first attempt goes on.
@@ -61,15 +66,17 @@ pub(crate) async fn race(sender: &mut Sender<'_>, life: &mut Life, mut first: La
             }
         };
         life.hedge = Some(second.a.clone());
-        let (winner, answer, other) = tokio::select! {
-            answer = &mut first.answer => (first, answer, second),
-            answer = &mut second.answer => (second, answer, first),
+        let (winner, answer, other, other_answer): (_, _, _, Answer) = tokio::select! {
+            answer = &mut first_answer => (first, answer, second, second_answer),
+            answer = &mut second_answer => (second, answer, first, first_answer),
         };
         life.current = Some(winner.a.clone());
         life.hedge = None;
         match outcome_of(&answer) {
-            // The winner's first byte (or whole answer): the other attempt is dropped here.
+            // The winner's first byte (or whole answer): dropping the other's future closes
+            // its upstream connection.
             None => {
+                drop(other_answer);
                 if life.first_byte_of(winner.a.number).is_some() {
                     life.cancelled(&other.a);
                 }
@@ -77,6 +84,7 @@ pub(crate) async fn race(sender: &mut Sender<'_>, life: &mut Life, mut first: La
             }
             Some(Err(())) => {
                 // The deadline passed: the engine ends the request and both attempts with it.
+                drop(other_answer);
                 life.cancelled(&other.a);
                 return Raced::Answer(winner, answer);
             }
@@ -86,7 +94,7 @@ pub(crate) async fn race(sender: &mut Sender<'_>, life: &mut Life, mut first: La
                 }
                 // The other attempt carries the request on (and may be hedged in its turn).
                 life.current = Some(other.a.clone());
-                first = other;
+                (first, first_answer) = (other, other_answer);
             }
         }
     }

@@ -1,6 +1,6 @@
 //! Sending one attempt: the client's body in the deployment's API shape (the model name
-//! rewritten, or the request translated once and rendered per shape), the upstream request, and
-//! the attempt's future — owned, so that a hedged request can have two out at once.
+//! rewritten, or the request translated once and rendered per shape) and the upstream request;
+//! its answer awaited in place, or as an owned future when a hedged request has two out.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -9,23 +9,57 @@ use std::time::Instant;
 
 use bytes::Bytes;
 use engine::DeploymentId;
+use http_body_util::Full;
 
 use crate::attempt::{attempt_once, AttemptResult};
+use crate::clock::Clock;
 use crate::life::Attempt;
 use crate::live::{Live, WorkerClients};
 use crate::protocol::canonical::{ChatRequest, Untranslatable};
 use crate::request::{self, Endpoint, ParsedRequest};
 use crate::state::Shared;
 use crate::translate::{self, Plan};
+use crate::upstream::UpstreamClient;
 
-/// An attempt on its way: the future of its answer and what reading that answer needs.
+/// An attempt ready to go: its upstream request, and what reading its answer needs.
 pub(crate) struct Launched {
     pub a: Attempt,
     pub deployment: DeploymentId,
     /// The config the deployment id refers to (its upstream lives while the attempt runs).
     pub live: Arc<Live>,
     pub plan: Plan,
-    pub answer: Pin<Box<dyn Future<Output = AttemptResult> + Send>>,
+    request: Option<http::Request<Full<Bytes>>>,
+    client: UpstreamClient,
+    stream: bool,
+    deadline: Option<Instant>,
+}
+
+/// An attempt's answer as an owned future, to race it against another.
+pub(crate) type Answer = Pin<Box<dyn Future<Output = AttemptResult> + Send>>;
+
+impl Launched {
+    fn take_request(&mut self) -> http::Request<Full<Bytes>> {
+        self.request.take().expect("an attempt is sent once")
+    }
+
+    /// Sends the attempt and awaits its answer in place (one attempt out: nothing allocated).
+    pub async fn answer(&mut self, clock: &Clock) -> AttemptResult {
+        let req = self.take_request();
+        let up = &self.live.upstreams[self.deployment.index()];
+        let timing = (self.a.sent, self.deadline);
+        attempt_once(up, &self.client, req, self.stream, timing, clock).await
+    }
+
+    /// Sends the attempt as an owned future (a hedged request has two out at once).
+    pub fn answer_owned(&mut self, gw: &Arc<Shared>) -> Answer {
+        let req = self.take_request();
+        let (live, client, gw) = (self.live.clone(), self.client.clone(), gw.clone());
+        let (d, stream, timing) = (self.deployment, self.stream, (self.a.sent, self.deadline));
+        Box::pin(async move {
+            let up = &live.upstreams[d.index()];
+            attempt_once(up, &client, req, stream, timing, &gw.clock).await
+        })
+    }
 }
 
 /// An attempt that cannot be sent: the client's request has no equivalent in the deployment's
@@ -97,20 +131,15 @@ impl Sender<'_> {
                 return Err(unsendable(a, why));
             }
         };
-        let req = up.request(endpoint, body, self.parsed.stream);
-        let client = self.clients.get(live, d);
-        let (owned, stream, deadline) = (live.clone(), self.parsed.stream, self.deadline);
-        let gw = self.gw.clone();
-        let answer = Box::pin(async move {
-            let up = &owned.upstreams[d.index()];
-            attempt_once(up, &client, req, stream, (sent, deadline), &gw.clock).await
-        });
         Ok(Launched {
             a,
             deployment: d,
             live: live.clone(),
             plan,
-            answer,
+            request: Some(up.request(endpoint, body, self.parsed.stream)),
+            client: self.clients.get(live, d),
+            stream: self.parsed.stream,
+            deadline: self.deadline,
         })
     }
 }
