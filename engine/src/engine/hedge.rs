@@ -176,26 +176,11 @@ impl Engine {
             })
             .min_by(|a, b| a.1.total_cmp(&b.1))?
             .0;
-        let state = &mut self.states[d.index()];
-        state.on_send(now);
-        let probe = state.breaker.on_send();
-        state.rpm.charge(now, 1);
-        state.rpd.charge(now, 1);
-        state.tpm.charge(now, tokens);
+        let flight = self.launch(slot, d, now);
         let s = &mut self.slots[slot];
-        s.attempts += 1;
         s.hedges += 1;
-        s.hedge = Some(InFlight {
-            deployment: d,
-            sent_at: now,
-            charged_tokens: tokens,
-            probe,
-            first_byte: false,
-            cached_input: 0,
-            attempt: s.attempts,
-        });
-        let attempt = s.attempts;
-        self.metrics.deployments[d.index()].attempts += 1;
+        s.hedge = Some(flight);
+        let attempt = flight.attempt;
         self.hedging.stats.sent += 1;
         Some(Step::Send {
             request: id,
