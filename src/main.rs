@@ -15,6 +15,10 @@ mod whatif;
 
 use std::process::ExitCode;
 
+/// mimalloc instead of the system allocator (docs/gateway.md, "Where the time goes").
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use clap::{Parser, Subcommand};
 
 /// Balance LLM traffic across providers, models and API keys.

@@ -103,8 +103,13 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for ErrorBodies<S> {
         let this = self.get_mut();
         ready!(this.drain(cx))?;
         let total: usize = bufs.iter().map(|b| b.len()).sum();
-        if total <= MAX_INSPECTED {
-            let joined: Vec<u8> = bufs.iter().flat_map(|b| b.iter().copied()).collect();
+        // Joined (copied) only when the write could end with an error head: every answer's head
+        // and body pass through here, and a body never ends with an empty line.
+        if total <= MAX_INSPECTED && ends_with_empty_line(bufs) {
+            let mut joined = Vec::with_capacity(total);
+            for b in bufs {
+                joined.extend_from_slice(b);
+            }
             if let Some(r) = this.take_error_head(cx, &joined) {
                 return Poll::Ready(r.map(|()| total));
             }
@@ -127,6 +132,24 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for ErrorBodies<S> {
         ready!(this.drain(cx))?;
         Pin::new(&mut this.inner).poll_shutdown(cx)
     }
+}
+
+/// Whether the bytes of `bufs`, written one after the other, end with `\r\n\r\n` (the end of
+/// a head with no body), without copying them.
+fn ends_with_empty_line(bufs: &[io::IoSlice<'_>]) -> bool {
+    const END: &[u8] = b"\r\n\r\n";
+    let mut want = END.len();
+    for b in bufs.iter().rev() {
+        let take = want.min(b.len());
+        if b[b.len() - take..] != END[want - take..want] {
+            return false;
+        }
+        want -= take;
+        if want == 0 {
+            return true;
+        }
+    }
+    false
 }
 
 /// `data` with a trailing hyper error head replaced by a full OpenAI error answer, or `None`
@@ -221,6 +244,26 @@ mod tests {
             b"",
         ] {
             assert_eq!(replace_error_head(data), None, "{:?}", String::from_utf8_lossy(data));
+        }
+    }
+
+    proptest::proptest! {
+        /// The no-copy check agrees with the joined bytes for any split of any write, in
+        /// particular an empty line split across two or more slices.
+        #[test]
+        fn the_empty_line_is_found_across_slices(
+            parts in proptest::collection::vec(
+                proptest::collection::vec(proptest::sample::select(vec![b'\r', b'\n', b'x']), 0..6),
+                0..6,
+            )
+        ) {
+            let slices: Vec<std::io::IoSlice<'_>> =
+                parts.iter().map(|p| std::io::IoSlice::new(p)).collect();
+            let joined = parts.concat();
+            proptest::prop_assert_eq!(
+                super::ends_with_empty_line(&slices),
+                joined.ends_with(b"\r\n\r\n")
+            );
         }
     }
 }

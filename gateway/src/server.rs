@@ -23,6 +23,36 @@ use crate::hyper_errors::ErrorBodies;
 use crate::request::Endpoint;
 use crate::state::{Gateway, InFlight, Shared};
 
+/// How far ahead the runtime's timer wheel always holds a timer (see [`keep_timer_wheel_armed`]).
+const WHEEL_ANCHOR: std::time::Duration = std::time::Duration::from_millis(250);
+
+/// Keeps a timer at most [`WHEEL_ANCHOR`] ahead in this runtime's timer wheel, for as long as
+/// the runtime runs.
+///
+/// tokio wakes its driver (a write to an eventfd, and an `epoll_wait` that returns at once)
+/// whenever a timer is registered earlier than the driver's next wake-up, and with an empty
+/// wheel every registration is earlier. Each request registers one or two timers (hyper's
+/// header-read timeout for the next request on the connection, the attempt's deadline) while
+/// the wheel is often empty, so without this about one request in three paid that wake-up
+/// (strace, c=8: 0.33 eventfd writes per request; with it 0.001). A timer registered later
+/// than the anchor — every timeout of a second or more — now wakes nothing; shorter ones
+/// (backoff, hedging delays) still wake the driver as they must. Costs four wake-ups a second.
+async fn keep_timer_wheel_armed() {
+    let mut tick = tokio::time::interval(WHEEL_ANCHOR);
+    loop {
+        tick.tick().await;
+    }
+}
+
+/// Aborts a spawned task when dropped.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
 /// Serves HTTP on `listener` until `shutdown` resolves, then stops accepting and lets in-flight
 /// requests finish for up to the settings' `shutdown_timeout`.
 ///
@@ -36,6 +66,9 @@ pub async fn serve(
 ) -> Result<(), GatewayError> {
     let gw = gateway.inner.clone();
     gw.start_cluster();
+    // Stopped when `serve` returns (the runtime may outlive it, e.g. in tests).
+    let anchor = tokio::spawn(keep_timer_wheel_armed());
+    let _anchor = AbortOnDrop(anchor);
     let http = http1_server(gw.settings.header_read_timeout);
     let graceful = GracefulShutdown::new();
     let mut accept_errors = AcceptErrors::default();

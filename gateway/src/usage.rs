@@ -66,7 +66,9 @@ impl Usage {
 /// a plain string value, since quotes inside strings are escaped); otherwise parse the document.
 pub fn usage_of(body: &[u8]) -> Option<Tokens> {
     const KEY: &[u8] = b"\"usage\"";
-    if let Some(pos) = body.windows(KEY.len()).rposition(|w| w == KEY) {
+    static FINDER: std::sync::LazyLock<memchr::memmem::FinderRev<'static>> =
+        std::sync::LazyLock::new(|| memchr::memmem::FinderRev::new(KEY));
+    if let Some(pos) = FINDER.rfind(body) {
         if pos == 0 || body[pos - 1] != b'\\' {
             if let Some(value) = body[pos + KEY.len()..]
                 .trim_ascii_start()
