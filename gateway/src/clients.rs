@@ -32,11 +32,9 @@ pub(crate) fn start(
         ));
     };
     let tier = engine.config().tier(request.tier).name.clone();
-    match session {
-        Some(session) => engine.start_for_in_session(client, request, session, now),
-        None => engine.start_for(client, request, now),
-    }
-    .map_err(|refusal| refused(name, &tier, refusal, (now, clock)))
+    engine
+        .start_for_optional_session(client, request, session, now)
+        .map_err(|refusal| refused(name, &tier, refusal, (now, clock)))
 }
 
 fn refused(

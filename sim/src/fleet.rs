@@ -200,9 +200,9 @@ impl Fleet {
         self.engines[tag as usize].cache_read(inner, tokens);
     }
 
-    /// [`Engine::start_for`] (or, with a session key, [`Engine::start_for_in_session`]) on the
-    /// replica the load balancer picks. With the exchange on, each replica also counts the
-    /// others' use of the client's windows (fleet-wide limits).
+    /// [`Engine::start_for_optional_session`] on the replica the load balancer picks. With the
+    /// exchange on, each replica also counts the others' use of the client's windows
+    /// (fleet-wide limits).
     pub fn start_for(
         &mut self,
         client: ClientId,
@@ -213,10 +213,7 @@ impl Fleet {
         self.catch_up(now);
         let r = self.pick();
         let engine = &mut self.engines[r];
-        let step = match session {
-            Some(session) => engine.start_for_in_session(client, request, session, now)?,
-            None => engine.start_for(client, request, now)?,
-        };
+        let step = engine.start_for_optional_session(client, request, session, now)?;
         Ok(self.tag(r, step))
     }
 

@@ -35,8 +35,20 @@ impl Engine {
         session: u64,
         now: Duration,
     ) -> Result<Step, ClientRefusal> {
+        self.start_for_optional_session(client, request, Some(session), now)
+    }
+
+    /// [`Engine::start_for_in_session`] when `session` is given, else [`Engine::start_for`]:
+    /// for drivers whose requests may or may not carry a session key.
+    pub fn start_for_optional_session(
+        &mut self,
+        client: ClientId,
+        request: Request,
+        session: Option<u64>,
+        now: Duration,
+    ) -> Result<Step, ClientRefusal> {
         let salt = (client.index() as u64 + 1).wrapping_mul(0x9e37_79b9_7f4a_7c15);
-        self.begin_for(client, request, Some(session ^ salt), now)
+        self.begin_for(client, request, session.map(|s| s ^ salt), now)
     }
 
     fn begin_for(
