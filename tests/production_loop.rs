@@ -137,8 +137,8 @@ fn body(scenario: &Scenario, rng: &mut sim::Rng, stream: bool) -> String {
     .to_string()
 }
 
-/// The gateway in front of the mocks: every request's outcome as the client saw it, the
-/// attempts each mock served, and the trace file.
+/// The gateway in front of the mocks, its trace written to `scratch()/trace.csv`: every
+/// request's outcome as the client saw it.
 async fn serve_and_send(scenario: &Arc<Scenario>, listeners: Vec<TcpListener>) -> Vec<Seen> {
     let mocks = Mocks::start(scenario, listeners, 1.0 / SPEED, SEED);
     let settings = gateway::Settings {
