@@ -11,7 +11,9 @@ use std::time::Duration;
 use bytes::Bytes;
 use http_body::Frame;
 use tokio::sync::OwnedSemaphorePermit;
-use tokio::time::{Instant, Sleep};
+use tokio::time::Instant;
+
+use super::precise::Sleep;
 
 use super::MockStats;
 
@@ -210,7 +212,8 @@ impl Generation {
 }
 
 /// The mock's response body: whole, or an SSE stream whose token `i` is due `i × per_token`
-/// after the first, the closing events `n × per_token` after it. Holds the provider's
+/// after the first's due time (a schedule fixed in advance, so a late timer delays one event,
+/// not every event after it), the closing events `n × per_token` after it. Holds the provider's
 /// concurrency slot until the end (or until dropped, when the client goes away).
 pub struct MockBody {
     inner: Inner,
@@ -228,7 +231,7 @@ struct Stream {
     next: u32,
     opened: bool,
     done: bool,
-    sleep: Pin<Box<Sleep>>,
+    sleep: Sleep,
     permit: Option<OwnedSemaphorePermit>,
     stats: Arc<MockStats>,
 }
@@ -244,14 +247,14 @@ impl MockBody {
         }
     }
 
-    /// A paced SSE stream starting now.
+    /// A paced SSE stream whose first token is due at `start`.
     pub(crate) fn stream(
         generation: Generation,
+        start: Instant,
         per_token: Duration,
         permit: Option<OwnedSemaphorePermit>,
         stats: Arc<MockStats>,
     ) -> MockBody {
-        let start = Instant::now();
         MockBody {
             inner: Inner::Stream(Box::new(Stream {
                 generation,
@@ -260,7 +263,7 @@ impl MockBody {
                 next: 0,
                 opened: false,
                 done: false,
-                sleep: Box::pin(tokio::time::sleep_until(start)),
+                sleep: Sleep::until(start),
                 permit,
                 stats,
             })),
@@ -321,8 +324,8 @@ impl http_body::Body for MockBody {
                 return Poll::Ready(Some(Ok(Frame::data(Bytes::from(out)))));
             }
             let due = s.due(s.next);
-            s.sleep.as_mut().reset(due);
-            if s.sleep.as_mut().poll(cx).is_pending() {
+            s.sleep.reset(due);
+            if Pin::new(&mut s.sleep).poll(cx).is_pending() {
                 return Poll::Pending;
             }
         }

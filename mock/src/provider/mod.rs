@@ -40,6 +40,7 @@ mod anthropic;
 mod errors;
 pub mod headers;
 mod model;
+mod precise;
 mod server;
 
 use std::future::Future;

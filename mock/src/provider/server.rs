@@ -17,12 +17,14 @@ use hyper_util::rt::TokioIo;
 use hyper_util::server::graceful::GracefulShutdown;
 use serde::Deserialize;
 use tokio::net::TcpListener;
+use tokio::time::Instant;
 use tracing::debug;
 
 use super::answer::{Generation, MockBody, Shape};
 use super::errors::{self, error, json_type};
 use super::headers::{insert_limits, insert_retry};
 use super::model::{Ask, Decision, Model};
+use super::precise;
 use super::{MockError, MockStats, SHUTDOWN_GRACE};
 use gateway::request::Endpoint;
 
@@ -170,6 +172,10 @@ async fn handle(s: Arc<Shared>, req: Request<Incoming>) -> Result<Response<MockB
             .insert(header::ALLOW, HeaderValue::from_static("POST"));
         return Ok(res);
     }
+    // Every wait below is scheduled from here (the request's head arrived), not from after the
+    // mock's own work (reading and parsing the body, drawing): a provider's latency is measured
+    // from the request, so the mock's processing must not add to it.
+    let arrived = Instant::now();
     let stats = &s.stats;
     stats.requests.fetch_add(1, Ordering::Relaxed);
     let mut pending = Pending {
@@ -249,7 +255,7 @@ async fn handle(s: Arc<Shared>, req: Request<Incoming>) -> Result<Response<MockB
             unreachable!("a pending future never resolves");
         }
         Decision::Unavailable { after } => {
-            tokio::time::sleep(after).await;
+            precise::sleep_until(arrived + after).await;
             pending.answered = true;
             stats.unavailable.fetch_add(1, Ordering::Relaxed);
             let mut res = errors::outage(api);
@@ -257,7 +263,7 @@ async fn handle(s: Arc<Shared>, req: Request<Incoming>) -> Result<Response<MockB
             return Ok(res);
         }
         Decision::RateLimited { after, retry_after } => {
-            tokio::time::sleep(after).await;
+            precise::sleep_until(arrived + after).await;
             pending.answered = true;
             stats.rate_limited.fetch_add(1, Ordering::Relaxed);
             let mut res = errors::rate_limited(api);
@@ -270,7 +276,7 @@ async fn handle(s: Arc<Shared>, req: Request<Incoming>) -> Result<Response<MockB
             tokens,
             window,
         } => {
-            tokio::time::sleep(after).await;
+            precise::sleep_until(arrived + after).await;
             pending.answered = true;
             stats.context_length.fetch_add(1, Ordering::Relaxed);
             let mut res = errors::context_length(api, tokens, window);
@@ -278,7 +284,7 @@ async fn handle(s: Arc<Shared>, req: Request<Incoming>) -> Result<Response<MockB
             return Ok(res);
         }
         Decision::ServerError { after } => {
-            tokio::time::sleep(after).await;
+            precise::sleep_until(arrived + after).await;
             pending.answered = true;
             stats.server_errors.fetch_add(1, Ordering::Relaxed);
             let mut res = errors::server_error(api);
@@ -292,11 +298,13 @@ async fn handle(s: Arc<Shared>, req: Request<Incoming>) -> Result<Response<MockB
             service,
         } => (output_tokens, capped, input_tokens, service),
     };
-    let (service, permit) = match service {
-        Some(started) => started,
+    // Service begins on arrival, or when a queued request gets its slot.
+    let (service, permit, began) = match service {
+        Some((service, permit)) => (service, permit, arrived),
         None => {
             stats.queued.fetch_add(1, Ordering::Relaxed);
-            s.model.queue().await
+            let (service, permit) = s.model.queue().await;
+            (service, permit, Instant::now())
         }
     };
     let n = s.next_id.fetch_add(1, Ordering::Relaxed);
@@ -316,11 +324,18 @@ async fn handle(s: Arc<Shared>, req: Request<Incoming>) -> Result<Response<MockB
         output_tokens,
         capped,
     };
-    tokio::time::sleep(service.ttft).await;
+    let first_token = began + service.ttft;
+    precise::sleep_until(first_token).await;
     let streamed = parsed.stream && shape != Shape::Embeddings;
     let mut res = if streamed {
         pending.answered = true;
-        let body = MockBody::stream(generation, service.per_token, permit, s.stats.clone());
+        let body = MockBody::stream(
+            generation,
+            first_token,
+            service.per_token,
+            permit,
+            s.stats.clone(),
+        );
         let mut res = Response::new(body);
         let h = res.headers_mut();
         h.insert(
@@ -330,7 +345,7 @@ async fn handle(s: Arc<Shared>, req: Request<Incoming>) -> Result<Response<MockB
         h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
         res
     } else {
-        tokio::time::sleep(service.per_token.saturating_mul(output_tokens)).await;
+        precise::sleep_until(first_token + service.per_token.saturating_mul(output_tokens)).await;
         pending.answered = true;
         drop(permit);
         stats.ok.fetch_add(1, Ordering::Relaxed);

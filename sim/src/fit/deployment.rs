@@ -9,7 +9,7 @@ use std::time::Duration;
 use super::estimate::{DeploymentAcc, RESERVOIR};
 use super::latency::{joint_from_whole, untruncated};
 use super::limits::fit_limits;
-use super::stats::{quantiles, LogNormalFit};
+use super::stats::{quantiles, trimmed_fit, LogNormalFit};
 use super::tally::TraceTally;
 use super::DeploymentFit;
 
@@ -59,7 +59,10 @@ pub fn own_latency(
     cut: Option<f64>,
 ) -> Option<(LogNormalFit, LogNormalFit, LatencySource)> {
     if d.streamed_ok >= MIN_SAMPLES {
-        let (ttft, per_token) = (d.ttft.fit()?, d.per_token.fit()?);
+        // Per-token time is (latency − ttft) ÷ output tokens: a stream that arrives in one burst
+        // (a buffering proxy, a stalled reader) gives a near-zero value far out in the logs.
+        let per_token = trimmed_fit(&d.per_token_hist, 1e-9).or_else(|| d.per_token.fit());
+        let (ttft, per_token) = (d.ttft.fit()?, per_token?);
         let ttft = cut.map_or(ttft, |c| untruncated(ttft, c));
         return Some((ttft, per_token, LatencySource::Streamed));
     }

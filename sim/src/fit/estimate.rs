@@ -53,6 +53,8 @@ pub struct DeploymentAcc {
     pub ttft: LogAcc,
     /// ln of per-output-token time of streamed successes with output (seconds).
     pub per_token: LogAcc,
+    /// The same per-token times, ns (for the fit that leaves out gross outliers).
+    pub per_token_hist: Histogram<u64>,
     /// Streamed successes.
     pub streamed_ok: u64,
     /// Non-streamed successes: (latency s, output tokens), a uniform reservoir sample.
@@ -112,6 +114,7 @@ impl DeploymentAcc {
             cancelled: 0,
             ttft: LogAcc::default(),
             per_token: LogAcc::default(),
+            per_token_hist: histogram(),
             streamed_ok: 0,
             whole: Vec::new(),
             whole_seen: 0,
@@ -148,8 +151,12 @@ impl DeploymentAcc {
                         self.ttft.add(ttft / 1000.0);
                         record(&mut self.ttft_hist, us(ttft));
                         if a.output > 0 && a.latency_ms > ttft {
-                            self.per_token
-                                .add((a.latency_ms - ttft) / 1000.0 / f64::from(a.output));
+                            let per_token = (a.latency_ms - ttft) / 1000.0 / f64::from(a.output);
+                            self.per_token.add(per_token);
+                            record(
+                                &mut self.per_token_hist,
+                                (per_token * 1e9).round().max(1.0) as u64,
+                            );
                         }
                     }
                     (false, _) => self.keep_whole(a.latency_ms / 1000.0, a.output),
