@@ -10,12 +10,14 @@
 //! quarter of them streamed) at concurrency 8. The mocks use the simulator's seed, so each
 //! deployment's k-th attempt draws what the simulator's k-th attempt at it draws.
 
+#[path = "common/load.rs"]
+mod load;
 #[path = "common/mocks.rs"]
 mod mocks;
 
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -298,8 +300,6 @@ async fn simulator_and_gateway_agree_on_shares_and_success() {
     // The client: N requests, CONCURRENCY at a time, every fourth streamed.
     let url = format!("http://{gw_addr}/v1/chat/completions");
     let client: HttpClient = Client::builder(TokioExecutor::new()).build_http();
-    let next = Arc::new(AtomicUsize::new(0));
-    let seen = Arc::new(Mutex::new(Vec::with_capacity(N)));
     let bodies: Arc<Vec<(String, bool)>> = Arc::new({
         let mut rng = sim::run::stream(SEED, "fidelity-client");
         (0..N)
@@ -309,40 +309,21 @@ async fn simulator_and_gateway_agree_on_shares_and_success() {
             })
             .collect()
     });
-    let workers: Vec<_> = (0..CONCURRENCY)
-        .map(|_| {
-            let (client, url, next, seen, bodies) = (
-                client.clone(),
-                url.clone(),
-                next.clone(),
-                seen.clone(),
-                bodies.clone(),
-            );
-            tokio::spawn(async move {
-                // Bounded: each worker takes at most N requests.
-                for _ in 0..N {
-                    let i = next.fetch_add(1, Ordering::Relaxed);
-                    if i >= N {
-                        break;
-                    }
-                    let (body, stream) = &bodies[i];
-                    let r = send(&client, &url, body.clone(), *stream).await;
-                    seen.lock().unwrap_or_else(|e| e.into_inner()).push(r);
-                }
-            })
-        })
-        .collect();
-    let client_phase = tokio::time::timeout(CLIENT_PHASE_LIMIT, async {
-        for w in workers {
-            w.await.expect("a client worker panicked");
+    let send_one = {
+        let (client, url) = (client.clone(), url.clone());
+        move |i: usize| {
+            let (client, url, bodies) = (client.clone(), url.clone(), bodies.clone());
+            async move {
+                let (body, stream) = &bodies[i];
+                send(&client, &url, body.clone(), *stream).await
+            }
         }
-    })
-    .await;
+    };
+    let seen = load::closed_loop(N, CONCURRENCY, CLIENT_PHASE_LIMIT, send_one).await;
     let client_elapsed = started.elapsed();
-    assert!(
-        client_phase.is_ok(),
-        "the client did not finish {N} requests within {CLIENT_PHASE_LIMIT:?}"
-    );
+    let Some(seen) = seen else {
+        panic!("the client did not finish {N} requests within {CLIENT_PHASE_LIMIT:?}");
+    };
 
     let (status, metrics) = {
         let req = Request::get(format!("http://{gw_addr}/metrics"))
@@ -360,7 +341,6 @@ async fn simulator_and_gateway_agree_on_shares_and_success() {
 
     // Gateway side: attempts and successes per deployment from /metrics, requests from the
     // client's own view, cross-checked against each other and against the mocks.
-    let seen = std::mem::take(&mut *seen.lock().unwrap_or_else(|e| e.into_inner()));
     assert_eq!(seen.len(), N, "every request was sent once");
     let mut real = Tally {
         requests: N as u64,

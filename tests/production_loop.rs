@@ -20,12 +20,14 @@
 //! timer wake-ups: a few tenths of a real millisecond, `SPEED` times as many modelled ones).
 //! Measured figures: docs/replay.md ("The gateway's own trace: measured").
 
+#[path = "common/load.rs"]
+mod load;
 #[path = "common/mocks.rs"]
 mod mocks;
 
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -170,37 +172,19 @@ async fn serve_and_send(scenario: &Arc<Scenario>, listeners: Vec<TcpListener>) -
             })
             .collect()
     });
-    let next = Arc::new(AtomicUsize::new(0));
-    let seen = Arc::new(Mutex::new(Vec::with_capacity(N)));
-    let workers: Vec<_> = (0..CONCURRENCY)
-        .map(|_| {
-            let (client, url, next, seen, bodies) = (
-                client.clone(),
-                url.clone(),
-                next.clone(),
-                seen.clone(),
-                bodies.clone(),
-            );
-            tokio::spawn(async move {
-                // Bounded: each worker takes at most N requests.
-                for _ in 0..N {
-                    let i = next.fetch_add(1, Ordering::Relaxed);
-                    let Some((body, stream)) = bodies.get(i) else {
-                        break;
-                    };
-                    let r = send(&client, &url, body.clone(), *stream).await;
-                    seen.lock().unwrap_or_else(|e| e.into_inner()).push(r);
-                }
-            })
-        })
-        .collect();
-    let phase = tokio::time::timeout(CLIENT_PHASE_LIMIT, async {
-        for w in workers {
-            w.await.expect("a client worker panicked");
+    let send_one = {
+        let (client, url) = (client.clone(), url.clone());
+        move |i: usize| {
+            let (client, url, bodies) = (client.clone(), url.clone(), bodies.clone());
+            async move {
+                let (body, stream) = &bodies[i];
+                send(&client, &url, body.clone(), *stream).await
+            }
         }
-    })
-    .await;
-    assert!(phase.is_ok(), "the client did not finish within the limit");
+    };
+    let seen = load::closed_loop(N, CONCURRENCY, CLIENT_PHASE_LIMIT, send_one)
+        .await
+        .expect("the client did not finish within the limit");
 
     let attempts: u64 = mocks
         .providers
@@ -216,7 +200,6 @@ async fn serve_and_send(scenario: &Arc<Scenario>, listeners: Vec<TcpListener>) -
         .expect("the gateway ends cleanly");
     gw.flush_trace();
     mocks.stop().await;
-    let seen = std::mem::take(&mut *seen.lock().unwrap_or_else(|e| e.into_inner()));
     assert_eq!(seen.len(), N, "every request was sent once");
     seen
 }
