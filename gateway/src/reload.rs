@@ -95,7 +95,7 @@ pub(crate) fn reload(gw: &Shared) -> Result<ReloadReport, ReloadError> {
 fn swap(gw: &Shared, path: &Path) -> Result<ReloadReport, Vec<String>> {
     // One reload at a time: generations must not interleave.
     let _one = gw.reloading.lock().unwrap_or_else(|e| e.into_inner());
-    let text = crate::read_config(path)
+    let text = crate::config_file::read_config(path)
         .map_err(|e| vec![format!("{}: cannot read the config: {e}", path.display())])?;
     let config = engine::Config::from_toml(&text).map_err(|cause| {
         vec![GatewayError::Config {

@@ -6,8 +6,10 @@
 
 mod adaptive;
 mod capacity_aware;
+mod context;
 mod cost_aware;
 mod error_weighted;
+mod kind;
 mod least_latency;
 mod least_outstanding;
 mod p2c;
@@ -16,148 +18,13 @@ mod random;
 mod stride;
 mod weighted_round_robin;
 
-use std::fmt;
-use std::str::FromStr;
-use std::time::Duration;
-
-use crate::config::objectives::Objectives;
-use crate::config::{BalancingParams, Deployment, HealthPolicy};
 use crate::ids::DeploymentId;
-use crate::latency::DecayRates;
-use crate::state::DeploymentState;
+
+pub use context::PickContext;
+pub use kind::StrategyKind;
 
 /// The engine's deterministic random source.
 pub type Rng = rand_pcg::Pcg64Mcg;
-
-/// What a strategy may look at when picking.
-pub struct PickContext<'a> {
-    /// The current time.
-    pub now: Duration,
-    /// Estimated tokens of the request being placed.
-    pub tokens: u64,
-    /// Its input tokens (the rest of `tokens` is its estimated output).
-    pub input_tokens: u64,
-    /// Configured deployments, indexed by [`DeploymentId`].
-    pub deployments: &'a [Deployment],
-    /// Live state, indexed by [`DeploymentId`].
-    pub states: &'a [DeploymentState],
-    /// Estimator constants.
-    pub balancing: &'a BalancingParams,
-    /// Health constants.
-    pub health: &'a HealthPolicy,
-    /// Deployments this request has already tried.
-    pub tried: &'a [DeploymentId],
-    /// `now` in seconds, converted once per decision rather than once per candidate.
-    now_secs: f64,
-    /// `tokens` as a float, converted once per decision too.
-    tokens_f: f64,
-    /// The estimators' decay rates, derived once per engine.
-    rates: DecayRates,
-}
-
-impl<'a> PickContext<'a> {
-    /// The context of one decision.
-    #[allow(clippy::too_many_arguments)]
-    pub(crate) fn new(
-        now: Duration,
-        tokens: u64,
-        input_tokens: u64,
-        deployments: &'a [Deployment],
-        states: &'a [DeploymentState],
-        balancing: &'a BalancingParams,
-        health: &'a HealthPolicy,
-        tried: &'a [DeploymentId],
-        rates: DecayRates,
-    ) -> Self {
-        PickContext {
-            now,
-            tokens,
-            input_tokens,
-            deployments,
-            states,
-            balancing,
-            health,
-            tried,
-            now_secs: now.as_secs_f64(),
-            tokens_f: tokens as f64,
-            rates,
-        }
-    }
-
-    /// `now` in seconds.
-    pub(crate) fn now_secs(&self) -> f64 {
-        self.now_secs
-    }
-
-    /// How fast idle latency estimates fade, per second (from `balancing.latency_decay`).
-    pub(crate) fn fading_rate(&self) -> f64 {
-        self.rates.idle
-    }
-
-    /// Plain latency estimate of `id` in seconds, `None` if never measured.
-    pub(crate) fn latency(&self, id: DeploymentId) -> Option<f64> {
-        self.state(id)
-            .latency
-            .decayed_at(self.now_secs, self.rates.idle)
-    }
-
-    /// Peak latency estimate of `id` in seconds, `None` if never measured.
-    pub(crate) fn peak_latency(&self, id: DeploymentId) -> Option<f64> {
-        self.state(id)
-            .peak_latency
-            .decayed_at(self.now_secs, self.rates.idle)
-    }
-
-    /// Time-to-first-token estimate of `id` in seconds, `None` if never measured.
-    pub(crate) fn ttft(&self, id: DeploymentId) -> Option<f64> {
-        self.state(id)
-            .ttft
-            .decayed_at(self.now_secs, self.rates.idle)
-    }
-
-    /// Smallest remaining fraction of `id`'s limits after this request (1 = no limits).
-    pub(crate) fn headroom(&self, id: DeploymentId) -> f64 {
-        self.state(id)
-            .headroom_after_at(self.now_secs, self.tokens_f)
-    }
-
-    /// Recent error rate of `id`.
-    pub(crate) fn error_rate(&self, id: DeploymentId) -> f64 {
-        self.state(id)
-            .errors
-            .rate_at(self.now_secs, self.rates.errors)
-    }
-
-    pub(crate) fn weight(&self, id: DeploymentId) -> f64 {
-        self.deployments[id.index()].weight
-    }
-
-    pub(crate) fn state(&self, id: DeploymentId) -> &DeploymentState {
-        &self.states[id.index()]
-    }
-
-    /// [`PickContext::headroom`] of `id` if [`PickContext::usable`], else `None`; cheaper than
-    /// asking both.
-    #[inline(always)]
-    pub(crate) fn usable_headroom(&self, id: DeploymentId) -> Option<f64> {
-        if self.tried.contains(&id) {
-            return None;
-        }
-        self.state(id)
-            .usable_headroom_at(self.now, self.now_secs, self.tokens_f)
-    }
-
-    /// Whether `id` could take this request now as a first try: not tried yet, not cooling
-    /// down, headroom left, breaker closed. For candidates not gathered by a scan.
-    #[inline(always)]
-    pub(crate) fn usable(&self, id: DeploymentId) -> bool {
-        !self.tried.contains(&id)
-            && self
-                .state(id)
-                .check_at(self.now, self.now_secs, self.tokens_f)
-                .is_ok()
-    }
-}
 
 /// A load-balancing algorithm.
 pub trait Balancer: Send {
@@ -283,131 +150,6 @@ fn incumbent(
     candidates: &[DeploymentId],
 ) -> Option<DeploymentId> {
     previous.filter(|&d| sampled && !candidates.contains(&d) && ctx.usable(d))
-}
-
-/// The strategies a tier can use.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum StrategyKind {
-    /// Smooth weighted round robin (nginx).
-    WeightedRoundRobin,
-    /// Lowest latency EWMA, probing unmeasured deployments.
-    LeastLatency,
-    /// Most remaining rate-limit headroom.
-    CapacityAware,
-    /// Weighted random with weights shrunk by recent error rate.
-    ErrorWeighted,
-    /// Fewest in-flight requests, by power of two choices.
-    LeastOutstanding,
-    /// Power of two choices on latency × (in-flight + 1).
-    PeakEwma,
-    /// Weighted random.
-    Random,
-    /// Headroom, latency, load and health in one score.
-    Adaptive,
-    /// Cheapest within the tier's latency objectives, else fastest.
-    CostAware,
-}
-
-impl StrategyKind {
-    /// The strategies `compare` runs when a scenario names none, in the order reports list
-    /// them: every strategy but `cost-aware`, which optimises another objective (price within
-    /// latency objectives) and is compared where a scenario asks for it.
-    pub const ALL: [StrategyKind; 8] = [
-        StrategyKind::Random,
-        StrategyKind::WeightedRoundRobin,
-        StrategyKind::LeastLatency,
-        StrategyKind::LeastOutstanding,
-        StrategyKind::PeakEwma,
-        StrategyKind::CapacityAware,
-        StrategyKind::ErrorWeighted,
-        StrategyKind::Adaptive,
-    ];
-
-    /// Every strategy: [`StrategyKind::ALL`] and `cost-aware`.
-    pub const EVERY: [StrategyKind; 9] = [
-        StrategyKind::Random,
-        StrategyKind::WeightedRoundRobin,
-        StrategyKind::LeastLatency,
-        StrategyKind::LeastOutstanding,
-        StrategyKind::PeakEwma,
-        StrategyKind::CapacityAware,
-        StrategyKind::ErrorWeighted,
-        StrategyKind::Adaptive,
-        StrategyKind::CostAware,
-    ];
-
-    pub(crate) const EXPECTED: &'static str = "one of \"weighted-round-robin\", \"least-latency\", \
-        \"capacity-aware\", \"error-weighted\", \"least-outstanding\", \"peak-ewma\", \"random\", \"adaptive\", \"cost-aware\"";
-
-    /// The name used in config files and reports.
-    pub fn name(self) -> &'static str {
-        match self {
-            StrategyKind::WeightedRoundRobin => "weighted-round-robin",
-            StrategyKind::LeastLatency => "least-latency",
-            StrategyKind::CapacityAware => "capacity-aware",
-            StrategyKind::ErrorWeighted => "error-weighted",
-            StrategyKind::LeastOutstanding => "least-outstanding",
-            StrategyKind::PeakEwma => "peak-ewma",
-            StrategyKind::Random => "random",
-            StrategyKind::Adaptive => "adaptive",
-            StrategyKind::CostAware => "cost-aware",
-        }
-    }
-
-    /// A fresh balancer of this kind for one tier: `deployments` is the config's deployment
-    /// count, `members` the tier's deployments with their weights.
-    pub fn build(self, deployments: usize, members: &[(DeploymentId, f64)]) -> Box<dyn Balancer> {
-        self.build_with(Objectives::default(), deployments, members)
-    }
-
-    /// [`StrategyKind::build`] for a tier with latency `objectives` (used by `cost-aware`).
-    pub fn build_with(
-        self,
-        objectives: Objectives,
-        deployments: usize,
-        members: &[(DeploymentId, f64)],
-    ) -> Box<dyn Balancer> {
-        match self {
-            StrategyKind::WeightedRoundRobin => Box::new(
-                weighted_round_robin::WeightedRoundRobin::new(deployments, members),
-            ),
-            StrategyKind::LeastLatency => Box::new(least_latency::LeastLatency::new(members.len())),
-            StrategyKind::CapacityAware => {
-                Box::new(capacity_aware::CapacityAware::new(members.len()))
-            }
-            StrategyKind::ErrorWeighted => Box::new(error_weighted::ErrorWeighted),
-            StrategyKind::LeastOutstanding => Box::new(least_outstanding::LeastOutstanding),
-            StrategyKind::PeakEwma => Box::new(peak_ewma::PeakEwma),
-            StrategyKind::Random => Box::new(random::WeightedRandom),
-            StrategyKind::Adaptive => Box::new(adaptive::Adaptive),
-            StrategyKind::CostAware => Box::new(cost_aware::CostAware::new(
-                objectives,
-                deployments,
-                members.len(),
-            )),
-        }
-    }
-}
-
-impl fmt::Display for StrategyKind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
-    }
-}
-
-impl FromStr for StrategyKind {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        StrategyKind::EVERY
-            .into_iter()
-            .find(|k| k.name() == s)
-            .ok_or_else(|| {
-                format!(
-                    "unknown strategy {s:?}; expected {}",
-                    StrategyKind::EXPECTED
-                )
-            })
-    }
 }
 
 #[cfg(test)]
