@@ -42,6 +42,7 @@ pub mod request;
 mod run;
 mod server;
 pub mod session;
+mod settings;
 mod signals;
 mod startup;
 mod state;
@@ -58,10 +59,11 @@ pub use options::{default_max_connections, ServeOptions, Threading, DEFAULT_LIST
 pub use proxy::{DEPLOYMENT_HEADER, TIER_HEADER};
 pub use run::{init_logging, run};
 pub use server::serve;
-pub use signals::{reload_on_hangup, shutdown_signal};
-pub use state::{
-    Gateway, Settings, DEFAULT_BODY_READ_TIMEOUT, DEFAULT_HEADER_READ_TIMEOUT,
-    DEFAULT_MAX_BODY_BYTES, DEFAULT_MAX_CONNECTIONS, DEFAULT_SHUTDOWN_TIMEOUT,
+pub use settings::{
+    Settings, DEFAULT_BODY_READ_TIMEOUT, DEFAULT_HEADER_READ_TIMEOUT, DEFAULT_MAX_BODY_BYTES,
+    DEFAULT_MAX_CONNECTIONS, DEFAULT_SHUTDOWN_TIMEOUT,
 };
+pub use signals::{reload_on_hangup, shutdown_signal};
+pub use state::Gateway;
 pub use upstream::check_endpoints;
 pub use usage::{usage_of, UsageScanner};

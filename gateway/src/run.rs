@@ -10,8 +10,9 @@ use crate::config_file::{admin_key_from_env, gateway_keys_from_env, load_config}
 use crate::error::GatewayError;
 use crate::options::{default_max_connections, ServeOptions, Threading};
 use crate::server::serve;
+use crate::settings::Settings;
 use crate::signals::{reload_on_hangup, shutdown_signal};
-use crate::state::{Gateway, Settings};
+use crate::state::Gateway;
 
 /// Installs the `tracing` subscriber: human-readable lines on stderr, filtered by `RUST_LOG`
 /// (default `info`). Does nothing if a subscriber is already installed.
