@@ -592,10 +592,12 @@ async fn case(strategy: &str, situation: Situation, bounds: Bounds) {
     assert!(failed.is_empty(), "{label}: {}", failed.join("; "));
 }
 
-// Measured envelopes (docs/mock-provider.md, "Fidelity where it is hard"): with binding limits
-// the gateway meets 8–26 % more 429s than the simulator's mean, at the same success and shares
-// (before the simulator spread its waiters' resumptions, `sim::time::resume_at`, it was 18–30 %
-// fewer); least-latency's shares and queueing latencies depend on its herding.
+// Measured envelopes (docs/mock-provider.md, "Fidelity where it is hard", 2 December 2026): with
+// binding limits the gateway meets −2 … +19 % more 429s than the simulator's mean (medians
+// +12.1 % least-latency, +7.6 % adaptive), at the same success and shares: its waiters, released
+// roughly oldest first at a cooldown's end, lose more first attempts than the simulator's (hashed
+// order within 1 ms, `sim::time::resume_at`). least-latency's shares and queueing latencies
+// depend on its herding.
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn least_latency_with_binding_limits() {
@@ -603,7 +605,7 @@ async fn least_latency_with_binding_limits() {
         share_pt: Some(3.0),
         share_range_pt: 0.0,
         success_pt: 1.0,
-        rate_limited_rel: (-0.05, 0.30),
+        rate_limited_rel: (-0.05, 0.25),
         p50_rel: 0.10,
         p99_rel: 0.20,
         latency_vs_seed_range: false,
@@ -617,7 +619,7 @@ async fn adaptive_with_binding_limits() {
         share_pt: Some(3.0),
         share_range_pt: 0.0,
         success_pt: 1.0,
-        rate_limited_rel: (-0.05, 0.30),
+        rate_limited_rel: (-0.05, 0.25),
         p50_rel: 0.10,
         p99_rel: 0.20,
         latency_vs_seed_range: false,
@@ -657,7 +659,8 @@ async fn adaptive_with_provider_queueing() {
 async fn least_latency_through_an_outage() {
     let bounds = Bounds {
         share_pt: None,
-        share_range_pt: 6.0,
+        // 3 of 12 runs fell 6.3–11.1 points outside the simulator's per-seed range.
+        share_range_pt: 12.0,
         success_pt: 1.0,
         rate_limited_rel: (-0.15, 0.15),
         p50_rel: 0.15,
