@@ -594,10 +594,10 @@ async fn case(strategy: &str, situation: Situation, bounds: Bounds) {
 
 // Measured envelopes (docs/mock-provider.md, "Fidelity where it is hard", 2 December 2026): with
 // binding limits the gateway meets −2 … +19 % more 429s than the simulator's mean (medians
-// +12.1 % least-latency, +7.6 % adaptive), at the same success and shares: its waiters, released
-// roughly oldest first at a cooldown's end, lose more first attempts than the simulator's (hashed
-// order within 1 ms, `sim::time::resume_at`). least-latency's shares and queueing latencies
-// depend on its herding.
+// +12.1 % least-latency, +7.6 % adaptive), at the same success and shares: at a cooldown's end
+// a waiting retry beats a waiting first attempt to the provider 81–97 % of the time whichever
+// the engine sent first (the simulator's: half), so more requests need a second attempt; why is
+// not established. least-latency's shares and queueing latencies depend on its herding.
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn least_latency_with_binding_limits() {
