@@ -594,7 +594,7 @@ async fn case(strategy: &str, situation: Situation, bounds: Bounds) {
 
 // Measured envelopes (docs/mock-provider.md, "Fidelity where it is hard", 2 December 2026): with
 // binding limits the gateway meets −2 … +19 % more 429s than the simulator's mean (medians
-// +12.1 % least-latency, +7.6 % adaptive), at the same success and shares: at a cooldown's end
+// +12.5 % least-latency, +8.5 % adaptive), at the same success and shares: at a cooldown's end
 // a waiting retry beats a waiting first attempt to the provider 81–97 % of the time whichever
 // the engine sent first (the simulator's: half), so more requests need a second attempt; why is
 // not established. least-latency's shares and queueing latencies depend on its herding.
@@ -659,7 +659,7 @@ async fn adaptive_with_provider_queueing() {
 async fn least_latency_through_an_outage() {
     let bounds = Bounds {
         share_pt: None,
-        // 3 of 12 runs fell 6.3–11.1 points outside the simulator's per-seed range.
+        // 3 of 14 runs fell 6.3–11.1 points outside the simulator's per-seed range.
         share_range_pt: 12.0,
         success_pt: 1.0,
         rate_limited_rel: (-0.15, 0.15),
