@@ -10,10 +10,14 @@
 //! * `outage`: the fastest provider answers 503 for a third of the run (a world incident).
 //!
 //! Because the random streams differ, one gateway run is compared with the simulator's **mean over
-//! several seeds**. The gateway runs on the real clock, so its config is the scenario's with every
-//! duration (backoff, waits, cooldowns, breaker, latency decay) multiplied by the time scale: the
-//! same policy, in the mocks' faster time. The client sends open-loop at the scenario's arrival
-//! times (scaled) and measures each request's end-to-end latency (÷ the time scale = modelled).
+//! several seeds**. The gateway runs the scenario's own config in modelled time (`serve --speed`
+//! at 1 ÷ the time scale, as the mocks run their world). The client sends open-loop at the
+//! scenario's arrival times (scaled) and measures each request's end-to-end latency (÷ the time
+//! scale = modelled).
+//!
+//! `SWITCHYARD_FIDELITY_TRACE_DIR=DIR` writes the gateway's trace and the first simulator seed's
+//! per case into DIR (both in modelled ms, with the same columns), to see why they differ;
+//! `SWITCHYARD_FIDELITY_TIME_SCALE` changes the time scale (1 = real time, 80 s a case).
 //!
 //! Compared: per-deployment shares of attempts, request success, 429 counts, request latency
 //! p50/p99. The bounds asserted are the targets where the measurements meet them and a
@@ -41,8 +45,18 @@ use tokio::sync::oneshot;
 const N: usize = 800;
 /// Modelled arrivals per second (constant).
 const RATE: f64 = 10.0;
-/// Real seconds per modelled second in the mocks and the gateway's config.
+/// Real seconds per modelled second in the mocks and the gateway
+/// (`SWITCHYARD_FIDELITY_TIME_SCALE` overrides it).
 const TIME_SCALE: f64 = 0.1;
+
+fn time_scale() -> f64 {
+    std::env::var("SWITCHYARD_FIDELITY_TIME_SCALE")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .filter(|s: &f64| (0.001..=1.0).contains(s))
+        .unwrap_or(TIME_SCALE)
+}
+
 /// Seeds of the simulator runs averaged.
 const SIM_SEEDS: [u64; 20] = [
     1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20,
@@ -69,14 +83,9 @@ enum Situation {
     Outage,
 }
 
-/// A duration of `ms` modelled milliseconds, written for a clock `scale` times as fast.
-fn d(ms: f64, scale: f64) -> String {
-    format!("{}us", (ms * 1000.0 * scale).round() as u64)
-}
-
-/// The scenario; `scale` multiplies the gateway policy's durations (1 for the simulator, the time
-/// scale for the real gateway). The world is the same in both.
-fn scenario_text(urls: &[String], strategy: &str, situation: Situation, scale: f64) -> String {
+/// The scenario, in modelled time: the simulator runs it, the mocks model its world and the
+/// gateway runs its config at `speed` 1 ÷ the time scale. The same text for all three.
+fn scenario_text(urls: &[String], strategy: &str, situation: Situation) -> String {
     let limits = |rpm: u32| match situation {
         Situation::Limits => {
             format!("rpm = {rpm}\n  tpm = 100000000\n  window = \"token-bucket\"\n  burst = 0.05")
@@ -141,21 +150,21 @@ base_url = "{c}"
 
 [retry]
 max_attempts = 3
-backoff_base = "{bb}"
-backoff_max = "{bm}"
-max_wait = "{mw}"
+backoff_base = "100ms"
+backoff_max = "5s"
+max_wait = "10s"
 
 [health]
-cooldown = "{cd}"
-max_cooldown = "{mcd}"
-open_for = "{of}"
-max_open_for = "{mof}"
-error_window = "{ew}"
+cooldown = "5s"
+max_cooldown = "60s"
+open_for = "30s"
+max_open_for = "300s"
+error_window = "60s"
 
 [balancing]
-latency_decay = "{ld}"
-failure_penalty = "{fp}"
-default_latency = "{dl}"
+latency_decay = "10s"
+failure_penalty = "2s"
+default_latency = "1s"
 
 [[world.provider]]
 name = "alpha"
@@ -191,17 +200,6 @@ per_token = {{ gamma = {{ shape = 4.0, mean = "6ms" }} }}
         a = urls[0],
         b = urls[1],
         c = urls[2],
-        bb = d(100.0, scale),
-        bm = d(5_000.0, scale),
-        mw = d(10_000.0, scale),
-        cd = d(5_000.0, scale),
-        mcd = d(60_000.0, scale),
-        of = d(30_000.0, scale),
-        mof = d(300_000.0, scale),
-        ew = d(60_000.0, scale),
-        ld = d(10_000.0, scale),
-        fp = d(2_000.0, scale),
-        dl = d(1_000.0, scale),
         ca = concurrency(6),
         cb = concurrency(6),
         cc = concurrency(5),
@@ -249,16 +247,29 @@ impl Outcome {
     }
 }
 
-fn simulate(scenario: &Scenario, seed: u64) -> Outcome {
+/// Where to write the traces of a run for inspection (`SWITCHYARD_FIDELITY_TRACE_DIR`): the
+/// gateway's and the first simulator seed's, per case. Unset: none written.
+fn trace_path(kind: &str, label: &str) -> Option<std::path::PathBuf> {
+    let dir = std::env::var_os("SWITCHYARD_FIDELITY_TRACE_DIR")?;
+    Some(std::path::Path::new(&dir).join(format!("{kind}-{}.csv", label.replace('/', "-"))))
+}
+
+fn simulate(scenario: &Scenario, seed: u64, trace_to: Option<std::path::PathBuf>) -> Outcome {
+    let mut csv = trace_to.map(|p| {
+        sim::trace::CsvTrace::new(std::fs::File::create(p).expect("the trace file is created"))
+    });
     let result = sim::run(
         scenario,
         sim::RunOptions {
             strategy: None,
             seed,
-            trace: None,
+            trace: csv.as_mut().map(|t| t as &mut dyn sim::trace::TraceSink),
             progress: None,
         },
     );
+    if let Some(t) = csv {
+        t.finish().expect("the trace is written");
+    }
     let mut o = Outcome {
         requests: result.summary.requests as f64,
         succeeded: result.summary.successes as f64,
@@ -328,24 +339,23 @@ async fn real_run(strategy: &str, situation: Situation) -> Outcome {
     let (listeners, urls) = mocks::bind(IDS.len()).await;
     let world = Arc::new(
         Scenario::parse(
-            &scenario_text(&urls, strategy, situation, 1.0),
+            &scenario_text(&urls, strategy, situation),
             "hard.toml",
             "hard",
         )
         .expect("valid"),
     );
-    let scaled = Scenario::parse(
-        &scenario_text(&urls, strategy, situation, TIME_SCALE),
-        "hard-scaled.toml",
-        "hard-scaled",
-    )
-    .expect("valid");
 
+    // The gateway runs the scenario's own config in modelled time (`serve --speed`): its clock,
+    // every duration of its config and every latency or `retry-after` it measures are converted
+    // at its boundary with the real world (gateway/src/clock.rs).
     let gw = gateway::Gateway::new(
-        scaled.config.clone(),
+        world.config.clone(),
         gateway::Settings {
+            speed: 1.0 / time_scale(),
             seed: mock_seed(),
             shutdown_timeout: Duration::from_secs(2),
+            trace_out: trace_path("gw", &format!("{strategy}/{situation:?}")),
             ..gateway::Settings::default()
         },
         |_| None,
@@ -367,13 +377,19 @@ async fn real_run(strategy: &str, situation: Situation) -> Outcome {
 
     // The mocks start last, so their modelled clock (limit windows, incidents) starts with the
     // client's first request, as the simulator's starts with its first arrival.
-    let mocks = Mocks::start(&world, listeners, TIME_SCALE, mock_seed());
+    let mocks = Mocks::start(&world, listeners, time_scale(), mock_seed());
 
+    let at: Vec<Duration> = {
+        let mut rng = sim::run::stream(mock_seed(), "fidelity-hard-arrivals");
+        let mut clock = sim::workload::ArrivalClock::new(world.workload.arrivals.clone(), &mut rng);
+        (0..N)
+            .map(|_| Duration::from_secs_f64(clock.next(&mut rng).expect("a rate") * time_scale()))
+            .collect()
+    };
     let start = tokio::time::Instant::now();
-    let gap = Duration::from_secs_f64(TIME_SCALE / RATE);
     let mut sent = Vec::with_capacity(N);
     for (i, b) in bodies.into_iter().enumerate() {
-        tokio::time::sleep_until(start + gap * i as u32).await;
+        tokio::time::sleep_until(start + at[i]).await;
         let (client, url) = (client.clone(), url.clone());
         sent.push(tokio::spawn(async move { send(&client, &url, b).await }));
     }
@@ -389,7 +405,7 @@ async fn real_run(strategy: &str, situation: Situation) -> Outcome {
             .expect("every request is answered");
         if ok {
             out.succeeded += 1.0;
-            latencies.push(took.as_secs_f64() * 1000.0 / TIME_SCALE);
+            latencies.push(took.as_secs_f64() * 1000.0 / time_scale());
         }
     }
     latencies.sort_by(f64::total_cmp);
@@ -443,15 +459,23 @@ async fn case(strategy: &str, situation: Situation, bounds: Bounds) {
         .map(|i| format!("http://127.0.0.1:{}/v1", 1 + i))
         .collect();
     let scenario = Scenario::parse(
-        &scenario_text(&urls, strategy, situation, 1.0),
+        &scenario_text(&urls, strategy, situation),
         "hard.toml",
         "hard",
     )
     .expect("the scenario is valid");
-    let runs: Vec<Outcome> = SIM_SEEDS.iter().map(|s| simulate(&scenario, *s)).collect();
+    let label = format!("{strategy}/{situation:?}");
+    let runs: Vec<Outcome> = SIM_SEEDS
+        .iter()
+        .map(|s| {
+            let trace = (*s == SIM_SEEDS[0])
+                .then(|| trace_path("sim", &label))
+                .flatten();
+            simulate(&scenario, *s, trace)
+        })
+        .collect();
     let sim = Outcome::mean(&runs);
     let real = real_run(strategy, situation).await;
-    let label = format!("{strategy}/{situation:?}");
 
     let rel = |s: f64, g: f64| (g - s) / s.max(1e-9);
     println!("{label}: {:.1} s wall", started.elapsed().as_secs_f64());
@@ -471,6 +495,19 @@ async fn case(strategy: &str, situation: Situation, bounds: Bounds) {
             real.rate_limited[i],
         );
     }
+    let totals: Vec<f64> = runs.iter().map(Outcome::total_429).collect();
+    let sd = (totals
+        .iter()
+        .map(|t| (t - sim.total_429()).powi(2))
+        .sum::<f64>()
+        / (totals.len() as f64 - 1.0))
+        .sqrt();
+    println!(
+        "  429s per simulator seed: sd {sd:.1} ({:.1} % of the mean), {:.0}–{:.0}",
+        sd / sim.total_429().max(1.0) * 100.0,
+        totals.iter().copied().fold(f64::MAX, f64::min),
+        totals.iter().copied().fold(0.0, f64::max)
+    );
     let d_success = (real.success() - sim.success()) * 100.0;
     let r429 = rel(sim.total_429(), real.total_429());
     let (r50, r99) = (rel(sim.p50_ms, real.p50_ms), rel(sim.p99_ms, real.p99_ms));
@@ -555,18 +592,24 @@ async fn case(strategy: &str, situation: Situation, bounds: Bounds) {
     assert!(failed.is_empty(), "{label}: {}", failed.join("; "));
 }
 
-// Measured envelopes (docs/mock-provider.md, "Fidelity where it is hard"): with binding limits
-// the gateway meets 8–26 % more 429s than the simulator's mean, at the same success and shares
-// (before the simulator spread its waiters' resumptions, `sim::time::resume_at`, it was 18–30 %
-// fewer); least-latency's shares and queueing latencies depend on its herding.
+// Every test's runtime has 6 workers although the machine may have 2 cores: the client, the
+// gateway and three mocks share it in-process, and on 2 workers their tasks queue behind each
+// other, which added 2–5 points to the gateway's 429s (docs/mock-provider.md).
+//
+// Measured envelopes (docs/mock-provider.md, "Fidelity where it is hard", 2 December 2026): with
+// binding limits the gateway meets −2 … +17 % more 429s than the simulator's mean (medians
+// +7.7 % least-latency, +6.8 % adaptive), at the same success and shares: at a cooldown's end a
+// waiting retry beats a waiting first attempt to the provider 80–97 % of the time whichever the
+// engine sent first (the simulator's: half), so more requests need a second attempt; why is not
+// established. least-latency's shares and queueing latencies depend on its herding.
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 6)]
 async fn least_latency_with_binding_limits() {
     let bounds = Bounds {
         share_pt: Some(3.0),
         share_range_pt: 0.0,
         success_pt: 1.0,
-        rate_limited_rel: (-0.05, 0.30),
+        rate_limited_rel: (-0.05, 0.20),
         p50_rel: 0.10,
         p99_rel: 0.20,
         latency_vs_seed_range: false,
@@ -574,13 +617,13 @@ async fn least_latency_with_binding_limits() {
     case("least-latency", Situation::Limits, bounds).await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 6)]
 async fn adaptive_with_binding_limits() {
     let bounds = Bounds {
         share_pt: Some(3.0),
         share_range_pt: 0.0,
         success_pt: 1.0,
-        rate_limited_rel: (-0.05, 0.30),
+        rate_limited_rel: (-0.05, 0.20),
         p50_rel: 0.10,
         p99_rel: 0.20,
         latency_vs_seed_range: false,
@@ -588,7 +631,7 @@ async fn adaptive_with_binding_limits() {
     case("adaptive", Situation::Limits, bounds).await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 6)]
 async fn least_latency_with_provider_queueing() {
     let bounds = Bounds {
         share_pt: None,
@@ -602,7 +645,7 @@ async fn least_latency_with_provider_queueing() {
     case("least-latency", Situation::Queueing, bounds).await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 6)]
 async fn adaptive_with_provider_queueing() {
     let bounds = Bounds {
         share_pt: Some(5.0),
@@ -616,11 +659,13 @@ async fn adaptive_with_provider_queueing() {
     case("adaptive", Situation::Queueing, bounds).await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 6)]
 async fn least_latency_through_an_outage() {
     let bounds = Bounds {
         share_pt: None,
-        share_range_pt: 6.0,
+        // At 2 runtime workers 3 of 14 runs fell 6.3–11.1 points outside the simulator's
+        // per-seed range; none of 8 at 6.
+        share_range_pt: 12.0,
         success_pt: 1.0,
         rate_limited_rel: (-0.15, 0.15),
         p50_rel: 0.15,
@@ -630,7 +675,7 @@ async fn least_latency_through_an_outage() {
     case("least-latency", Situation::Outage, bounds).await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 6)]
 async fn adaptive_through_an_outage() {
     let bounds = Bounds {
         share_pt: Some(5.0),

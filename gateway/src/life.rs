@@ -243,16 +243,25 @@ impl Life {
         note: Option<&'static str>,
     ) {
         let Some(trace) = &self.gw.trace else { return };
-        let (failure, input_tokens, output_tokens, limits) = match *outcome {
+        let (failure, input_tokens, output_tokens, limits, retry_after) = match *outcome {
             Outcome::Success {
                 input_tokens,
                 output_tokens,
                 headers,
                 ..
-            } => (None, input_tokens, output_tokens, headers),
-            Outcome::Failure { kind, headers, .. } => {
-                (Some(kind), self.input_tokens, self.output_tokens, headers)
-            }
+            } => (None, input_tokens, output_tokens, headers, None),
+            Outcome::Failure {
+                kind,
+                headers,
+                retry_after,
+                ..
+            } => (
+                Some(kind),
+                self.input_tokens,
+                self.output_tokens,
+                headers,
+                retry_after,
+            ),
         };
         trace.record(Row {
             sent: a.sent_at,
@@ -273,6 +282,7 @@ impl Life {
             limits,
             arrived: self.arrived,
             cached_tokens: if failure.is_none() { self.cached } else { 0 },
+            retry_after,
         });
     }
 }
@@ -333,5 +343,6 @@ pub(crate) fn client_refused(
         limits: engine::LimitHeaders::default(),
         arrived: now,
         cached_tokens: 0,
+        retry_after: None,
     });
 }

@@ -3,7 +3,7 @@
 //!
 //! Header: `timestamp_ms,request_id,attempt,model,tier,deployment,outcome,status,input_tokens,`
 //! `output_tokens,latency_ms,ttft_ms,stream,client,limit_requests,limit_tokens,`
-//! `remaining_requests,remaining_tokens,arrived_ms,cached_tokens` (the simulator's `sim::trace::HEADER`). `timestamp_ms` is when the attempt was sent, in ms since
+//! `remaining_requests,remaining_tokens,arrived_ms,cached_tokens,retry_after_ms` (the simulator's `sim::trace::HEADER`). `timestamp_ms` is when the attempt was sent, in ms since
 //! the gateway started; `outcome` is `ok`, a failure kind (`rate_limited`, `server_error`,
 //! `timeout`, `connection`, `client_error`), `cancelled` (the client went away with the
 //! attempt in flight: a censored latency), `refused` (the request failed before any attempt,
@@ -17,7 +17,9 @@
 //! `arrived_ms` is when the request arrived (its first attempt may wait for headroom);
 //! `cached_tokens` the input tokens a success read from the provider's prompt cache, as its
 //! usage said (OpenAI `prompt_tokens_details.cached_tokens`, Anthropic
-//! `cache_read_input_tokens`; 0 when it said nothing and for failures).
+//! `cache_read_input_tokens`; 0 when it said nothing and for failures); `retry_after_ms` the
+//! wait the provider's `retry-after-ms` / `retry-after` asked for on a failure (as the engine
+//! took it: it cools the deployment down that long from the answer's arrival), empty when none.
 //!
 //! Every time is engine time: with `serve --speed N` the trace is in the modelled world's
 //! milliseconds (real × N) and limits per modelled minute, so `fit` on it gives the modelled
@@ -34,7 +36,7 @@ use std::time::Duration;
 use engine::{FailureKind, LimitHeaders};
 
 /// The CSV header, exactly.
-pub const HEADER: &str = "timestamp_ms,request_id,attempt,model,tier,deployment,outcome,status,input_tokens,output_tokens,latency_ms,ttft_ms,stream,client,limit_requests,limit_tokens,remaining_requests,remaining_tokens,arrived_ms,cached_tokens";
+pub const HEADER: &str = "timestamp_ms,request_id,attempt,model,tier,deployment,outcome,status,input_tokens,output_tokens,latency_ms,ttft_ms,stream,client,limit_requests,limit_tokens,remaining_requests,remaining_tokens,arrived_ms,cached_tokens,retry_after_ms";
 
 /// How often buffered rows reach the file at the latest.
 pub const FLUSH_EVERY: Duration = Duration::from_secs(1);
@@ -80,6 +82,8 @@ pub struct Row {
     pub arrived: Duration,
     /// Input tokens read from the provider's prompt cache (successes).
     pub cached_tokens: u32,
+    /// The wait a failure's `retry-after` asked for, in engine time.
+    pub retry_after: Option<Duration>,
 }
 
 enum Msg {
@@ -210,7 +214,10 @@ pub fn write_row(out: &mut impl Write, r: &Row) -> io::Result<()> {
             write!(out, "{v}")?;
         }
     }
-    write!(out, ",{:.3},{}", ms(r.arrived), r.cached_tokens)?;
+    write!(out, ",{:.3},{},", ms(r.arrived), r.cached_tokens)?;
+    if let Some(d) = r.retry_after {
+        write!(out, "{:.3}", ms(d))?;
+    }
     out.write_all(b"\n")
 }
 
@@ -233,7 +240,7 @@ mod tests {
     }
 
     fn sim_header() -> &'static str {
-        "timestamp_ms,request_id,attempt,model,tier,deployment,outcome,status,input_tokens,output_tokens,latency_ms,ttft_ms,stream,client,limit_requests,limit_tokens,remaining_requests,remaining_tokens,arrived_ms,cached_tokens"
+        "timestamp_ms,request_id,attempt,model,tier,deployment,outcome,status,input_tokens,output_tokens,latency_ms,ttft_ms,stream,client,limit_requests,limit_tokens,remaining_requests,remaining_tokens,arrived_ms,cached_tokens,retry_after_ms"
     }
 
     #[test]
@@ -261,12 +268,13 @@ mod tests {
             },
             arrived: Duration::from_micros(10_000),
             cached_tokens: 0,
+            retry_after: Some(Duration::from_micros(2_500)),
         };
         let mut out = Vec::new();
         write_row(&mut out, &row).unwrap();
         assert_eq!(
             String::from_utf8(out).unwrap(),
-            "12.345,7,2,\"gpt,4\",std,b,rate_limited,429,10,256,1.500,,false,\"team,a\",90,,0,,10.000,0\n"
+            "12.345,7,2,\"gpt,4\",std,b,rate_limited,429,10,256,1.500,,false,\"team,a\",90,,0,,10.000,0,2.500\n"
         );
     }
 }

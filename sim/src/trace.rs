@@ -2,8 +2,8 @@
 //! `replay` and `fit` read it.
 //!
 //! ```text
-//! timestamp_ms,request_id,attempt,model,tier,deployment,outcome,status,input_tokens,output_tokens,latency_ms,ttft_ms,stream,client,limit_requests,limit_tokens,remaining_requests,remaining_tokens,arrived_ms,cached_tokens
-//! 1520.250,17,1,gpt-4o,frontier,openai-key1,ok,200,812,164,2210.400,402.125,true,,,,,,1520.250,512
+//! timestamp_ms,request_id,attempt,model,tier,deployment,outcome,status,input_tokens,output_tokens,latency_ms,ttft_ms,stream,client,limit_requests,limit_tokens,remaining_requests,remaining_tokens,arrived_ms,cached_tokens,retry_after_ms
+//! 1520.250,17,1,gpt-4o,frontier,openai-key1,ok,200,812,164,2210.400,402.125,true,,,,,,1520.250,512,
 //! ```
 //! `timestamp_ms` is when the attempt was sent, from the start of the recording; `outcome` is
 //! `ok`, a failure kind (`rate_limited`, `server_error`, `timeout`, `connection`,
@@ -18,7 +18,10 @@
 //! `x-ratelimit-remaining-*` headers of the answer, empty when it sent none; `arrived_ms` is
 //! when the request arrived (its first attempt may be sent later, after a wait for headroom);
 //! `cached_tokens` the input tokens a success read from the deployment's prompt cache (the
-//! provider's usage says so: OpenAI `cached_tokens`, Anthropic `cache_read_input_tokens`). Readers treat every
+//! provider's usage says so: OpenAI `cached_tokens`, Anthropic `cache_read_input_tokens`);
+//! `retry_after_ms` the wait a failure's `retry-after` asked for (a 429's, or a 503's), empty
+//! when it carried none (the engine cools the deployment down for that long from the failure's
+//! arrival, `timestamp_ms` + `latency_ms`). Readers treat every
 //! column after `ttft_ms` as optional, so traces written before they existed still read.
 
 use std::io::Write;
@@ -28,7 +31,7 @@ use engine::Outcome;
 use serde::{Deserialize, Serialize};
 
 /// The header row of the trace format.
-pub const HEADER: &str = "timestamp_ms,request_id,attempt,model,tier,deployment,outcome,status,input_tokens,output_tokens,latency_ms,ttft_ms,stream,client,limit_requests,limit_tokens,remaining_requests,remaining_tokens,arrived_ms,cached_tokens";
+pub const HEADER: &str = "timestamp_ms,request_id,attempt,model,tier,deployment,outcome,status,input_tokens,output_tokens,latency_ms,ttft_ms,stream,client,limit_requests,limit_tokens,remaining_requests,remaining_tokens,arrived_ms,cached_tokens,retry_after_ms";
 
 /// One attempt.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -76,6 +79,10 @@ pub struct TraceRow {
     /// Input tokens a success read from the deployment's prompt cache (0 otherwise).
     #[serde(default)]
     pub cached_tokens: u32,
+    /// The wait a failure's `retry-after` asked for, ms (a 429's, or a 503's that said when to
+    /// come back); empty when it carried none, and for successes.
+    #[serde(default)]
+    pub retry_after_ms: Option<f64>,
 }
 
 impl TraceRow {
@@ -107,8 +114,13 @@ impl TraceRow {
                 (kind.name(), status.unwrap_or(0), 0.0, estimated_output)
             }
         };
-        let headers = match outcome {
-            Outcome::Success { headers, .. } | Outcome::Failure { headers, .. } => *headers,
+        let (headers, retry_after) = match outcome {
+            Outcome::Success { headers, .. } => (*headers, None),
+            Outcome::Failure {
+                headers,
+                retry_after,
+                ..
+            } => (*headers, retry_after.map(ms)),
         };
         TraceRow {
             timestamp_ms: ms(sent),
@@ -131,6 +143,7 @@ impl TraceRow {
             remaining_tokens: headers.remaining_tokens,
             arrived_ms: ms(sent),
             cached_tokens: 0,
+            retry_after_ms: retry_after,
         }
     }
 
@@ -285,7 +298,7 @@ mod tests {
                 )
                 .cached(7),
             );
-            let f = Outcome::rate_limited(None);
+            let f = Outcome::rate_limited(Some(Duration::from_millis(250)));
             t.attempt(&TraceRow::from_attempt(
                 2,
                 1,
@@ -306,12 +319,12 @@ mod tests {
         assert_eq!(lines[0], HEADER);
         assert_eq!(
             lines[1],
-            "1500.0,1,1,m,t,d,ok,200,10,20,1000.0,400.0,true,,,,,,1500.0,7"
+            "1500.0,1,1,m,t,d,ok,200,10,20,1000.0,400.0,true,,,,,,1500.0,7,"
         );
         assert_eq!(
             lines[2],
             format!(
-                "0.0,2,1,m,t,d,{},429,10,50,30.0,0.0,false,,,,,,0.0,0",
+                "0.0,2,1,m,t,d,{},429,10,50,30.0,0.0,false,,,,,,0.0,0,250.0",
                 FailureKind::RateLimited.name()
             )
         );
