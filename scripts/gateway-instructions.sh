@@ -37,25 +37,7 @@ sed "s|^pid .*|pid $TMP/nginx-upstream.pid;|; s|^error_log .*|error_log $TMP/ngi
   "$ROOT/bench/nginx-upstream.conf" > "$TMP/nginx-upstream.conf"
 nginx -p "$TMP/" -c "$TMP/nginx-upstream.conf"
 
-cat > "$TMP/gateway.toml" <<TOML
-[[tier]]
-name = "standard"
-strategy = "weighted-round-robin"
-
-[[route]]
-model = "gpt-4o-mini"
-tier = "standard"
-
-[[deployment]]
-id = "nginx-mock"
-provider = "mock"
-model = "gpt-4o-mini"
-tier = "standard"
-base_url = "http://127.0.0.1:18080/v1"
-api_key_env = "SWITCHYARD_BENCH_UPSTREAM_KEY"
-TOML
-export SWITCHYARD_BENCH_GATEWAY_KEYS=sk-harness-7f3a9c2e5b1d4f60a8e2
-export SWITCHYARD_BENCH_UPSTREAM_KEY=sk-bench-upstream-not-a-real-key
+source "$ROOT/scripts/bench-gateway-config.sh"
 
 # measure NAME PORT COMMAND...: instructions per request of COMMAND serving on PORT.
 measure() {

@@ -287,13 +287,7 @@ impl Engine {
             let elapsed = now.saturating_sub(flight.sent_at);
             self.on_failure(d, flight.probe, kind, retry_after, elapsed, now);
         }
-        let s = &mut self.slots[slot];
-        if !s.has_tried(d) {
-            s.tried[usize::from(s.tried_len)] = d;
-            s.tried_len += 1;
-        }
-        s.last_failed = Some(d);
-        s.last_failure = Some(kind);
+        self.slots[slot].failed_on(d, kind);
         self.observe_headers(d, outcome, now);
     }
 }

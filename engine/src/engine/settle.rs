@@ -111,12 +111,7 @@ impl Engine {
                 }
                 let backoff = self.backoff(self.slots[slot].attempts);
                 let s = &mut self.slots[slot];
-                if !s.has_tried(d) {
-                    s.tried[usize::from(s.tried_len)] = d;
-                    s.tried_len += 1;
-                }
-                s.last_failed = Some(d);
-                s.last_failure = Some(kind);
+                s.failed_on(d, kind);
                 s.backoff_until = now.saturating_add(backoff);
                 if let Some(longer) = moves_to {
                     // Its deployments are untried: no backoff to wait out.

@@ -110,6 +110,17 @@ impl Slot {
     pub(super) fn has_tried(&self, d: DeploymentId) -> bool {
         self.tried[..usize::from(self.tried_len)].contains(&d)
     }
+
+    /// Records that an attempt on `d` failed with `kind`: `d` counts as tried and as the last
+    /// failed deployment (never picked again while another is usable).
+    pub(super) fn failed_on(&mut self, d: DeploymentId, kind: FailureKind) {
+        if !self.has_tried(d) {
+            self.tried[usize::from(self.tried_len)] = d;
+            self.tried_len += 1;
+        }
+        self.last_failed = Some(d);
+        self.last_failure = Some(kind);
+    }
 }
 
 /// Which deployments a selection pass considers.
