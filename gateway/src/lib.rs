@@ -39,6 +39,7 @@ mod proxy;
 mod relay;
 pub mod reload;
 pub mod request;
+mod respond;
 mod run;
 mod server;
 pub mod session;

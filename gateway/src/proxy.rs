@@ -32,13 +32,15 @@ use crate::life::{Attempt, Life};
 use crate::live::WorkerClients;
 use crate::relay::SseRelay;
 use crate::request::{Endpoint, ParsedRequest};
+use crate::respond::respond;
 use crate::state::Shared;
 use crate::translate::{self, Plan, Shape, Transcoder};
 use crate::usage::{usage_of, Tokens, UsageScanner};
 
 /// Header naming the deployment that answered.
 pub const DEPLOYMENT_HEADER: &str = "x-switchyard-deployment";
-const DEPLOYMENT: HeaderName = HeaderName::from_static(DEPLOYMENT_HEADER);
+/// [`DEPLOYMENT_HEADER`] as a header name.
+pub(crate) const DEPLOYMENT: HeaderName = HeaderName::from_static(DEPLOYMENT_HEADER);
 
 /// Header naming a tier directly, bypassing model routing.
 pub const TIER_HEADER: &str = "x-switchyard-tier";
@@ -398,35 +400,4 @@ fn refuse(
         format!("cannot be served by deployment {deployment:?}: {why}"),
     );
     translate::error_response(&e, shape)
-}
-
-/// Hop-by-hop and framing headers not copied from the upstream answer.
-const HOP_BY_HOP: [&str; 8] = [
-    "connection",
-    "keep-alive",
-    "proxy-connection",
-    "transfer-encoding",
-    "upgrade",
-    "te",
-    "trailer",
-    "content-length",
-];
-
-fn skip_header(name: &HeaderName) -> bool {
-    HOP_BY_HOP.contains(&name.as_str())
-}
-
-fn respond(
-    mut parts: http::response::Parts,
-    body: Body,
-    deployment: &HeaderValue,
-) -> Response<Body> {
-    if parts.headers.keys().any(skip_header) {
-        for name in HOP_BY_HOP {
-            parts.headers.remove(name);
-        }
-    }
-    parts.headers.insert(DEPLOYMENT, deployment.clone());
-    parts.extensions.clear();
-    Response::from_parts(parts, body)
 }
