@@ -659,8 +659,11 @@ async fn trace_has_one_row_per_attempt() {
     );
     // The 429's head is its first byte; every row has one here.
     assert!(rows.iter().all(|r| r[11].parse::<f64>().is_ok()), "{text}");
+    // The 429 carried `retry-after: 30`: the cooldown it set, in ms; no other row has one.
+    assert_eq!(rows[0][20], "30000.000", "{text}");
+    assert!(rows[1..].iter().all(|r| r[20].is_empty()), "{text}");
     for r in &rows {
-        assert_eq!(r.len(), 20, "{text}");
+        assert_eq!(r.len(), 21, "{text}");
         // Not streamed, no client key.
         assert_eq!(&r[12..14], ["false", ""], "{text}");
         let t: f64 = r[0].parse().unwrap();
