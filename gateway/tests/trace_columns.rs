@@ -55,7 +55,9 @@ async fn stream_and_client_columns_are_written() {
     let rows = rows(&path);
     assert_eq!(rows.len(), 2, "{rows:?}");
     assert!(
-        rows.iter().all(|r| r.len() == 20 && r[6] == "ok"),
+        // Successes: no cooldown in the last column.
+        rows.iter()
+            .all(|r| r.len() == 21 && r[6] == "ok" && r[20].is_empty()),
         "{rows:?}"
     );
     assert_eq!(&rows[0][12..14], ["false", "team-a"]);
