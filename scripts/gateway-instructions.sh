@@ -33,9 +33,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-sed "s|^pid .*|pid $TMP/nginx-upstream.pid;|; s|^error_log .*|error_log $TMP/nginx-upstream.log warn;|" \
-  "$ROOT/bench/nginx-upstream.conf" > "$TMP/nginx-upstream.conf"
-nginx -p "$TMP/" -c "$TMP/nginx-upstream.conf"
+source "$ROOT/scripts/bench-upstream-start.sh"
 
 source "$ROOT/scripts/bench-gateway-config.sh"
 
