@@ -203,14 +203,7 @@ async fn send(client: &HttpClient, url: &str, body: String, stream: bool) -> Res
             .get(gateway::DEPLOYMENT_HEADER)
             .and_then(|v| v.to_str().ok())
             .map(str::to_owned);
-        let complete = if stream {
-            let text = String::from_utf8_lossy(&body);
-            text.ends_with("data: [DONE]\n\n") && !text.contains("data: {\"error\"")
-        } else {
-            serde_json::from_slice::<serde_json::Value>(&body)
-                .map(|v| v.get("usage").is_some())
-                .unwrap_or(false)
-        };
+        let complete = load::answer_complete(&body, stream);
         Ok(Seen {
             status: parts.status,
             deployment,

@@ -104,14 +104,7 @@ async fn send(client: &HttpClient, url: &str, body: String, stream: bool) -> See
         let status = res.status();
         let body = res.into_body().collect().await.ok()?.to_bytes();
 
-        let complete = if stream {
-            let text = String::from_utf8_lossy(&body);
-            text.ends_with("data: [DONE]\n\n") && !text.contains("data: {\"error\"")
-        } else {
-            serde_json::from_slice::<serde_json::Value>(&body)
-                .is_ok_and(|v| v.get("usage").is_some())
-        };
-        Some(status == StatusCode::OK && complete)
+        Some(status == StatusCode::OK && load::answer_complete(&body, stream))
     };
     let ok = tokio::time::timeout(REQUEST_LIMIT, work)
         .await
