@@ -3,32 +3,21 @@
 //! anything from a cache (scenarios with sessions and providers that cache prompts), so other
 //! reports are unchanged.
 
-use crate::compare::Estimate;
-
 use super::facts::Facts;
 use super::section::{Row, Section};
 
 /// The section, or `None` when no run read from a prompt cache.
 fn section<'a>(f: &Facts<'_>) -> Option<Section<'a>> {
-    let any = f
-        .strategies
-        .iter()
-        .flat_map(|st| &st.result.runs)
-        .any(|r| r.cache.cached_input_tokens > 0);
-    if !any {
+    if !f.any_run(|r| r.cache.cached_input_tokens > 0) {
         return None;
     }
     let rows = f
         .strategies
         .iter()
         .map(|st| {
-            let runs = &st.result.runs;
-            let of = |v: &dyn Fn(&crate::run::RunResult) -> f64| {
-                Estimate::of(&runs.iter().map(v).collect::<Vec<_>>())
-            };
-            let share = of(&|r| r.cache.hit_share());
-            let hits = of(&|r| r.cache.hits as f64 / r.cache.attempts.max(1) as f64);
-            let per_request = of(&|r| r.summary.cost / r.summary.successes.max(1) as f64);
+            let share = st.estimate(|r| r.cache.hit_share());
+            let hits = st.estimate(|r| r.cache.hits as f64 / r.cache.attempts.max(1) as f64);
+            let per_request = st.estimate(|r| r.summary.cost / r.summary.successes.max(1) as f64);
             Row {
                 name: st.name().to_owned(),
                 cells: vec![

@@ -3,7 +3,7 @@
 
 use engine::StrategyKind;
 
-use crate::compare::{Comparison, StrategyResult};
+use crate::compare::{Comparison, Estimate, StrategyResult};
 use crate::stats::Column;
 use crate::world::{IncidentKind, OutageMode};
 use crate::{RunResult, Scenario};
@@ -56,6 +56,11 @@ impl StrategyView<'_> {
     /// The strategy's name.
     pub fn name(&self) -> &'static str {
         self.kind.name()
+    }
+
+    /// Mean and 95 % interval over the strategy's runs of one figure of a run.
+    pub fn estimate(&self, figure: impl Fn(&RunResult) -> f64) -> Estimate {
+        Estimate::of(&self.result.runs.iter().map(figure).collect::<Vec<_>>())
     }
 
     /// Number of time buckets in the first run.
@@ -127,6 +132,14 @@ pub(crate) struct Facts<'a> {
 }
 
 impl<'a> Facts<'a> {
+    /// Whether any run of any strategy satisfies `test` (sections shown only when relevant).
+    pub fn any_run(&self, test: impl Fn(&RunResult) -> bool) -> bool {
+        self.strategies
+            .iter()
+            .flat_map(|st| &st.result.runs)
+            .any(test)
+    }
+
     /// Lines the comparison up against the scenario.
     pub fn new(scenario: &'a Scenario, comparison: &'a Comparison) -> Facts<'a> {
         let config = &scenario.config;

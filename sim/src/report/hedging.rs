@@ -3,7 +3,6 @@
 //! request. Present only when some run sent a hedge (a tier with `hedge`), so other reports are
 //! unchanged.
 
-use crate::compare::Estimate;
 use crate::run::RunResult;
 
 use super::facts::Facts;
@@ -11,27 +10,18 @@ use super::section::{Row, Section};
 
 /// The section, or `None` when no run sent a hedge.
 fn section<'a>(f: &Facts<'_>) -> Option<Section<'a>> {
-    let any = f
-        .strategies
-        .iter()
-        .flat_map(|st| &st.result.runs)
-        .any(|r| r.hedges.sent > 0);
-    if !any {
+    if !f.any_run(|r| r.hedges.sent > 0) {
         return None;
     }
     let rows = f
         .strategies
         .iter()
         .map(|st| {
-            let runs = &st.result.runs;
-            let of = |v: &dyn Fn(&RunResult) -> f64| {
-                Estimate::of(&runs.iter().map(v).collect::<Vec<_>>())
-            };
             let per_request = |r: &RunResult, x: u64| x as f64 / r.summary.requests.max(1) as f64;
-            let sent = of(&|r| 100.0 * per_request(r, r.hedges.sent));
-            let won = of(&|r| 100.0 * r.hedges.won as f64 / r.hedges.sent.max(1) as f64);
-            let wasted = of(&|r| per_request(r, r.hedges.cancelled_input_tokens));
-            let cost = of(&|r| r.summary.cost / r.summary.successes.max(1) as f64);
+            let sent = st.estimate(|r| 100.0 * per_request(r, r.hedges.sent));
+            let won = st.estimate(|r| 100.0 * r.hedges.won as f64 / r.hedges.sent.max(1) as f64);
+            let wasted = st.estimate(|r| per_request(r, r.hedges.cancelled_input_tokens));
+            let cost = st.estimate(|r| r.summary.cost / r.summary.successes.max(1) as f64);
             Row {
                 name: st.name().to_owned(),
                 cells: vec![
