@@ -10,6 +10,8 @@
 //! quarter of them streamed) at concurrency 8. The mocks use the simulator's seed, so each
 //! deployment's k-th attempt draws what the simulator's k-th attempt at it draws.
 
+#[path = "common/answers.rs"]
+mod answers;
 #[path = "common/load.rs"]
 mod load;
 #[path = "common/mocks.rs"]
@@ -203,7 +205,7 @@ async fn send(client: &HttpClient, url: &str, body: String, stream: bool) -> Res
             .get(gateway::DEPLOYMENT_HEADER)
             .and_then(|v| v.to_str().ok())
             .map(str::to_owned);
-        let complete = load::answer_complete(&body, stream);
+        let complete = answers::answer_complete(&body, stream);
         Ok(Seen {
             status: parts.status,
             deployment,

@@ -24,6 +24,8 @@
 //! measured envelope with margin where they do not; the measured numbers and the reasons are in
 //! docs/mock-provider.md ("Fidelity where it is hard").
 
+#[path = "common/answers.rs"]
+mod answers;
 #[path = "common/mocks.rs"]
 mod mocks;
 
@@ -45,6 +47,8 @@ use tokio::sync::oneshot;
 const N: usize = 800;
 /// Modelled arrivals per second (constant).
 const RATE: f64 = 10.0;
+/// Share of requests streamed (the rest ask for one JSON answer).
+const STREAM_SHARE: f64 = 0.5;
 /// Real seconds per modelled second in the mocks and the gateway
 /// (`SWITCHYARD_FIDELITY_TIME_SCALE` overrides it).
 const TIME_SCALE: f64 = 0.1;
@@ -113,7 +117,8 @@ strategies = ["{strategy}"]
 drain = "10m"
 
 [workload]
-arrivals = {{ constant = {{ rate = {RATE} }} }}
+arrivals = {{ poisson = {{ rate = {RATE} }} }}
+stream_share = {STREAM_SHARE}
 input_tokens = {{ lognormal = {{ median = 200, p99 = 1000 }} }}
 output_tokens = {{ lognormal = {{ median = 60, p99 = 300 }} }}
 max_tokens = 256
@@ -254,12 +259,94 @@ fn trace_path(kind: &str, label: &str) -> Option<std::path::PathBuf> {
     Some(std::path::Path::new(&dir).join(format!("{kind}-{}.csv", label.replace('/', "-"))))
 }
 
-fn simulate(scenario: &Scenario, seed: u64, trace_to: Option<std::path::PathBuf>) -> Outcome {
+/// The traffic both drivers receive: when each request arrives (modelled), its input tokens, its
+/// `max_tokens` and whether it streams, drawn once from the client's seed. The simulator replays
+/// exactly these requests, as `whatif` replays a recorded trace; what the providers do with them
+/// (latencies, output lengths, limits, errors) is drawn from independent streams on each side.
+struct Traffic {
+    requests: Vec<Sent>,
+}
+
+#[derive(Clone, Copy)]
+struct Sent {
+    at: Duration,
+    input_tokens: u32,
+    max_tokens: u32,
+    stream: bool,
+}
+
+impl Traffic {
+    fn draw(scenario: &Scenario, seed: u64) -> Traffic {
+        let w = &scenario.workload;
+        let mut arrivals = sim::run::stream(seed, "fidelity-hard-arrivals");
+        let mut sizes = sim::run::stream(seed, "fidelity-hard-client");
+        let mut clock = sim::workload::ArrivalClock::new(w.arrivals.clone(), &mut arrivals);
+        let requests = (0..N)
+            .map(|_| {
+                let at = Duration::from_secs_f64(clock.next(&mut arrivals).expect("a rate"));
+                let (input_tokens, _, max_tokens) = w.draw_tokens(&mut sizes);
+                Sent {
+                    at,
+                    input_tokens,
+                    max_tokens,
+                    stream: w.draws_stream(&mut sizes),
+                }
+            })
+            .collect();
+        Traffic { requests }
+    }
+}
+
+/// [`Traffic`] as the simulator's arrivals; each request's true output length is drawn from the
+/// workload under the simulator's seed (the mocks draw theirs from their own).
+struct TrafficSource<'a> {
+    scenario: &'a Scenario,
+    traffic: &'a Traffic,
+    next: usize,
+    outputs: sim::Rng,
+}
+
+impl sim::ArrivalSource for TrafficSource<'_> {
+    fn next_arrival(&mut self) -> Option<sim::Arrival> {
+        let r = self.traffic.requests.get(self.next)?;
+        self.next += 1;
+        let w = &self.scenario.workload;
+        let (_, output, _) = w.draw_tokens(&mut self.outputs);
+        Some(sim::Arrival {
+            at: r.at,
+            model: 0,
+            tier: w.mix[0].tier,
+            input_tokens: r.input_tokens,
+            output_tokens: output.min(r.max_tokens),
+            estimated_output: r.max_tokens,
+            stream: r.stream,
+            session: None,
+        })
+    }
+
+    fn models(&self) -> Vec<String> {
+        vec!["gpt-4o-mini".to_owned()]
+    }
+}
+
+fn simulate(
+    scenario: &Scenario,
+    traffic: &Traffic,
+    seed: u64,
+    trace_to: Option<std::path::PathBuf>,
+) -> Outcome {
     let mut csv = trace_to.map(|p| {
         sim::trace::CsvTrace::new(std::fs::File::create(p).expect("the trace file is created"))
     });
-    let result = sim::run(
+    let mut source = TrafficSource {
         scenario,
+        traffic,
+        next: 0,
+        outputs: sim::run::stream(seed, "fidelity-hard-outputs"),
+    };
+    let result = sim::run_with(
+        scenario,
+        &mut source,
         sim::RunOptions {
             strategy: None,
             seed,
@@ -291,7 +378,12 @@ fn simulate(scenario: &Scenario, seed: u64, trace_to: Option<std::path::PathBuf>
 type HttpClient = Client<hyper_util::client::legacy::connect::HttpConnector, Full<Bytes>>;
 
 /// One request: whether it succeeded completely, and its real latency.
-async fn send(client: &HttpClient, url: &str, body: String) -> Result<(bool, Duration), String> {
+async fn send(
+    client: &HttpClient,
+    url: &str,
+    body: String,
+    stream: bool,
+) -> Result<(bool, Duration), String> {
     let started = Instant::now();
     let req = Request::post(url)
         .header("content-type", "application/json")
@@ -306,9 +398,7 @@ async fn send(client: &HttpClient, url: &str, body: String) -> Result<(bool, Dur
             .await
             .map_err(|e| e.to_string())?
             .to_bytes();
-        let complete = serde_json::from_slice::<serde_json::Value>(&body)
-            .map(|v| v.get("usage").is_some())
-            .unwrap_or(false);
+        let complete = answers::answer_complete(&body, stream);
         Ok((status == StatusCode::OK && complete, started.elapsed()))
     };
     tokio::time::timeout(REQUEST_LIMIT, work)
@@ -316,14 +406,14 @@ async fn send(client: &HttpClient, url: &str, body: String) -> Result<(bool, Dur
         .unwrap_or_else(|_| Err(format!("no answer within {REQUEST_LIMIT:?}")))
 }
 
-fn body(scenario: &Scenario, rng: &mut sim::Rng) -> String {
-    let (input, _, max_tokens) = scenario.workload.draw_tokens(rng);
+fn body(r: &Sent) -> String {
     // The gateway estimates input tokens as characters ÷ 4.
-    let content = "lorem ipsum ".repeat((input as usize * 4).div_ceil(12).min(40_000));
+    let content = "lorem ipsum ".repeat((r.input_tokens as usize * 4).div_ceil(12).min(40_000));
     serde_json::json!({
         "model": "gpt-4o-mini",
         "messages": [{"role": "user", "content": content}],
-        "max_tokens": max_tokens,
+        "max_tokens": r.max_tokens,
+        "stream": r.stream,
     })
     .to_string()
 }
@@ -335,7 +425,7 @@ fn quantile(v: &[f64], q: f64) -> f64 {
 }
 
 /// The real run: three mocks (seed [`MOCK_SEED`]), the gateway, an open-loop client.
-async fn real_run(strategy: &str, situation: Situation) -> Outcome {
+async fn real_run(strategy: &str, situation: Situation, traffic: &Traffic) -> Outcome {
     let (listeners, urls) = mocks::bind(IDS.len()).await;
     let world = Arc::new(
         Scenario::parse(
@@ -368,10 +458,6 @@ async fn real_run(strategy: &str, situation: Situation) -> Outcome {
         let _ = gw_rx.await;
     }));
 
-    let bodies: Vec<String> = {
-        let mut rng = sim::run::stream(mock_seed(), "fidelity-hard-client");
-        (0..N).map(|_| body(&world, &mut rng)).collect()
-    };
     let client: HttpClient = Client::builder(TokioExecutor::new()).build_http();
     let url = format!("http://{gw_addr}/v1/chat/completions");
 
@@ -379,19 +465,15 @@ async fn real_run(strategy: &str, situation: Situation) -> Outcome {
     // client's first request, as the simulator's starts with its first arrival.
     let mocks = Mocks::start(&world, listeners, time_scale(), mock_seed());
 
-    let at: Vec<Duration> = {
-        let mut rng = sim::run::stream(mock_seed(), "fidelity-hard-arrivals");
-        let mut clock = sim::workload::ArrivalClock::new(world.workload.arrivals.clone(), &mut rng);
-        (0..N)
-            .map(|_| Duration::from_secs_f64(clock.next(&mut rng).expect("a rate") * time_scale()))
-            .collect()
-    };
     let start = tokio::time::Instant::now();
     let mut sent = Vec::with_capacity(N);
-    for (i, b) in bodies.into_iter().enumerate() {
-        tokio::time::sleep_until(start + at[i]).await;
-        let (client, url) = (client.clone(), url.clone());
-        sent.push(tokio::spawn(async move { send(&client, &url, b).await }));
+    for r in &traffic.requests {
+        let b = body(r);
+        tokio::time::sleep_until(start + r.at.mul_f64(time_scale())).await;
+        let (client, url, stream) = (client.clone(), url.clone(), r.stream);
+        sent.push(tokio::spawn(
+            async move { send(&client, &url, b, stream).await },
+        ));
     }
     let mut latencies = Vec::new();
     let mut out = Outcome {
@@ -471,17 +553,18 @@ async fn case(strategy: &str, situation: Situation, bounds: Bounds) {
     )
     .expect("the scenario is valid");
     let label = format!("{strategy}/{situation:?}");
+    let traffic = Traffic::draw(&scenario, mock_seed());
     let runs: Vec<Outcome> = SIM_SEEDS
         .iter()
         .map(|s| {
             let trace = (*s == SIM_SEEDS[0])
                 .then(|| trace_path("sim", &label))
                 .flatten();
-            simulate(&scenario, *s, trace)
+            simulate(&scenario, &traffic, *s, trace)
         })
         .collect();
     let sim = Outcome::mean(&runs);
-    let real = real_run(strategy, situation).await;
+    let real = real_run(strategy, situation, &traffic).await;
 
     let rel = |s: f64, g: f64| (g - s) / s.max(1e-9);
     println!("{label}: {:.1} s wall", started.elapsed().as_secs_f64());

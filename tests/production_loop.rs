@@ -20,6 +20,8 @@
 //! timer wake-ups: a few tenths of a real millisecond, `SPEED` times as many modelled ones).
 //! Measured figures: docs/replay.md ("The gateway's own trace: measured").
 
+#[path = "common/answers.rs"]
+mod answers;
 #[path = "common/load.rs"]
 mod load;
 #[path = "common/mocks.rs"]
@@ -104,7 +106,7 @@ async fn send(client: &HttpClient, url: &str, body: String, stream: bool) -> See
         let status = res.status();
         let body = res.into_body().collect().await.ok()?.to_bytes();
 
-        Some(status == StatusCode::OK && load::answer_complete(&body, stream))
+        Some(status == StatusCode::OK && answers::answer_complete(&body, stream))
     };
     let ok = tokio::time::timeout(REQUEST_LIMIT, work)
         .await

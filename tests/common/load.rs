@@ -47,14 +47,3 @@ where
     let seen = std::mem::take(&mut *seen.lock().unwrap_or_else(|e| e.into_inner()));
     Some(seen)
 }
-
-/// Whether an answer's body is a whole one: a stream that ended with `data: [DONE]` and carried
-/// no error event, or a JSON answer with its `usage`.
-pub fn answer_complete(body: &[u8], stream: bool) -> bool {
-    if stream {
-        let text = String::from_utf8_lossy(body);
-        text.ends_with("data: [DONE]\n\n") && !text.contains("data: {\"error\"")
-    } else {
-        serde_json::from_slice::<serde_json::Value>(body).is_ok_and(|v| v.get("usage").is_some())
-    }
-}
