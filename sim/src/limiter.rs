@@ -25,11 +25,18 @@ pub enum WindowKind {
     Fixed,
     /// Never more than the limit in any window of its length.
     Sliding,
-    /// Replenishes continuously up to a burst of this many times the limit (1 = the limit).
+    /// Replenishes continuously up to a burst of this many times the limit (1 = the limit), and
+    /// at least one unit; a request larger than that burst is refused as too large.
     TokenBucket {
         /// Burst as a multiple of the limit.
         burst: f64,
     },
+}
+
+/// A token bucket's size: `burst` times the limit, but never less than one unit, so a bucket
+/// whose burst rounds below one request still admits one request at a time instead of none.
+fn bucket_size(limit: f64, burst: f64) -> f64 {
+    (limit * burst).max(1.0)
 }
 
 #[derive(Debug, Clone)]
@@ -59,7 +66,7 @@ impl Meter {
             length,
             kind,
             level: match (limit, kind) {
-                (Some(l), WindowKind::TokenBucket { burst }) => l as f64 * burst,
+                (Some(l), WindowKind::TokenBucket { burst }) => bucket_size(l as f64, burst),
                 _ => 0.0,
             },
             mark: 0.0,
@@ -90,7 +97,7 @@ impl Meter {
             }
             WindowKind::TokenBucket { burst } => {
                 let refill = (now - self.mark).max(0.0) * limit / self.length;
-                self.level = (self.level + refill).min(limit * burst);
+                self.level = (self.level + refill).min(bucket_size(limit, burst));
                 self.mark = now;
             }
         }
@@ -116,7 +123,12 @@ impl Meter {
             };
         };
         self.advance(now, limit);
-        if amount > limit {
+        let largest = match self.kind {
+            WindowKind::TokenBucket { burst } => bucket_size(limit, burst),
+            _ => limit,
+        };
+        if amount > largest {
+            // Too large ever to fit (as OpenAI's "request too large"): a window's wait.
             return Check {
                 fits: false,
                 retry_after: self.length,
