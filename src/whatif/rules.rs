@@ -134,7 +134,9 @@ impl Rule {
             Unit::Absolute => d.diff,
             Unit::Points => d.diff * 100.0,
             Unit::Percent if base != 0.0 => d.diff / base.abs() * 100.0,
-            Unit::Percent => return false,
+            // From nothing, any significant change is an unbounded one in its direction:
+            // 0 → 395 429s breaks `429s>+10%`.
+            Unit::Percent => f64::INFINITY.copysign(d.diff),
         };
         if self.below {
             value < self.threshold
@@ -185,5 +187,10 @@ mod tests {
         let p99 = &parse_rules("p99>+5%").unwrap()[0];
         assert!(p99.fails(&diff(&[100.0, 110.0, 90.0, 105.0]), 1000.0));
         assert!(!p99.fails(&diff(&[10.0, 11.0, 9.0, 10.5]), 1000.0));
+        // From a baseline of none, a significant rise breaks a percent rule, a fall does not.
+        let hits = &parse_rules("429s>+10%").unwrap()[0];
+        assert!(hits.fails(&diff(&[395.0, 380.0, 410.0, 401.0]), 0.0));
+        assert!(!hits.fails(&diff(&[-395.0, -380.0, -410.0, -401.0]), 0.0));
+        assert!(!hits.fails(&diff(&[0.0, 0.0, 0.0, 0.0]), 0.0));
     }
 }
