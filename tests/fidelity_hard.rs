@@ -26,15 +26,20 @@
 //! against that spread ([`Metric::allowed`]); the measured numbers are in docs/mock-provider.md
 //! ("Fidelity where it is hard").
 
+#[path = "common/agreement.rs"]
+mod agreement;
 #[path = "common/answers.rs"]
 mod answers;
 #[path = "common/mocks.rs"]
 mod mocks;
+#[path = "common/traffic.rs"]
+mod traffic;
 
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use agreement::Metric;
 use bytes::Bytes;
 use http::{Request, StatusCode};
 use http_body_util::{BodyExt, Full};
@@ -44,6 +49,7 @@ use mocks::Mocks;
 use sim::Scenario;
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
+use traffic::{Traffic, TrafficSource};
 
 /// Requests per run.
 const N: usize = 3_000;
@@ -249,76 +255,6 @@ fn trace_path(kind: &str, label: &str) -> Option<std::path::PathBuf> {
     Some(std::path::Path::new(&dir).join(format!("{kind}-{}.csv", label.replace('/', "-"))))
 }
 
-/// The traffic both drivers receive: when each request arrives (modelled), its input tokens, its
-/// `max_tokens` and whether it streams, drawn once from the client's seed. The simulator replays
-/// exactly these requests, as `whatif` replays a recorded trace; what the providers do with them
-/// (latencies, output lengths, limits, errors) is drawn from independent streams on each side.
-struct Traffic {
-    requests: Vec<Sent>,
-}
-
-#[derive(Clone, Copy)]
-struct Sent {
-    at: Duration,
-    input_tokens: u32,
-    max_tokens: u32,
-    stream: bool,
-}
-
-impl Traffic {
-    fn draw(scenario: &Scenario, seed: u64) -> Traffic {
-        let w = &scenario.workload;
-        let mut arrivals = sim::run::stream(seed, "fidelity-hard-arrivals");
-        let mut sizes = sim::run::stream(seed, "fidelity-hard-client");
-        let mut clock = sim::workload::ArrivalClock::new(w.arrivals.clone(), &mut arrivals);
-        let requests = (0..N)
-            .map(|_| {
-                let at = Duration::from_secs_f64(clock.next(&mut arrivals).expect("a rate"));
-                let (input_tokens, _, max_tokens) = w.draw_tokens(&mut sizes);
-                Sent {
-                    at,
-                    input_tokens,
-                    max_tokens,
-                    stream: w.draws_stream(&mut sizes),
-                }
-            })
-            .collect();
-        Traffic { requests }
-    }
-}
-
-/// [`Traffic`] as the simulator's arrivals; each request's true output length is drawn from the
-/// workload under the simulator's seed (the mocks draw theirs from their own).
-struct TrafficSource<'a> {
-    scenario: &'a Scenario,
-    traffic: &'a Traffic,
-    next: usize,
-    outputs: sim::Rng,
-}
-
-impl sim::ArrivalSource for TrafficSource<'_> {
-    fn next_arrival(&mut self) -> Option<sim::Arrival> {
-        let r = self.traffic.requests.get(self.next)?;
-        self.next += 1;
-        let w = &self.scenario.workload;
-        let (_, output, _) = w.draw_tokens(&mut self.outputs);
-        Some(sim::Arrival {
-            at: r.at,
-            model: 0,
-            tier: w.mix[0].tier,
-            input_tokens: r.input_tokens,
-            output_tokens: output.min(r.max_tokens),
-            estimated_output: r.max_tokens,
-            stream: r.stream,
-            session: None,
-        })
-    }
-
-    fn models(&self) -> Vec<String> {
-        vec!["gpt-4o-mini".to_owned()]
-    }
-}
-
 fn simulate(
     scenario: &Scenario,
     traffic: &Traffic,
@@ -328,12 +264,7 @@ fn simulate(
     let mut csv = trace_to.map(|p| {
         sim::trace::CsvTrace::new(std::fs::File::create(p).expect("the trace file is created"))
     });
-    let mut source = TrafficSource {
-        scenario,
-        traffic,
-        next: 0,
-        outputs: sim::run::stream(seed, "fidelity-hard-outputs"),
-    };
+    let mut source = TrafficSource::new(scenario, traffic, seed);
     let result = sim::run_with(
         scenario,
         &mut source,
@@ -396,18 +327,6 @@ async fn send(
         .unwrap_or_else(|_| Err(format!("no answer within {REQUEST_LIMIT:?}")))
 }
 
-fn body(r: &Sent) -> String {
-    // The gateway estimates input tokens as characters ÷ 4.
-    let content = "lorem ipsum ".repeat((r.input_tokens as usize * 4).div_ceil(12).min(40_000));
-    serde_json::json!({
-        "model": "gpt-4o-mini",
-        "messages": [{"role": "user", "content": content}],
-        "max_tokens": r.max_tokens,
-        "stream": r.stream,
-    })
-    .to_string()
-}
-
 /// Quantile `q` of sorted `v` (nearest rank).
 fn quantile(v: &[f64], q: f64) -> f64 {
     let i = ((q * v.len() as f64).ceil() as usize).clamp(1, v.len()) - 1;
@@ -458,7 +377,7 @@ async fn real_run(strategy: &str, situation: Situation, traffic: &Traffic) -> Ou
     let start = tokio::time::Instant::now();
     let mut sent = Vec::with_capacity(N);
     for r in &traffic.requests {
-        let b = body(r);
+        let b = r.body("gpt-4o-mini");
         tokio::time::sleep_until(start + r.at.mul_f64(time_scale())).await;
         let (client, url, stream) = (client.clone(), url.clone(), r.stream);
         sent.push(tokio::spawn(
@@ -504,82 +423,6 @@ const SHARE_PT: f64 = 3.0;
 const SUCCESS_PT: f64 = 1.0;
 const RATE_LIMITED_REL: f64 = 0.15;
 const LATENCY_REL: f64 = 0.10;
-/// Where one seed of the simulator does not predict another within a target (least-latency
-/// herds onto one provider for stretches whose length depends on its first samples), the
-/// gateway's run, one more draw, may differ from the simulator's mean by this many standard
-/// deviations of the seeds' values (× √(1 + 1/seeds), the spread of a new draw around a mean
-/// of that many).
-const SPREAD_SD: f64 = 3.0;
-
-/// One compared quantity: its name, the gateway's value and the simulator's per-seed values.
-struct Metric {
-    name: String,
-    gateway: f64,
-    seeds: Vec<f64>,
-    /// Compared relative to the simulator's mean (`true`) or as a difference (points).
-    relative: bool,
-    target: f64,
-}
-
-impl Metric {
-    fn mean(&self) -> f64 {
-        self.seeds.iter().sum::<f64>() / self.seeds.len() as f64
-    }
-
-    /// The gateway's difference from the simulator's mean: relative, or in the values' units.
-    fn difference(&self) -> f64 {
-        let d = self.gateway - self.mean();
-        if self.relative {
-            d / self.mean().max(1e-9)
-        } else {
-            d
-        }
-    }
-
-    /// What the seeds' spread allows (same units as [`Metric::difference`]).
-    fn spread_allowance(&self) -> f64 {
-        let k = self.seeds.len() as f64;
-        let m = self.mean();
-        let sd = (self.seeds.iter().map(|v| (v - m).powi(2)).sum::<f64>() / (k - 1.0)).sqrt();
-        let sd = if self.relative { sd / m.max(1e-9) } else { sd };
-        SPREAD_SD * sd * (1.0 + 1.0 / k).sqrt()
-    }
-
-    /// The larger of the target and what the seeds' spread allows.
-    fn allowed(&self) -> f64 {
-        self.target.max(self.spread_allowance())
-    }
-
-    fn line(&self) -> String {
-        let (scale, unit) = if self.relative {
-            (100.0, "%")
-        } else {
-            (1.0, "")
-        };
-        let lo = self.seeds.iter().copied().fold(f64::MAX, f64::min);
-        let hi = self.seeds.iter().copied().fold(f64::MIN, f64::max);
-        format!(
-            "  {:<12} sim {:9.2} (seeds {:.2}–{:.2}) gw {:9.2}  Δ {:+6.1}{unit} allowed ±{:.1}{unit} ({}){}",
-            self.name,
-            self.mean(),
-            lo,
-            hi,
-            self.gateway,
-            self.difference() * scale,
-            self.allowed() * scale,
-            if self.spread_allowance() > self.target {
-                "seeds' spread"
-            } else {
-                "target"
-            },
-            if self.difference().abs() > self.allowed() {
-                "  ← OUT"
-            } else {
-                ""
-            },
-        )
-    }
-}
 
 /// One case at a time: the cases measure timing on two cores, and two of them running side by
 /// side (cargo's default test threads) crowd each other's gateway and mocks (one CI run met
@@ -599,7 +442,7 @@ async fn case(strategy: &str, situation: Situation) {
     )
     .expect("the scenario is valid");
     let label = format!("{strategy}/{situation:?}");
-    let traffic = Traffic::draw(&scenario, TRAFFIC_SEED);
+    let traffic = Traffic::draw(&scenario, N, TRAFFIC_SEED, "fidelity-hard");
     let runs: Vec<Outcome> = SIM_SEEDS
         .iter()
         .map(|s| {
@@ -642,15 +485,7 @@ async fn case(strategy: &str, situation: Situation) {
     metrics.push(metric("p99 ms".into(), true, LATENCY_REL, &|o| o.p99_ms));
 
     println!("{label}: {:.1} s wall", started.elapsed().as_secs_f64());
-    for m in &metrics {
-        println!("{}", m.line());
-    }
-    let failed: Vec<String> = metrics
-        .iter()
-        .filter(|m| m.difference().abs() > m.allowed())
-        .map(|m| m.line().trim().to_owned())
-        .collect();
-    assert!(failed.is_empty(), "{label}:\n{}", failed.join("\n"));
+    agreement::assert_agree(&label, &metrics);
 }
 
 // Every test's runtime has 6 workers although the machine may have 2 cores: the client, the
