@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use hdrhistogram::Histogram;
 
-use super::reader::{Attempt, Class};
+use super::row::{Attempt, Class};
 use super::stats::{histogram, record, LogAcc};
 
 /// Distinct timed-out latencies remembered per deployment.

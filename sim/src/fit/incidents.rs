@@ -15,7 +15,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use super::estimate::DeploymentAcc;
-use super::reader::{Attempt, Class};
+use super::row::{Attempt, Class};
 
 /// Width of a counting bucket: 5 s of send time, in ns.
 pub const BUCKET_NS: i64 = 5_000_000_000;

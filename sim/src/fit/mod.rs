@@ -22,6 +22,7 @@ pub mod latency;
 pub mod limits;
 mod mix;
 pub mod reader;
+pub mod row;
 pub mod stats;
 mod tally;
 mod tokens;

@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use hdrhistogram::Histogram;
 
 use super::estimate::{bump, most, DeploymentAcc};
-use super::reader::{Attempt, Class};
+use super::row::{Attempt, Class};
 use super::stats::{histogram, record, LogAcc};
 
 /// Most models (routes) and tiers remembered.
