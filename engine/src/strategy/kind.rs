@@ -38,18 +38,18 @@ impl StrategyKind {
     /// The strategies `compare` runs when a scenario names none, in the order reports list
     /// them: every strategy but `cost-aware`, which optimises another objective (price within
     /// latency objectives) and is compared where a scenario asks for it.
-    pub const ALL: [StrategyKind; 8] = [
-        StrategyKind::Random,
-        StrategyKind::WeightedRoundRobin,
-        StrategyKind::LeastLatency,
-        StrategyKind::LeastOutstanding,
-        StrategyKind::PeakEwma,
-        StrategyKind::CapacityAware,
-        StrategyKind::ErrorWeighted,
-        StrategyKind::Adaptive,
-    ];
+    pub const ALL: [StrategyKind; 8] = {
+        // EVERY without its last, cost-aware.
+        let mut all = [StrategyKind::Random; 8];
+        let mut i = 0;
+        while i < all.len() {
+            all[i] = Self::EVERY[i];
+            i += 1;
+        }
+        all
+    };
 
-    /// Every strategy: [`StrategyKind::ALL`] and `cost-aware`.
+    /// Every strategy: [`StrategyKind::ALL`] and, last, `cost-aware`.
     pub const EVERY: [StrategyKind; 9] = [
         StrategyKind::Random,
         StrategyKind::WeightedRoundRobin,
@@ -133,5 +133,21 @@ impl FromStr for StrategyKind {
                     StrategyKind::EXPECTED
                 )
             })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn all_is_every_strategy_but_cost_aware_each_once() {
+        assert!(!StrategyKind::ALL.contains(&StrategyKind::CostAware));
+        for k in StrategyKind::EVERY {
+            let count = StrategyKind::EVERY.iter().filter(|e| **e == k).count();
+            assert_eq!(count, 1, "{k:?}");
+            assert_eq!(StrategyKind::ALL.contains(&k), k != StrategyKind::CostAware);
+            assert_eq!(k.name().parse::<StrategyKind>(), Ok(k));
+        }
     }
 }
