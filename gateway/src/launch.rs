@@ -19,7 +19,7 @@ use crate::protocol::canonical::{ChatRequest, Untranslatable};
 use crate::request::{self, Endpoint, ParsedRequest};
 use crate::state::Shared;
 use crate::translate::{self, Plan};
-use crate::upstream::UpstreamClient;
+use crate::upstream::{Upstream, UpstreamClient};
 
 /// An attempt ready to go: its upstream request, and what reading its answer needs.
 pub(crate) struct Launched {
@@ -38,6 +38,12 @@ pub(crate) struct Launched {
 pub(crate) type Answer = Pin<Box<dyn Future<Output = AttemptResult> + Send>>;
 
 impl Launched {
+    /// The deployment the attempt goes to (an upstream of the config it was launched from).
+    #[inline]
+    pub fn upstream(&self) -> &Upstream {
+        &self.live.upstreams[self.deployment.index()]
+    }
+
     fn take_request(&mut self) -> http::Request<Full<Bytes>> {
         self.request.take().expect("an attempt is sent once")
     }

@@ -11,31 +11,30 @@
 //! in-flight slot through [`Life`]'s `Drop`.
 
 use bytes::Bytes;
-use engine::{FailureKind, Outcome, Request, Step};
+use engine::{FailReason, FailureKind, Outcome, Request, Step};
 use http::header::{self, HeaderName, HeaderValue};
 use http::{Response, StatusCode};
 use hyper::body::Incoming;
+use std::ops::ControlFlow;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Instant;
 use tokio::time::sleep_until;
-use tracing::{debug, info, warn};
+use tracing::{info, warn};
 
-use crate::attempt::{client_error_outcome, later, AttemptResult};
+use crate::attempt::AttemptResult;
 use crate::body::Body;
 use crate::error::ApiError;
 use crate::failure::failure_error;
-use crate::headers;
 use crate::hedge::Raced;
-use crate::launch::{Launched, Sender};
+use crate::launch::Sender;
 use crate::life::{Attempt, Life};
 use crate::live::WorkerClients;
-use crate::relay::SseRelay;
 use crate::request::{Endpoint, ParsedRequest};
-use crate::respond::respond;
 use crate::state::Shared;
-use crate::translate::{self, Plan, Shape, Transcoder};
-use crate::usage::{usage_of, Tokens, UsageScanner};
+use crate::translate::{self, Shape};
+
+mod answer;
 
 /// Header naming the deployment that answered.
 pub const DEPLOYMENT_HEADER: &str = "x-switchyard-deployment";
@@ -69,22 +68,118 @@ pub(crate) async fn handle(
     }
 }
 
+/// Follows the engine's steps for one started request until its answer is committed: each
+/// attempt launched and awaited (raced against a hedge when its tier hedges) and its answer
+/// settled by [`answer`], each wait slept, a failure answered. The only awaits of the request's
+/// path after its body was read are here (the race and the wait), so the helpers add none.
 async fn run(
     gw: &Arc<Shared>,
     clients: &WorkerClients,
     endpoint: Endpoint,
     parsed: ParsedRequest,
     body: Bytes,
-    (tier, client, headers): (Option<String>, Option<Arc<str>>, http::HeaderMap),
+    asked: (Option<String>, Option<Arc<str>>, http::HeaderMap),
 ) -> Response<Body> {
+    let (mut step, mut life, deadline) = match start(gw, endpoint, &parsed, asked) {
+        Ok(started) => started,
+        Err(refused) => return refused,
+    };
+    // The highest attempt number sent so far (0: none, the request was refused before any).
+    let mut attempts = 0u8;
+    let client_shape = Shape::of_client(endpoint);
+    let mut sender = Sender {
+        gw,
+        clients,
+        endpoint,
+        parsed: &parsed,
+        body: &body,
+        deadline,
+        canonical: None,
+    };
+    loop {
+        match step {
+            Step::Send {
+                deployment,
+                attempt,
+                ..
+            } => {
+                attempts = attempt;
+                // Launched here, not in a helper: returning the attempt through a `Result` cost
+                // five more memcpy calls per request (counted with callgrind).
+                // The config the engine picked from: its upstream lives while this attempt runs.
+                let live = life.config.clone();
+                let launched = match sender.launch(&live, deployment, attempt) {
+                    Ok(launched) => launched,
+                    Err(u) => {
+                        return refuse(&mut life, &u.a, client_shape, &u.deployment_id, &u.why)
+                    }
+                };
+                life.current = Some(launched.a.clone());
+                let (launched, answer) =
+                    match crate::hedge::race(&mut sender, &mut life, launched).await {
+                        Raced::Answer(launched, answer) => (launched, answer),
+                        Raced::Step(next) => {
+                            step = next;
+                            continue;
+                        }
+                    };
+                attempts = attempts.max(launched.a.number);
+                step = match answer {
+                    AttemptResult::Stream {
+                        parts,
+                        first,
+                        rest,
+                        ttft,
+                    } => {
+                        let stream = (parts, first, rest);
+                        return answer::relay(
+                            life,
+                            launched,
+                            stream,
+                            ttft,
+                            (&sender, client_shape),
+                        );
+                    }
+                    answer => match answer::settle(&mut life, &launched, answer, &parsed) {
+                        ControlFlow::Continue(next) => next,
+                        ControlFlow::Break(res) => return res,
+                    },
+                };
+            }
+            Step::Wait { until, .. } => {
+                // The engine never hands out a wait past the request's deadline.
+                sleep_until(gw.clock.instant(until).into()).await;
+                step = life.resume();
+            }
+            Step::Done { .. } => return lost(),
+            Step::Failed { reason, .. } => {
+                return failed(&mut life, reason, attempts, client_shape)
+            }
+        }
+    }
+}
+
+/// Starts the request in the engine: its tier resolved (the model's, or the tier header's), a
+/// client key's own tier, limits and budgets applied, the engine's first step taken, and the
+/// request's [`Life`] begun with the config that step refers to. Also the end-to-end deadline,
+/// fixed at the start and read while the engine is locked anyway. `Err` is the answer to a
+/// request refused before the engine took it (returned by value, as the started request is:
+/// boxing it would cost an allocation per refusal).
+#[inline]
+#[allow(clippy::result_large_err)]
+fn start(
+    gw: &Arc<Shared>,
+    endpoint: Endpoint,
+    parsed: &ParsedRequest,
+    (tier, client, headers): (Option<String>, Option<Arc<str>>, http::HeaderMap),
+) -> Result<(Step, Life, Option<Instant>), Response<Body>> {
     let number = gw.next_request.fetch_add(1, Ordering::Relaxed);
     let now = gw.now();
-    // The end-to-end deadline is fixed at the start: read it while the engine is locked anyway.
-    let (mut step, config, tier, deadline) = {
+    let (step, config, tier, deadline) = {
         let mut engine = gw.lock();
-        let tier = match crate::intake::resolve(&engine.live().config, &parsed, tier.as_deref()) {
+        let tier = match crate::intake::resolve(&engine.live().config, parsed, tier.as_deref()) {
             Ok(tier) => tier,
-            Err(e) => return translate::error_response(&e, Shape::of_client(endpoint)),
+            Err(e) => return Err(translate::error_response(&e, Shape::of_client(endpoint))),
         };
         let request = Request {
             tier,
@@ -112,7 +207,7 @@ async fn run(
                             parsed.stream,
                             name.clone(),
                         );
-                        return translate::error_response(&e, Shape::of_client(endpoint));
+                        return Err(translate::error_response(&e, Shape::of_client(endpoint)));
                     }
                 }
             }
@@ -124,7 +219,7 @@ async fn run(
             .map(|at| gw.clock.instant(at));
         (step, live, name, deadline)
     };
-    let mut life = Life {
+    let life = Life {
         gw: gw.clone(),
         id: step.request(),
         live: !step.is_terminal(),
@@ -141,244 +236,39 @@ async fn run(
         arrived: now,
         cached: 0,
     };
-    let mut attempts = 0u8;
-    let client_shape = Shape::of_client(endpoint);
-    let mut sender = Sender {
-        gw,
-        clients,
-        endpoint,
-        parsed: &parsed,
-        body: &body,
-        deadline,
-        canonical: None,
-    };
-    loop {
-        match step {
-            Step::Send {
-                deployment,
-                attempt,
-                ..
-            } => {
-                attempts = attempt;
-                // The config the engine picked from: its upstream lives while this attempt runs.
-                let live = life.config.clone();
-                let launched = match sender.launch(&live, deployment, attempt) {
-                    Ok(launched) => launched,
-                    Err(u) => {
-                        return refuse(&mut life, &u.a, client_shape, &u.deployment_id, &u.why)
-                    }
-                };
-                life.current = Some(launched.a.clone());
-                let (launched, answer) =
-                    match crate::hedge::race(&mut sender, &mut life, launched).await {
-                        Raced::Answer(launched, answer) => (launched, answer),
-                        Raced::Step(next) => {
-                            step = next;
-                            continue;
-                        }
-                    };
-                let Launched {
-                    a,
-                    deployment,
-                    live,
-                    plan,
-                    ..
-                } = launched;
-                attempts = attempts.max(a.number);
-                let attempt = a.number;
-                let up = &live.upstreams[deployment.index()];
-                match answer {
-                    AttemptResult::Expired => {
-                        info!(request = number, deployment = %up.id, attempt, "the request's deadline passed during the attempt");
-                        step = life.expire(Some(&a));
-                    }
-                    AttemptResult::Complete {
-                        mut parts,
-                        body,
-                        ttft,
-                    } => {
-                        let (body, usage) = match plan {
-                            Plan::Translate { from, to } => match to.parse_response(&body) {
-                                Ok(answer) => {
-                                    let u = answer.usage;
-                                    parts.headers.insert(
-                                        header::CONTENT_TYPE,
-                                        HeaderValue::from_static("application/json"),
-                                    );
-                                    (
-                                        Bytes::from(from.render_response(&answer, &parsed.model)),
-                                        Some(Tokens {
-                                            input: u.input_tokens,
-                                            output: u.output_tokens,
-                                            cached: u.cache_read_tokens,
-                                        }),
-                                    )
-                                }
-                                Err(e) => {
-                                    warn!(request = number, deployment = %up.id, error = %e, "answer not understood: counted as a server error");
-                                    let outcome = Outcome::failure(FailureKind::Server);
-                                    step = life.finish(
-                                        &a,
-                                        &outcome,
-                                        parts.status.as_u16(),
-                                        Some(ttft),
-                                    );
-                                    continue;
-                                }
-                            },
-                            _ => {
-                                let u = usage_of(&body);
-                                (body, u)
-                            }
-                        };
-                        let tokens = usage.unwrap_or(Tokens {
-                            input: parsed.input_tokens,
-                            output: parsed.output_tokens,
-                            cached: 0,
-                        });
-                        life.cache_read(tokens.cached);
-                        let outcome = Outcome::Success {
-                            ttft,
-                            input_tokens: tokens.input,
-                            output_tokens: tokens.output,
-                            headers: headers::limit_headers(&parts.headers),
-                        };
-                        life.finish(&a, &outcome, parts.status.as_u16(), Some(ttft));
-                        debug!(request = number, deployment = %up.id, attempt, "ok");
-                        return respond(parts, Body::full(body), &up.id_header);
-                    }
-                    AttemptResult::Stream {
-                        parts,
-                        first,
-                        rest,
-                        ttft,
-                    } => {
-                        debug!(request = number, deployment = %up.id, attempt, "stream started");
-                        life.first_byte();
-                        let deadline = later(a.sent, gw.clock.real(up.total_timeout));
-                        let transcoder = match plan {
-                            Plan::Translate { from, to } => {
-                                let usage = from == Shape::OpenAiChat
-                                    && crate::protocol::openai_chat::include_usage(&body);
-                                Some(Transcoder::new(to, from, &parsed.model, usage))
-                            }
-                            _ => None,
-                        };
-                        let relay = SseRelay {
-                            life,
-                            attempt: a,
-                            upstream: rest,
-                            client: client_shape,
-                            transcoder,
-                            first,
-                            scanner: UsageScanner::default(),
-                            ttft,
-                            limits: headers::limit_headers(&parts.headers),
-                            status: parts.status.as_u16(),
-                            idle: up.first_byte_timeout.map(|t| {
-                                let t = gw.clock.real(t);
-                                (
-                                    t,
-                                    Box::pin(tokio::time::sleep_until(
-                                        later(Instant::now(), t).min(deadline).into(),
-                                    )),
-                                )
-                            }),
-                            deadline: Box::pin(sleep_until(deadline.into())),
-                            tail: [0, 0],
-                            done: false,
-                        };
-                        return respond(parts, Body::relay(relay), &up.id_header);
-                    }
-                    AttemptResult::ClientError {
-                        parts,
-                        body,
-                        ttft,
-                        context_length,
-                    } => {
-                        let status = parts.status.as_u16();
-                        let outcome = client_error_outcome(&parts, context_length);
-                        if context_length {
-                            // The engine moves the request to the tier's context fallback, if
-                            // it has one; otherwise the provider's answer goes back as it is.
-                            step = life.finish(&a, &outcome, status, Some(ttft));
-                            if !step.is_terminal() {
-                                info!(request = number, deployment = %up.id, "input exceeds the context window: moving to the longer-context tier");
-                                continue;
-                            }
-                        } else {
-                            life.finish_final(&a, &outcome, status, Some(ttft));
-                        }
-                        info!(request = number, deployment = %up.id, status, "upstream rejected the request: passed through");
-                        if let Plan::Translate { from, .. } = plan {
-                            // The provider's own words are in its shape: say it in the client's.
-                            let message = format!(
-                                "deployment {} rejected the request with status {status}",
-                                up.id
-                            );
-                            let mut res = Response::new(Body::full(Bytes::from(
-                                from.error_body(translate::error_kind(status), &message),
-                            )));
-                            *res.status_mut() = parts.status;
-                            res.headers_mut().insert(
-                                header::CONTENT_TYPE,
-                                HeaderValue::from_static("application/json"),
-                            );
-                            res.headers_mut().insert(DEPLOYMENT, up.id_header.clone());
-                            return res;
-                        }
-                        return respond(parts, body, &up.id_header);
-                    }
-                    AttemptResult::Failed {
-                        outcome,
-                        status,
-                        ttft,
-                    } => {
-                        let kind = outcome.failure_kind().unwrap_or(FailureKind::Server);
-                        info!(
-                            request = number,
-                            deployment = %up.id,
-                            attempt,
-                            outcome = kind.name(),
-                            status,
-                            "attempt failed"
-                        );
-                        step = life.finish(&a, &outcome, status, ttft);
-                    }
-                }
-            }
-            Step::Wait { until, .. } => {
-                // The engine never hands out a wait past the request's deadline.
-                sleep_until(gw.clock.instant(until).into()).await;
-                step = life.resume();
-            }
-            Step::Done { .. } => {
-                // Only a finish of a success ends in Done, and that returns above.
-                return ApiError::new(
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    "server_error",
-                    "internal_error",
-                    "the gateway lost track of this request",
-                )
-                .response();
-            }
-            Step::Failed { reason, .. } => {
-                life.live = false;
-                if attempts == 0 {
-                    life.refused();
-                }
-                let e = failure_error(reason, attempts, gw.now(), &gw.clock);
-                warn!(
-                    request = number,
-                    reason = reason.name(),
-                    attempts,
-                    status = e.status.as_u16(),
-                    "request failed"
-                );
-                return translate::error_response(&e, client_shape);
-            }
-        }
+    Ok((step, life, deadline))
+}
+
+/// The engine failed the request (no deployment left, deadline, budget…): its error in the
+/// client's shape. A request that failed before any attempt also gets its `refused` trace row,
+/// so the trace holds every request.
+fn failed(life: &mut Life, reason: FailReason, attempts: u8, shape: Shape) -> Response<Body> {
+    life.live = false;
+    if attempts == 0 {
+        life.refused();
     }
+    let gw = &life.gw;
+    let e = failure_error(reason, attempts, gw.now(), &gw.clock);
+    warn!(
+        request = life.number,
+        reason = reason.name(),
+        attempts,
+        status = e.status.as_u16(),
+        "request failed"
+    );
+    translate::error_response(&e, shape)
+}
+
+/// A `Done` step where the proxy awaits a next step: only a finish of a success ends in `Done`,
+/// and the proxy answers the client right after that one, so this is an internal error.
+fn lost() -> Response<Body> {
+    ApiError::new(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "server_error",
+        "internal_error",
+        "the gateway lost track of this request",
+    )
+    .response()
 }
 
 /// Answers 400 for a request that cannot be expressed at the chosen deployment (a field with no
