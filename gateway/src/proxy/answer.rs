@@ -71,7 +71,12 @@ pub(super) fn settle(
             );
             ControlFlow::Continue(life.finish(a, &outcome, status, ttft))
         }
-        AttemptResult::Stream { .. } => unreachable!("a committed stream is relayed, not settled"),
+        // `run` relays a committed stream itself and never settles one; were that to change,
+        // the client gets a 500 rather than the gateway a panic.
+        AttemptResult::Stream { .. } => {
+            debug_assert!(false, "a committed stream is relayed, not settled");
+            ControlFlow::Break(super::lost())
+        }
     }
 }
 
