@@ -9,35 +9,21 @@
 //! `start_in_session`) and hedging on (`hedge = { after = "p95" }`, `hedge_at` asked after
 //! every `Send`; the answer comes before a hedge is due, as for most requests).
 
-use std::fmt::Write as _;
 use std::hint::black_box;
 use std::time::Duration;
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
 use engine::{Config, Engine, Outcome, Request, Step, StrategyKind};
 
+#[path = "../engine/examples/common/bench_tier.rs"]
+mod bench_tier;
+use bench_tier::bench_tier;
+
 const SIZES: [usize; 4] = [3, 16, 128, 1_000];
 
 /// One tier of `n` deployments with varied weights and limits high enough never to bind.
 fn config(n: usize, strategy: StrategyKind) -> Config {
-    config_with(n, strategy, "")
-}
-
-/// [`config`] with extra tier keys and tables.
-fn config_with(n: usize, strategy: StrategyKind, extra: &str) -> Config {
-    let mut toml = format!("[[tier]]\nname = \"main\"\nstrategy = \"{strategy}\"\n{extra}\n");
-    for i in 0..n {
-        writeln!(
-            toml,
-            "[[deployment]]\nid = \"d{i}\"\nprovider = \"p{}\"\nmodel = \"m\"\ntier = \"main\"\n\
-             weight = {}\nrpm = {}\ntpm = 1000000000\ninput_price = 0.5\noutput_price = 1.5\n",
-            i % 5,
-            1 + i % 4,
-            10_000_000 + i,
-        )
-        .expect("writing to a String");
-    }
-    Config::from_toml(&toml).expect("valid bench config")
+    bench_tier(n, strategy, "")
 }
 
 fn round_trips(c: &mut Criterion) {
@@ -76,7 +62,7 @@ fn round_trips_with_sessions_and_hedging(c: &mut Criterion) {
     let extra = "hedge = { after = \"p95\" }\n\n[affinity]\nsessions = 4096\n";
     for strategy in StrategyKind::EVERY {
         group.bench_with_input(BenchmarkId::new(strategy.name(), n), &n, |b, &n| {
-            let mut engine = Engine::new(config_with(n, strategy, extra), 1);
+            let mut engine = Engine::new(bench_tier(n, strategy, extra), 1);
             let request = Request {
                 tier: engine.route("main").expect("tier"),
                 input_tokens: 500,

@@ -13,11 +13,13 @@
 //! `round_trip_sessions` group (affinity and hedging on, every request in one of 1,000
 //! sessions, `hedge_at` asked after every `Send`).
 
-use std::fmt::Write as _;
 use std::hint::black_box;
 use std::time::Duration;
 
-use engine::{Config, Engine, Outcome, Request, Step, StrategyKind};
+use engine::{Engine, Outcome, Request, Step, StrategyKind};
+
+mod common;
+use common::bench_tier::bench_tier;
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
@@ -31,7 +33,7 @@ fn main() {
     } else {
         ""
     };
-    let mut engine = Engine::new(config(n, strategy, extra), 1);
+    let mut engine = Engine::new(bench_tier(n, strategy, extra), 1);
     let request = Request {
         tier: engine.route("main").expect("tier"),
         input_tokens: 500,
@@ -55,21 +57,4 @@ fn main() {
         let done = engine.finish(id, black_box(&outcome), now + Duration::from_millis(300));
         black_box(done);
     }
-}
-
-/// The bench's tier: `n` deployments with varied weights and limits high enough never to bind.
-fn config(n: usize, strategy: StrategyKind, extra: &str) -> Config {
-    let mut toml = format!("[[tier]]\nname = \"main\"\nstrategy = \"{strategy}\"\n{extra}\n");
-    for i in 0..n {
-        writeln!(
-            toml,
-            "[[deployment]]\nid = \"d{i}\"\nprovider = \"p{}\"\nmodel = \"m\"\ntier = \"main\"\n\
-             weight = {}\nrpm = {}\ntpm = 1000000000\ninput_price = 0.5\noutput_price = 1.5\n",
-            i % 5,
-            1 + i % 4,
-            10_000_000 + i,
-        )
-        .expect("writing to a String");
-    }
-    Config::from_toml(&toml).expect("valid bench config")
 }
