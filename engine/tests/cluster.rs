@@ -367,9 +367,15 @@ proptest! {
 
     /// Whatever the fleet size, phases, interval and spread of traffic, the combined sends
     /// never exceed what a token bucket of the true limit allows plus the documented bound,
-    /// (replicas − 1) ÷ replicas² of the limit (what replicas exchanging out of phase can
-    /// spend before they hear of each other); and under steady overload no minute takes more
-    /// than the limit + 2 %.
+    /// (replicas − 1) ÷ (2 × replicas) of the limit (what replicas exchanging out of phase
+    /// can spend before they hear of each other) and one request per replica for rounding;
+    /// and under steady overload no minute takes more than the limit + 2 %.
+    ///
+    /// The bound is reached at start-up: three replicas each spend their isolated third
+    /// before their first exchange; the second to exchange then misses two thirds, the third
+    /// one: 60 + 13 + 6 = 79 sent in one second at 60 rpm with a 1 s interval and phases
+    /// 0 / 463 / 582 ms, which fuzzing found against the (replicas − 1) ÷ replicas² (+13)
+    /// first claimed.
     #[test]
     fn the_fleet_never_overspends(
         n in 2usize..5,
@@ -385,9 +391,9 @@ proptest! {
         let mut fleet = Fleet::new(n, &config, ms(interval_ms), &phases);
         let sent = overload(&mut fleet, ms(7), 3, &weights);
         let r = rpm as f64;
-        let out_of_phase = r * (n as f64 - 1.0) / (n * n) as f64;
+        let out_of_phase = r * (n as f64 - 1.0) / (2 * n) as f64;
         for len in [Duration::from_secs(1), Duration::from_secs(10), MIN] {
-            let allowed = r + r * len.as_secs_f64() / 60.0 + out_of_phase + 2.0;
+            let allowed = r + r * len.as_secs_f64() / 60.0 + out_of_phase + n as f64;
             let busiest = busiest(&sent, len);
             prop_assert!(busiest as f64 <= allowed, "{busiest} in {len:?}, allowed {allowed}");
         }
