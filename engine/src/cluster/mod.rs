@@ -17,10 +17,13 @@
 //! refills at `rate ÷ replicas`. If every replica sees the same fleet budget `B` at an
 //! exchange, the fleet can spend at most `B` plus one interval's refill before the next, which
 //! is exactly what the true bucket allows: no overshoot. Views differ only by what other
-//! replicas spent and have not reported yet, itself bounded by their shares, so the overshoot
-//! in one interval is at most `(replicas − 1) ÷ replicas²` of the headroom at the previous
-//! exchange; near exhaustion that headroom is about one interval's refill, a small fraction of
-//! the limit (docs/cluster.md measures it). A request larger than a replica's whole share (a
+//! replicas spent and have not reported yet, itself bounded by their shares: the k-th replica
+//! to exchange after a burst misses at most k shares of `B ÷ replicas` and takes
+//! `1 ÷ replicas` of what it misses, so one round of exchanges overspends by at most
+//! `(replicas − 1) ÷ (2 × replicas)` of the headroom `B` (a quarter for two replicas, a third
+//! for three, under a half for any number); after that round every view holds the debt and
+//! shares are empty until the refill pays it. Near exhaustion `B` is about one interval's
+//! refill, a small fraction of the limit (docs/cluster.md measures it). A request larger than a replica's whole share (a
 //! long prompt against tokens-per-minute) is let through once that share is full, so the
 //! overdraft is also bounded by one such request per replica.
 //!
