@@ -17,8 +17,9 @@
 //! refills at `rate ÷ replicas`. If every replica sees the same fleet budget `B` at an
 //! exchange, the fleet can spend at most `B` plus one interval's refill before the next, which
 //! is exactly what the true bucket allows: no overshoot. Views differ only by what other
-//! replicas spent and have not reported yet, itself bounded by their shares: the k-th replica
-//! to exchange after a burst misses at most k shares of `B ÷ replicas` and takes
+//! replicas spent and have not reported yet, itself bounded by their shares: after a burst
+//! that spent every share of `B ÷ replicas`, the k-th replica to exchange knows of k of them
+//! (its own and those reported before it), misses the other `replicas − k` and takes
 //! `1 ÷ replicas` of what it misses, so one round of exchanges overspends by at most
 //! `(replicas − 1) ÷ (2 × replicas)` of the headroom `B` (a quarter for two replicas, a third
 //! for three, under a half for any number); after that round every view holds the debt and
