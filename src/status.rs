@@ -1,14 +1,18 @@
 //! `switchyard status`: what a running gateway's balancer believes right now (its
 //! `GET /admin/state`), as terminal tables.
 //!
-//! The request is one blocking HTTP/1.1 GET over a plain TCP connection (`Connection: close`):
-//! enough for an operator's command talking to a gateway's admin port, with no TLS.
+//! The request is one HTTP/1.1 GET (hyper's client, over TLS for an `https://` URL) with a
+//! deadline on the whole exchange, so a gateway that stops answering halfway cannot hang it.
 
-use std::io::{Read, Write};
-use std::net::TcpStream;
 use std::time::Duration;
 
-use anyhow::{bail, Context};
+use anyhow::{anyhow, bail, Context};
+use bytes::Bytes;
+use http::header::{ACCEPT, AUTHORIZATION};
+use http::{Request, Uri};
+use http_body_util::{BodyExt, Empty, Limited};
+use hyper_util::client::legacy::{connect::HttpConnector, Client};
+use hyper_util::rt::TokioExecutor;
 use serde_json::Value;
 
 mod table;
@@ -16,7 +20,7 @@ mod table;
 /// Arguments of `switchyard status`.
 #[derive(clap::Args)]
 pub struct StatusArgs {
-    /// The gateway's base URL, e.g. http://127.0.0.1:8080 (plain HTTP).
+    /// The gateway's base URL, e.g. http://127.0.0.1:8080 (or https://).
     #[arg(long)]
     pub url: String,
     /// Environment variable holding the admin key (the gateway's --admin-key-env).
@@ -71,105 +75,101 @@ pub fn run(args: StatusArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// `GET path` at an `http://host:port` base URL; returns the status and the body.
+/// `GET path` at the scheme and authority of `base` (`http://` or `https://`), as one request
+/// with a deadline on the whole exchange; returns the status and the body (at most 64 MiB).
 fn get(base: &str, path: &str, key: Option<&str>) -> anyhow::Result<(u16, String)> {
-    let rest = base.strip_prefix("http://").with_context(|| {
-        format!("{base:?}: expected an http:// URL (https is not supported here)")
-    })?;
-    let authority = rest.split('/').next().unwrap_or_default();
-    if authority.is_empty() {
-        bail!("{base:?}: no host");
-    }
-    let addr = if authority
-        .rsplit_once(':')
-        .is_some_and(|(_, p)| p.parse::<u16>().is_ok())
-    {
-        authority.to_owned()
-    } else {
-        format!("{authority}:80")
+    let uri = admin_uri(base, path)?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("starting the HTTP client")?;
+    runtime.block_on(async {
+        tokio::time::timeout(TIMEOUT, fetch(uri, key))
+            .await
+            .map_err(|_| anyhow!("{base}: no whole answer within {} s", TIMEOUT.as_secs()))?
+    })
+}
+
+/// How long `status` waits for the whole answer, from connecting to its last byte.
+const TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The largest answer read.
+const MAX_BODY: usize = 64 << 20;
+
+/// `path` at `base`'s scheme and authority (any path in `base` is ignored).
+fn admin_uri(base: &str, path: &str) -> anyhow::Result<Uri> {
+    let parsed: Uri = base
+        .trim()
+        .parse()
+        .with_context(|| format!("{base:?}: not a URL (expected e.g. http://127.0.0.1:8080)"))?;
+    let scheme = match parsed.scheme_str() {
+        Some(s @ ("http" | "https")) => s.to_owned(),
+        _ => bail!("{base:?}: expected an http:// or https:// URL"),
     };
-    let timeout = Duration::from_secs(10);
-    let addrs = std::net::ToSocketAddrs::to_socket_addrs(&addr)
-        .with_context(|| format!("cannot resolve {addr}"))?;
-    let mut stream = addrs
-        .into_iter()
-        .find_map(|a| TcpStream::connect_timeout(&a, timeout).ok())
-        .with_context(|| format!("cannot connect to {addr}"))?;
-    stream.set_read_timeout(Some(timeout))?;
-    stream.set_write_timeout(Some(timeout))?;
-    let mut req = format!("GET {path} HTTP/1.1\r\nHost: {authority}\r\nAccept: application/json\r\nConnection: close\r\n");
+    let authority = parsed
+        .authority()
+        .filter(|a| !a.host().is_empty())
+        .with_context(|| format!("{base:?}: no host"))?;
+    Uri::builder()
+        .scheme(scheme.as_str())
+        .authority(authority.as_str())
+        .path_and_query(path)
+        .build()
+        .with_context(|| format!("{base:?}: not a URL"))
+}
+
+async fn fetch(uri: Uri, key: Option<&str>) -> anyhow::Result<(u16, String)> {
+    let mut http = HttpConnector::new();
+    http.enforce_http(false);
+    let connector = hyper_rustls::HttpsConnectorBuilder::new()
+        .with_webpki_roots()
+        .https_or_http()
+        .enable_http1()
+        .wrap_connector(http);
+    let client: Client<_, Empty<Bytes>> = Client::builder(TokioExecutor::new()).build(connector);
+    let mut request = Request::get(&uri).header(ACCEPT, "application/json");
     if let Some(k) = key {
-        req.push_str(&format!("Authorization: Bearer {k}\r\n"));
+        request = request.header(AUTHORIZATION, format!("Bearer {k}"));
     }
-    req.push_str("\r\n");
-    stream.write_all(req.as_bytes())?;
-    let mut raw = Vec::new();
-    stream
-        .take(64 << 20)
-        .read_to_end(&mut raw)
-        .with_context(|| format!("reading the answer from {addr}"))?;
-    parse_response(&raw)
-}
-
-/// Status and body of a whole HTTP/1.1 response (`Content-Length`, chunked, or until close).
-fn parse_response(raw: &[u8]) -> anyhow::Result<(u16, String)> {
-    let split = raw
-        .windows(4)
-        .position(|w| w == b"\r\n\r\n")
-        .context("no complete HTTP response head")?;
-    let head = String::from_utf8_lossy(&raw[..split]);
-    let body = &raw[split + 4..];
-    let mut lines = head.lines();
-    let status = lines
-        .next()
-        .and_then(|l| l.split_whitespace().nth(1))
-        .and_then(|s| s.parse::<u16>().ok())
-        .context("no HTTP status line")?;
-    let chunked = lines.any(|l| {
-        let l = l.to_ascii_lowercase();
-        l.starts_with("transfer-encoding:") && l.contains("chunked")
-    });
-    let body = if chunked {
-        dechunk(body)?
-    } else {
-        body.to_vec()
-    };
+    let request = request
+        .body(Empty::new())
+        .context("the admin key cannot be sent as an HTTP header")?;
+    let answer = client
+        .request(request)
+        .await
+        .with_context(|| format!("cannot reach {uri}"))?;
+    let status = answer.status().as_u16();
+    let body = Limited::new(answer.into_body(), MAX_BODY)
+        .collect()
+        .await
+        .map_err(|e| anyhow!("reading the answer from {uri}: {e}"))?
+        .to_bytes();
     Ok((status, String::from_utf8_lossy(&body).into_owned()))
-}
-
-fn dechunk(mut body: &[u8]) -> anyhow::Result<Vec<u8>> {
-    let mut out = Vec::new();
-    loop {
-        let end = body
-            .windows(2)
-            .position(|w| w == b"\r\n")
-            .context("truncated chunk")?;
-        let size_text = String::from_utf8_lossy(&body[..end]);
-        let size = usize::from_str_radix(size_text.split(';').next().unwrap_or("").trim(), 16)
-            .context("bad chunk size")?;
-        body = &body[end + 2..];
-        if size == 0 {
-            return Ok(out);
-        }
-        if body.len() < size {
-            bail!("truncated chunk");
-        }
-        out.extend_from_slice(&body[..size]);
-        body = body.get(size + 2..).unwrap_or_default();
-    }
 }
 
 #[cfg(test)]
 mod tests {
-    use super::parse_response;
+    use super::admin_uri;
 
     #[test]
-    fn responses_are_parsed() {
-        let (s, b) = parse_response(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\n{}").unwrap();
-        assert_eq!((s, b.as_str()), (200, "{}"));
-        let chunked = b"HTTP/1.1 401 Unauthorized\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n2\r\nde\r\n0\r\n\r\n";
-        let (s, b) = parse_response(chunked).unwrap();
-        assert_eq!((s, b.as_str()), (401, "abcde"));
-        assert!(parse_response(b"HTTP/1.1 200").is_err());
+    fn the_admin_path_goes_to_the_bases_host() {
+        let uri = |b: &str| admin_uri(b, "/admin/state").map(|u| u.to_string());
+        assert_eq!(
+            uri("http://127.0.0.1:8080").unwrap(),
+            "http://127.0.0.1:8080/admin/state"
+        );
+        assert_eq!(
+            uri(" https://gw.example/v1/ ").unwrap(),
+            "https://gw.example/admin/state"
+        );
+        for (bad, says) in [
+            ("127.0.0.1:8080", "expected an http:// or https:// URL"),
+            ("ftp://host", "expected an http:// or https:// URL"),
+            ("http://", "not a URL"),
+            ("http://exa mple", "not a URL"),
+        ] {
+            let err = format!("{:#}", uri(bad).unwrap_err());
+            assert!(err.contains(says), "{bad}: {err}");
+        }
     }
 }
