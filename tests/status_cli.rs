@@ -1,6 +1,6 @@
 //! `switchyard status` against a real `switchyard serve`, both through the binary: the admin key
 //! is required (401 without or with a wrong one), the state prints as tables, and SIGHUP
-//! reloads the file.
+//! reloads the file; a stalled answer ends at the deadline.
 
 use std::path::Path;
 use std::process::{Child, Command, Output, Stdio};
@@ -136,4 +136,35 @@ fn status_needs_the_admin_key_and_prints_tables() {
         }
     }
     drop(serve);
+}
+
+/// A gateway that sends half an answer and then nothing: `status` gives up after its 10 s
+/// deadline on the whole answer, naming it, instead of waiting on the socket.
+#[test]
+fn a_stalled_answer_ends_at_the_deadline() {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("a free port");
+    let url = format!("http://{}", listener.local_addr().expect("address"));
+    let stall = std::thread::spawn(move || {
+        let (mut conn, _) = listener.accept().expect("status connects");
+        let mut buf = [0u8; 4096];
+        let _ = conn.read(&mut buf);
+        let _ = conn.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 100\r\n\r\n{\"config");
+        // Keep the connection open past the deadline, then let it go.
+        std::thread::sleep(Duration::from_secs(12));
+    });
+    let start = Instant::now();
+    let out = Command::new(BIN)
+        .args(["status", "--url", &url])
+        .output()
+        .expect("the binary runs");
+    let waited = start.elapsed();
+    assert!(!out.status.success());
+    assert!(
+        text(&out.stderr).contains("no whole answer within 10 s"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert!(waited < Duration::from_secs(12), "{waited:?}");
+    stall.join().expect("the stalling server ends");
 }
