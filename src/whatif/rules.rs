@@ -149,6 +149,54 @@ impl Rule {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// Any text: parsing never panics, and every rule it accepts is well formed.
+        #[test]
+        fn any_text_is_parsed_or_refused(text in "\\PC{0,40}|[a-z_0-9<>+%., -]{0,40}") {
+            if let Ok(rules) = parse_rules(&text) {
+                for r in rules {
+                    prop_assert!(r.threshold.is_finite());
+                    prop_assert!(ALIASES.iter().any(|(_, m)| *m == r.metric));
+                    prop_assert!(r.unit != Unit::Points || r.metric == "success_rate");
+                    prop_assert!(!r.text.is_empty() && !r.text.contains(','));
+                }
+            }
+        }
+
+        /// Rules written from their parts, with any spacing, parse back to those parts.
+        #[test]
+        fn written_rules_parse_back(
+            parts in prop::collection::vec(
+                (0..ALIASES.len(), any::<bool>(), -1e6f64..1e6, 0..3u8, " {0,2}", any::<bool>()),
+                1..5,
+            )
+        ) {
+            let mut texts = Vec::new();
+            let mut expected = Vec::new();
+            for (alias, below, threshold, unit, pad, plus) in &parts {
+                let (name, metric) = ALIASES[*alias];
+                let unit = match unit {
+                    1 if metric == "success_rate" => Unit::Points,
+                    2 => Unit::Percent,
+                    _ => Unit::Absolute,
+                };
+                let suffix = match unit {
+                    Unit::Points => "pt",
+                    Unit::Percent => "%",
+                    Unit::Absolute => "",
+                };
+                let op = if *below { '<' } else { '>' };
+                let sign = if *plus && *threshold >= 0.0 { "+" } else { "" };
+                texts.push(format!("{pad}{name}{pad}{op}{pad}{sign}{threshold}{pad}{suffix}{pad}"));
+                expected.push((metric, *below, *threshold, unit));
+            }
+            let rules = parse_rules(&texts.join(",")).expect("written rules parse");
+            let got: Vec<_> = rules.iter().map(|r| (r.metric, r.below, r.threshold, r.unit)).collect();
+            prop_assert_eq!(got, expected);
+        }
+    }
 
     fn diff(values: &[f64]) -> PairedDiff {
         PairedDiff::of(values, &vec![0.0; values.len()])

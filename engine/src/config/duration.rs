@@ -41,6 +41,32 @@ pub mod option {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// Any text is a duration of at most a year or an error; it never panics.
+        #[test]
+        fn any_text_is_at_most_a_year_or_refused(text in "\\PC{0,24}|[0-9]{1,22}[a-z]{0,5}( [0-9]{1,12}[a-z]{1,3})?") {
+            if let Ok(d) = parse(&text) {
+                prop_assert!(d <= MAX);
+            }
+        }
+
+        /// `<n><unit>` parses to n units, or is refused as too long past a year.
+        #[test]
+        fn whole_units_parse_to_their_value(n in 0u64..100_000_000, unit in 0..5usize) {
+            let (suffix, nanos) = [("ns", 1u128), ("ms", 1_000_000), ("s", 1_000_000_000),
+                ("m", 60_000_000_000), ("h", 3_600_000_000_000)][unit];
+            let want = u128::from(n) * nanos;
+            match parse(&format!("{n}{suffix}")) {
+                Ok(d) => prop_assert_eq!(d.as_nanos(), want),
+                Err(e) => {
+                    prop_assert!(want > MAX.as_nanos(), "{}", e);
+                    prop_assert!(e.contains("at most 365 days"), "{}", e);
+                }
+            }
+        }
+    }
 
     #[test]
     fn parses_common_forms() {
