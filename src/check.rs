@@ -45,14 +45,18 @@ fn check(path: &std::path::Path) -> anyhow::Result<String> {
         let scenario = Scenario::load(path)?;
         let s = &scenario.settings;
         return Ok(format!(
-            "scenario {:?}: {} deployments in {} tiers, {} providers, {} incidents, {} simulated, {} strategies",
+            "scenario {:?}: {} in {}, {}, {}, {} simulated, {}",
             scenario.name,
-            scenario.config.deployments.len(),
-            scenario.config.tiers.len(),
-            scenario.world.providers.len(),
-            scenario.world.incidents.len(),
+            counted(
+                scenario.config.deployments.len(),
+                "deployment",
+                "deployments"
+            ),
+            counted(scenario.config.tiers.len(), "tier", "tiers"),
+            counted(scenario.world.providers.len(), "provider", "providers"),
+            counted(scenario.world.incidents.len(), "incident", "incidents"),
             humantime_short(s.duration),
-            s.strategies.len()
+            counted(s.strategies.len(), "strategy", "strategies")
         ));
     } else {
         Config::from_toml(&text).map_err(|e| {
@@ -67,11 +71,16 @@ fn check(path: &std::path::Path) -> anyhow::Result<String> {
     // machine that serves).
     gateway::check_endpoints(&config).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
     Ok(format!(
-        "gateway config: {} deployments in {} tiers, {} routes",
-        config.deployments.len(),
-        config.tiers.len(),
-        config.routes.len()
+        "gateway config: {} in {}, {}",
+        counted(config.deployments.len(), "deployment", "deployments"),
+        counted(config.tiers.len(), "tier", "tiers"),
+        counted(config.routes.len(), "route", "routes")
     ))
+}
+
+/// `1 tier`, `2 tiers`.
+fn counted(n: usize, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
 }
 
 fn humantime_short(d: std::time::Duration) -> String {

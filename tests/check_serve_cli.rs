@@ -93,6 +93,38 @@ fn check_and_serve_refuse_the_same_endpoints() {
     );
     let check = switchyard(&["check", good.to_str().expect("utf-8")], &[]);
     assert!(check.ok, "{}{}", check.stdout, check.stderr);
+    assert!(
+        check
+            .stdout
+            .contains("gateway config: 1 deployment in 1 tier, 1 route"),
+        "{}",
+        check.stdout
+    );
+}
+
+#[test]
+fn serve_given_a_scenario_says_which_file_it_reads() {
+    let scenario = concat!(env!("CARGO_MANIFEST_DIR"), "/scenarios/default.toml");
+    let check = switchyard(&["check", scenario], &[]);
+    assert!(check.ok, "{}{}", check.stdout, check.stderr);
+    assert!(
+        check.stdout.contains(
+            "5 deployments in 2 tiers, 3 providers, 1 incident, 10m simulated, 8 strategies"
+        ),
+        "{}",
+        check.stdout
+    );
+    let serve = serve_expecting_exit(&["--config", scenario, "--listen", "127.0.0.1:0"], &[]);
+    assert!(!serve.ok);
+    assert!(
+        serve
+            .stderr
+            .contains("default.toml:27: simulation: unknown field `simulation`")
+            && serve.stderr.contains("make a scenario file")
+            && serve.stderr.contains("a gateway config is the rest of it"),
+        "{}",
+        serve.stderr
+    );
 }
 
 #[test]

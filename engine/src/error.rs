@@ -29,6 +29,9 @@ pub enum ConfigError {
     },
 }
 
+/// The top-level tables a scenario adds to a gateway config.
+const SCENARIO_TABLES: [&str; 3] = ["simulation", "workload", "world"];
+
 impl ConfigError {
     /// Wraps a TOML parse error, keeping its span but not its rendered snippet.
     pub fn from_toml(e: toml::de::Error) -> ConfigError {
@@ -51,6 +54,29 @@ impl ConfigError {
             None => message,
         };
         ConfigError::Parse { message, span }
+    }
+
+    /// A gateway config holding one of a scenario's own tables is most likely a scenario file
+    /// given to `serve`: the error says which file each command reads.
+    pub(crate) fn with_scenario_hint(self) -> ConfigError {
+        match self {
+            ConfigError::Parse { message, span }
+                if SCENARIO_TABLES
+                    .iter()
+                    .any(|t| message.starts_with(&format!("{t}: unknown field `{t}`"))) =>
+            {
+                ConfigError::Parse {
+                    message: format!(
+                        "{message}. [simulation], [workload] and [world] make a scenario \
+                         file (what `simulate`, `compare` and `check` read); a gateway config \
+                         is the rest of it: its [[tier]], [[deployment]] (each with a \
+                         base_url) and other tables in a file of their own"
+                    ),
+                    span,
+                }
+            }
+            other => other,
+        }
     }
 
     /// Byte span in the source file the error points at, if known.

@@ -260,8 +260,8 @@ pub struct Config {
 impl Config {
     /// Parses and validates a TOML gateway config.
     pub fn from_toml(text: &str) -> Result<Config, ConfigError> {
-        let raw: RawConfig =
-            toml::from_str(text).map_err(|e| ConfigError::from_toml_in(e, text))?;
+        let raw: RawConfig = toml::from_str(text)
+            .map_err(|e| ConfigError::from_toml_in(e, text).with_scenario_hint())?;
         Config::from_raw(raw)
     }
 

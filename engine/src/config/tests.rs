@@ -132,6 +132,23 @@ fn rejects_unknown_keys_with_a_line() {
 }
 
 #[test]
+fn a_scenario_given_as_a_gateway_config_is_named_as_one() {
+    for table in [
+        "[simulation]\nseed = 1",
+        "[workload]\nmix = []",
+        "[world]\n",
+    ] {
+        let text = format!("{BASE}\n{table}\n");
+        let e = err(&text).to_string();
+        assert!(e.contains("make a scenario file"), "{e}");
+        assert!(e.contains("a gateway config is the rest of it"), "{e}");
+    }
+    // Other unknown keys keep the plain message.
+    let e = err(&BASE.replace("rpm = 500", "rpm = 500\nrmp = 3")).to_string();
+    assert!(!e.contains("scenario"), "{e}");
+}
+
+#[test]
 fn rejects_unknown_strategy_and_bad_durations() {
     let e = err(&BASE.replace("weighted-round-robin", "fastest"));
     assert!(
