@@ -1,6 +1,6 @@
-//! Mock providers for the fidelity tests (`tests/fidelity*.rs`): one in-process
-//! `mock::provider` per deployment of a world, each on its own port of 127.0.0.1, started and
-//! stopped together.
+//! Mock providers for the fidelity tests (`tests/fidelity/` and `tests/fidelity_*.rs`): one
+//! in-process `mock::provider` per deployment of a world, each on its own port of 127.0.0.1,
+//! started and stopped together.
 
 use std::sync::Arc;
 use std::time::Duration;
