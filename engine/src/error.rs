@@ -88,7 +88,16 @@ impl ConfigError {
 
     /// 1-based line of the error in `source`, if the error has a span.
     pub fn line_in(&self, source: &str) -> Option<usize> {
-        let start = self.span()?.start.min(source.len());
+        let Some(span) = self.span() else {
+            // A plain table's checks keep no span: find the field by its name.
+            return match self {
+                ConfigError::Invalid { field, .. } => {
+                    crate::config::toml_error::line_of_field(source, field)
+                }
+                ConfigError::Parse { .. } => None,
+            };
+        };
+        let start = span.start.min(source.len());
         Some(
             source.as_bytes()[..start]
                 .iter()

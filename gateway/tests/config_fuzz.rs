@@ -97,34 +97,6 @@ const EXTREMES: [&str; 22] = [
     "1979-05-27T07:32:00Z",
 ];
 
-/// Field names a rejection may legitimately point at.
-const KNOWN: [&str; 24] = [
-    "tier",
-    "route",
-    "deployment",
-    "retry",
-    "health",
-    "balancing",
-    "name",
-    "strategy",
-    "fallback",
-    "model",
-    "id",
-    "provider",
-    "weight",
-    "rpm",
-    "tpm",
-    "first_byte_timeout",
-    "base_url",
-    "api_key_env",
-    "api_key_header",
-    "max_attempts",
-    "max_wait",
-    "cooldown",
-    "failure_threshold",
-    "open_for",
-];
-
 #[derive(Debug, Clone)]
 enum Mutation {
     Delete,
@@ -165,6 +137,9 @@ fn render(tables: &[Table], edits: &[(usize, usize, Mutation)]) -> (String, Vec<
                     continue;
                 }
                 touched.push((*key).to_owned());
+                if let Mutation::Rename(k) = m {
+                    touched.push((*k).to_owned());
+                }
                 line = match m {
                     Mutation::Delete => String::new(),
                     Mutation::Duplicate => format!("{line}{line}"),
@@ -197,12 +172,16 @@ proptest! {
             }
             Err(e) => {
                 let msg = e.to_string();
-                // TOML-level errors (a duplicate key: "duplicate key") name no field in the
-                // engine's message; they carry the line instead, which `serve` and `check` print.
-                let named = touched.iter().any(|t| msg.contains(t.as_str()))
-                    || KNOWN.iter().any(|k| msg.contains(k))
-                    || e.line_in(&text).is_some();
-                prop_assert!(!msg.is_empty() && named, "rejection names nothing: {msg}\n{text}");
+                // The rejection names what was edited (the key, its new name, or the table
+                // dropped) and the line `serve` and `check` print.
+                let named = touched.iter().any(|t| msg.contains(t.as_str()));
+                prop_assert!(named, "rejection names none of {touched:?}: {msg}\n{text}");
+                // Only what is absent altogether (a dropped table) has no line to point at.
+                let dropped = edits.iter().any(|(_, _, m)| matches!(m, Mutation::DropTable));
+                prop_assert!(
+                    e.line_in(&text).is_some() || dropped,
+                    "no line: {msg}\n{text}"
+                );
             }
         }
     }

@@ -132,6 +132,19 @@ fn rejects_unknown_keys_with_a_line() {
 }
 
 #[test]
+fn checks_of_plain_tables_name_their_line() {
+    let text = format!("{BASE}\n[retry]\nmax_wait = \"1s\"\nmax_attempts = 0\n");
+    let e = err(&text);
+    assert!(e.to_string().starts_with("retry.max_attempts = 0"), "{e}");
+    let line = text
+        .lines()
+        .position(|l| l.starts_with("max_attempts"))
+        .unwrap()
+        + 1;
+    assert_eq!(e.line_in(&text), Some(line));
+}
+
+#[test]
 fn a_scenario_given_as_a_gateway_config_is_named_as_one() {
     for table in [
         "[simulation]\nseed = 1",

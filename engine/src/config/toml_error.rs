@@ -40,6 +40,45 @@ pub fn key_at(source: &str, span: &Range<usize>) -> Option<String> {
     (!parts.is_empty()).then(|| parts.join("."))
 }
 
+/// The 1-based line of a plain table's field such as `retry.max_attempts` in `source`: the
+/// key's line inside `[retry]` (or a top-level `retry.max_attempts = …`), else the table's
+/// header line; `None` for a table the source does not write. For the checks made after
+/// parsing on tables that keep no span.
+pub fn line_of_field(source: &str, field: &str) -> Option<usize> {
+    let (table, rest) = field.split_once('.')?;
+    let key = rest.split(['.', '[']).next().unwrap_or(rest);
+    let mut header = None;
+    let mut top_level = true;
+    for (i, line) in source.lines().enumerate() {
+        if let Some(name) = header_name(line) {
+            if header.is_some() {
+                break;
+            }
+            top_level = false;
+            if name == table && !is_array_header(line) {
+                header = Some(i + 1);
+            }
+            continue;
+        }
+        let Some((k, _)) = line.split_once('=') else {
+            continue;
+        };
+        let k = clean_key(k);
+        let here = if header.is_some() {
+            k == key
+        } else {
+            top_level
+                && k.split('.')
+                    .map(clean_key)
+                    .eq([table, key].map(str::to_owned))
+        };
+        if here {
+            return Some(i + 1);
+        }
+    }
+    header
+}
+
 fn floor_char_boundary(s: &str, mut i: usize) -> usize {
     while !s.is_char_boundary(i) {
         i -= 1;
@@ -243,6 +282,25 @@ fn shorten(word: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_plain_tables_field_is_found_by_name() {
+        let src = "[[tier]]\nname = \"t\"\n\n[retry]\nmax_wait = \"1s\"\nmax_attempts = 0\n\n[health]\ncooldown = \"1s\"\n";
+        assert_eq!(line_of_field(src, "retry.max_attempts"), Some(6));
+        assert_eq!(
+            line_of_field(src, "retry.retry_on[1]"),
+            Some(4),
+            "the header"
+        );
+        assert_eq!(line_of_field(src, "health.cooldown"), Some(9));
+        assert_eq!(line_of_field(src, "balancing.error_sensitivity"), None);
+        let dotted = "retry.max_attempts = 0\n[[tier]]\nretry.max_attempts = 1\n";
+        assert_eq!(line_of_field(dotted, "retry.max_attempts"), Some(1));
+        assert_eq!(
+            line_of_field("[[tier]]\nretry.max_attempts = 1\n", "retry.max_attempts"),
+            None
+        );
+    }
 
     fn key(src: &str, needle: &str) -> Option<String> {
         let at = src.find(needle).expect("needle");
