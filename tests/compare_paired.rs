@@ -56,7 +56,12 @@ fn scenario(name: &str) -> String {
 
 /// `summary.csv` as (header, rows); fields hold no commas or quotes.
 fn summary(dir: &Path) -> (Vec<String>, Vec<Vec<String>>) {
-    let text = std::fs::read_to_string(dir.join("summary.csv")).expect("summary.csv");
+    table(dir, "summary.csv")
+}
+
+/// A CSV file of the report whose fields hold no commas or quotes, as (header, rows).
+fn table(dir: &Path, name: &str) -> (Vec<String>, Vec<Vec<String>>) {
+    let text = std::fs::read_to_string(dir.join(name)).expect(name);
     let mut lines = text
         .lines()
         .map(|l| l.split(',').map(str::to_owned).collect());
@@ -221,9 +226,31 @@ fn pairing_separates_strategies_whose_intervals_overlap() {
         number(field(&csv, "adaptive", "success_rate_diff")),
         number(field(&csv, "adaptive", "success_rate_diff_ci95")),
     );
+    // The paired interval is taken over each seed's own difference (runs.csv, one row per
+    // strategy and seed): its half-width is Student's t (19 degrees of freedom) × their
+    // standard error, which pairing seeds wrongly would change.
+    let (header, rows) = table(&out, "runs.csv");
+    let col = |name: &str| header.iter().position(|h| h == name).expect(name);
+    let (strategy, seed, rate) = (col("strategy"), col("seed"), col("success_rate"));
+    let of = |s: &str| -> std::collections::BTreeMap<String, f64> {
+        rows.iter()
+            .filter(|r| r[strategy] == s)
+            .map(|r| (r[seed].clone(), number(&r[rate])))
+            .collect()
+    };
+    let (by_seed_a, by_seed_r) = (of("adaptive"), of("random"));
+    assert_eq!(by_seed_a.len(), 20);
+    let diffs: Vec<f64> = by_seed_a.iter().map(|(k, v)| v - by_seed_r[k]).collect();
+    let mean = diffs.iter().sum::<f64>() / 20.0;
+    let sd = (diffs.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / 19.0).sqrt();
     assert!(
-        (d - (a - r)).abs() < 1e-12,
-        "mean difference = difference of means"
+        (d - mean).abs() < 1e-12,
+        "mean of per-seed differences: {d} vs {mean}"
+    );
+    let t = h / (sd / 20f64.sqrt());
+    assert!(
+        (t - 2.093).abs() < 1e-3,
+        "half-width {h} is {t} standard errors"
     );
     assert!(d - h > 0.0, "paired interval {d} ± {h} excludes 0");
     assert_eq!(field(&csv, "random", "success_rate_diff"), "0");

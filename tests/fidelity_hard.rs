@@ -474,8 +474,15 @@ async fn case(strategy: &str, situation: Situation) {
     metrics.push(metric("success".into(), false, SUCCESS_PT, &|o| {
         o.success() * 100.0
     }));
-    // 429 counts are compared where they are non-trivial (the simulator meets at least 30).
+    // 429 counts are compared where they are non-trivial (the simulator meets at least 30);
+    // where the limits are the point of the case, they must bind.
     let sim_429 = runs.iter().map(Outcome::total_429).sum::<f64>() / runs.len() as f64;
+    if matches!(situation, Situation::Limits) {
+        assert!(
+            sim_429 >= 30.0,
+            "{label}: the limits do not bind ({sim_429:.1} 429s)"
+        );
+    }
     if sim_429 >= 30.0 {
         metrics.push(metric("429s".into(), true, RATE_LIMITED_REL, &|o| {
             o.total_429()
