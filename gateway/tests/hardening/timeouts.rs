@@ -70,7 +70,7 @@ async fn five_hundred_half_sent_bodies_time_out_while_others_are_served() {
     for i in 0..500 {
         let mut conn = TcpStream::connect(gw.addr).await.expect("connect");
         conn.write_all(&half_sent(i)).await.expect("write");
-        held.push(conn);
+        held.push((conn, Instant::now()));
     }
     let all_sent = opened.elapsed();
     // Normal requests are served meanwhile.
@@ -86,14 +86,23 @@ async fn five_hundred_half_sent_bodies_time_out_while_others_are_served() {
     // Every half-sent request is answered 408 (or closed) after the timeout, not before.
     let tasks: Vec<_> = held
         .into_iter()
-        .map(|mut conn| {
-            tokio::spawn(async move { read_to_close(&mut conn, Duration::from_secs(20)).await })
+        .map(|(mut conn, written)| {
+            tokio::spawn(async move {
+                let (bytes, closed) = read_to_close(&mut conn, Duration::from_secs(20)).await;
+                (bytes, closed, written.elapsed())
+            })
         })
         .collect();
     let mut answered_408 = 0;
     for t in tasks {
-        let (bytes, closed) = t.await.expect("reader task");
+        let (bytes, closed, open_for) = t.await.expect("reader task");
         assert!(closed, "a half-sent request was never closed");
+        // Each connection's own deadline: not one closes before its body timeout ran out
+        // (50 ms of slack for the gap between our write and the gateway's read of the head).
+        assert!(
+            open_for + Duration::from_millis(50) >= body_timeout,
+            "closed {open_for:?} after its head was sent, before the timeout"
+        );
         if bytes.is_empty() {
             continue;
         }
