@@ -103,10 +103,37 @@ fn replay_without_compare_prints_and_writes_like_simulate() {
         out.to_str().unwrap(),
     ]);
     assert!(o.ok, "{}\n{}", o.stdout, o.stderr);
-    assert!(o.stdout.contains("deployment"), "{}", o.stdout);
     let runs = column_by_strategy(&out.join("summary.csv"), "requests");
     assert_eq!(runs.len(), 2);
     assert_eq!(runs[0].1, runs[1].1);
+    // Like simulate: a line per run, then a table of the deployments per strategy.
+    for (strategy, requests) in &runs {
+        assert!(
+            o.stdout
+                .contains(&format!("\n{strategy}: {requests} arrived = ")),
+            "{strategy}: {}",
+            o.stdout
+        );
+        let table = o
+            .stdout
+            .split(&format!("\n{strategy}:\ndeployment "))
+            .nth(1)
+            .and_then(|rest| rest.split("\n\n").next())
+            .unwrap_or_else(|| panic!("no deployment table for {strategy}: {}", o.stdout));
+        for id in [
+            "openai-key1",
+            "openai-key2",
+            "azure-eastus",
+            "openai-mini",
+            "anthropic-haiku",
+        ] {
+            assert!(
+                table.lines().any(|l| l.starts_with(&format!("{id} "))),
+                "{strategy}/{id}: {}",
+                o.stdout
+            );
+        }
+    }
     assert!(out.join("deployments.csv").exists() && out.join("timeseries.csv").exists());
 }
 
@@ -237,25 +264,76 @@ fn unsorted_is_an_error_unless_sorted_and_crlf_without_final_newline_works() {
 
 #[test]
 fn bad_options_and_missing_files_fail_cleanly() {
-    for args in [
-        vec!["replay", AZURE, "--scenario", DEFAULT, "--speed", "0"],
-        vec!["replay", AZURE, "--scenario", DEFAULT, "--window", "5m..1m"],
-        vec![
-            "replay",
-            AZURE,
-            "--scenario",
-            DEFAULT,
-            "--format",
-            "parquet",
-        ],
-        vec!["replay", "/nonexistent/trace.csv", "--scenario", DEFAULT],
-        vec!["replay", AZURE, "--scenario", DEFAULT, "--format", "own"],
-        vec!["fit", AZURE, "--out", "/nonexistent/dir/fitted.toml"],
-    ] {
+    // A per-attempt trace `fit` accepts, so that its unwritable --out is what fails.
+    let d = dir("bad-options");
+    let attempts = d.join("attempts.csv");
+    let attempts = attempts.to_str().unwrap();
+    let o = switchyard(&[
+        "simulate",
+        DEFAULT,
+        "--requests",
+        "200",
+        "--trace-out",
+        attempts,
+        "--out",
+        d.join("sim").to_str().unwrap(),
+    ]);
+    assert!(o.ok, "{}", o.stderr);
+    let azure_line_1 = format!("{AZURE}:1: ");
+    let cases: [(Vec<&str>, &[&str]); 7] = [
+        (
+            vec!["replay", AZURE, "--scenario", DEFAULT, "--speed", "0"],
+            &["'--speed <SPEED>'", "\"0\" must be a number > 0"],
+        ),
+        (
+            vec!["replay", AZURE, "--scenario", DEFAULT, "--window", "5m..1m"],
+            &[
+                "'--window <WINDOW>'",
+                "invalid window \"5m..1m\": the end must be after the start",
+            ],
+        ),
+        (
+            vec![
+                "replay",
+                AZURE,
+                "--scenario",
+                DEFAULT,
+                "--format",
+                "parquet",
+            ],
+            &["'--format <FORMAT>'", "unknown trace format \"parquet\""],
+        ),
+        (
+            vec!["replay", "/nonexistent/trace.csv", "--scenario", DEFAULT],
+            &["cannot read /nonexistent/trace.csv: "],
+        ),
+        (
+            vec!["replay", AZURE, "--scenario", DEFAULT, "--format", "own"],
+            &[
+                azure_line_1.as_str(),
+                "the own format needs the columns timestamp_ms,input_tokens,output_tokens",
+            ],
+        ),
+        (
+            vec!["fit", AZURE, "--out", "/nonexistent/dir/fitted.toml"],
+            &[azure_line_1.as_str(), "fitting needs a per-attempt trace"],
+        ),
+        (
+            vec!["fit", attempts, "--out", "/nonexistent/dir/fitted.toml"],
+            &["cannot write /nonexistent/dir/fitted.toml: "],
+        ),
+    ];
+    for (args, wants) in cases {
         let o = switchyard(&args);
         assert!(!o.ok, "{args:?}");
         assert!(!o.stderr.contains("panicked"), "{args:?}: {}", o.stderr);
-        assert!(!o.stderr.trim().is_empty(), "{args:?}");
+        for want in wants {
+            assert!(
+                o.stderr.contains(want),
+                "{args:?}: want {want:?} in {}",
+                o.stderr
+            );
+        }
     }
 }
 

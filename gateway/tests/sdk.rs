@@ -143,4 +143,14 @@ async fn the_official_sdks_work_through_the_gateway() {
         "SDK checks failed:\n{stdout}\n{stderr}"
     );
     assert!(stdout.contains(" 0 failed"), "{stdout}");
+    // The fallbacks were real: each failing upstream was tried (and its answer turned into a
+    // fallback) before the healthy one served; `broken` answered the error-shape checks.
+    for (name, m) in [
+        ("503", &down),
+        ("429", &limited),
+        ("529", &overloaded),
+        ("500", &broken),
+    ] {
+        assert!(m.hits() >= 1, "the mock answering {name} was never asked");
+    }
 }

@@ -299,6 +299,15 @@ async fn what_cannot_be_translated_is_refused_naming_it() {
     let n2 = r#"{"model":"gpt-4o-mini","n":2,"messages":[{"role":"user","content":"hi"}]}"#;
     let (status, _, body) = post(&gw.url("/v1/chat/completions"), n2).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
-    assert!(error_of(&body)["message"].as_str().unwrap().contains("n"));
+    let e = error_of(&body);
+    assert_eq!(e["code"], "untranslatable_request", "{e}");
+    // The translator's refusal, field first (`n: …`), behind the deployment it cannot reach.
+    assert!(
+        e["message"]
+            .as_str()
+            .unwrap()
+            .ends_with("\"claude\": n: only one choice per request can be translated"),
+        "{e}"
+    );
     assert_eq!(claude.hits(), 0);
 }

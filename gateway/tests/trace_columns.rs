@@ -136,9 +136,17 @@ async fn a_request_refused_before_any_attempt_is_one_refused_row() {
     let mut gw = TestGateway::start_with(&toml, settings, |_| None).await;
     let url = gw.url("/v1/chat/completions");
     let (first, _, _) = post(&url, chat("gpt-4o-mini")).await;
-    let (second, _, _) = post(&url, chat("gpt-4o-mini")).await;
+    let (second, headers, body) = post(&url, chat("gpt-4o-mini")).await;
     assert_eq!(first, http::StatusCode::OK);
-    assert_ne!(second, http::StatusCode::OK);
+    // The only deployment is out of requests for the minute and there is no wait budget.
+    assert_eq!(second, http::StatusCode::SERVICE_UNAVAILABLE);
+    let e = error_of(&body);
+    assert_eq!(
+        (&e["type"], &e["code"]),
+        (&"rate_limit_error".into(), &"no_capacity".into()),
+        "{e}"
+    );
+    assert!(headers.contains_key("retry-after"), "{headers:?}");
     gw.stop().await;
     let rows = rows(&path);
     assert_eq!(rows.len(), 2, "{rows:?}");

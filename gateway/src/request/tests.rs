@@ -139,6 +139,56 @@ mod fuzz {
         }
     }
 
+    /// A (field, value, valid) triple: a typed field, a JSON value for it, and whether the
+    /// parser must accept that value there (`null` stands for "not given" where optional).
+    fn typed_field_case() -> impl Strategy<Value = (&'static str, &'static str, bool)> {
+        const COUNT_OK: &[&str] = &["0", "7", "18446744073709551615", "null"];
+        const COUNT_BAD: &[&str] = &[
+            "\"x\"",
+            "\"9\"",
+            "-1",
+            "1.5",
+            "[]",
+            "{}",
+            "true",
+            "18446744073709551616",
+        ];
+        let table: [(
+            &'static str,
+            &'static [&'static str],
+            &'static [&'static str],
+        ); 4] = [
+            (
+                "stream",
+                &["true", "false", "null"],
+                &["\"x\"", "\"true\"", "-1", "0", "1.5", "[]", "{}"],
+            ),
+            ("max_tokens", COUNT_OK, COUNT_BAD),
+            ("max_completion_tokens", COUNT_OK, COUNT_BAD),
+            (
+                "model",
+                &["\"x\""],
+                &[
+                    "null",
+                    "-1",
+                    "1.5",
+                    "[]",
+                    "{}",
+                    "true",
+                    "18446744073709551616",
+                ],
+            ),
+        ];
+        let cases: Vec<(&'static str, &'static str, bool)> = table
+            .iter()
+            .flat_map(|&(field, ok, bad)| {
+                let ok = ok.iter().map(move |&v| (field, v, true));
+                ok.chain(bad.iter().map(move |&v| (field, v, false)))
+            })
+            .collect();
+        prop::sample::select(cases)
+    }
+
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(512))]
 
@@ -165,14 +215,28 @@ mod fuzz {
         }
 
         #[test]
-        fn wrongly_typed_fields_are_named(
-            field in prop::sample::select(vec!["stream", "max_tokens", "max_completion_tokens", "model"]),
-            value in prop::sample::select(vec!["\"x\"", "-1", "1.5", "[]", "{}", "true", "18446744073709551616"]),
-        ) {
+        fn wrongly_typed_fields_are_named((field, value, valid) in typed_field_case()) {
             let body = format!(r#"{{"model":"m","{field}":{value}}}"#);
             let body = if field == "model" { format!(r#"{{"model":{value}}}"#) } else { body };
-            if let Err(e) = parse(body.as_bytes(), Endpoint::Chat) {
-                prop_assert!(e.0.contains(&format!("{field}: expected")), "{}", e.0);
+            match parse(body.as_bytes(), Endpoint::Chat) {
+                Ok(p) => {
+                    prop_assert!(valid, "{body} was accepted, but {field} = {value} is not valid");
+                    // Accepted values are also read, not just let through.
+                    match field {
+                        "stream" => prop_assert_eq!(p.stream, value == "true", "{}", body),
+                        "model" => prop_assert_eq!(p.model, "x", "{}", body),
+                        _ => prop_assert_eq!(
+                            p.output_tokens,
+                            value.parse::<u64>().map_or(DEFAULT_OUTPUT_TOKENS, clamp_u32),
+                            "{}",
+                            body
+                        ),
+                    }
+                }
+                Err(e) => {
+                    prop_assert!(!valid, "{body} was rejected ({}), but {field} = {value} is valid", e.0);
+                    prop_assert!(e.0.contains(&format!("{field}: expected")), "{}", e.0);
+                }
             }
         }
     }

@@ -238,19 +238,68 @@ async fn errors_and_bad_requests() {
 
 #[tokio::test]
 async fn concurrency_queues_in_fifo_order() {
-    let m = start(scenario("concurrency = 1", "", ""), 0.1).await;
+    // One slot; each answer takes 200 ms + 20 tokens × 10 ms = 400 ms (scale 1).
+    let service = Duration::from_millis(400);
+    let m = start(scenario("concurrency = 1", "", ""), 1.0).await;
     let url = format!("{}/chat/completions", m.url);
     let t = Instant::now();
-    let (a, b) = tokio::join!(
-        post(&url, CHAT, Duration::from_secs(5)),
-        post(&url, CHAT, Duration::from_secs(5))
+    let send = |url: &String| {
+        let url = url.clone();
+        tokio::spawn(async move {
+            let answer = post(&url, CHAT, Duration::from_secs(30)).await;
+            (answer, t.elapsed())
+        })
+    };
+    // Waits until `n` requests have queued for the slot (so their arrival order is known).
+    let queued = |n: u64| {
+        let stats = m.provider.stats();
+        async move {
+            let deadline = Instant::now() + Duration::from_secs(10);
+            while stats.queued.load(Ordering::Relaxed) < n {
+                assert!(Instant::now() < deadline, "{n} requests never queued");
+                tokio::time::sleep(Duration::from_millis(1)).await;
+            }
+        }
+    };
+    // Two at once: one takes the slot, the other is the first in the queue. Then two more,
+    // each sent only once the one before it is queued.
+    let (a, b) = (send(&url), send(&url));
+    queued(1).await;
+    let c = send(&url);
+    queued(2).await;
+    let d = send(&url);
+    queued(3).await;
+    let mut answers = Vec::new();
+    for task in [a, b, c, d] {
+        let (answer, at) = task.await.expect("no panic");
+        let (status, _, body) = answer.expect("answered");
+        assert_eq!(status, StatusCode::OK);
+        // Ids are numbered in the order service begins (from 1).
+        let id = json(&body)["id"].as_str().expect("an id").to_owned();
+        answers.push((id, at));
+    }
+    let ids: Vec<&str> = answers.iter().map(|(id, _)| id.as_str()).collect();
+    let mut first_two = ids[..2].to_vec();
+    first_two.sort_unstable();
+    assert_eq!(
+        (first_two, &ids[2..]),
+        (
+            vec!["chatcmpl-mock-1", "chatcmpl-mock-2"],
+            &["chatcmpl-mock-3", "chatcmpl-mock-4"][..]
+        ),
+        "served in the order they queued"
     );
-    let elapsed = t.elapsed();
-    assert_eq!(a.expect("a").0, StatusCode::OK);
-    assert_eq!(b.expect("b").0, StatusCode::OK);
-    // Two 40 ms services one after the other.
-    assert!(elapsed >= Duration::from_millis(79), "{elapsed:?}");
-    assert_eq!(m.provider.stats().queued.load(Ordering::Relaxed), 1);
+    // One after the other: the k-th served cannot finish before k whole services.
+    let mut by_service: Vec<_> = answers.iter().collect();
+    by_service.sort_by(|x, y| x.0.cmp(&y.0));
+    for (k, (id, at)) in by_service.iter().enumerate() {
+        let k = u32::try_from(k + 1).expect("small");
+        assert!(
+            *at >= service * k - Duration::from_millis(5),
+            "{id}: {at:?}"
+        );
+    }
+    assert_eq!(m.provider.stats().queued.load(Ordering::Relaxed), 3);
     m.stop().await;
 }
 
