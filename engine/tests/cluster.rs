@@ -369,7 +369,9 @@ proptest! {
     /// never exceed what a token bucket of the true limit allows plus the documented bound,
     /// (replicas − 1) ÷ (2 × replicas) of the limit (what replicas exchanging out of phase
     /// can spend before they hear of each other) and one request per replica for rounding;
-    /// and under steady overload no minute takes more than the limit + 2 %.
+    /// and under steady overload no minute takes more than the limit + 2 % (and one request per
+    /// replica: fuzzing found four replicas at 66 rpm sending in rounds of four every 3.6 s,
+    /// 69 of them in one minute).
     ///
     /// The bound is reached at start-up: three replicas each spend their isolated third
     /// before their first exchange; the second to exchange then misses two thirds, the third
@@ -397,9 +399,11 @@ proptest! {
             let busiest = busiest(&sent, len);
             prop_assert!(busiest as f64 <= allowed, "{busiest} in {len:?}, allowed {allowed}");
         }
+        // Steady overload: the replicas each send one request as their budget reaches one, in
+        // step at low limits, so a minute's edge can cut through one round of them.
         for minute in 1..3u32 {
-            let n = sent.iter().filter(|t| (MIN * minute..MIN * (minute + 1)).contains(*t)).count();
-            prop_assert!(n as f64 <= r * 1.02 + 1.0, "minute {minute}: {n} sent, limit {rpm}");
+            let k = sent.iter().filter(|t| (MIN * minute..MIN * (minute + 1)).contains(*t)).count();
+            prop_assert!(k as f64 <= r * 1.02 + n as f64, "minute {minute}: {k} sent, limit {rpm}");
         }
     }
 }
