@@ -18,12 +18,7 @@ async fn connections_above_the_cap_wait_until_one_closes() {
         max_connections: 3,
         ..Settings::default()
     };
-    let gw = TestGateway::start_with(
-        &config(&[Dep::plain("a", up.base_url())], ""),
-        settings,
-        |_| None,
-    )
-    .await;
+    let gw = behind_one_upstream(&up, settings).await;
     let mut idle = Vec::new();
     for _ in 0..3 {
         idle.push(TcpStream::connect(gw.addr).await.expect("connect"));

@@ -6,7 +6,7 @@ use std::time::Duration;
 use gateway::Settings;
 use http::StatusCode;
 
-use crate::common::{chat, config, post, Dep, TestGateway};
+use crate::common::{chat, post};
 use crate::support::*;
 
 /// A small deterministic generator (xorshift64*), so that a failure reproduces.
@@ -83,12 +83,7 @@ async fn mutated_bodies_and_hostile_headers_get_well_formed_answers() {
         body_read_timeout: Duration::from_millis(500),
         ..Settings::default()
     };
-    let gw = TestGateway::start_with(
-        &config(&[Dep::plain("a", up.base_url())], ""),
-        settings,
-        |_| None,
-    )
-    .await;
+    let gw = behind_one_upstream(&up, settings).await;
     let mut rng = Rng(0x5eed_1234_abcd_0001);
     let paths = [
         "/v1/chat/completions",

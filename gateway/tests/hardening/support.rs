@@ -3,11 +3,22 @@
 
 use std::time::Duration;
 
+use gateway::Settings;
 use mock::{Behaviour, MockUpstream};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-use crate::common::TestGateway;
+use crate::common::{config, Dep, TestGateway};
+
+/// A gateway with `settings` in front of the one upstream `up` (deployment `a`).
+pub(crate) async fn behind_one_upstream(up: &MockUpstream, settings: Settings) -> TestGateway {
+    TestGateway::start_with(
+        &config(&[Dep::plain("a", up.base_url())], ""),
+        settings,
+        |_| None,
+    )
+    .await
+}
 
 /// Reads until EOF, at most `limit` long; returns what arrived and whether EOF was reached.
 pub(crate) async fn read_to_close(conn: &mut TcpStream, limit: Duration) -> (Vec<u8>, bool) {

@@ -10,7 +10,7 @@ use mock::{Behaviour, MockUpstream};
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 
-use crate::common::{chat, config, error_of, eventually, metric, post, Dep, TestGateway};
+use crate::common::{chat, error_of, eventually, metric, post};
 use crate::support::*;
 
 /// Raises this process's soft file-descriptor limit towards `want` (bounded by the hard limit).
@@ -59,12 +59,7 @@ async fn five_hundred_half_sent_bodies_time_out_while_others_are_served() {
         body_read_timeout: body_timeout,
         ..Settings::default()
     };
-    let gw = TestGateway::start_with(
-        &config(&[Dep::plain("a", up.base_url())], ""),
-        settings,
-        |_| None,
-    )
-    .await;
+    let gw = behind_one_upstream(&up, settings).await;
     let mut held = Vec::with_capacity(500);
     let opened = Instant::now();
     for i in 0..500 {
@@ -143,12 +138,7 @@ async fn a_slow_upstream_is_not_cut_by_the_body_deadline() {
         body_read_timeout: Duration::from_millis(300),
         ..Settings::default()
     };
-    let gw = TestGateway::start_with(
-        &config(&[Dep::plain("a", up.base_url())], ""),
-        settings,
-        |_| None,
-    )
-    .await;
+    let gw = behind_one_upstream(&up, settings).await;
     let (status, _, _) = post(&gw.url("/v1/chat/completions"), chat("gpt-4o-mini")).await;
     assert_eq!(status, StatusCode::OK, "the deadline covers the body only");
 }
@@ -160,12 +150,7 @@ async fn an_unfinished_head_is_closed_after_the_header_timeout() {
         header_read_timeout: Duration::from_millis(500),
         ..Settings::default()
     };
-    let gw = TestGateway::start_with(
-        &config(&[Dep::plain("a", up.base_url())], ""),
-        settings,
-        |_| None,
-    )
-    .await;
+    let gw = behind_one_upstream(&up, settings).await;
     let mut conn = TcpStream::connect(gw.addr).await.expect("connect");
     conn.write_all(b"POST /v1/chat/completions HTTP/1.1\r\nhost: x\r\n")
         .await
